@@ -1,0 +1,90 @@
+//! `rfbplay frame` and `rfbplay frames`: PNG output.
+
+use super::progress::Bar;
+use anyhow::{bail, Context};
+use rfbplay::export::png::{write_png, PngSequence};
+use rfbplay::player::{PlayOptions, Player};
+use rfbplay::time::{parse_duration, TimeSpec};
+use rfbplay::timeline::Sampling;
+use rfbplay::Time;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct FrameArgs {
+    /// Recording (.fb, .fbs, .rbs).
+    file: PathBuf,
+    /// Output PNG.
+    out: PathBuf,
+    /// When: seconds (12.5), a duration (1m3s) or 'end'.
+    #[arg(long, default_value = "end")]
+    at: TimeSpec,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FramesArgs {
+    /// Recording (.fb, .fbs, .rbs).
+    file: PathBuf,
+    /// Output folder; files are frame_NNNNNN.png, numbered by frame k at time k/fps.
+    out: PathBuf,
+    /// Frames per second.
+    #[arg(long, default_value_t = 10.0)]
+    fps: f64,
+    /// First frame time (seconds or a duration such as 1m3s).
+    #[arg(long, value_parser = parse_duration)]
+    from: Option<Time>,
+    /// Last frame time.
+    #[arg(long, value_parser = parse_duration)]
+    to: Option<Time>,
+}
+
+pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
+    let mut player = Player::open(&args.file, PlayOptions::default())?;
+    let at = match args.at {
+        TimeSpec::At(t) => Some(t),
+        TimeSpec::End => None,
+    };
+    let (shot, summary) = rfbplay::export::screen_at(&mut player, at, &Bar::new("decoding"));
+    let code = super::report(&args.file, &summary);
+    let Some(fb) = shot else {
+        bail!(
+            "{}: no complete update before the end, so there is no screen to show",
+            super::display(&args.file)
+        );
+    };
+    if let (Some(at), Some(last)) = (at, summary.last_update) {
+        if at > last && summary.error.is_none() {
+            bail!(
+                "{}: --at {at} is past the end of the recording ({last}); use --at end",
+                super::display(&args.file)
+            );
+        }
+    }
+    write_png(&fb, &args.out, false).with_context(|| "writing the frame")?;
+    Ok(code)
+}
+
+pub fn run_frames(args: FramesArgs) -> anyhow::Result<ExitCode> {
+    if !(args.fps > 0.0 && args.fps <= 1000.0) {
+        bail!("--fps must be above 0 and at most 1000");
+    }
+    let sampling = Sampling {
+        fps: args.fps,
+        from: args.from.unwrap_or(Time::ZERO),
+        to: args.to,
+    };
+    let mut player = Player::open(&args.file, PlayOptions::default())?;
+    let last_index = args.to.map(|t| (t.as_secs_f64() * args.fps) as u64);
+    let mut seq = PngSequence::create(&args.out, last_index)?;
+    let report = rfbplay::export::run(&mut player, sampling, &mut seq, &Bar::new("writing PNGs"));
+    let code = super::report(&args.file, &report.summary);
+    if let Some(e) = report.output_error {
+        return Err(e).context("writing PNG frames");
+    }
+    eprintln!(
+        "rfbplay: wrote {} frames to {}",
+        report.frames,
+        super::display(&args.out)
+    );
+    Ok(code)
+}

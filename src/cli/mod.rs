@@ -1,0 +1,82 @@
+//! Command-line interface: parses arguments and calls the library. No
+//! decoding logic lives here.
+
+mod frames;
+mod info;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Decode, inspect and export VNC framebuffer recordings (minimega .fb).
+#[derive(Parser, Debug)]
+#[command(name = "rfbplay", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Duration, screen sizes, updates and rectangles per encoding, messages, truncation.
+    Info(info::Args),
+    /// The screen at one moment, as a PNG.
+    Frame(frames::FrameArgs),
+    /// A numbered PNG sequence at a frame rate.
+    Frames(frames::FramesArgs),
+}
+
+/// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
+const COMMANDS: &[&str] = &["info", "frame", "frames", "export", "help"];
+
+pub fn run() -> ExitCode {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        if !first.starts_with('-') && !COMMANDS.contains(&first) && Path::new(first).exists() {
+            args.insert(1, "export".into());
+        }
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Frame(a) => frames::run_frame(a),
+        Command::Frames(a) => frames::run_frames(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rfbplay: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the warnings and errors of a playback; returns the exit code:
+/// success for a complete or merely truncated recording, failure for damage.
+pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCode {
+    if let Some(w) = summary.truncation_warning(file) {
+        eprintln!("rfbplay: warning: {w}");
+    }
+    match &summary.error {
+        Some(e) => {
+            eprintln!("rfbplay: error: {e}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
+}
+
+pub(crate) fn display(p: &Path) -> String {
+    PathBuf::from(p).display().to_string()
+}

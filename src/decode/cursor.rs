@@ -1,0 +1,73 @@
+//! Cursor pseudo-encoding (RFC 6143 7.8.1): the pointer's shape as pixels
+//! and a bitmask, with the hotspot in the rectangle's position. It does not
+//! draw; it is kept as state so exports can draw it when asked.
+
+use super::{RectCx, RectError, Step};
+
+/// A cursor shape: B, G, R, X pixels, a mask row per row, and the hotspot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub width: u16,
+    pub height: u16,
+    pub hotspot: (u16, u16),
+    pub pixels: Vec<u8>,
+    /// One bit per pixel, rows padded to whole bytes, most significant first.
+    pub mask: Vec<u8>,
+}
+
+impl Cursor {
+    /// Whether the pixel at (x, y) of the shape is drawn.
+    pub fn opaque(&self, x: usize, y: usize) -> bool {
+        let row = usize::from(self.width).div_ceil(8);
+        self.mask
+            .get(y * row + x / 8)
+            .is_some_and(|b| b & (0x80 >> (x % 8)) != 0)
+    }
+}
+
+/// Cursors beyond this size are refused; real ones are 16 to 256 pixels.
+pub const MAX_CURSOR_SIDE: u16 = 1024;
+
+#[derive(Debug)]
+pub struct CursorRect {
+    len: usize,
+}
+
+impl CursorRect {
+    pub fn begin(cx: &mut RectCx<'_>) -> Result<CursorRect, RectError> {
+        let r = cx.rect;
+        if r.w > MAX_CURSOR_SIDE || r.h > MAX_CURSOR_SIDE {
+            return Err(RectError::TooLong {
+                what: "cursor side",
+                len: u64::from(r.w.max(r.h)),
+                max: u64::from(MAX_CURSOR_SIDE),
+            });
+        }
+        let pixels = r.area() as usize * cx.ctx.bpp();
+        let mask = usize::from(r.w).div_ceil(8) * usize::from(r.h);
+        Ok(CursorRect { len: pixels + mask })
+    }
+
+    pub fn step(&mut self, input: &[u8], cx: &mut RectCx<'_>) -> Result<Step, RectError> {
+        if input.len() < self.len {
+            return Ok(Step::Need(self.len));
+        }
+        let r = cx.rect;
+        let bpp = cx.ctx.bpp();
+        let n = r.area() as usize;
+        let (px, mask) = input[..self.len].split_at(n * bpp);
+        let pf = cx.ctx.pixel_format;
+        let mut pixels = Vec::with_capacity(n * 4);
+        for p in px.chunks_exact(bpp) {
+            pixels.extend_from_slice(&pf.to_bgrx(p, &cx.ctx.colour_map));
+        }
+        cx.ctx.cursor = Some(Cursor {
+            width: r.w,
+            height: r.h,
+            hotspot: (r.x, r.y),
+            pixels,
+            mask: mask.to_vec(),
+        });
+        Ok(Step::Done(self.len))
+    }
+}

@@ -1,0 +1,352 @@
+//! Rectangle decoders and the state they share for a whole connection.
+//!
+//! The stream parser hands each rectangle to [`begin`], which checks it and
+//! returns a [`RectState`]; the parser then calls [`RectState::step`] with
+//! whatever bytes it has. A step either consumes bytes or says how many it
+//! needs in one piece ([`Step::Need`]); "need more" is a normal answer, so
+//! the same code serves files, sockets and fuzzers whatever the chunking.
+//! Zlib streams live here, in [`DecodeContext`], because they span every
+//! rectangle of a connection (rfbproto "Zlib", "Tight", "ZRLE").
+
+pub mod copyrect;
+pub mod cursor;
+pub mod raw;
+pub mod zlib;
+
+use crate::framebuffer::Screen;
+use crate::limits::Limits;
+use crate::rfb::pixel::ColourMap;
+use crate::rfb::{Encoding, PixelFormat, Rect};
+use std::collections::BTreeMap;
+
+pub use cursor::Cursor;
+
+/// What a decoder step did with the bytes it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Call again with at least this many bytes in one slice.
+    Need(usize),
+    /// Consumed this many bytes; the rectangle is not finished.
+    Advance(usize),
+    /// Consumed this many bytes; the rectangle is finished.
+    Done(usize),
+}
+
+/// Why a rectangle could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RectError {
+    #[error("rectangle lies outside the {width}x{height} screen")]
+    OutsideScreen { width: u32, height: u32 },
+    #[error("source area {src_x},{src_y} lies outside the {width}x{height} screen")]
+    CopySourceOutside {
+        src_x: u16,
+        src_y: u16,
+        width: u32,
+        height: u32,
+    },
+    #[error("screen size {width}x{height} is over the limit of {max_width}x{max_height} and {max_pixels} pixels")]
+    ScreenTooLarge {
+        width: u32,
+        height: u32,
+        max_width: u32,
+        max_height: u32,
+        max_pixels: u64,
+    },
+    #[error("{what} of {len} bytes is over the limit of {max}")]
+    TooLong {
+        what: &'static str,
+        len: u64,
+        max: u64,
+    },
+    #[error("zlib data is corrupt: {0}")]
+    Zlib(String),
+    #[error("zlib data ended after {got} of {want} bytes")]
+    ZlibShort { got: usize, want: usize },
+    #[error("unknown subencoding 0x{0:02x}")]
+    BadSubencoding(u8),
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("palette index {index} is past the {size}-colour palette")]
+    PaletteIndex { index: usize, size: usize },
+    #[error("subrectangle {sub} lies outside the rectangle")]
+    SubrectOutside { sub: Rect },
+    #[error("JPEG data is corrupt: {0}")]
+    Jpeg(String),
+    #[error("pixel format is not supported: {0}")]
+    PixelFormat(String),
+    #[error("no decoder for this encoding")]
+    Unsupported,
+}
+
+/// Counts of what a stream held, for `rfbplay info`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Stats {
+    /// Rectangles per encoding name (or number when unnamed).
+    pub rects: BTreeMap<String, u64>,
+    /// Payload bytes per encoding, rectangle headers included.
+    pub bytes: BTreeMap<String, u64>,
+    /// Subencodings per encoding: Hextile tiles, ZRLE tiles, Tight rectangles.
+    pub subencodings: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+impl Stats {
+    pub fn key(encoding: Encoding) -> String {
+        match encoding.name() {
+            Some(n) => n.to_string(),
+            None => encoding.0.to_string(),
+        }
+    }
+
+    pub fn count_sub(&mut self, encoding: Encoding, sub: &'static str) {
+        *self
+            .subencodings
+            .entry(Self::key(encoding))
+            .or_default()
+            .entry(sub)
+            .or_default() += 1;
+    }
+}
+
+/// Decoder state that lasts for the whole connection.
+#[derive(Debug)]
+pub struct DecodeContext {
+    pub pixel_format: PixelFormat,
+    pub colour_map: ColourMap,
+    pub limits: Limits,
+    /// The Zlib encoding's stream (rfbproto "Zlib encoding").
+    pub zlib: zlib::Stream,
+    /// The last cursor shape and the last pointer position the stream showed.
+    pub cursor: Option<Cursor>,
+    pub pointer: Option<(u16, u16)>,
+    /// Whether the screen size is known (ServerInit, DesktopSize, or the
+    /// first update done). Until then rectangles grow the screen: minimega
+    /// files store no ServerInit, and their first update covers the screen.
+    pub size_known: bool,
+    pub stats: Stats,
+    /// Reused buffer for inflated data.
+    pub scratch: Vec<u8>,
+}
+
+impl DecodeContext {
+    pub fn new(pixel_format: PixelFormat, limits: Limits) -> DecodeContext {
+        DecodeContext {
+            pixel_format,
+            colour_map: ColourMap::default(),
+            limits,
+            zlib: zlib::Stream::default(),
+            cursor: None,
+            pointer: None,
+            size_known: false,
+            stats: Stats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn bpp(&self) -> usize {
+        self.pixel_format.bytes_per_pixel()
+    }
+}
+
+/// What a decoder works on for one rectangle.
+pub struct RectCx<'a> {
+    pub rect: Rect,
+    pub encoding: Encoding,
+    pub ctx: &'a mut DecodeContext,
+    pub screen: &'a mut Screen,
+}
+
+/// A rectangle being decoded: one variant per encoding, each with the
+/// progress it has made.
+#[derive(Debug)]
+pub enum RectState {
+    Raw(raw::Raw),
+    CopyRect,
+    Zlib(zlib::Zlib),
+    Cursor(cursor::CursorRect),
+    /// ExtendedDesktopSize: a header, then 16 bytes per screen.
+    ExtendedDesktopSize {
+        screens: Option<u8>,
+    },
+    /// Pseudo-rectangles with no payload (DesktopSize, LastRect, PointerPos).
+    Empty,
+}
+
+/// Checks a rectangle and returns its initial state (rfbproto
+/// "FramebufferUpdate"; RFC 6143 7.6.1). Resizes happen here.
+pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectError> {
+    let rect = cx.rect;
+    Ok(match encoding {
+        Encoding::RAW => {
+            prepare(cx)?;
+            RectState::Raw(raw::Raw::default())
+        }
+        Encoding::COPY_RECT => {
+            prepare(cx)?;
+            RectState::CopyRect
+        }
+        Encoding::ZLIB => {
+            prepare(cx)?;
+            RectState::Zlib(zlib::Zlib::default())
+        }
+        Encoding::DESKTOP_SIZE => {
+            resize(cx, u32::from(rect.w), u32::from(rect.h))?;
+            RectState::Empty
+        }
+        Encoding::EXTENDED_DESKTOP_SIZE => RectState::ExtendedDesktopSize { screens: None },
+        Encoding::CURSOR => RectState::Cursor(cursor::CursorRect::begin(cx)?),
+        Encoding::POINTER_POS => {
+            cx.ctx.pointer = Some((rect.x, rect.y));
+            RectState::Empty
+        }
+        Encoding::LAST_RECT => RectState::Empty,
+        _ => return Err(RectError::Unsupported),
+    })
+}
+
+impl RectState {
+    /// Decodes from `input`, which the parser guarantees is at least as long
+    /// as the last [`Step::Need`] asked for.
+    pub fn step(&mut self, input: &[u8], cx: &mut RectCx<'_>) -> Result<Step, RectError> {
+        match self {
+            RectState::Raw(s) => s.step(input, cx),
+            RectState::CopyRect => copyrect::step(input, cx),
+            RectState::Zlib(s) => s.step(input, cx),
+            RectState::Cursor(s) => s.step(input, cx),
+            RectState::ExtendedDesktopSize { screens } => extended_desktop_size(screens, input, cx),
+            RectState::Empty => Ok(Step::Done(0)),
+        }
+    }
+}
+
+/// ExtendedDesktopSize (rfbproto): number-of-screens, 3 padding bytes, then
+/// 16 bytes per screen. The rectangle's size is the new screen size.
+fn extended_desktop_size(
+    screens: &mut Option<u8>,
+    input: &[u8],
+    cx: &mut RectCx<'_>,
+) -> Result<Step, RectError> {
+    match *screens {
+        None => {
+            if input.len() < 4 {
+                return Ok(Step::Need(4));
+            }
+            *screens = Some(input[0]);
+            Ok(Step::Advance(4))
+        }
+        Some(n) => {
+            let len = usize::from(n) * 16;
+            if input.len() < len {
+                return Ok(Step::Need(len));
+            }
+            resize(cx, u32::from(cx.rect.w), u32::from(cx.rect.h))?;
+            Ok(Step::Done(len))
+        }
+    }
+}
+
+/// Checks a pixel rectangle against the screen, growing a screen whose size
+/// is not known yet, and marks it as changing in this update.
+pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
+    let rect = cx.rect;
+    let fb = cx.screen.drawn_ref();
+    let (w, h) = (fb.width(), fb.height());
+    if !rect.fits(w, h) {
+        if cx.ctx.size_known {
+            return Err(RectError::OutsideScreen {
+                width: w,
+                height: h,
+            });
+        }
+        let (nw, nh) = (w.max(rect.right()), h.max(rect.bottom()));
+        cx.ctx.limits.check_screen(nw, nh)?;
+        cx.screen.resize(nw, nh);
+    }
+    cx.screen.touch(rect);
+    Ok(())
+}
+
+/// Applies a new screen size from DesktopSize or ExtendedDesktopSize
+/// (RFC 6143 7.8.2).
+pub fn resize(cx: &mut RectCx<'_>, width: u32, height: u32) -> Result<(), RectError> {
+    cx.ctx.limits.check_screen(width, height)?;
+    cx.screen.resize(width, height);
+    cx.ctx.size_known = true;
+    Ok(())
+}
+
+/// Inflates exactly `out.len()` bytes from `input` with a connection-long
+/// zlib stream. Servers end each rectangle's data with a sync flush, so the
+/// output is complete once the input is used up.
+pub fn inflate_exact(
+    stream: &mut flate2::Decompress,
+    mut input: &[u8],
+    out: &mut [u8],
+) -> Result<(), RectError> {
+    let mut filled = 0;
+    while filled < out.len() {
+        let before_in = stream.total_in();
+        let before_out = stream.total_out();
+        stream
+            .decompress(input, &mut out[filled..], flate2::FlushDecompress::Sync)
+            .map_err(|e| RectError::Zlib(e.to_string()))?;
+        let used = (stream.total_in() - before_in) as usize;
+        let made = (stream.total_out() - before_out) as usize;
+        input = &input[used..];
+        filled += made;
+        if used == 0 && made == 0 {
+            return Err(RectError::ZlibShort {
+                got: filled,
+                want: out.len(),
+            });
+        }
+    }
+    // Whatever input is left is the tail of the sync flush (an empty stored
+    // block); run it through so the stream stays in step.
+    if !input.is_empty() {
+        let mut sink = [0u8; 64];
+        let before_out = stream.total_out();
+        stream
+            .decompress(input, &mut sink, flate2::FlushDecompress::Sync)
+            .map_err(|e| RectError::Zlib(e.to_string()))?;
+        if stream.total_out() != before_out {
+            return Err(RectError::Malformed(
+                "zlib data holds more than the rectangle",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Inflates all of `input` into `out`, refusing to produce more than `max`
+/// bytes (ZRLE and Tight, whose inflated length is not sent).
+pub fn inflate_bounded(
+    stream: &mut flate2::Decompress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), RectError> {
+    out.clear();
+    while !input.is_empty() {
+        if out.len() == out.capacity() {
+            if out.len() >= max {
+                return Err(RectError::TooLong {
+                    what: "inflated data",
+                    len: out.len() as u64 + 1,
+                    max: max as u64,
+                });
+            }
+            out.reserve((out.len().max(4096)).min(max - out.len()));
+        }
+        let before_in = stream.total_in();
+        let before_len = out.len();
+        stream
+            .decompress_vec(input, out, flate2::FlushDecompress::Sync)
+            .map_err(|e| RectError::Zlib(e.to_string()))?;
+        let used = (stream.total_in() - before_in) as usize;
+        input = &input[used..];
+        if used == 0 && out.len() == before_len && out.len() < out.capacity() {
+            return Err(RectError::Malformed("zlib data stops short"));
+        }
+    }
+    Ok(())
+}

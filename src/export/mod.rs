@@ -1,0 +1,179 @@
+//! Exporters: where sampled frames go. One trait, one module per format.
+
+pub mod png;
+
+use crate::timeline::Frame;
+use std::path::PathBuf;
+
+/// A failure to write output.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Image {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Receives frames in time order and writes them somewhere.
+pub trait Exporter {
+    fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError>;
+    /// Finishes the output; called once, after the last frame.
+    fn finish(&mut self) -> Result<(), ExportError>;
+    /// Frames written so far.
+    fn frames_written(&self) -> u64;
+}
+
+use crate::framebuffer::{Framebuffer, Screen};
+use crate::player::{Player, Summary, Watcher};
+use crate::progress::Progress;
+use crate::rfb::Event;
+use crate::time::Time;
+use crate::timeline::{Sampling, Timeline};
+use std::ops::ControlFlow;
+
+/// How an export went: the playback summary and the output's fate.
+pub struct ExportReport {
+    pub summary: Summary,
+    /// Failure writing the output (the recording may still be fine).
+    pub output_error: Option<ExportError>,
+    pub frames: u64,
+}
+
+/// Plays `player` and feeds the frames of `sampling` to `exporter`.
+/// Frames up to a damaged place are written and the exporter is finished
+/// even then, so a damaged recording still yields everything before it.
+pub fn run(
+    player: &mut Player,
+    sampling: Sampling,
+    exporter: &mut dyn Exporter,
+    progress: &dyn Progress,
+) -> ExportReport {
+    struct Render<'a> {
+        timeline: Timeline,
+        exporter: &'a mut dyn Exporter,
+        error: Option<ExportError>,
+    }
+    impl Render<'_> {
+        fn emit(
+            exporter: &mut dyn Exporter,
+        ) -> impl FnMut(crate::timeline::Frame<'_>) -> Result<(), ExportError> + '_ {
+            move |f| exporter.frame(&f)
+        }
+    }
+    impl Watcher for Render<'_> {
+        fn before_piece(&mut self, time: Time, screen: &Screen) -> ControlFlow<()> {
+            let result =
+                self.timeline
+                    .before_piece(time, screen.shown(), &mut Self::emit(self.exporter));
+            if let Err(e) = result {
+                self.error = Some(e);
+                return ControlFlow::Break(());
+            }
+            if self.timeline.done() {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+
+        fn event(&mut self, event: &Event, screen: &Screen) -> ControlFlow<()> {
+            if let Event::Update { index: 0, .. } = event {
+                if let Err(e) = self
+                    .timeline
+                    .first_update(screen.shown(), &mut Self::emit(self.exporter))
+                {
+                    self.error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+
+    let mut render = Render {
+        timeline: Timeline::new(sampling),
+        exporter,
+        error: None,
+    };
+    let summary = player.run(&mut render, progress);
+    if render.error.is_none() {
+        if let Some(last) = summary.last_update {
+            let shown: &Framebuffer = player.parser().screen().shown();
+            if let Err(e) = render
+                .timeline
+                .finish(last, shown, &mut Render::emit(render.exporter))
+            {
+                render.error = Some(e);
+            }
+        }
+    }
+    let finished = render.exporter.finish();
+    let output_error = render.error.or(finished.err());
+    ExportReport {
+        summary,
+        output_error,
+        frames: render.exporter.frames_written(),
+    }
+}
+
+/// Plays `player` and returns the screen at `at` (None: at the end), with
+/// the playback summary. Before the first update the screen is black at
+/// the first update's size.
+pub fn screen_at(
+    player: &mut Player,
+    at: Option<Time>,
+    progress: &dyn Progress,
+) -> (Option<Framebuffer>, Summary) {
+    struct At {
+        at: Option<Time>,
+        shot: Option<Framebuffer>,
+        started: bool,
+        want_black: bool,
+    }
+    impl Watcher for At {
+        fn before_piece(&mut self, time: Time, screen: &Screen) -> ControlFlow<()> {
+            match self.at {
+                Some(at) if time > at => {
+                    if self.started {
+                        self.shot = Some(screen.shown().clone());
+                        return ControlFlow::Break(());
+                    }
+                    self.want_black = true;
+                    ControlFlow::Continue(())
+                }
+                _ => ControlFlow::Continue(()),
+            }
+        }
+        fn event(&mut self, event: &Event, screen: &Screen) -> ControlFlow<()> {
+            if let Event::Update { .. } = event {
+                self.started = true;
+                if self.want_black {
+                    let fb = screen.shown();
+                    self.shot = Some(Framebuffer::new(fb.width(), fb.height()));
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut w = At {
+        at,
+        shot: None,
+        started: false,
+        want_black: false,
+    };
+    let summary = player.run(&mut w, progress);
+    let shot = w.shot.or_else(|| {
+        summary
+            .last_update
+            .map(|_| player.parser().screen().shown().clone())
+    });
+    (shot, summary)
+}

@@ -1,0 +1,327 @@
+//! The screen as the client sees it: a 32-bit B, G, R, X pixel buffer in the
+//! layout recorders request, so Raw rows copy in with `copy_from_slice`.
+//! Colour is converted once, when a frame is exported.
+//!
+//! [`Screen`] pairs the framebuffer being drawn with the one last shown: an
+//! update is drawn piece by piece as its bytes arrive, but a frame must show
+//! the state between updates (FORMATS.md section 4), so the shown copy is
+//! brought up to date from the drawn one, rectangle by rectangle, when an
+//! update completes.
+
+use crate::rfb::Rect;
+
+pub const BYTES_PER_PIXEL: usize = 4;
+
+/// A width x height screen of B, G, R, X pixels, rows top to bottom.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Framebuffer {
+    width: u32,
+    height: u32,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Framebuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Framebuffer({}x{})", self.width, self.height)
+    }
+}
+
+impl Framebuffer {
+    /// A black screen. Callers check the size against their limits first.
+    pub fn new(width: u32, height: u32) -> Framebuffer {
+        Framebuffer {
+            width,
+            height,
+            data: vec![0; width as usize * height as usize * BYTES_PER_PIXEL],
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    pub fn stride(&self) -> usize {
+        self.width as usize * BYTES_PER_PIXEL
+    }
+
+    /// The pixels, B, G, R, X, row after row.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Changes the size, keeping the overlapping top-left area and filling
+    /// new area with black: servers redraw after a resize, and minimega's
+    /// recorder never asks for area beyond the first size.
+    pub fn resize(&mut self, width: u32, height: u32) {
+        if width == self.width && height == self.height {
+            return;
+        }
+        let mut next = Framebuffer::new(width, height);
+        let keep_w = self.width.min(width) as usize * BYTES_PER_PIXEL;
+        for y in 0..self.height.min(height) as usize {
+            let src = y * self.stride();
+            let dst = y * next.stride();
+            next.data[dst..dst + keep_w].copy_from_slice(&self.data[src..src + keep_w]);
+        }
+        *self = next;
+    }
+
+    /// Byte range of row `y` from column `x` for `w` pixels. The caller has
+    /// checked the rectangle against the screen.
+    #[inline]
+    fn span(&self, x: u32, y: u32, w: u32) -> std::ops::Range<usize> {
+        let start = y as usize * self.stride() + x as usize * BYTES_PER_PIXEL;
+        start..start + w as usize * BYTES_PER_PIXEL
+    }
+
+    /// Mutable pixels of row `y`, columns `x..x+w`.
+    #[inline]
+    pub fn row_mut(&mut self, x: u32, y: u32, w: u32) -> &mut [u8] {
+        let r = self.span(x, y, w);
+        &mut self.data[r]
+    }
+
+    #[inline]
+    pub fn row(&self, x: u32, y: u32, w: u32) -> &[u8] {
+        &self.data[self.span(x, y, w)]
+    }
+
+    /// Writes bytes into the rectangle as if it were one contiguous run of
+    /// rows, starting `offset` bytes into it. Used by Raw, which arrives in
+    /// pieces that may split rows and even pixels.
+    pub fn write_rect_bytes(&mut self, rect: Rect, offset: usize, mut bytes: &[u8]) {
+        let row_len = usize::from(rect.w) * BYTES_PER_PIXEL;
+        if row_len == 0 {
+            return;
+        }
+        let mut row = offset / row_len;
+        let mut col = offset % row_len;
+        while !bytes.is_empty() && row < usize::from(rect.h) {
+            let n = (row_len - col).min(bytes.len());
+            let start = self
+                .span(u32::from(rect.x), u32::from(rect.y) + row as u32, 0)
+                .start
+                + col;
+            self.data[start..start + n].copy_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            col += n;
+            if col == row_len {
+                col = 0;
+                row += 1;
+            }
+        }
+    }
+
+    /// Fills a rectangle with one pixel.
+    pub fn fill(&mut self, rect: Rect, pixel: [u8; 4]) {
+        if rect.is_empty() {
+            return;
+        }
+        let first = self.span(u32::from(rect.x), u32::from(rect.y), u32::from(rect.w));
+        for px in self.data[first.clone()].chunks_exact_mut(BYTES_PER_PIXEL) {
+            px.copy_from_slice(&pixel);
+        }
+        let stride = self.stride();
+        for row in 1..usize::from(rect.h) {
+            let dst = first.start + row * stride;
+            self.data.copy_within(first.clone(), dst);
+        }
+    }
+
+    /// Sets one pixel.
+    #[inline]
+    pub fn set(&mut self, x: u32, y: u32, pixel: [u8; 4]) {
+        let r = self.span(x, y, 1);
+        self.data[r].copy_from_slice(&pixel);
+    }
+
+    /// Copies `rect`-sized area whose top-left is (src_x, src_y) to `rect`
+    /// (CopyRect, RFC 6143 7.7.2). Overlapping areas copy as if through a
+    /// temporary: rows are walked away from the overlap.
+    pub fn copy_within(&mut self, src_x: u16, src_y: u16, rect: Rect) {
+        let h = u32::from(rect.h);
+        let w = u32::from(rect.w);
+        let downwards = src_y >= rect.y;
+        for i in 0..h {
+            let row = if downwards { i } else { h - 1 - i };
+            let src = self.span(u32::from(src_x), u32::from(src_y) + row, w);
+            let dst = self
+                .span(u32::from(rect.x), u32::from(rect.y) + row, w)
+                .start;
+            self.data.copy_within(src, dst);
+        }
+    }
+
+    /// Copies a rectangle from another framebuffer of the same size.
+    pub fn copy_rect_from(&mut self, other: &Framebuffer, rect: Rect) {
+        for row in 0..u32::from(rect.h) {
+            let r = self.span(
+                u32::from(rect.x),
+                u32::from(rect.y) + row,
+                u32::from(rect.w),
+            );
+            self.data[r.clone()].copy_from_slice(&other.data[r]);
+        }
+    }
+
+    /// The screen as 8-bit RGB, row after row.
+    pub fn to_rgb(&self) -> Vec<u8> {
+        let mut out = vec![0u8; self.width as usize * self.height as usize * 3];
+        bgrx_to_rgb(&self.data, &mut out);
+        out
+    }
+
+    /// The screen as an `image` RGB buffer.
+    pub fn to_rgb_image(&self) -> image::RgbImage {
+        image::RgbImage::from_raw(self.width, self.height, self.to_rgb())
+            .expect("buffer length matches the size")
+    }
+
+    /// Builds a framebuffer from 8-bit RGB pixels (for comparisons and tests).
+    pub fn from_rgb(width: u32, height: u32, rgb: &[u8]) -> Framebuffer {
+        let mut fb = Framebuffer::new(width, height);
+        for (dst, src) in fb.data.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
+            dst.copy_from_slice(&[src[2], src[1], src[0], 0]);
+        }
+        fb
+    }
+}
+
+/// Converts B, G, R, X pixels to R, G, B.
+pub fn bgrx_to_rgb(src: &[u8], dst: &mut [u8]) {
+    for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4)) {
+        d[0] = s[2];
+        d[1] = s[1];
+        d[2] = s[0];
+    }
+}
+
+/// The framebuffer being drawn and, when frames are wanted, the one shown
+/// between updates.
+#[derive(Debug, Default)]
+pub struct Screen {
+    drawn: Framebuffer,
+    shown: Option<Framebuffer>,
+    dirty: Vec<Rect>,
+    resized: bool,
+}
+
+impl Screen {
+    /// `keep_shown` is false when nobody looks at frames (`info`, benches),
+    /// which saves the copy at the end of every update.
+    pub fn new(keep_shown: bool) -> Screen {
+        Screen {
+            shown: keep_shown.then(Framebuffer::default),
+            ..Screen::default()
+        }
+    }
+
+    /// The framebuffer decoders draw into.
+    pub fn drawn(&mut self) -> &mut Framebuffer {
+        &mut self.drawn
+    }
+
+    pub fn drawn_ref(&self) -> &Framebuffer {
+        &self.drawn
+    }
+
+    /// The screen as of the last complete update.
+    pub fn shown(&self) -> &Framebuffer {
+        self.shown.as_ref().unwrap_or(&self.drawn)
+    }
+
+    pub fn resize(&mut self, width: u32, height: u32) {
+        self.drawn.resize(width, height);
+        self.resized = true;
+    }
+
+    /// Notes that a rectangle of the drawn screen changes in this update.
+    pub fn touch(&mut self, rect: Rect) {
+        if self.shown.is_some() && !self.resized && !rect.is_empty() {
+            // Many small rectangles are cheaper to copy one by one; past a
+            // few hundred, a full copy is simpler and no slower.
+            if self.dirty.len() < 512 {
+                self.dirty.push(rect);
+            } else {
+                self.resized = true;
+            }
+        }
+    }
+
+    /// Brings the shown screen up to date at the end of an update.
+    pub fn commit(&mut self) {
+        let Some(shown) = self.shown.as_mut() else {
+            return;
+        };
+        if self.resized || shown.width != self.drawn.width || shown.height != self.drawn.height {
+            shown.clone_from(&self.drawn);
+        } else {
+            for rect in &self.dirty {
+                shown.copy_rect_from(&self.drawn, *rect);
+            }
+        }
+        self.dirty.clear();
+        self.resized = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_keeps_top_left() {
+        let mut fb = Framebuffer::new(2, 2);
+        fb.set(1, 1, [9, 9, 9, 0]);
+        fb.resize(3, 3);
+        assert_eq!(fb.row(1, 1, 1), &[9, 9, 9, 0]);
+        assert_eq!(fb.row(2, 2, 1), &[0, 0, 0, 0]);
+        fb.resize(1, 1);
+        assert_eq!(fb.data().len(), 4);
+    }
+
+    #[test]
+    fn overlapping_copy_behaves_as_through_a_temporary() {
+        let mut fb = Framebuffer::new(1, 4);
+        for y in 0..4 {
+            fb.set(0, y, [y as u8, 0, 0, 0]);
+        }
+        fb.copy_within(0, 0, Rect::new(0, 1, 1, 3));
+        let col: Vec<u8> = (0..4).map(|y| fb.row(0, y, 1)[0]).collect();
+        assert_eq!(col, [0, 0, 1, 2]);
+        fb.copy_within(0, 1, Rect::new(0, 0, 1, 3));
+        let col: Vec<u8> = (0..4).map(|y| fb.row(0, y, 1)[0]).collect();
+        assert_eq!(col, [0, 1, 2, 2]);
+    }
+
+    #[test]
+    fn raw_bytes_split_anywhere_land_in_place() {
+        let rect = Rect::new(1, 1, 2, 2);
+        let bytes: Vec<u8> = (0..16).collect();
+        let mut whole = Framebuffer::new(4, 4);
+        whole.write_rect_bytes(rect, 0, &bytes);
+        let mut split = Framebuffer::new(4, 4);
+        for (i, b) in bytes.iter().enumerate() {
+            split.write_rect_bytes(rect, i, std::slice::from_ref(b));
+        }
+        assert_eq!(whole, split);
+        assert_eq!(whole.row(1, 2, 2), &bytes[8..16]);
+    }
+
+    #[test]
+    fn shown_screen_changes_only_at_commit() {
+        let mut screen = Screen::new(true);
+        screen.resize(2, 2);
+        screen.commit();
+        let r = Rect::new(0, 0, 1, 1);
+        screen.touch(r);
+        screen.drawn().fill(r, [5, 5, 5, 0]);
+        assert_eq!(screen.shown().row(0, 0, 1), &[0, 0, 0, 0]);
+        screen.commit();
+        assert_eq!(screen.shown().row(0, 0, 1), &[5, 5, 5, 0]);
+    }
+}

@@ -1,0 +1,116 @@
+//! `rfbplay info`: what a recording holds, gathered in one pass without
+//! keeping frames.
+
+use crate::container::End;
+use crate::decode::Stats;
+use crate::framebuffer::Screen;
+use crate::player::{Player, Summary, Watcher};
+use crate::progress::Progress;
+use crate::rfb::{Event, PixelFormat};
+use crate::time::Time;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+/// A screen size from a time on.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SizeChange {
+    pub time_s: f64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Everything `info` reports.
+#[derive(Debug, Serialize)]
+pub struct Info {
+    pub file: String,
+    pub format: &'static str,
+    pub pixel_format: PixelFormat,
+    /// Time of the last complete update.
+    pub duration_s: f64,
+    pub first_update_s: Option<f64>,
+    pub updates: u64,
+    pub sizes: Vec<SizeChange>,
+    pub messages: BTreeMap<&'static str, u64>,
+    pub bells_s: Vec<f64>,
+    pub stats: Stats,
+    pub stream_bytes: u64,
+    pub truncated: Option<TruncationInfo>,
+    /// A fatal error that stopped decoding, if any.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TruncationInfo {
+    pub decompressed_offset: u64,
+    pub time_s: f64,
+    pub cause: String,
+    pub unfinished_message_at: Option<u64>,
+}
+
+#[derive(Default)]
+struct Gather {
+    sizes: Vec<SizeChange>,
+    bells: Vec<f64>,
+    first_update: Option<Time>,
+}
+
+impl Watcher for Gather {
+    fn event(&mut self, event: &Event, _screen: &Screen) -> ControlFlow<()> {
+        match *event {
+            Event::Resize {
+                width,
+                height,
+                time,
+            } if self
+                .sizes
+                .last()
+                .is_none_or(|s| (s.width, s.height) != (width, height)) =>
+            {
+                self.sizes.push(SizeChange {
+                    time_s: time.as_secs_f64(),
+                    width,
+                    height,
+                });
+            }
+            Event::Bell { time } => self.bells.push(time.as_secs_f64()),
+            Event::Update { time, .. } => {
+                self.first_update.get_or_insert(time);
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Reads the whole recording and reports on it.
+pub fn gather(player: &mut Player, progress: &dyn Progress) -> (Info, Summary) {
+    let mut g = Gather::default();
+    let summary = player.run(&mut g, progress);
+    let parser = player.parser();
+    let truncated = match &summary.end {
+        End::Truncated(t) => Some(TruncationInfo {
+            decompressed_offset: t.offset,
+            time_s: t.time.as_secs_f64(),
+            cause: t.cause.clone(),
+            unfinished_message_at: summary.unfinished_message_at,
+        }),
+        End::Complete => None,
+    };
+    let info = Info {
+        file: player.path().display().to_string(),
+        format: summary.format,
+        pixel_format: parser.context().pixel_format,
+        duration_s: summary.last_update.unwrap_or_default().as_secs_f64(),
+        first_update_s: g.first_update.map(Time::as_secs_f64),
+        updates: parser.updates(),
+        sizes: g.sizes,
+        messages: parser.messages().clone(),
+        bells_s: g.bells,
+        stats: parser.context().stats.clone(),
+        stream_bytes: summary.stream_bytes,
+        truncated,
+        error: summary.error.as_ref().map(|e| e.to_string()),
+    };
+    (info, summary)
+}

@@ -1,0 +1,226 @@
+//! Plays a recording file: container pieces into the stream parser, with a
+//! [`Watcher`] told of every piece's time and every event. It is the one
+//! loop every command shares (`info`, `frame`, `frames`, exports).
+//!
+//! A damaged stream stops the loop with an error, but whatever the watcher
+//! did before the damage stands: frames already written stay written.
+
+use crate::container::{self, Container, ContainerError, End, Piece, Truncation};
+use crate::framebuffer::Screen;
+use crate::limits::Limits;
+use crate::progress::Progress;
+use crate::rfb::{Event, ParseError, Parser, PixelFormat};
+use crate::time::Time;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// What a watcher of the playback sees.
+pub trait Watcher {
+    /// Called before the bytes of a piece that arrived at `time` are applied.
+    fn before_piece(&mut self, _time: Time, _screen: &Screen) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+    /// Called for each event, after the screen reflects it.
+    fn event(&mut self, _event: &Event, _screen: &Screen) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
+/// A recording that could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    #[error("{}: {source}", file.display())]
+    Container {
+        file: PathBuf,
+        source: ContainerError,
+    },
+    #[error("{}: {source} (decompressed file byte {container_offset})", file.display())]
+    Stream {
+        file: PathBuf,
+        container_offset: u64,
+        source: ParseError,
+    },
+}
+
+/// How far a playback got.
+#[derive(Debug)]
+pub struct Summary {
+    pub format: &'static str,
+    pub end: End,
+    /// A fatal error, after which nothing more was decoded.
+    pub error: Option<PlayError>,
+    /// The watcher asked to stop before the end.
+    pub stopped: bool,
+    /// Time of the last complete update: the recording's duration.
+    pub last_update: Option<Time>,
+    /// Time of the last chunk read.
+    pub last_time: Time,
+    /// Where an unfinished message starts, when the stream ends inside one.
+    pub unfinished_message_at: Option<u64>,
+    pub stream_bytes: u64,
+}
+
+impl Summary {
+    /// One line for the user about a cut recording, naming the file, the
+    /// decompressed offset and the time reached.
+    pub fn truncation_warning(&self, file: &Path) -> Option<String> {
+        let End::Truncated(Truncation {
+            offset,
+            time,
+            cause,
+        }) = &self.end
+        else {
+            return None;
+        };
+        let mut msg = format!(
+            "{}: recording is truncated {cause}, at decompressed byte {offset}, recording time {time}",
+            file.display()
+        );
+        if let Some(at) = self.unfinished_message_at {
+            msg.push_str(&format!(
+                "; the update starting at RFB stream byte {at} is incomplete and was dropped"
+            ));
+        }
+        Some(msg)
+    }
+}
+
+/// Options for playing a file.
+#[derive(Clone, Copy, Debug)]
+pub struct PlayOptions {
+    pub limits: Limits,
+    /// Keep the screen as shown between updates (needed for frames).
+    pub keep_shown: bool,
+}
+
+impl Default for PlayOptions {
+    fn default() -> Self {
+        PlayOptions {
+            limits: Limits::default(),
+            keep_shown: true,
+        }
+    }
+}
+
+/// A recording file ready to play.
+pub struct Player {
+    path: PathBuf,
+    container: Box<dyn Container>,
+    parser: Parser,
+    file_len: u64,
+}
+
+impl Player {
+    pub fn open(path: &Path, options: PlayOptions) -> Result<Player, PlayError> {
+        let wrap = |source| PlayError::Container {
+            file: path.to_path_buf(),
+            source,
+        };
+        let file_len = std::fs::metadata(path).map_err(|e| wrap(e.into()))?.len();
+        let container = container::open(path).map_err(wrap)?;
+        let (pf, size) = match container.server_init() {
+            Some(init) => (
+                init.pixel_format.unwrap_or(PixelFormat::BGRX),
+                Some((init.width, init.height)),
+            ),
+            None => (PixelFormat::BGRX, None),
+        };
+        let mut parser = Parser::new(pf, options.limits, options.keep_shown);
+        if let Some((w, h)) = size {
+            parser
+                .set_screen_size(w, h)
+                .map_err(|e| wrap(ContainerError::NotARecording(format!("ServerInit: {e}"))))?;
+        }
+        Ok(Player {
+            path: path.to_path_buf(),
+            container,
+            parser,
+            file_len,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn parser(&self) -> &Parser {
+        &self.parser
+    }
+
+    pub fn container(&self) -> &dyn Container {
+        self.container.as_ref()
+    }
+
+    /// Plays to the end, to damage, or until the watcher stops it.
+    pub fn run(&mut self, watcher: &mut dyn Watcher, progress: &dyn Progress) -> Summary {
+        progress.start(self.file_len);
+        let mut last_update = None;
+        let mut last_time = Time::ZERO;
+        let mut stop = false;
+        let mut pieces: u32 = 0;
+        let outcome = loop {
+            let piece = match self.container.next_piece() {
+                Ok(p) => p,
+                Err(source) => {
+                    break Err(PlayError::Container {
+                        file: self.path.clone(),
+                        source,
+                    })
+                }
+            };
+            let (time, offset, bytes) = match piece {
+                Piece::End(end) => break Ok(end),
+                Piece::Data {
+                    time,
+                    offset,
+                    bytes,
+                } => (time, offset, bytes),
+            };
+            last_time = time;
+            if watcher.before_piece(time, self.parser.screen()).is_break() {
+                stop = true;
+                break Ok(End::Complete);
+            }
+            let mut on_event = |event: Event, screen: &Screen| {
+                if let Event::Update { time, .. } = event {
+                    last_update = Some(time);
+                }
+                if watcher.event(&event, screen).is_break() {
+                    stop = true;
+                }
+            };
+            if let Err(source) = self.parser.feed(bytes, time, &mut on_event) {
+                let container_offset = offset;
+                break Err(PlayError::Stream {
+                    file: self.path.clone(),
+                    container_offset,
+                    source,
+                });
+            }
+            if stop {
+                break Ok(End::Complete);
+            }
+            pieces = pieces.wrapping_add(1);
+            if pieces.is_multiple_of(256) {
+                progress.update(self.container.bytes_read(), time);
+            }
+        };
+        progress.finish();
+        let (end, error) = match outcome {
+            Ok(end) => (end, None),
+            Err(e) => (End::Complete, Some(e)),
+        };
+        let unfinished =
+            (!self.parser.at_message_boundary() && !stop).then(|| self.parser.unit_offset());
+        Summary {
+            format: self.container.format_name(),
+            end,
+            error,
+            stopped: stop,
+            last_update,
+            last_time,
+            unfinished_message_at: unfinished,
+            stream_bytes: self.parser.offset(),
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! The server-to-client RFB stream parser (RFC 6143 section 7.6).
+//!
+//! It takes bytes in pieces of any size and never cares where a piece ends:
+//! a message, a rectangle header, even a pixel may span pieces. It keeps only
+//! what the current step needs in one slice (a header, or one rectangle's
+//! compressed data); Raw pixels go straight to the framebuffer. Each piece
+//! comes with the time it arrived, and a message takes the time of the piece
+//! that holds its last byte (FORMATS.md section 1).
+
+use crate::decode::{self, DecodeContext, RectCx, RectError, RectState, Step};
+use crate::framebuffer::Screen;
+use crate::limits::Limits;
+use crate::rfb::{message, Encoding, PixelFormat, Rect};
+use crate::time::Time;
+
+/// Something the stream said, reported as the parser meets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A FramebufferUpdate is complete and the shown screen reflects it.
+    Update {
+        index: u64,
+        time: Time,
+        rects: u32,
+    },
+    /// The screen size changed (DesktopSize, ExtendedDesktopSize, or the
+    /// first update of a stream with no ServerInit).
+    Resize {
+        width: u32,
+        height: u32,
+        time: Time,
+    },
+    Bell {
+        time: Time,
+    },
+    CutText {
+        len: u32,
+        time: Time,
+    },
+    ColourMap {
+        first: u16,
+        count: u16,
+        time: Time,
+    },
+    /// A message that carries nothing for the screen (fences and the like).
+    Other {
+        kind: u8,
+        time: Time,
+    },
+}
+
+/// A stream that cannot be decoded further.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} (RFB stream byte {offset}, recording time {time})")]
+pub struct ParseError {
+    /// Where the message or rectangle that failed starts, counted in bytes of
+    /// the server-to-client stream.
+    pub offset: u64,
+    pub time: Time,
+    pub kind: ParseErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    #[error("unknown server message type {0}")]
+    UnknownMessage(u8),
+    #[error("{encoding} rectangle {rect} of update {update}: {error}")]
+    Rect {
+        update: u64,
+        encoding: Encoding,
+        rect: Rect,
+        error: RectError,
+    },
+    #[error("internal error: a decoder asked for {need} bytes with {have} in hand")]
+    Stalled { need: usize, have: usize },
+}
+
+#[derive(Debug)]
+enum State {
+    MessageType,
+    UpdateHeader,
+    RectHeader {
+        left: u16,
+        done: u32,
+    },
+    Rect {
+        left: u16,
+        done: u32,
+        rect: Rect,
+        encoding: Encoding,
+        state: RectState,
+    },
+    ColourMapHeader,
+    ColourMap {
+        first: u16,
+        count: u16,
+    },
+    CutTextHeader,
+    CutText {
+        left: u32,
+        len: u32,
+    },
+    /// Skips a fixed number of bytes (padding of messages rfbplay ignores).
+    Skip {
+        left: usize,
+        then_fence: bool,
+    },
+    FenceData,
+}
+
+/// Parses a server-to-client stream into framebuffer changes and events.
+#[derive(Debug)]
+pub struct Parser {
+    state: State,
+    pending: Vec<u8>,
+    need: usize,
+    offset: u64,
+    unit_offset: u64,
+    time: Time,
+    updates: u64,
+    ctx: DecodeContext,
+    screen: Screen,
+    size_at_update_start: (u32, u32),
+    messages: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Parser {
+    /// A parser for a stream in `pixel_format`. `keep_shown` keeps a copy of
+    /// the screen between updates for frame export (see [`Screen`]).
+    pub fn new(pixel_format: PixelFormat, limits: Limits, keep_shown: bool) -> Parser {
+        Parser {
+            state: State::MessageType,
+            pending: Vec::new(),
+            need: 0,
+            offset: 0,
+            unit_offset: 0,
+            time: Time::ZERO,
+            updates: 0,
+            ctx: DecodeContext::new(pixel_format, limits),
+            screen: Screen::new(keep_shown),
+            size_at_update_start: (0, 0),
+            messages: Default::default(),
+        }
+    }
+
+    /// Starts from a known screen size (ServerInit of an FBS file or a live
+    /// connection).
+    pub fn set_screen_size(&mut self, width: u32, height: u32) -> Result<(), RectError> {
+        self.ctx.limits.check_screen(width, height)?;
+        self.screen.resize(width, height);
+        self.screen.commit();
+        self.ctx.size_known = true;
+        self.size_at_update_start = (width, height);
+        Ok(())
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    pub fn context(&self) -> &DecodeContext {
+        &self.ctx
+    }
+
+    /// Stream bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// Messages seen so far, by name.
+    pub fn messages(&self) -> &std::collections::BTreeMap<&'static str, u64> {
+        &self.messages
+    }
+
+    /// Whether the parser is between messages, with nothing held back.
+    pub fn at_message_boundary(&self) -> bool {
+        matches!(self.state, State::MessageType) && self.pending.is_empty()
+    }
+
+    /// Where the message in progress started, if one is.
+    pub fn unit_offset(&self) -> u64 {
+        self.unit_offset
+    }
+
+    /// Feeds the next piece of the stream, which arrived at `time`.
+    pub fn feed(
+        &mut self,
+        mut input: &[u8],
+        time: Time,
+        on_event: &mut dyn FnMut(Event, &Screen),
+    ) -> Result<(), ParseError> {
+        self.time = time;
+        loop {
+            if !self.pending.is_empty() {
+                if self.pending.len() < self.need {
+                    let take = (self.need - self.pending.len()).min(input.len());
+                    self.pending.extend_from_slice(&input[..take]);
+                    input = &input[take..];
+                    if self.pending.len() < self.need {
+                        return Ok(());
+                    }
+                }
+                let mut buf = std::mem::take(&mut self.pending);
+                let used = self.run(&buf, on_event);
+                let used = match used {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.pending = buf;
+                        return Err(e);
+                    }
+                };
+                buf.drain(..used);
+                self.pending = buf;
+                if !self.pending.is_empty() && self.pending.len() < self.need && input.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            }
+            if input.is_empty() {
+                return Ok(());
+            }
+            let used = self.run(input, on_event)?;
+            self.pending.extend_from_slice(&input[used..]);
+            return Ok(());
+        }
+    }
+
+    /// Runs steps over `buf` until a step needs more than is left; returns
+    /// the bytes used and leaves `self.need` set. Steps run even on an empty
+    /// rest, so that an update whose last rectangle has no payload (a 0x0
+    /// Cursor, LastRect) completes in the piece that holds its last byte.
+    fn run(
+        &mut self,
+        buf: &[u8],
+        on_event: &mut dyn FnMut(Event, &Screen),
+    ) -> Result<usize, ParseError> {
+        let mut pos = 0;
+        let mut idle = 0;
+        loop {
+            let rest = &buf[pos..];
+            match self.step(rest, on_event)? {
+                Step::Need(n) if n > rest.len() => {
+                    self.need = n;
+                    return Ok(pos);
+                }
+                Step::Need(n) => {
+                    return Err(self.error(ParseErrorKind::Stalled {
+                        need: n,
+                        have: rest.len(),
+                    }));
+                }
+                Step::Advance(k) | Step::Done(k) => {
+                    // A step that consumes nothing must change state; a
+                    // decoder that does neither would spin forever.
+                    idle = if k == 0 { idle + 1 } else { 0 };
+                    if idle > 4 {
+                        return Err(self.error(ParseErrorKind::Stalled {
+                            need: 0,
+                            have: rest.len(),
+                        }));
+                    }
+                    pos += k;
+                    self.offset += k as u64;
+                }
+            }
+        }
+    }
+
+    fn error(&self, kind: ParseErrorKind) -> ParseError {
+        ParseError {
+            offset: self.unit_offset,
+            time: self.time,
+            kind,
+        }
+    }
+
+    fn step(
+        &mut self,
+        input: &[u8],
+        on_event: &mut dyn FnMut(Event, &Screen),
+    ) -> Result<Step, ParseError> {
+        let time = self.time;
+        match &mut self.state {
+            State::MessageType => {
+                if input.is_empty() {
+                    return Ok(Step::Need(1));
+                }
+                self.unit_offset = self.offset;
+                let kind = input[0];
+                *self.messages.entry(message::name(kind)).or_default() += 1;
+                self.state = match kind {
+                    message::FRAMEBUFFER_UPDATE => State::UpdateHeader,
+                    message::SET_COLOUR_MAP_ENTRIES => State::ColourMapHeader,
+                    message::BELL => {
+                        on_event(Event::Bell { time }, &self.screen);
+                        State::MessageType
+                    }
+                    message::SERVER_CUT_TEXT => State::CutTextHeader,
+                    // EndOfContinuousUpdates (rfbproto): the type byte alone.
+                    150 => {
+                        on_event(Event::Other { kind, time }, &self.screen);
+                        State::MessageType
+                    }
+                    // ServerFence (rfbproto): 3 padding, u32 flags, u8 length, data.
+                    248 => State::Skip {
+                        left: 8,
+                        then_fence: true,
+                    },
+                    // xvp (rfbproto): padding, version, code.
+                    250 => State::Skip {
+                        left: 3,
+                        then_fence: false,
+                    },
+                    other => {
+                        self.messages.remove(message::name(other));
+                        return Err(self.error(ParseErrorKind::UnknownMessage(other)));
+                    }
+                };
+                Ok(Step::Advance(1))
+            }
+            State::UpdateHeader => {
+                if input.len() < 3 {
+                    return Ok(Step::Need(3));
+                }
+                let count = u16::from_be_bytes([input[1], input[2]]);
+                let fb = self.screen.drawn_ref();
+                self.size_at_update_start = (fb.width(), fb.height());
+                self.state = State::RectHeader {
+                    left: count,
+                    done: 0,
+                };
+                Ok(Step::Advance(3))
+            }
+            State::RectHeader { left, done } => {
+                if *left == 0 {
+                    let done = *done;
+                    self.finish_update(done, on_event);
+                    return Ok(Step::Done(0));
+                }
+                if input.len() < 12 {
+                    return Ok(Step::Need(12));
+                }
+                let rect = Rect::new(
+                    u16::from_be_bytes([input[0], input[1]]),
+                    u16::from_be_bytes([input[2], input[3]]),
+                    u16::from_be_bytes([input[4], input[5]]),
+                    u16::from_be_bytes([input[6], input[7]]),
+                );
+                let encoding = Encoding(i32::from_be_bytes([
+                    input[8], input[9], input[10], input[11],
+                ]));
+                let (left, done) = (*left - 1, *done + 1);
+                self.unit_offset = self.offset;
+                let update = self.updates;
+                let key = decode::Stats::key(encoding);
+                *self.ctx.stats.rects.entry(key.clone()).or_default() += 1;
+                *self.ctx.stats.bytes.entry(key).or_default() += 12;
+                let mut cx = RectCx {
+                    rect,
+                    encoding,
+                    ctx: &mut self.ctx,
+                    screen: &mut self.screen,
+                };
+                let state = decode::begin(encoding, &mut cx).map_err(|error| ParseError {
+                    offset: self.unit_offset,
+                    time,
+                    kind: ParseErrorKind::Rect {
+                        update,
+                        encoding,
+                        rect,
+                        error,
+                    },
+                })?;
+                if encoding == Encoding::LAST_RECT {
+                    self.state = State::RectHeader { left: 0, done };
+                } else {
+                    self.state = State::Rect {
+                        left,
+                        done,
+                        rect,
+                        encoding,
+                        state,
+                    };
+                }
+                Ok(Step::Advance(12))
+            }
+            State::Rect {
+                left,
+                done,
+                rect,
+                encoding,
+                state,
+            } => {
+                let (rect, encoding, left, done) = (*rect, *encoding, *left, *done);
+                let mut cx = RectCx {
+                    rect,
+                    encoding,
+                    ctx: &mut self.ctx,
+                    screen: &mut self.screen,
+                };
+                let step = state.step(input, &mut cx).map_err(|error| ParseError {
+                    offset: self.unit_offset,
+                    time,
+                    kind: ParseErrorKind::Rect {
+                        update: self.updates,
+                        encoding,
+                        rect,
+                        error,
+                    },
+                })?;
+                let used = match step {
+                    Step::Need(_) => return Ok(step),
+                    Step::Advance(n) | Step::Done(n) => n,
+                };
+                *self
+                    .ctx
+                    .stats
+                    .bytes
+                    .entry(decode::Stats::key(encoding))
+                    .or_default() += used as u64;
+                if let Step::Done(n) = step {
+                    self.state = State::RectHeader { left, done };
+                    return Ok(Step::Advance(n));
+                }
+                Ok(step)
+            }
+            State::ColourMapHeader => {
+                if input.len() < 5 {
+                    return Ok(Step::Need(5));
+                }
+                let first = u16::from_be_bytes([input[1], input[2]]);
+                let count = u16::from_be_bytes([input[3], input[4]]);
+                self.state = State::ColourMap { first, count };
+                Ok(Step::Advance(5))
+            }
+            State::ColourMap { first, count } => {
+                let (first, count) = (*first, *count);
+                let len = usize::from(count) * 6;
+                if input.len() < len {
+                    return Ok(Step::Need(len));
+                }
+                let colours: Vec<[u16; 3]> = input[..len]
+                    .chunks_exact(6)
+                    .map(|c| {
+                        [
+                            u16::from_be_bytes([c[0], c[1]]),
+                            u16::from_be_bytes([c[2], c[3]]),
+                            u16::from_be_bytes([c[4], c[5]]),
+                        ]
+                    })
+                    .collect();
+                self.ctx.colour_map.set(first, &colours);
+                on_event(Event::ColourMap { first, count, time }, &self.screen);
+                self.state = State::MessageType;
+                Ok(Step::Advance(len))
+            }
+            State::CutTextHeader => {
+                if input.len() < 7 {
+                    return Ok(Step::Need(7));
+                }
+                let len = u32::from_be_bytes([input[3], input[4], input[5], input[6]]);
+                self.state = State::CutText { left: len, len };
+                Ok(Step::Advance(7))
+            }
+            // The text is skipped as it streams past, so no length is too long.
+            State::CutText { left, len } => {
+                if *left == 0 {
+                    on_event(Event::CutText { len: *len, time }, &self.screen);
+                    self.state = State::MessageType;
+                    return Ok(Step::Done(0));
+                }
+                let n = (*left as usize).min(input.len());
+                *left -= n as u32;
+                Ok(Step::Advance(n))
+            }
+            State::Skip { left, then_fence } => {
+                if *left == 0 {
+                    self.state = if *then_fence {
+                        State::FenceData
+                    } else {
+                        State::MessageType
+                    };
+                    return Ok(Step::Done(0));
+                }
+                let n = (*left).min(input.len());
+                *left -= n;
+                Ok(Step::Advance(n))
+            }
+            State::FenceData => {
+                if input.is_empty() {
+                    return Ok(Step::Need(1));
+                }
+                let len = usize::from(input[0]);
+                on_event(Event::Other { kind: 248, time }, &self.screen);
+                self.state = State::Skip {
+                    left: len,
+                    then_fence: false,
+                };
+                Ok(Step::Advance(1))
+            }
+        }
+    }
+
+    fn finish_update(&mut self, rects: u32, on_event: &mut dyn FnMut(Event, &Screen)) {
+        let index = self.updates;
+        self.updates += 1;
+        self.ctx.size_known = true;
+        self.screen.commit();
+        let fb = self.screen.shown();
+        let size = (fb.width(), fb.height());
+        if size != self.size_at_update_start || index == 0 {
+            on_event(
+                Event::Resize {
+                    width: size.0,
+                    height: size.1,
+                    time: self.time,
+                },
+                &self.screen,
+            );
+        }
+        on_event(
+            Event::Update {
+                index,
+                time: self.time,
+                rects,
+            },
+            &self.screen,
+        );
+        self.state = State::MessageType;
+    }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rfbplay needs to build and to run its whole
+# test suite, and the Rust toolchain pieces it uses. Idempotent: packages that
+# are already present are not touched, so a second run costs a few seconds.
+set -euo pipefail
+
+packages=(
+  # building: ffmpeg-next links the system FFmpeg 5.1 through bindgen
+  build-essential pkg-config libclang-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  # tests: reading exports back, real VNC servers and screen drivers
+  ffmpeg
+  tigervnc-standalone-server tigervnc-tools
+  xterm xdotool x11-utils x11-apps x11-xserver-utils xfonts-base
+  imagemagick
+  qemu-system-x86
+  chromium
+  # benchmarks and helpers
+  gzip procps python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "rfbplay setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "rfbplay setup: cargo not found; install Rust (rustup) first" >&2
+  exit 1
+fi
