@@ -6,8 +6,10 @@
 //! file; ASCII digits mean an `.fb` whose gzip layer was already removed.
 
 pub mod fb;
+pub mod writer;
 
 pub use fb::FbReader;
+pub use writer::FbWriter;
 
 use crate::rfb::PixelFormat;
 use crate::time::Time;
