@@ -22,6 +22,7 @@ pub mod info;
 pub mod limits;
 pub mod player;
 pub mod progress;
+pub mod record;
 pub mod rfb;
 pub mod time;
 pub mod timeline;

@@ -4,6 +4,7 @@
 mod frames;
 mod info;
 mod progress;
+mod record;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -25,10 +26,12 @@ enum Command {
     Frame(frames::FrameArgs),
     /// A numbered PNG sequence at a frame rate.
     Frames(frames::FramesArgs),
+    /// Record a VNC server's screen to a .fb file (run without arguments for help).
+    Record(record::Args),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
-const COMMANDS: &[&str] = &["info", "frame", "frames", "export", "help"];
+const COMMANDS: &[&str] = &["info", "frame", "frames", "export", "help", "record"];
 
 pub fn run() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -52,6 +55,7 @@ pub fn run() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
+        Command::Record(a) => record::run(a),
     };
     match result {
         Ok(code) => code,
