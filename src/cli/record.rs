@@ -163,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match r {
             Ok(summary) => ok &= report(&job, &summary),
             Err(e) => {
-                eprintln!("rfbplay: error: {}: {e}", job.name);
+                eprintln!("rfbplay: error: {}{e}", prefix(&job));
                 ok = false;
             }
         }
@@ -271,9 +271,19 @@ fn report(job: &Job, s: &Summary) -> bool {
             true
         }
         ConnEnd::ServerGone(Some(e)) => {
-            eprintln!("rfbplay: error: {}: {e}", job.name);
+            eprintln!("rfbplay: error: {}{e}", prefix(job));
             false
         }
+    }
+}
+
+/// `NAME: ` before an error, unless the name is the target, which the
+/// error already names.
+fn prefix(job: &Job) -> String {
+    if job.name == job.target.to_string() {
+        String::new()
+    } else {
+        format!("{}: ", job.name)
     }
 }
 
