@@ -397,3 +397,117 @@ fn no_target_prints_what_it_can_do() {
         assert!(help.contains(needle), "{needle} missing from:\n{help}");
     }
 }
+
+#[test]
+fn reconnect_continues_into_a_numbered_file() {
+    let Some(mut x) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    let port = x.port;
+    let dir = common::TempDir::new("rec-reconnect");
+    let out = dir.path().join("lin1.fb");
+    let job = Job {
+        name: "test".into(),
+        target: x.target().parse().unwrap(),
+        out: out.clone(),
+    };
+    let opts = RecordOptions {
+        encodings: CORE.to_vec(),
+        reconnect: true,
+        duration: Some(Duration::from_secs(4)),
+        ..RecordOptions::default()
+    };
+    let stop = AtomicBool::new(false);
+    let summary = std::thread::scope(|s| {
+        let rec = s.spawn(|| record::record(&job, &opts, &stop, &Silent));
+        sleep(Duration::from_millis(700));
+        x.kill();
+        sleep(Duration::from_millis(300));
+        // The same port again, as a restarted VM's VNC server would be.
+        let y = Xvnc::start_on(&["-SecurityTypes", "None"], "800x600", Some(port));
+        let summary = rec.join().unwrap().unwrap();
+        drop(y);
+        summary
+    });
+    assert!(
+        matches!(summary.end, ConnEnd::Duration),
+        "{:?}",
+        summary.end
+    );
+    let paths: Vec<_> = summary.files.iter().map(|f| f.path.clone()).collect();
+    assert_eq!(paths, [out.clone(), dir.path().join("lin1.1.fb")]);
+    for (path, w) in [(&paths[0], 1024), (&paths[1], 800)] {
+        let (fb, s) = decode(path);
+        assert_eq!(s.end, End::Complete, "{}", path.display());
+        assert!(s.error.is_none(), "{:?}", s.error);
+        assert_eq!(fb.map(|f| f.width()), Some(w), "{}", path.display());
+    }
+}
+
+#[test]
+fn compat_minimega_asks_full_raw_frames_at_the_first_size() {
+    if !tools(&["xrandr"]) {
+        return;
+    }
+    let Some(x) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    let dir = common::TempDir::new("rec-minimega");
+    let out = dir.path().join("mm.fb");
+    let target = x.target();
+    let resize = std::thread::scope(|s| {
+        let rec = s.spawn(|| {
+            rfbplay()
+                .args(["record", &target])
+                .arg(&out)
+                .args(["--compat", "minimega", "--duration", "2s"])
+                .output()
+                .unwrap()
+        });
+        sleep(Duration::from_millis(1000));
+        let ok = x.run("xrandr", &["-s", "1280x1024"]);
+        let o = rec.join().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ok
+    });
+    assert!(resize);
+
+    // Every update holds Raw rectangles (and DesktopSize), and the ones
+    // after the resize still cover only the old 1024x768, as minimega's do.
+    struct Updates(u64);
+    impl rfbplay::player::Watcher for Updates {
+        fn event(
+            &mut self,
+            e: &rfbplay::rfb::Event,
+            _: &rfbplay::framebuffer::Screen,
+        ) -> std::ops::ControlFlow<()> {
+            if let rfbplay::rfb::Event::Update { .. } = e {
+                self.0 += 1;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut updates = Updates(0);
+    let mut p = Player::open(&out, PlayOptions::default()).unwrap();
+    let s = p.run(&mut updates, &NoProgress);
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let updates = updates.0;
+    let stats = &p.parser().context().stats;
+    let names: Vec<&str> = stats.rects.keys().map(String::as_str).collect();
+    assert!(
+        names.iter().all(|n| matches!(*n, "Raw" | "DesktopSize")),
+        "{names:?}"
+    );
+    // 2 s at 10 full frames a second.
+    assert!((12..=22).contains(&updates), "{updates} updates");
+    let pixels = stats.bytes.get("Raw").copied().unwrap_or(0) / 4;
+    let frame = 1024 * 768;
+    assert!(
+        pixels >= frame * (updates - 2),
+        "full frames: {pixels} pixels in {updates} updates"
+    );
+    assert!(
+        pixels <= (frame + 100) * updates,
+        "never more than the first size: {pixels} pixels in {updates} updates"
+    );
+}
