@@ -22,6 +22,7 @@ pub mod limits;
 pub mod player;
 pub mod progress;
 pub mod rfb;
+pub mod synth;
 pub mod time;
 pub mod timeline;
 
