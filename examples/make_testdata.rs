@@ -14,6 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dir.join("synthetic_core.fb"),
         synth::fb_file(&scene, &[61, 300, 7]),
     )?;
+    // The same scene as an FBS file (times in whole milliseconds), named
+    // .rbs as vnc2video does; rfbplay detects it by content.
+    std::fs::write(
+        dir.join("synthetic_core.rbs"),
+        synth::fbs_file(&scene, &[61, 300, 7], 48, 32),
+    )?;
     let last = scene
         .iter()
         .rev()

@@ -183,3 +183,17 @@ pub fn fb_file(messages: &[Message], sizes: &[usize]) -> Vec<u8> {
     }
     w.finish().expect("writing to memory")
 }
+
+/// The messages as an FBS file: the server side of an RFB 3.8 handshake
+/// announcing a `width` x `height` screen in the native pixel format, then
+/// one block per chunk with millisecond timestamps.
+pub fn fbs_file(messages: &[Message], sizes: &[usize], width: u16, height: u16) -> Vec<u8> {
+    use crate::container::fbs;
+    let hs = fbs::handshake_bytes(width, height, &crate::rfb::PixelFormat::BGRX, "synthetic");
+    let chunks = chunks(messages, sizes);
+    let mut blocks: Vec<(u32, &[u8])> = vec![(0, &hs)];
+    for (time, bytes) in &chunks {
+        blocks.push(((time.0 / 1_000_000) as u32, bytes));
+    }
+    fbs::write_fbs(&blocks)
+}

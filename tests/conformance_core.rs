@@ -122,12 +122,16 @@ fn shipped_minimega_sample_matches_its_truth() {
     // A copy of a real minimega recording (truncated, as they all are)
     // ships in testdata/, so this runs without the corpus.
     let dir = common::testdata();
-    let mut player = Player::open(&dir.join("minimega_qemu_ipxe.fb"), PlayOptions::default()).unwrap();
+    let mut player =
+        Player::open(&dir.join("minimega_qemu_ipxe.fb"), PlayOptions::default()).unwrap();
     let (shot, summary) = screen_at(&mut player, None, &NoProgress);
     assert!(summary.error.is_none());
     assert!(matches!(summary.end, End::Truncated(_)));
     let shot = shot.unwrap();
     let (w, h, truth) = common::read_rgb(&dir.join("minimega_qemu_ipxe.truth.png"));
     assert_eq!((shot.width(), shot.height()), (w, h));
-    assert!(shot.to_rgb() == truth, "the last frame differs from the server's screenshot");
+    assert!(
+        shot.to_rgb() == truth,
+        "the last frame differs from the server's screenshot"
+    );
 }
