@@ -17,6 +17,8 @@ pub mod container;
 pub mod decode;
 pub mod export;
 pub mod framebuffer;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod info;
 pub mod limits;
 pub mod player;
