@@ -260,3 +260,26 @@ fn shipped_synthetic_recording_decodes_to_its_picture() {
     assert_eq!((shot.width(), shot.height()), (w, h));
     assert_eq!(shot.to_rgb(), rgb);
 }
+
+#[test]
+fn extended_desktop_size_changes_the_screen() {
+    // rfbproto ExtendedDesktopSize: number-of-screens, padding, then 16
+    // bytes per screen; the rectangle's size is the new screen size.
+    let mut u = rfbplay::rfb::encode::UpdateBuilder::new();
+    let b = u.header(
+        rfbplay::rfb::Rect::new(0, 0, 30, 20),
+        rfbplay::rfb::Encoding::EXTENDED_DESKTOP_SIZE,
+    );
+    b.extend_from_slice(&[1, 0, 0, 0]);
+    b.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0, 0, 30, 0, 20, 0, 0, 0, 0]);
+    let msg = u.finish();
+    for size in [1, msg.len()] {
+        let pieces: Vec<_> = msg
+            .chunks(size)
+            .map(|c| (rfbplay::Time(1), c.to_vec()))
+            .collect();
+        let (screens, err) = decode(&pieces);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!((screens[0].width(), screens[0].height()), (30, 20));
+    }
+}
