@@ -186,7 +186,8 @@ impl Hextile {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{
-        colour_map, decode, decode_stream, pixel, solid, update, MAPPED8, RGB565_BE,
+        colour_map, decode, decode_stream, mutations, pixel, solid, survive, update, MAPPED8,
+        RGB565_BE,
     };
     use super::*;
     use crate::framebuffer::Framebuffer;
@@ -384,5 +385,24 @@ mod tests {
             .unwrap();
         assert!(updates > 0);
         assert_eq!(p.screen().shown().row(0, 0, 1), &pixel(2));
+    }
+
+    #[test]
+    fn damaged_tiles_never_panic() {
+        let base = cat(&[
+            &[BACKGROUND_SPECIFIED | FOREGROUND_SPECIFIED | ANY_SUBRECTS],
+            &pixel(1),
+            &pixel(2),
+            &[2, 0x12, 0x12, 0xee, 0x11],
+            &[RAW],
+            &[7; 4 * 16 * 3],
+            &[ANY_SUBRECTS | SUBRECTS_COLOURED, 1],
+            &pixel(3),
+            &[0x00, 0x21],
+        ]);
+        let stream = update(&hex(Rect::new(1, 1, 40, 3), base));
+        for pf in [BGRX, RGB565_BE, MAPPED8] {
+            mutations(&stream, 3000, |s| survive(pf, 44, 6, s));
+        }
     }
 }

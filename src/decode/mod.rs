@@ -223,14 +223,17 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
             RectState::Zlib(zlib::Zlib::default())
         }
         Encoding::RRE => {
+            check_pixel_format(cx)?;
             prepare(cx)?;
             RectState::Rre(rre::Rre::default())
         }
         Encoding::HEXTILE => {
+            check_pixel_format(cx)?;
             prepare(cx)?;
             RectState::Hextile(hextile::Hextile::default())
         }
         Encoding::ZRLE => {
+            check_pixel_format(cx)?;
             prepare(cx)?;
             RectState::Zrle(zrle::Zrle::default())
         }
@@ -312,6 +315,16 @@ pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
     }
     cx.screen.touch(rect);
     Ok(())
+}
+
+/// Refuses a pixel format RFC 6143 7.4 does not allow (bits per pixel
+/// other than 8, 16, 32; a zero colour max; a shift past 31) before a
+/// decoder reads pixels in it.
+pub fn check_pixel_format(cx: &RectCx<'_>) -> Result<(), RectError> {
+    match cx.ctx.pixel_format.unsupported_reason() {
+        Some(reason) => Err(RectError::PixelFormat(reason)),
+        None => Ok(()),
+    }
 }
 
 /// Applies a new screen size from DesktopSize or ExtendedDesktopSize

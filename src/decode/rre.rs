@@ -79,7 +79,7 @@ impl Rre {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{decode, pixel, solid, RGB565_BE};
+    use super::super::testutil::{decode, mutations, pixel, solid, survive, update, RGB565_BE};
     use super::*;
     use crate::rfb::{Encoding, PixelFormat};
 
@@ -157,6 +157,18 @@ mod tests {
     }
 
     #[test]
+    fn pixel_formats_rfc_6143_forbids_are_refused_not_panicked_on() {
+        let pf = PixelFormat {
+            bits_per_pixel: 24,
+            ..PixelFormat::BGRX
+        };
+        for enc in [Encoding::RRE, Encoding::HEXTILE, Encoding::ZRLE] {
+            let err = decode(pf, 4, 4, &[(Rect::new(0, 0, 2, 2), enc, vec![0; 16])]).unwrap_err();
+            assert!(matches!(err, RectError::PixelFormat(_)), "{enc}: {err}");
+        }
+    }
+
+    #[test]
     fn count_above_the_area_is_refused_before_reading_entries() {
         let mut data = u32::MAX.to_be_bytes().to_vec();
         data.extend_from_slice(&pixel(0));
@@ -171,5 +183,21 @@ mod tests {
             err.root(),
             RectError::TooLong { len, max: 4, .. } if *len == u64::from(u32::MAX)
         ));
+    }
+
+    #[test]
+    fn damaged_streams_never_panic() {
+        let data = rre(
+            pixel(1),
+            &[
+                (pixel(2), [0, 0, 2, 1]),
+                (pixel(3), [3, 2, 1, 2]),
+                (pixel(4), [1, 1, 3, 3]),
+            ],
+        );
+        let stream = update(&[(Rect::new(2, 1, 4, 4), Encoding::RRE, data)]);
+        for pf in [PixelFormat::BGRX, RGB565_BE] {
+            mutations(&stream, 3000, |s| survive(pf, 8, 6, s));
+        }
     }
 }

@@ -147,3 +147,47 @@ pub fn decode(
         other => panic!("not a rectangle error: {other}"),
     })
 }
+
+/// Calls `f` with `n` damaged copies of `base`: a few bytes changed, and
+/// sometimes cut short (a small fuzzer that runs with the unit tests).
+/// RFBPLAY_MUTATIONS=k runs k times as many.
+pub fn mutations(base: &[u8], n: usize, mut f: impl FnMut(&[u8])) {
+    let scale: usize = std::env::var("RFBPLAY_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let n = n * scale;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..n {
+        let mut b = base.to_vec();
+        for _ in 0..1 + next() % 3 {
+            if b.is_empty() {
+                break;
+            }
+            let i = (next() % b.len() as u64) as usize;
+            b[i] = match next() % 4 {
+                0 => 0,
+                1 => 255,
+                _ => next() as u8,
+            };
+        }
+        if next() % 4 == 0 {
+            b.truncate((next() % (b.len() as u64 + 1)) as usize);
+        }
+        f(&b);
+    }
+}
+
+/// Feeds `stream` whole to a parser on a `w` x `h` screen; errors are fine,
+/// panics are not.
+pub fn survive(pf: PixelFormat, w: u32, h: u32, stream: &[u8]) {
+    let mut p = Parser::new(pf, Limits::default(), true);
+    p.set_screen_size(w, h).unwrap();
+    let _ = p.feed(stream, Time::ZERO, &mut |_, _| {});
+}

@@ -3,7 +3,8 @@
 //! stream can be wrong.
 
 use super::super::testutil::{
-    decode, decode_stream, pixel, solid, update, zlib_payload, MAPPED8, RGB565_BE,
+    decode, decode_stream, mutations, pixel, solid, survive, update, zlib_payload, MAPPED8,
+    RGB565_BE,
 };
 use super::*;
 
@@ -280,4 +281,31 @@ fn bound_covers_the_costliest_valid_tiles() {
     assert_eq!(max_inflated(Rect::new(0, 0, 0, 0), 3), 0);
     // One 1x1 tile: subencoding, a 127-colour palette, one pixel.
     assert_eq!(max_inflated(Rect::new(0, 0, 1, 1), 3), 1 + 127 * 3 + 4);
+}
+
+#[test]
+fn damaged_tiles_never_panic() {
+    // A 67x3 rectangle: a palette RLE tile, then a packed palette tile.
+    let base = [
+        vec![128 + 3],
+        cp(1),
+        cp(2),
+        cp(3),
+        vec![0x81, 100, 2, 0x80 | 1, 255, 0],
+        vec![4],
+        cp(4),
+        cp(5),
+        cp(6),
+        cp(7),
+        vec![0b1110_0100, 0b0100_0000, 0x1b],
+    ]
+    .concat();
+    let rect = Rect::new(0, 0, 67, 3);
+    for pf in [BGRX, RGB565_BE, MAPPED8] {
+        mutations(&base, 1500, |tiles| {
+            let mut z = flate2::Compress::new(flate2::Compression::fast(), true);
+            let stream = update(&[(rect, Encoding::ZRLE, zlib_payload(&mut z, tiles))]);
+            survive(pf, 67, 3, &stream);
+        });
+    }
 }
