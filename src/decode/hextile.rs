@@ -50,7 +50,7 @@ impl Hextile {
         let len = match self.tile_len(input, tile, cx.ctx.bpp()) {
             Ok(Some(len)) if input.len() >= len => len,
             Ok(Some(len)) => return Ok(Step::Need(len)),
-            Ok(None) => return Ok(Step::Need(input.len() + 1)),
+            Ok(None) => return Ok(Step::Need(1)),
             Err(e) => return Err(self.at(e)),
         };
         self.draw(&input[..len], tile, cx).map_err(|e| self.at(e))?;
