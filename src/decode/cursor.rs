@@ -35,6 +35,7 @@ pub struct CursorRect {
 
 impl CursorRect {
     pub fn begin(cx: &mut RectCx<'_>) -> Result<CursorRect, RectError> {
+        super::check_pixel_format(cx)?;
         let r = cx.rect;
         if r.w > MAX_CURSOR_SIDE || r.h > MAX_CURSOR_SIDE {
             return Err(RectError::TooLong {

@@ -223,17 +223,14 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
             RectState::Zlib(zlib::Zlib::default())
         }
         Encoding::RRE => {
-            check_pixel_format(cx)?;
             prepare(cx)?;
             RectState::Rre(rre::Rre::default())
         }
         Encoding::HEXTILE => {
-            check_pixel_format(cx)?;
             prepare(cx)?;
             RectState::Hextile(hextile::Hextile::default())
         }
         Encoding::ZRLE => {
-            check_pixel_format(cx)?;
             prepare(cx)?;
             RectState::Zrle(zrle::Zrle::default())
         }
@@ -299,6 +296,7 @@ fn extended_desktop_size(
 /// Checks a pixel rectangle against the screen, growing a screen whose size
 /// is not known yet, and marks it as changing in this update.
 pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
+    check_pixel_format(cx)?;
     let rect = cx.rect;
     let fb = cx.screen.drawn_ref();
     let (w, h) = (fb.width(), fb.height());
