@@ -283,3 +283,40 @@ fn extended_desktop_size_changes_the_screen() {
         assert_eq!((screens[0].width(), screens[0].height()), (30, 20));
     }
 }
+
+#[test]
+fn cursor_is_drawn_only_when_asked_and_moves_cleanly() {
+    use rfbplay::rfb::{encode::UpdateBuilder, Encoding, Rect};
+    // A 2x2 white cursor with hotspot (1, 1), left column opaque only.
+    let shape = [255u8; 16];
+    let mask = [0x80u8, 0x80];
+    let mut first = UpdateBuilder::new();
+    first.raw(Rect::new(0, 0, 4, 4), &[0; 64]);
+    first.cursor((1, 1), 2, 2, &shape, &mask);
+    first.header(Rect::new(2, 2, 0, 0), Encoding::POINTER_POS);
+    let mut second = UpdateBuilder::new();
+    second.header(Rect::new(1, 1, 0, 0), Encoding::POINTER_POS);
+    let stream = [first.finish(), second.finish()].concat();
+    for draw in [false, true] {
+        let mut parser = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+        parser.set_draw_cursor(draw);
+        let mut shots = vec![];
+        parser
+            .feed(&stream, rfbplay::Time(1), &mut |e, s| {
+                if let Event::Update { .. } = e {
+                    shots.push(s.shown().to_rgb());
+                }
+            })
+            .unwrap();
+        let whites = |rgb: &[u8]| -> Vec<usize> { (0..16).filter(|i| rgb[i * 3] == 255).collect() };
+        let (white, white2) = (whites(&shots[0]), whites(&shots[1]));
+        if draw {
+            // Hotspot at (2,2): the opaque column is x=1, rows 1 and 2.
+            assert_eq!(white, [5, 9]);
+            // Moved to (1,1): x=0, rows 0 and 1; the old place is restored.
+            assert_eq!(white2, [0, 4]);
+        } else {
+            assert!(white.is_empty() && white2.is_empty());
+        }
+    }
+}

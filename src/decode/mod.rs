@@ -143,9 +143,6 @@ pub struct DecodeContext {
     pub limits: Limits,
     /// The Zlib encoding's stream (rfbproto "Zlib encoding").
     pub zlib: zlib::Stream,
-    /// The last cursor shape and the last pointer position the stream showed.
-    pub cursor: Option<Cursor>,
-    pub pointer: Option<(u16, u16)>,
     /// Whether the screen size is known (ServerInit, DesktopSize, or the
     /// first update done). Until then rectangles grow the screen: minimega
     /// files store no ServerInit, and their first update covers the screen.
@@ -164,8 +161,6 @@ impl DecodeContext {
             colour_map: ColourMap::default(),
             limits,
             zlib: zlib::Stream::default(),
-            cursor: None,
-            pointer: None,
             size_known: false,
             stats: Stats::default(),
             scratch: Vec::new(),
@@ -241,7 +236,7 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
         Encoding::EXTENDED_DESKTOP_SIZE => RectState::ExtendedDesktopSize { screens: None },
         Encoding::CURSOR => RectState::Cursor(cursor::CursorRect::begin(cx)?),
         Encoding::POINTER_POS => {
-            cx.ctx.pointer = Some((rect.x, rect.y));
+            cx.screen.pointer = Some((rect.x, rect.y));
             RectState::Empty
         }
         Encoding::LAST_RECT => RectState::Empty,

@@ -153,6 +153,12 @@ impl Parser {
         Ok(())
     }
 
+    /// Draws the last cursor shape at the last pointer position into the
+    /// shown screen, where the stream tells both.
+    pub fn set_draw_cursor(&mut self, on: bool) {
+        self.screen.draw_cursor = on;
+    }
+
     pub fn screen(&self) -> &Screen {
         &self.screen
     }
