@@ -16,6 +16,7 @@ pub fn fuzz_limits() -> Limits {
         max_height: 2048,
         max_pixels: 1 << 20,
         max_chunk: 1 << 20,
+        ..Limits::default()
     }
 }
 

@@ -320,3 +320,15 @@ fn cursor_is_drawn_only_when_asked_and_moves_cleanly() {
         }
     }
 }
+
+#[test]
+fn a_time_jump_of_years_is_damage_not_a_pause() {
+    let plain = b"5 1\r\n\x02\r\n999999999999999999 1\r\n\x02\r\n".to_vec();
+    let mut r = FbReader::plain(std::io::Cursor::new(plain));
+    assert!(matches!(r.next_piece().unwrap(), Piece::Data { .. }));
+    let err = r.next_piece().unwrap_err().to_string();
+    assert!(
+        err.contains("chunk 2") && err.contains("over the limit of 24 hours"),
+        "{err}"
+    );
+}

@@ -141,7 +141,14 @@ impl FbsReader {
             self.block[padded + 3],
         ]);
         // Timestamps are milliseconds since the start; keep time monotonic.
-        self.time = self.time.max(Time(u64::from(ts) * 1_000_000));
+        let ts = Time(u64::from(ts) * 1_000_000);
+        if ts.0.saturating_sub(self.time.0) > crate::limits::Limits::default().max_gap_ns {
+            return Err(ContainerError::BadFbs {
+                offset: at,
+                detail: format!("timestamp {ts} jumps more than 24 hours past {}", self.time),
+            });
+        }
+        self.time = self.time.max(ts);
         self.offset += 4 + padded as u64 + 4;
         Ok(Block::Data(self.block[..len as usize].to_vec(), self.time))
     }
