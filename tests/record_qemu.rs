@@ -10,7 +10,7 @@ use rfbplay::framebuffer::Screen;
 use rfbplay::player::{PlayOptions, Player, Watcher};
 use rfbplay::progress::NoProgress;
 use rfbplay::record::{self, Job, RecordOptions, Silent};
-use rfbplay::rfb::{Encoding, Event};
+use rfbplay::rfb::Event;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
@@ -88,14 +88,6 @@ fn qemu_bios_mode_changes_decode() {
         out: out.clone(),
     };
     let opts = RecordOptions {
-        encodings: vec![
-            Encoding::COPY_RECT,
-            Encoding::RAW,
-            Encoding::DESKTOP_SIZE,
-            Encoding::EXTENDED_DESKTOP_SIZE,
-            Encoding::LAST_RECT,
-            Encoding::CURSOR,
-        ],
         duration: Some(Duration::from_secs(8)),
         ..RecordOptions::default()
     };
