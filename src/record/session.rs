@@ -12,7 +12,8 @@ use super::output::FileWriter;
 use super::pacer::{Pacer, Pacing};
 use super::{Observer, RecordError, RecordOptions, Status};
 use crate::client::{is_timeout, Client, ClientError};
-use crate::rfb::{Event, Parser, PixelFormat};
+use crate::framebuffer::Screen;
+use crate::rfb::{Event, Parser, PixelFormat, Rect};
 use crate::time::Time;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,9 @@ use std::time::{Duration, Instant};
 
 /// How often the loop wakes up at least, to notice a stop request.
 const TICK: Duration = Duration::from_millis(100);
+
+/// How long a normal stop waits for the closing update (see [`run`]).
+const CLOSING_WAIT: Duration = Duration::from_millis(500);
 
 /// Why a connection's recording ended.
 #[derive(Debug)]
@@ -63,180 +67,259 @@ pub(super) struct Conn<'a> {
     pub bytes_before: u64,
 }
 
+/// What one read brought.
+enum Read {
+    Data,
+    Quiet,
+    Gone(Option<ClientError>),
+}
+
+/// The state of one connection's recording.
+struct Rec<'a> {
+    c: Conn<'a>,
+    pacer: Pacer,
+    parser: Parser,
+    tracking: bool,
+    counts: FileCounts,
+    size: (u32, u32),
+    buf: Vec<u8>,
+    /// File time zero.
+    start: Instant,
+    last_flush: Instant,
+    dirty: bool,
+    last_status: Option<Instant>,
+}
+
 /// Records until a stop, the deadline or the server's end, then closes
 /// the gzip stream properly. A write error to the file is the only error:
 /// everything else is a normal end.
-pub(super) fn run(mut c: Conn<'_>) -> Result<(ConnEnd, FileCounts), RecordError> {
+///
+/// On a stop or at the deadline it first asks for one pixel,
+/// non-incrementally, and waits briefly for that update: an idle screen
+/// sends nothing, and without this closing update the recording would
+/// seem to end at the last change rather than when recording stopped.
+pub(super) fn run(c: Conn<'_>) -> Result<(ConnEnd, FileCounts), RecordError> {
     let (w, h) = c.client.size();
     let pacing = if c.opts.minimega {
         Pacing::Minimega
     } else {
         Pacing::Tracked
     };
-    let mut pacer = Pacer::new(pacing, c.opts.fps, w, h);
-    let mut parser = Parser::new(PixelFormat::BGRX, c.opts.limits, false);
-    let mut tracking = true;
-    let mut counts = FileCounts::default();
-    if let Err(e) = parser.set_screen_size(u32::from(w), u32::from(h)) {
-        lose_tracking(
-            &mut c,
-            &mut pacer,
-            &mut tracking,
-            &mut counts,
-            e.to_string(),
-        );
-    }
-    let mut size = (u32::from(w), u32::from(h));
-    let mut buf = vec![0u8; c.opts.read_size.max(1)];
-    let io_err = |path: &Path, source| RecordError::Io {
-        path: path.to_path_buf(),
-        source,
+    let now = Instant::now();
+    let mut r = Rec {
+        pacer: Pacer::new(pacing, c.opts.fps, w, h),
+        parser: Parser::new(PixelFormat::BGRX, c.opts.limits, false),
+        tracking: true,
+        counts: FileCounts::default(),
+        size: (u32::from(w), u32::from(h)),
+        buf: vec![0u8; c.opts.read_size.max(1)],
+        start: now,
+        last_flush: now,
+        dirty: false,
+        last_status: None,
+        c,
     };
-
-    let start = Instant::now();
-    let mut last_flush = start;
-    let mut dirty = false;
-    let mut last_status: Option<Instant> = None;
+    if let Err(e) = r.parser.set_screen_size(u32::from(w), u32::from(h)) {
+        r.lose_tracking(e.to_string());
+    }
 
     let end = loop {
-        if c.stop.load(Ordering::Relaxed) {
+        if r.c.stop.load(Ordering::Relaxed) {
             break ConnEnd::Stopped;
         }
         let now = Instant::now();
-        if c.deadline.is_some_and(|d| now >= d) {
+        if r.c.deadline.is_some_and(|d| now >= d) {
             break ConnEnd::Duration;
         }
-        if let Some(req) = pacer.poll(now) {
-            if let Err(e) = c.client.request_update(req.incremental, req.rect) {
+        if let Some(req) = r.pacer.poll(now) {
+            if let Err(e) = r.c.client.request_update(req.incremental, req.rect) {
                 break ConnEnd::ServerGone(Some(e));
             }
         }
-
-        // Sleep in the read until the next request, flush or tick.
+        // Sleep in the read until the next request, flush, tick or deadline.
         let mut wake = now + TICK;
-        if let Some(due) = pacer.next_due() {
+        if let Some(due) = r.pacer.next_due() {
             wake = wake.min(due);
         }
-        if dirty {
-            wake = wake.min(last_flush + c.opts.flush_interval);
+        if r.dirty {
+            wake = wake.min(r.last_flush + r.c.opts.flush_interval);
         }
-        if let Some(d) = c.deadline {
+        if let Some(d) = r.c.deadline {
             wake = wake.min(d);
         }
-        let wait = wake.saturating_duration_since(now);
-        if let Err(e) = c.client.set_read_timeout(Some(wait)) {
-            break ConnEnd::ServerGone(Some(c.client.session_error(e)));
+        match r.read(wake.saturating_duration_since(now))? {
+            Read::Data | Read::Quiet => {}
+            Read::Gone(e) => break ConnEnd::ServerGone(e),
         }
-        match c.client.read_some(&mut buf) {
-            Ok(0) => break ConnEnd::ServerGone(None),
-            Ok(n) => {
-                let at = Instant::now().saturating_duration_since(start);
-                let time = Time(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX));
-                let bytes = &buf[..n];
-                c.writer
-                    .chunk(time.0, bytes)
-                    .map_err(|e| io_err(c.path, e))?;
-                dirty = true;
-                counts.last_chunk = time;
-                if tracking {
-                    let mut on_event = |ev: Event, _: &crate::framebuffer::Screen| match ev {
-                        Event::Update { .. } => {
-                            pacer.update_done();
-                            counts.updates += 1;
-                        }
-                        Event::Resize { width, height, .. } => {
-                            pacer.resize(width, height);
-                            size = (width, height);
-                        }
-                        _ => {}
-                    };
-                    if let Err(e) = parser.feed(bytes, time, &mut on_event) {
-                        lose_tracking(
-                            &mut c,
-                            &mut pacer,
-                            &mut tracking,
-                            &mut counts,
-                            e.to_string(),
-                        );
-                    }
-                }
-            }
-            Err(e) if is_timeout(&e) => {}
-            Err(e) => break ConnEnd::ServerGone(Some(c.client.session_error(e))),
-        }
-
-        let now = Instant::now();
-        if dirty && now.saturating_duration_since(last_flush) >= c.opts.flush_interval {
-            c.writer.flush().map_err(|e| io_err(c.path, e))?;
-            last_flush = now;
-            dirty = false;
-        }
-        if last_status.is_none_or(|t| now.saturating_duration_since(t) >= c.opts.status_interval) {
-            last_status = Some(now);
-            c.observer.status(c.name, &status(&c, &counts, size, true));
-        }
+        r.housekeeping()?;
     };
 
-    counts.requests = pacer.requests();
-    counts.chunks = c.writer.chunks();
-    counts.payload_bytes = c.writer.payload_bytes();
-    c.client.shutdown();
-    let Conn {
-        writer,
-        path,
-        name,
-        observer,
-        began,
-        updates_before,
-        bytes_before,
-        ..
-    } = c;
-    let file = writer.finish().map_err(|e| io_err(path, e))?;
-    counts.file_bytes = file.written();
-    // The recording is done: make it durable before saying so.
-    file.into_inner().sync_all().map_err(|e| io_err(path, e))?;
-    observer.status(
-        name,
-        &Status {
-            elapsed: began.elapsed(),
-            updates: updates_before + counts.updates,
-            file_bytes: bytes_before + counts.file_bytes,
-            width: size.0,
-            height: size.1,
-            file: path.to_path_buf(),
-            connected: false,
-        },
-    );
-    Ok((end, counts))
-}
-
-fn status(c: &Conn<'_>, counts: &FileCounts, size: (u32, u32), connected: bool) -> Status {
-    Status {
-        elapsed: c.began.elapsed(),
-        updates: c.updates_before + counts.updates,
-        file_bytes: c.bytes_before + c.writer.get_ref().written(),
-        width: size.0,
-        height: size.1,
-        file: c.path.to_path_buf(),
-        connected,
+    if matches!(end, ConnEnd::Stopped | ConnEnd::Duration)
+        && r.tracking
+        && r.pacer.pacing() == Pacing::Tracked
+    {
+        r.closing_update()?;
     }
+    r.finish(end)
 }
 
-fn lose_tracking(
-    c: &mut Conn<'_>,
-    pacer: &mut Pacer,
-    tracking: &mut bool,
-    counts: &mut FileCounts,
-    why: String,
-) {
-    *tracking = false;
-    pacer.go_blind();
-    c.observer.note(
-        c.name,
-        &format!(
-            "cannot follow the stream any more ({why}); still recording, \
-             requesting updates every 1/fps"
-        ),
-    );
-    counts.lost_tracking = Some(why);
+impl Rec<'_> {
+    fn io_err(&self, source: std::io::Error) -> RecordError {
+        RecordError::Io {
+            path: self.c.path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// One read of at most `wait`; what arrives becomes one chunk.
+    fn read(&mut self, wait: Duration) -> Result<Read, RecordError> {
+        if let Err(e) = self.c.client.set_read_timeout(Some(wait)) {
+            return Ok(Read::Gone(Some(self.c.client.session_error(e))));
+        }
+        let n = match self.c.client.read_some(&mut self.buf) {
+            Ok(0) => return Ok(Read::Gone(None)),
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => return Ok(Read::Quiet),
+            Err(e) => return Ok(Read::Gone(Some(self.c.client.session_error(e)))),
+        };
+        let at = Instant::now().saturating_duration_since(self.start);
+        let time = Time(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX));
+        let bytes = &self.buf[..n];
+        if let Err(e) = self.c.writer.chunk(time.0, bytes) {
+            return Err(self.io_err(e));
+        }
+        self.dirty = true;
+        self.counts.last_chunk = time;
+        if self.tracking {
+            let (pacer, counts, size) = (&mut self.pacer, &mut self.counts, &mut self.size);
+            let mut on_event = |ev: Event, _: &Screen| match ev {
+                Event::Update { .. } => {
+                    pacer.update_done();
+                    counts.updates += 1;
+                }
+                Event::Resize { width, height, .. } => {
+                    pacer.resize(width, height);
+                    *size = (width, height);
+                }
+                _ => {}
+            };
+            if let Err(e) = self.parser.feed(bytes, time, &mut on_event) {
+                self.lose_tracking(e.to_string());
+            }
+        }
+        Ok(Read::Data)
+    }
+
+    /// Flushes the gzip stream when due, and reports status.
+    fn housekeeping(&mut self) -> Result<(), RecordError> {
+        let now = Instant::now();
+        if self.dirty
+            && now.saturating_duration_since(self.last_flush) >= self.c.opts.flush_interval
+        {
+            if let Err(e) = self.c.writer.flush() {
+                return Err(self.io_err(e));
+            }
+            self.last_flush = now;
+            self.dirty = false;
+        }
+        if self
+            .last_status
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.c.opts.status_interval)
+        {
+            self.last_status = Some(now);
+            let file_bytes = self.c.bytes_before + self.c.writer.get_ref().written();
+            self.report(file_bytes, true);
+        }
+        Ok(())
+    }
+
+    /// See [`run`]: one pixel, non-incremental, and a short wait for any
+    /// update to complete. A server that does not answer in time only
+    /// costs the wait.
+    fn closing_update(&mut self) -> Result<(), RecordError> {
+        if self
+            .c
+            .client
+            .request_update(false, Rect::new(0, 0, 1, 1))
+            .is_err()
+        {
+            return Ok(());
+        }
+        let until = Instant::now() + CLOSING_WAIT;
+        let before = self.counts.updates;
+        while self.counts.updates == before && self.tracking {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            match self.read(until - now)? {
+                Read::Data | Read::Quiet => {}
+                Read::Gone(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, end: ConnEnd) -> Result<(ConnEnd, FileCounts), RecordError> {
+        let Rec {
+            c,
+            pacer,
+            mut counts,
+            size,
+            ..
+        } = self;
+        counts.requests = pacer.requests();
+        counts.chunks = c.writer.chunks();
+        counts.payload_bytes = c.writer.payload_bytes();
+        c.client.shutdown();
+        let io_err = |source| RecordError::Io {
+            path: c.path.to_path_buf(),
+            source,
+        };
+        let file = c.writer.finish().map_err(io_err)?;
+        counts.file_bytes = file.written();
+        // The recording is done: make it durable before saying so.
+        file.into_inner().sync_all().map_err(io_err)?;
+        c.observer.status(
+            c.name,
+            &Status {
+                elapsed: c.began.elapsed(),
+                updates: c.updates_before + counts.updates,
+                file_bytes: c.bytes_before + counts.file_bytes,
+                width: size.0,
+                height: size.1,
+                file: c.path.to_path_buf(),
+                connected: false,
+            },
+        );
+        Ok((end, counts))
+    }
+
+    fn report(&self, file_bytes: u64, connected: bool) {
+        self.c.observer.status(
+            self.c.name,
+            &Status {
+                elapsed: self.c.began.elapsed(),
+                updates: self.c.updates_before + self.counts.updates,
+                file_bytes,
+                width: self.size.0,
+                height: self.size.1,
+                file: self.c.path.to_path_buf(),
+                connected,
+            },
+        );
+    }
+
+    fn lose_tracking(&mut self, why: String) {
+        self.tracking = false;
+        self.pacer.go_blind();
+        self.c.observer.note(
+            self.c.name,
+            &format!(
+                "cannot follow the stream any more ({why}); still recording, \
+                 requesting updates every 1/fps"
+            ),
+        );
+        self.counts.lost_tracking = Some(why);
+    }
 }
