@@ -314,7 +314,7 @@ pub fn path_in_dir(dir: &Path, name: &str) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
+mod names {
     use super::*;
 
     #[test]
@@ -333,3 +333,6 @@ mod tests {
         assert!(parse_encodings("raw,bogus").unwrap_err().contains("bogus"));
     }
 }
+
+#[cfg(test)]
+mod tests;
