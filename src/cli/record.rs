@@ -90,10 +90,10 @@ fn parse_encodings(s: &str) -> Result<Encodings, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.args.is_empty() {
-        use clap::CommandFactory;
-        let mut cmd = super::Cli::command();
-        if let Some(sub) = cmd.find_subcommand_mut("record") {
-            sub.print_long_help()?;
+        // Exactly what `rfbplay record --help` prints.
+        use clap::Parser;
+        if let Err(help) = super::Cli::try_parse_from(["rfbplay", "record", "--help"]) {
+            help.print()?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -326,7 +326,7 @@ impl Observer for StatusLine {
             .map(|(name, s)| {
                 let t = s.elapsed.as_secs();
                 format!(
-                    "{name} {}:{:02}:{:02} {} updates {} {}x{}{}",
+                    "{name} {}:{:02}:{:02} · {} updates · {} written · {}x{}{}",
                     t / 3600,
                     t / 60 % 60,
                     t % 60,
