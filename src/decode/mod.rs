@@ -11,6 +11,8 @@
 pub mod copyrect;
 pub mod cursor;
 pub mod raw;
+pub mod tight;
+mod tight_filters;
 pub mod zlib;
 
 use crate::framebuffer::Screen;
@@ -115,6 +117,8 @@ pub struct DecodeContext {
     pub limits: Limits,
     /// The Zlib encoding's stream (rfbproto "Zlib encoding").
     pub zlib: zlib::Stream,
+    /// The Tight encoding's four streams (rfbproto "Tight Encoding").
+    pub tight: tight::Streams,
     /// The last cursor shape and the last pointer position the stream showed.
     pub cursor: Option<Cursor>,
     pub pointer: Option<(u16, u16)>,
@@ -134,6 +138,7 @@ impl DecodeContext {
             colour_map: ColourMap::default(),
             limits,
             zlib: zlib::Stream::default(),
+            tight: tight::Streams::default(),
             cursor: None,
             pointer: None,
             size_known: false,
@@ -162,6 +167,7 @@ pub enum RectState {
     Raw(raw::Raw),
     CopyRect,
     Zlib(zlib::Zlib),
+    Tight(tight::Tight),
     Cursor(cursor::CursorRect),
     /// ExtendedDesktopSize: a header, then 16 bytes per screen.
     ExtendedDesktopSize {
@@ -188,6 +194,10 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
             prepare(cx)?;
             RectState::Zlib(zlib::Zlib::default())
         }
+        Encoding::TIGHT => {
+            prepare(cx)?;
+            RectState::Tight(tight::Tight::default())
+        }
         Encoding::DESKTOP_SIZE => {
             resize(cx, u32::from(rect.w), u32::from(rect.h))?;
             RectState::Empty
@@ -211,6 +221,7 @@ impl RectState {
             RectState::Raw(s) => s.step(input, cx),
             RectState::CopyRect => copyrect::step(input, cx),
             RectState::Zlib(s) => s.step(input, cx),
+            RectState::Tight(s) => s.step(input, cx),
             RectState::Cursor(s) => s.step(input, cx),
             RectState::ExtendedDesktopSize { screens } => extended_desktop_size(screens, input, cx),
             RectState::Empty => Ok(Step::Done(0)),
@@ -247,6 +258,11 @@ fn extended_desktop_size(
 /// Checks a pixel rectangle against the screen, growing a screen whose size
 /// is not known yet, and marks it as changing in this update.
 pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
+    // RFC 6143 7.4: pixels are 8, 16 or 32 bits; decoders index pixels by
+    // that size, so a format outside it is refused before any is read.
+    if let Some(reason) = cx.ctx.pixel_format.unsupported_reason() {
+        return Err(RectError::PixelFormat(reason));
+    }
     let rect = cx.rect;
     let fb = cx.screen.drawn_ref();
     let (w, h) = (fb.width(), fb.height());
