@@ -203,7 +203,13 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
             RectState::Empty
         }
         Encoding::EXTENDED_DESKTOP_SIZE => RectState::ExtendedDesktopSize { screens: None },
-        Encoding::CURSOR => RectState::Cursor(cursor::CursorRect::begin(cx)?),
+        Encoding::CURSOR => {
+            // Cursor pixels are PIXELs too (rfbproto "Cursor Pseudo-encoding").
+            if let Some(reason) = cx.ctx.pixel_format.unsupported_reason() {
+                return Err(RectError::PixelFormat(reason));
+            }
+            RectState::Cursor(cursor::CursorRect::begin(cx)?)
+        }
         Encoding::POINTER_POS => {
             cx.ctx.pointer = Some((rect.x, rect.y));
             RectState::Empty
