@@ -153,17 +153,14 @@ fn gradient_rgb(data: &[u8], cx: &mut RectCx<'_>) {
     let mut row = vec![0u8; w * 3];
     let fb = cx.screen.drawn();
     for (y, src) in data.chunks_exact(w * 3).enumerate() {
-        for x in 0..w {
-            for c in 0..3 {
-                let i = x * 3 + c;
-                let (left, up_left) = if x == 0 {
-                    (0, 0)
-                } else {
-                    (row[i - 3], above[i - 3])
-                };
-                let p = predict(left.into(), above[i].into(), up_left.into(), 255);
-                row[i] = src[i].wrapping_add(p as u8);
-            }
+        // The first pixel has zero to its left and above-left, so its
+        // prediction is the pixel above, which needs no clamping.
+        for c in 0..3 {
+            row[c] = src[c].wrapping_add(above[c]);
+        }
+        for i in 3..w * 3 {
+            let p = i32::from(row[i - 3]) + i32::from(above[i]) - i32::from(above[i - 3]);
+            row[i] = src[i].wrapping_add(p.clamp(0, 255) as u8);
         }
         let dst = fb.row_mut(u32::from(rect.x), u32::from(rect.y) + y as u32, w as u32);
         for (d, s) in dst.chunks_exact_mut(4).zip(row.chunks_exact(3)) {
