@@ -590,3 +590,33 @@ fn colour_map_pixels_look_up_the_map() {
     assert_eq!(rgb_at(&p, 6, 0), blue);
     assert_eq!(rgb_at(&p, 7, 1), green);
 }
+
+/// Random rectangles after a valid compression-control byte of each kind:
+/// errors are expected, panics and runaway allocations are not.
+#[test]
+fn random_payloads_never_panic() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let controls = [0x00u8, 0x40, 0x5f, 0x6a, 0x7f, 0x80, 0x8f, 0x90, 0x9f];
+    for i in 0..3000 {
+        let (w, h) = (1 + next() % 40, 1 + next() % 20);
+        let mut payload = vec![controls[i % controls.len()]];
+        match i % 4 {
+            // Filter id, palette size, then noise.
+            0 => payload.extend([(next() % 3) as u8, (next() % 256) as u8]),
+            // A plausible compact length.
+            1 => payload.extend(tight_enc::compact_len((next() % 300) as usize)),
+            _ => {}
+        }
+        let len = next() % 400;
+        payload.extend((0..len).map(|_| next() as u8));
+        let mut p = parser(64, 32);
+        let msg = update(&[tight(0, 0, w as u16, h as u16, payload)]);
+        let _ = feed(&mut p, &msg);
+    }
+}
