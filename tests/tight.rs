@@ -1,60 +1,14 @@
 //! Tight decoder tests through the public stream parser: each compression
 //! type and filter, the four zlib streams and their resets, the uncompressed
-//! short-data case, other pixel formats, malformed rectangles (typed errors,
-//! never a panic), and split independence (any chunking, same screen).
+//! short-data case, malformed rectangles (typed errors, never a panic), and
+//! split independence (any chunking, same screen).
 
 mod tight_enc;
 
 use rfbplay::decode::RectError;
-use rfbplay::limits::Limits;
-use rfbplay::rfb::{ParseError, ParseErrorKind, Parser, PixelFormat};
-use rfbplay::Time;
+use rfbplay::rfb::PixelFormat;
+use tight_enc::check::{assert_picture, decode_error, feed, parser, rect_error, rgb_at};
 use tight_enc::{fill, pictures, tight, update, Encoder, Filter, Picture};
-
-fn parser_with(pf: PixelFormat, w: u32, h: u32) -> Parser {
-    let mut p = Parser::new(pf, Limits::default(), true);
-    p.set_screen_size(w, h).unwrap();
-    p
-}
-
-fn parser(w: u32, h: u32) -> Parser {
-    parser_with(PixelFormat::BGRX, w, h)
-}
-
-fn feed(p: &mut Parser, bytes: &[u8]) -> Result<(), ParseError> {
-    p.feed(bytes, Time::ZERO, &mut |_, _| {})
-}
-
-fn rgb_at(p: &Parser, x: u32, y: u32) -> [u8; 3] {
-    let px = p.screen().shown().row(x, y, 1);
-    [px[2], px[1], px[0]]
-}
-
-fn assert_picture(p: &Parser, x0: u32, y0: u32, pic: &Picture) {
-    for y in 0..pic.h {
-        for x in 0..pic.w {
-            assert_eq!(
-                rgb_at(p, x0 + x as u32, y0 + y as u32),
-                pic.at(x, y),
-                "pixel {x},{y}"
-            );
-        }
-    }
-}
-
-fn rect_error(e: ParseError) -> RectError {
-    match e.kind {
-        ParseErrorKind::Rect { error, .. } => error,
-        other => panic!("not a rectangle error: {other}"),
-    }
-}
-
-/// Decodes one Tight rectangle payload at 0,0 and returns its error.
-fn decode_error(pf: PixelFormat, w: u16, h: u16, payload: Vec<u8>) -> RectError {
-    let mut p = parser_with(pf, u32::from(w).max(1), u32::from(h).max(1));
-    let e = feed(&mut p, &update(&[tight(0, 0, w, h, payload)])).expect_err("must fail");
-    rect_error(e)
-}
 
 #[test]
 fn fill_paints_the_whole_rectangle_from_an_rgb_tpixel() {
@@ -346,24 +300,6 @@ fn malformed_rectangles_give_typed_errors() {
     ));
 }
 
-#[test]
-fn formats_without_intensities_refuse_gradient_and_jpeg() {
-    let cmap = PixelFormat {
-        bits_per_pixel: 8,
-        depth: 8,
-        true_colour: false,
-        ..PixelFormat::BGRX
-    };
-    assert!(matches!(
-        decode_error(cmap, 4, 4, vec![0x40, 2]),
-        RectError::Malformed(_)
-    ));
-    assert!(matches!(
-        decode_error(cmap, 4, 4, vec![0x90, 0]),
-        RectError::Malformed(_)
-    ));
-}
-
 /// A stream touching every path, for chunking and truncation tests.
 fn everything() -> (Vec<u8>, u32, u32) {
     let mut enc = Encoder::default();
@@ -451,144 +387,6 @@ fn corrupted_streams_never_panic() {
         let mut p = parser(w, h);
         let _ = feed(&mut p, &bad);
     }
-}
-
-/// 16 bpp 5-6-5 (either byte order): TPIXELs are full 2-byte pixels and the
-/// gradient works on 5- and 6-bit components.
-#[test]
-fn rgb565_pixels_in_both_byte_orders() {
-    for big_endian in [false, true] {
-        let pf = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
-            big_endian,
-            true_colour: true,
-            red_max: 31,
-            green_max: 63,
-            blue_max: 31,
-            red_shift: 11,
-            green_shift: 5,
-            blue_shift: 0,
-        };
-        let (w, h) = (12usize, 6usize);
-        let comp = |x: usize, y: usize| -> [u32; 3] {
-            [
-                (x * 5 + y) as u32 % 32,
-                (x * y * 3) as u32 % 64,
-                (31 - x - y) as u32 % 32,
-            ]
-        };
-        let wire = |v: u32| -> [u8; 2] {
-            if big_endian {
-                (v as u16).to_be_bytes()
-            } else {
-                (v as u16).to_le_bytes()
-            }
-        };
-        let value = |c: [u32; 3]| c[0] << 11 | c[1] << 5 | c[2];
-        let scale = |v: u32, max: u32| ((v * 255 + max / 2) / max) as u8;
-        let expect = |c: [u32; 3]| [scale(c[0], 31), scale(c[1], 63), scale(c[2], 31)];
-
-        let mut enc = Encoder::default();
-        // Copy filter.
-        let mut copy = Vec::new();
-        // Gradient on components.
-        let mut comps = Vec::new();
-        for y in 0..h {
-            for x in 0..w {
-                copy.extend(wire(value(comp(x, y))));
-                comps.extend(comp(x, y));
-            }
-        }
-        let diffs = tight_enc::gradient(&comps, w, h, 3, &[31, 63, 31]);
-        let mut grad = Vec::new();
-        for d in diffs.chunks_exact(3) {
-            grad.extend(wire(value([d[0], d[1], d[2]])));
-        }
-        let mut copy_rect = vec![0x00];
-        copy_rect.extend(enc.body(0, &copy));
-        let mut grad_rect = vec![0x50, 2];
-        grad_rect.extend(enc.body(1, &grad));
-        let fill_colour = [3, 40, 17];
-        let mut fill_rect = vec![0x80];
-        fill_rect.extend(wire(value(fill_colour)));
-
-        let mut p = parser_with(pf, 36, 6);
-        let msg = update(&[
-            tight(0, 0, w as u16, h as u16, copy_rect),
-            tight(12, 0, w as u16, h as u16, grad_rect),
-            tight(24, 0, 12, 6, fill_rect),
-        ]);
-        feed(&mut p, &msg).unwrap();
-        for y in 0..h {
-            for x in 0..w {
-                let want = expect(comp(x, y));
-                assert_eq!(
-                    rgb_at(&p, x as u32, y as u32),
-                    want,
-                    "copy {x},{y} be={big_endian}"
-                );
-                assert_eq!(
-                    rgb_at(&p, 12 + x as u32, y as u32),
-                    want,
-                    "gradient {x},{y} be={big_endian}"
-                );
-            }
-        }
-        assert_eq!(rgb_at(&p, 30, 3), expect(fill_colour));
-    }
-}
-
-/// 32 bpp at depth 32 is not the 3-byte TPIXEL case: pixels are 4 bytes.
-#[test]
-fn depth_32_uses_four_byte_pixels() {
-    let pf = PixelFormat {
-        depth: 32,
-        ..PixelFormat::BGRX
-    };
-    let mut p = parser_with(pf, 4, 4);
-    feed(
-        &mut p,
-        &update(&[tight(0, 0, 4, 4, vec![0x80, 30, 20, 10, 0])]),
-    )
-    .unwrap();
-    assert_eq!(rgb_at(&p, 1, 1), [10, 20, 30]);
-}
-
-/// 8 bpp colour map: palette entries and copy pixels are map indices.
-#[test]
-fn colour_map_pixels_look_up_the_map() {
-    let pf = PixelFormat {
-        bits_per_pixel: 8,
-        depth: 8,
-        true_colour: false,
-        ..PixelFormat::BGRX
-    };
-    let mut p = parser_with(pf, 8, 2);
-    // SetColorMapEntries: first 0, 3 colours, 16-bit components.
-    let mut msg = vec![1, 0, 0, 0, 0, 3];
-    for c in [[0xffffu16, 0, 0], [0, 0xffff, 0], [0, 0, 0x8000]] {
-        for v in c {
-            msg.extend(v.to_be_bytes());
-        }
-    }
-    // 4x2 palette of map entries 2 and 0 (2 colours: 1 bit per pixel).
-    let palette = vec![0x40, 1, 1, 2, 0, 0b1010_0000, 0b0101_0000];
-    // 4x2 copy of map indices, 8 bytes (raw, under 12).
-    let copy = vec![0x00, 0, 1, 2, 0, 1, 2, 0, 1];
-    msg.extend(update(&[
-        tight(0, 0, 4, 2, palette),
-        tight(4, 0, 4, 2, copy),
-    ]));
-    feed(&mut p, &msg).unwrap();
-    let (red, green, blue) = ([255, 0, 0], [0, 255, 0], [0, 0, 128]);
-    assert_eq!(rgb_at(&p, 0, 0), red);
-    assert_eq!(rgb_at(&p, 1, 0), blue);
-    assert_eq!(rgb_at(&p, 1, 1), red);
-    assert_eq!(rgb_at(&p, 4, 0), red);
-    assert_eq!(rgb_at(&p, 5, 0), green);
-    assert_eq!(rgb_at(&p, 6, 0), blue);
-    assert_eq!(rgb_at(&p, 7, 1), green);
 }
 
 /// Random rectangles after a valid compression-control byte of each kind:

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod check;
+
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use std::io::Write;
