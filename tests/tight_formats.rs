@@ -165,3 +165,44 @@ fn colour_map_pixels_look_up_the_map() {
     assert_eq!(rgb_at(&p, 6, 0), blue);
     assert_eq!(rgb_at(&p, 7, 1), green);
 }
+
+/// The gradient on 4-byte pixels (depth 32, so not the 3-byte TPIXEL form)
+/// works on the 8-bit components at their shifts, in the wire byte order.
+#[test]
+fn gradient_on_four_byte_big_endian_pixels() {
+    let pf = PixelFormat {
+        depth: 32,
+        big_endian: true,
+        ..PixelFormat::BGRX
+    };
+    let (w, h) = (9usize, 5usize);
+    let comp = |x: usize, y: usize| -> [u32; 3] {
+        [
+            (x * 40) as u32 % 256,
+            (255 - y * 50) as u32,
+            ((x ^ y) * 33) as u32 % 256,
+        ]
+    };
+    let mut comps = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            comps.extend(comp(x, y));
+        }
+    }
+    let diffs = tight_enc::gradient(&comps, w, h, 3, &[255, 255, 255]);
+    let mut data = Vec::new();
+    for d in diffs.chunks_exact(3) {
+        data.extend((d[0] << 16 | d[1] << 8 | d[2]).to_be_bytes());
+    }
+    let mut enc = Encoder::default();
+    let mut rect = vec![0x40, 2];
+    rect.extend(enc.body(0, &data));
+    let mut p = parser_with(pf, w as u32, h as u32);
+    feed(&mut p, &update(&[tight(0, 0, w as u16, h as u16, rect)])).unwrap();
+    for y in 0..h {
+        for x in 0..w {
+            let c = comp(x, y).map(|v| v as u8);
+            assert_eq!(rgb_at(&p, x as u32, y as u32), c, "{x},{y}");
+        }
+    }
+}
