@@ -17,11 +17,14 @@ pub mod container;
 pub mod decode;
 pub mod export;
 pub mod framebuffer;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod info;
 pub mod limits;
 pub mod player;
 pub mod progress;
 pub mod rfb;
+pub mod synth;
 pub mod time;
 pub mod timeline;
 

@@ -1,31 +1,38 @@
-#!/bin/sh
-# Decode speed: updates decoded per second by a release `rfbplay info`
-# (container, stream parser and decoders; no export), per recording.
-# Usage: tools/bench_decode.sh [RUNS] FILE...   (default RUNS 20)
-# Example: tools/bench_decode.sh 20 /work/shared/corpus/enc_*tight*.fb
-# The best of RUNS is reported, so other load on the machine counts less.
-set -eu
-runs=20
-case "${1:-}" in
-    ''|*[!0-9]*) ;;
-    *) runs=$1; shift ;;
-esac
+#!/usr/bin/env bash
+# Decode speed against a reference on the same machine: decoding every
+# update of a recording (rfbplay info: no frames kept, no PNGs) against
+# `gzip -dc FILE > /dev/null` on the same file, and frames/s for a PNG
+# sequence. Prints medians of N runs and ratios; the machine is shared, so
+# ratios are what to compare.
+# Usage: tools/bench_decode.sh [FILE.fb] [RUNS]
+set -euo pipefail
 cd "$(dirname "$0")/.."
+file=${1:-../shared/corpus/mm_xvnc_xterm.fb}
+runs=${2:-5}
 cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/rfbplay"
-printf '%-36s %8s %10s %12s\n' file updates "best ms" "updates/s"
-for f in "$@"; do
-    updates=$("$bin" info "$f" 2>/dev/null | awk '/^updates:/ {print $2}')
-    best=""
-    i=0
-    while [ "$i" -lt "$runs" ]; do
-        start=$(date +%s%N)
-        "$bin" info "$f" >/dev/null 2>&1
-        end=$(date +%s%N)
-        t=$(( (end - start) / 1000 ))
-        if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
-        i=$((i + 1))
-    done
-    awk -v f="$(basename "$f")" -v u="$updates" -v us="$best" \
-        'BEGIN { printf "%-36s %8d %10.1f %12.0f\n", f, u, us / 1000, u / (us / 1e6) }'
+bin=target/release/rfbplay
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+
+dec=(); gz=(); png=()
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for _ in $(seq "$runs"); do
+  dec+=("$(seconds "$bin" info "$file")")
+  gz+=("$(seconds sh -c "gzip -dc '$file' > /dev/null")")
 done
+for _ in $(seq 3); do
+  rm -rf "$out/png"
+  png+=("$(seconds "$bin" frames "$file" "$out/png" --fps 10)")
+done
+frames=$(ls "$out/png" | wc -l)
+raw=$(gzip -dc "$file" 2>/dev/null | wc -c || true)
+d=$(printf '%s\n' "${dec[@]}" | median)
+g=$(printf '%s\n' "${gz[@]}" | median)
+p=$(printf '%s\n' "${png[@]}" | median)
+printf 'file:                 %s (%s bytes decompressed)\n' "$file" "$raw"
+printf 'rfbplay decode:       %.3f s median of %d  (%.2f GB/s of stream)\n' "$d" "$runs" "$(echo "$raw / $d / 1000000000" | bc -l)"
+printf 'gzip -dc > /dev/null: %.3f s median of %d\n' "$g" "$runs"
+printf 'ratio:                rfbplay decode is %.2fx faster than gzip -dc\n' "$(echo "$g / $d" | bc -l)"
+printf 'PNG sequence:         %d frames in %.3f s median of 3 = %.1f frames/s\n' "$frames" "$p" "$(echo "$frames / $p" | bc -l)"

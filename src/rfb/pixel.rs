@@ -131,11 +131,12 @@ impl PixelFormat {
         if !self.true_colour {
             return map.get(v);
         }
-        // checked_shr: a shift past 31 (refused up front) must not panic.
-        let part = |shift: u8| v.checked_shr(u32::from(shift)).unwrap_or(0);
-        let r = scale(part(self.red_shift), self.red_max);
-        let g = scale(part(self.green_shift), self.green_max);
-        let b = scale(part(self.blue_shift), self.blue_max);
+        // A shift of 32 or more leaves nothing of the value (and would
+        // overflow a plain shift); such formats are refused upstream too.
+        let sh = |shift: u8| v.checked_shr(u32::from(shift)).unwrap_or(0);
+        let r = scale(sh(self.red_shift), self.red_max);
+        let g = scale(sh(self.green_shift), self.green_max);
+        let b = scale(sh(self.blue_shift), self.blue_max);
         [b, g, r, 0]
     }
 
