@@ -13,10 +13,10 @@ pub mod cursor;
 pub mod hextile;
 pub mod raw;
 pub mod rre;
-pub mod tight;
-mod tight_filters;
 #[cfg(test)]
 mod testutil;
+pub mod tight;
+mod tight_filters;
 pub mod zlib;
 pub mod zrle;
 
