@@ -15,6 +15,8 @@ pub mod raw;
 pub mod rre;
 #[cfg(test)]
 mod testutil;
+pub mod tight;
+mod tight_filters;
 pub mod zlib;
 pub mod zrle;
 
@@ -143,6 +145,8 @@ pub struct DecodeContext {
     pub limits: Limits,
     /// The Zlib encoding's stream (rfbproto "Zlib encoding").
     pub zlib: zlib::Stream,
+    /// The Tight encoding's four streams (rfbproto "Tight Encoding").
+    pub tight: tight::Streams,
     /// Whether the screen size is known (ServerInit, DesktopSize, or the
     /// first update done). Until then rectangles grow the screen: minimega
     /// files store no ServerInit, and their first update covers the screen.
@@ -161,6 +165,7 @@ impl DecodeContext {
             colour_map: ColourMap::default(),
             limits,
             zlib: zlib::Stream::default(),
+            tight: tight::Streams::default(),
             size_known: false,
             stats: Stats::default(),
             scratch: Vec::new(),
@@ -188,6 +193,7 @@ pub enum RectState {
     Raw(raw::Raw),
     CopyRect,
     Zlib(zlib::Zlib),
+    Tight(tight::Tight),
     Rre(rre::Rre),
     Hextile(hextile::Hextile),
     Zrle(zrle::Zrle),
@@ -216,6 +222,10 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
         Encoding::ZLIB => {
             prepare(cx)?;
             RectState::Zlib(zlib::Zlib::default())
+        }
+        Encoding::TIGHT => {
+            prepare(cx)?;
+            RectState::Tight(tight::Tight::default())
         }
         Encoding::RRE => {
             prepare(cx)?;
@@ -252,6 +262,7 @@ impl RectState {
             RectState::Raw(s) => s.step(input, cx),
             RectState::CopyRect => copyrect::step(input, cx),
             RectState::Zlib(s) => s.step(input, cx),
+            RectState::Tight(s) => s.step(input, cx),
             RectState::Rre(s) => s.step(input, cx),
             RectState::Hextile(s) => s.step(input, cx),
             RectState::Zrle(s) => s.step(input, cx),

@@ -109,15 +109,18 @@ impl PixelFormat {
     }
 
     /// Reads one wire pixel value (bytes_per_pixel bytes) in this format's
-    /// byte order.
+    /// byte order. A slice too short for the format, or a size RFC 6143 does
+    /// not allow, reads as 0 rather than panicking: callers check formats
+    /// with [`PixelFormat::unsupported_reason`] first, this is the backstop.
     #[inline]
     pub fn read_value(&self, b: &[u8]) -> u32 {
-        match (self.bits_per_pixel, self.big_endian) {
-            (8, _) => u32::from(b[0]),
-            (16, false) => u32::from(u16::from_le_bytes([b[0], b[1]])),
-            (16, true) => u32::from(u16::from_be_bytes([b[0], b[1]])),
-            (_, false) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            (_, true) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        match (self.bits_per_pixel, self.big_endian, b) {
+            (8, _, [a, ..]) => u32::from(*a),
+            (16, false, [a, c, ..]) => u32::from(u16::from_le_bytes([*a, *c])),
+            (16, true, [a, c, ..]) => u32::from(u16::from_be_bytes([*a, *c])),
+            (32, false, [a, c, d, e, ..]) => u32::from_le_bytes([*a, *c, *d, *e]),
+            (32, true, [a, c, d, e, ..]) => u32::from_be_bytes([*a, *c, *d, *e]),
+            _ => 0,
         }
     }
 
@@ -139,8 +142,8 @@ impl PixelFormat {
 
     #[inline]
     pub fn to_bgrx(&self, b: &[u8], map: &ColourMap) -> [u8; 4] {
-        if self.is_native() {
-            return [b[0], b[1], b[2], 0];
+        if let (true, [blue, green, red, ..]) = (self.is_native(), b) {
+            return [*blue, *green, *red, 0];
         }
         self.value_to_bgrx(self.read_value(b), map)
     }
