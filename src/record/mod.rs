@@ -29,11 +29,13 @@ use std::time::{Duration, Instant};
 
 /// Asked by default, best first. CopyRect first is safe: servers use it
 /// only for moved areas and pick the first pixel encoding they know as
-/// their preferred one. Tight is left out until rfbplay decodes it; JPEG
-/// quality levels are never asked for, so nothing is lossy.
+/// their preferred one. Tight comes after ZRLE for servers without ZRLE;
+/// JPEG quality levels are never asked for, so Tight stays lossless and
+/// nothing is lossy.
 pub const DEFAULT_ENCODINGS: &[Encoding] = &[
     Encoding::COPY_RECT,
     Encoding::ZRLE,
+    Encoding::TIGHT,
     Encoding::HEXTILE,
     Encoding::ZLIB,
     Encoding::RAW,
