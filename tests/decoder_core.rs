@@ -332,3 +332,54 @@ fn a_time_jump_of_years_is_damage_not_a_pause() {
         "{err}"
     );
 }
+
+#[test]
+fn a_zlib_bomb_is_refused_not_inflated() {
+    // 8 MiB of zeros compress to a few KiB; announced as one 1x1 Zlib
+    // rectangle, they must stop at the rectangle's 4 bytes.
+    let mut z = flate2::Compress::new(flate2::Compression::best(), true);
+    let bomb = rfbplay::rfb::encode::deflate_sync(&mut z, &vec![0u8; 8 << 20]);
+    assert!(bomb.len() < 64 << 10);
+    let mut u = rfbplay::rfb::encode::UpdateBuilder::new();
+    u.raw(rfbplay::rfb::Rect::new(0, 0, 4, 4), &[0; 64]);
+    let first = u.finish();
+    let mut u = rfbplay::rfb::encode::UpdateBuilder::new();
+    let b = u.header(
+        rfbplay::rfb::Rect::new(0, 0, 1, 1),
+        rfbplay::rfb::Encoding::ZLIB,
+    );
+    b.extend_from_slice(&(bomb.len() as u32).to_be_bytes());
+    b.extend_from_slice(&bomb);
+    let (screens, err) = decode(&[(rfbplay::Time(1), [first, u.finish()].concat())]);
+    assert_eq!(screens.len(), 1);
+    let text = err.expect("refused").to_string();
+    assert!(
+        text.contains("Zlib (6)") && text.contains("compressed data of"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_zlib_bomb_under_the_length_limit_stops_at_the_rectangle() {
+    // Short enough to pass the length check for a 256x256 rectangle, but
+    // inflating to 32 times its pixels: output stops at the rectangle.
+    let mut z = flate2::Compress::new(flate2::Compression::best(), true);
+    let bomb = rfbplay::rfb::encode::deflate_sync(&mut z, &vec![0u8; 8 << 20]);
+    let mut u = rfbplay::rfb::encode::UpdateBuilder::new();
+    u.raw(
+        rfbplay::rfb::Rect::new(0, 0, 256, 256),
+        &vec![0; 256 * 256 * 4],
+    );
+    let b = u.header(
+        rfbplay::rfb::Rect::new(0, 0, 256, 256),
+        rfbplay::rfb::Encoding::ZLIB,
+    );
+    b.extend_from_slice(&(bomb.len() as u32).to_be_bytes());
+    b.extend_from_slice(&bomb);
+    let (_, err) = decode(&[(rfbplay::Time(1), u.finish())]);
+    let text = err.expect("refused").to_string();
+    assert!(
+        text.contains("zlib data holds more than the rectangle"),
+        "{text}"
+    );
+}
