@@ -1,6 +1,7 @@
 //! Command-line interface: parses arguments and calls the library. No
 //! decoding logic lives here.
 
+mod export;
 mod frames;
 mod info;
 mod progress;
@@ -25,6 +26,8 @@ enum Command {
     Frame(frames::FrameArgs),
     /// A numbered PNG sequence at a frame rate.
     Frames(frames::FramesArgs),
+    /// A video file (mp4, mkv, mov, webm, gif, avi); `rfbplay FILE OUT` means this.
+    Export(export::Args),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
@@ -52,6 +55,7 @@ pub fn run() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,9 @@
 //! Exporters: where sampled frames go. One trait, one module per format.
 
 pub mod png;
+pub mod video;
 
+use crate::time::Time;
 use crate::timeline::Frame;
 use std::path::PathBuf;
 
@@ -20,11 +22,27 @@ pub enum ExportError {
     },
     #[error("{0}")]
     Other(String),
+    #[error(transparent)]
+    Video(#[from] video::VideoError),
 }
 
 /// Receives frames in time order and writes them somewhere.
 pub trait Exporter {
     fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError>;
+    /// [`Exporter::frame`] with a hint: frames given the same `content`
+    /// show identical pixels (it counts the updates applied so far, 0 being
+    /// the black screen before the first), so an exporter may skip
+    /// comparing or encoding them again. The default ignores the hint.
+    fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
+        let _ = content;
+        self.frame(frame)
+    }
+    /// The recording's last complete update was at `last_update`; called
+    /// once before [`Exporter::finish`] when there was one. Frames after it
+    /// come from an unfinished tail; the default ignores this.
+    fn recording_end(&mut self, last_update: Time) {
+        let _ = last_update;
+    }
     /// Finishes the output; called once, after the last frame.
     fn finish(&mut self) -> Result<(), ExportError>;
     /// Frames written so far.
@@ -35,7 +53,6 @@ use crate::framebuffer::{Framebuffer, Screen};
 use crate::player::{Player, Summary, Watcher};
 use crate::progress::Progress;
 use crate::rfb::Event;
-use crate::time::Time;
 use crate::timeline::{Sampling, Timeline};
 use std::ops::ControlFlow;
 
@@ -60,19 +77,25 @@ pub fn run(
         timeline: Timeline,
         exporter: &'a mut dyn Exporter,
         error: Option<ExportError>,
+        /// Updates applied so far: the shown screen changes only when an
+        /// update completes, so this names its content for the exporter.
+        updates: u64,
     }
     impl Render<'_> {
         fn emit(
             exporter: &mut dyn Exporter,
+            content: u64,
         ) -> impl FnMut(crate::timeline::Frame<'_>) -> Result<(), ExportError> + '_ {
-            move |f| exporter.frame(&f)
+            move |f| exporter.frame_with_content(&f, content)
         }
     }
     impl Watcher for Render<'_> {
         fn before_piece(&mut self, time: Time, screen: &Screen) -> ControlFlow<()> {
-            let result =
-                self.timeline
-                    .before_piece(time, screen.shown(), &mut Self::emit(self.exporter));
+            let result = self.timeline.before_piece(
+                time,
+                screen.shown(),
+                &mut Self::emit(self.exporter, self.updates),
+            );
             if let Err(e) = result {
                 self.error = Some(e);
                 return ControlFlow::Break(());
@@ -84,10 +107,14 @@ pub fn run(
         }
 
         fn event(&mut self, event: &Event, screen: &Screen) -> ControlFlow<()> {
+            if let Event::Update { index, .. } = event {
+                self.updates = index + 1;
+            }
             if let Event::Update { index: 0, .. } = event {
+                // The frames waiting for the first update are black: content 0.
                 if let Err(e) = self
                     .timeline
-                    .first_update(screen.shown(), &mut Self::emit(self.exporter))
+                    .first_update(screen.shown(), &mut Self::emit(self.exporter, 0))
                 {
                     self.error = Some(e);
                     return ControlFlow::Break(());
@@ -101,18 +128,23 @@ pub fn run(
         timeline: Timeline::new(sampling),
         exporter,
         error: None,
+        updates: 0,
     };
     let summary = player.run(&mut render, progress);
     if render.error.is_none() {
         if let Some(last) = summary.last_update {
             let shown: &Framebuffer = player.parser().screen().shown();
-            if let Err(e) = render
-                .timeline
-                .finish(last, shown, &mut Render::emit(render.exporter))
-            {
+            if let Err(e) = render.timeline.finish(
+                last,
+                shown,
+                &mut Render::emit(render.exporter, render.updates),
+            ) {
                 render.error = Some(e);
             }
         }
+    }
+    if let Some(last) = summary.last_update {
+        render.exporter.recording_end(last);
     }
     let finished = render.exporter.finish();
     let output_error = render.error.or(finished.err());
