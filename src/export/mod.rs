@@ -3,6 +3,7 @@
 pub mod png;
 pub mod video;
 
+use crate::framebuffer::Framebuffer;
 use crate::time::Time;
 use crate::timeline::Frame;
 use std::path::PathBuf;
@@ -37,11 +38,21 @@ pub trait Exporter {
         let _ = content;
         self.frame(frame)
     }
-    /// The recording's last complete update was at `last_update`; called
-    /// once before [`Exporter::finish`] when there was one. Frames after it
-    /// come from an unfinished tail; the default ignores this.
-    fn recording_end(&mut self, last_update: Time) {
-        let _ = last_update;
+    /// The recording ended (was played to its end or to damage) with its
+    /// last complete update at `last_update`, leaving `screen`, whose
+    /// content is `content` (as in [`Exporter::frame_with_content`]).
+    /// Called once before [`Exporter::finish`] when there was an update.
+    /// Sampled frames stop at or before that time, so the final screen may
+    /// be in none of them, and frames after it come from an unfinished
+    /// tail. The default ignores this.
+    fn recording_end(
+        &mut self,
+        last_update: Time,
+        screen: &Framebuffer,
+        content: u64,
+    ) -> Result<(), ExportError> {
+        let _ = (last_update, screen, content);
+        Ok(())
     }
     /// Finishes the output; called once, after the last frame.
     fn finish(&mut self) -> Result<(), ExportError>;
@@ -49,7 +60,7 @@ pub trait Exporter {
     fn frames_written(&self) -> u64;
 }
 
-use crate::framebuffer::{Framebuffer, Screen};
+use crate::framebuffer::Screen;
 use crate::player::{Player, Summary, Watcher};
 use crate::progress::Progress;
 use crate::rfb::Event;
@@ -143,8 +154,11 @@ pub fn run(
             }
         }
     }
-    if let Some(last) = summary.last_update {
-        render.exporter.recording_end(last);
+    if let (Some(last), false, None) = (summary.last_update, summary.stopped, &render.error) {
+        let shown = player.parser().screen().shown();
+        if let Err(e) = render.exporter.recording_end(last, shown, render.updates) {
+            render.error = Some(e);
+        }
     }
     let finished = render.exporter.finish();
     let output_error = render.error.or(finished.err());

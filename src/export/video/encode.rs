@@ -59,6 +59,8 @@ struct Output {
     stream_tb: Rational,
     gop_ticks: i64,
     constant_rate: bool,
+    gif: bool,
+    fps: f64,
     last_key: Option<i64>,
     last_pts: Option<i64>,
     durations: HashMap<i64, i64>,
@@ -89,11 +91,12 @@ pub(super) fn run(
         match job {
             Job::Frame { pixels, pts } => {
                 let started = Instant::now();
+                let pts = out.enc_pts(pts);
                 out.encode(&pixels, pts)?;
                 out.stats.busy += started.elapsed();
             }
             Job::End { end_pts } => {
-                end = Some(end_pts);
+                end = Some(out.enc_pts(end_pts));
                 break;
             }
         }
@@ -115,7 +118,10 @@ impl Output {
         let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
         let g = setup.geometry;
         let fps = fps_rational(setup.fps);
-        let tb = fps.invert();
+        let gif = setup.format == VideoFormat::Gif;
+        // GIF counts in centiseconds; counting in them from the start lets
+        // `finish` split the last frame (see there).
+        let tb = if gif { Rational(1, 100) } else { fps.invert() };
         let mut enc = codec::context::Context::new_with_codec(codec)
             .encoder()
             .video()
@@ -212,13 +218,25 @@ impl Output {
             tb,
             stream_tb,
             gop_ticks,
-            constant_rate: setup.constant_rate,
+            // GIF frames carry their own delays: nothing to repeat.
+            constant_rate: setup.constant_rate && !gif,
+            gif,
+            fps: setup.fps,
             last_key: None,
             last_pts: None,
             durations: HashMap::new(),
             queue: VecDeque::new(),
             stats: EncodeStats::default(),
         })
+    }
+
+    /// A frame number as a timestamp in the encoder's time base.
+    fn enc_pts(&self, frames: i64) -> i64 {
+        if self.gif {
+            (frames as f64 * 100.0 / self.fps).round() as i64
+        } else {
+            frames
+        }
     }
 
     fn fail(&self, what: &'static str) -> impl FnOnce(ffmpeg_next::Error) -> VideoError + '_ {
@@ -321,6 +339,14 @@ impl Output {
     fn finish(mut self, end_pts: Option<i64>) -> Result<EncodeStats, VideoError> {
         if let (Some(end), true) = (end_pts, self.constant_rate) {
             self.repeat_until(end)?;
+        }
+        if let (Some(end), Some(last), true) = (end_pts, self.last_pts, self.gif) {
+            // FFmpeg 5.1's GIF muxer gives the last frame the delay of the
+            // one before it, whatever its duration: ending on the last
+            // picture twice, each half of its time, keeps the length right.
+            if end - last >= 2 {
+                self.submit(last + (end - last) / 2)?;
+            }
         }
         if let Some(last) = self.last_pts {
             let end = end_pts.unwrap_or(last + 1);

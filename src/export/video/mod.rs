@@ -20,6 +20,7 @@ mod encode;
 pub use canvas::{Canvas, Geometry};
 
 use super::{ExportError, ExportReport, Exporter};
+use crate::framebuffer::Framebuffer;
 use crate::player::{PlayError, PlayOptions, Player};
 use crate::progress::Progress;
 use crate::time::Time;
@@ -386,7 +387,12 @@ impl Exporter for VideoExporter {
         Ok(())
     }
 
-    fn recording_end(&mut self, last_update: Time) {
+    fn recording_end(
+        &mut self,
+        last_update: Time,
+        screen: &Framebuffer,
+        content: u64,
+    ) -> Result<(), ExportError> {
         let sampling = self.options.sampling();
         let mut k = (last_update.0 as f64 * sampling.fps / 1e9).floor() as u64;
         while sampling.time_of(k) > last_update && k > 0 {
@@ -396,6 +402,19 @@ impl Exporter for VideoExporter {
             k += 1;
         }
         self.end_index = Some(k);
+        // The final screen goes in the last frame (see `finish`) unless
+        // `--to` ended the video before the recording's end.
+        if self.last_index.is_some_and(|last| last >= k) && !self.outgrown {
+            let frame = Frame {
+                index: k + 1,
+                time: sampling.time_of(k + 1),
+                screen,
+            };
+            let was = self.frames;
+            self.frame_with_content(&frame, content)?;
+            self.frames = was;
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<(), ExportError> {
