@@ -16,7 +16,7 @@ packages=(
   qemu-system-x86
   chromium
   # benchmarks and helpers
-  gzip procps python3
+  gzip procps python3 time
 )
 
 missing=()

@@ -97,11 +97,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|g| format!("{}x{}", g.out_width, g.out_height))
         .unwrap_or_default();
     eprintln!(
-        "rfbplay: wrote {} ({size}, {} frames, {} encoded, {:.1} s of recording in {secs:.1} s{})",
+        "rfbplay: wrote {} ({size}, {} frames, {} encoded, {:.1} s of recording in {secs:.2} s; \
+         encoder thread busy {:.2} s, colour conversion {:.2} s{})",
         super::display(&args.out),
         report.export.frames,
         report.stats.encoded,
         duration,
+        report.stats.busy.as_secs_f64(),
+        report.stats.convert.as_secs_f64(),
         if report.passes > 1 {
             ", two passes: the screen grew"
         } else {

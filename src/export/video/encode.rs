@@ -259,12 +259,14 @@ impl Output {
                 dst.copy_from_slice(line);
             }
         }
+        let started = Instant::now();
         // A fresh picture each time: frame-threaded encoders (MJPEG) keep a
         // reference to the last one while they work on it.
         self.dst = frame::Video::new(self.dst.format(), self.dst.width(), self.dst.height());
         self.scaler
             .run(&self.src, &mut self.dst)
             .map_err(self.fail("converting colour"))?;
+        self.stats.convert += started.elapsed();
         self.submit(pts)
     }
 

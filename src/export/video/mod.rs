@@ -195,6 +195,8 @@ pub struct EncodeStats {
     pub output_bytes: u64,
     /// Time spent converting colour and encoding, on the encoder thread.
     pub busy: std::time::Duration,
+    /// The part of `busy` spent converting colour (swscale).
+    pub convert: std::time::Duration,
 }
 
 struct Worker {
