@@ -33,8 +33,8 @@ cases=(
 calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-13s %9s %9s %8s %9s %9s %10s %8s %9s\n' \
-  recording duration export_s x_real gzip_s vs_gzip frames/s encoded peak_MB
+printf '%-13s %8s %8s %7s %7s %7s %8s %7s %8s %7s\n' \
+  recording duration export_s x_real gzip_s vs_gzip cpu_s cpu_vs frames/s peak_MB
 for c in "${cases[@]}"; do
   set -- $c
   name=$1 src=$corpus/$2.fb
@@ -43,26 +43,27 @@ for c in "${cases[@]}"; do
     "$loop" "$src" "$fb" "$seconds" 6
   fi
   duration=$("$bin" info "$fb" 2>/dev/null | awk '/^duration:/ {sub(/s$/, "", $2); print $2}')
-  gz=() ex=() rss=() frames="" encoded=""
+  gz=() gzcpu=() ex=() excpu=() rss=() frames=""
   for _ in $(seq "$runs"); do
-    s=$(date +%s.%N); gzip -dc "$fb" > /dev/null; e=$(date +%s.%N)
-    gz+=("$(calc "$e - $s")")
-    s=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$dir/time.txt" "$bin" export "$fb" "$dir/$name.mp4" 2> "$dir/export.log" || true
-    e=$(date +%s.%N)
-    ex+=("$(calc "$e - $s")")
-    rss+=("$(cat "$dir/time.txt")")
-    line=$(grep 'rfbplay: wrote' "$dir/export.log" || true)
-    frames=$(echo "$line" | sed -n 's/.*, \([0-9]*\) frames, .*/\1/p')
-    encoded=$(echo "$line" | sed -n 's/.*, \([0-9]*\) encoded.*/\1/p')
+    /usr/bin/time -f '%e %U %S' -o "$dir/time.txt" sh -c 'gzip -dc "$1" > /dev/null' sh "$fb"
+    read -r wall user sys < "$dir/time.txt"
+    gz+=("$wall") gzcpu+=("$(calc "$user + $sys")")
+    /usr/bin/time -f '%e %U %S %M' -o "$dir/time.txt" \
+      "$bin" export "$fb" "$dir/$name.mp4" 2> "$dir/export.log" || true
+    read -r wall user sys kb < "$dir/time.txt"
+    ex+=("$wall") excpu+=("$(calc "$user + $sys")") rss+=("$kb")
+    frames=$(sed -n 's/.*rfbplay: wrote .*, \([0-9]*\) frames, .*/\1/p' "$dir/export.log")
   done
   g=$(printf '%s\n' "${gz[@]}" | median)
+  gc=$(printf '%s\n' "${gzcpu[@]}" | median)
   x=$(printf '%s\n' "${ex[@]}" | median)
+  xc=$(printf '%s\n' "${excpu[@]}" | median)
   r=$(printf '%s\n' "${rss[@]}" | median)
-  printf '%-13s %8.1fs %8.2fs %7.0fx %8.2fs %8.2fx %10.0f %8s %9.0f\n' \
-    "$name" "$duration" "$x" "$(calc "$duration / $x")" "$g" \
-    "$(calc "$g / $x")" "$(calc "${frames:-0} / $x")" "${encoded:-?}" \
-    "$(calc "$r / 1024")"
+  printf '%-13s %7.1fs %7.2fs %6.0fx %6.2fs %6.2fx %7.2fs %6.2fx %8.0f %7.0f\n' \
+    "$name" "$duration" "$x" "$(calc "$duration / $x")" "$g" "$(calc "$g / $x")" \
+    "$xc" "$(calc "$gc / $xc")" "$(calc "${frames:-0} / $x")" "$(calc "$r / 1024")"
+  grep 'rfbplay: wrote' "$dir/export.log" | sed 's/^/  last run: /'
 done
-echo "x_real: recording seconds per export second; vs_gzip: gzip -dc time / export time;"
-echo "frames/s: video frames (at 10 fps) per export second; encoded: frames actually encoded."
+echo "x_real: recording seconds per export second (wall); vs_gzip: gzip -dc wall time / export"
+echo "wall time; cpu_s: export user+sys seconds; cpu_vs: gzip -dc cpu / export cpu."
+echo "frames/s: video frames (10 fps) per export second. Load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -54,6 +54,7 @@ struct Output {
     scaler: scaling::Context,
     src: frame::Video,
     dst: frame::Video,
+    reuse_dst: bool,
     /// Encoder time base: one tick per frame.
     tb: Rational,
     stream_tb: Rational,
@@ -215,6 +216,7 @@ impl Output {
             scaler,
             src: frame::Video::new(format::Pixel::BGRZ, g.src_width, g.src_height),
             dst: frame::Video::new(pixel, g.out_width, g.out_height),
+            reuse_dst: !matches!(setup.format, VideoFormat::Gif | VideoFormat::Avi),
             tb,
             stream_tb,
             gop_ticks,
@@ -260,9 +262,13 @@ impl Output {
             }
         }
         let started = Instant::now();
-        // A fresh picture each time: frame-threaded encoders (MJPEG) keep a
-        // reference to the last one while they work on it.
-        self.dst = frame::Video::new(self.dst.format(), self.dst.width(), self.dst.height());
+        if !self.reuse_dst {
+            // A fresh picture: frame-threaded encoders (MJPEG) keep a
+            // reference to the last one while they work on it. x264 and
+            // libvpx copy it within send_frame, so theirs is reused, which
+            // spares the kernel zeroing a new picture's pages every frame.
+            self.dst = frame::Video::new(self.dst.format(), self.dst.width(), self.dst.height());
+        }
         self.scaler
             .run(&self.src, &mut self.dst)
             .map_err(self.fail("converting colour"))?;
