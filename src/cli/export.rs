@@ -40,7 +40,8 @@ pub struct Args {
     /// screens are placed top-left, on black or cropped.
     #[arg(long, value_parser = parse_size)]
     size: Option<(u32, u32)>,
-    /// Draw the mouse pointer where the recording says where it is.
+    /// Draw the mouse pointer (not supported yet: accepted, and a note says
+    /// the video has no pointer).
     #[arg(long)]
     cursor: bool,
     /// Encode every frame, even unchanged ones (constant frame rate), for
@@ -87,22 +88,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(e).with_context(|| format!("writing {}", super::display(&args.out)));
     }
     let secs = started.elapsed().as_secs_f64();
-    let duration = report
-        .export
-        .summary
-        .last_update
-        .map_or(0.0, |t| t.as_secs_f64());
     let size = report
         .geometry
         .map(|g| format!("{}x{}", g.out_width, g.out_height))
         .unwrap_or_default();
     eprintln!(
-        "rfbplay: wrote {} ({size}, {} frames, {} encoded, {:.1} s of recording in {secs:.2} s; \
+        "rfbplay: wrote {} ({size}, {} frames, {} encoded, {:.1} s of video in {secs:.2} s; \
          encoder thread busy {:.2} s, colour conversion {:.2} s{})",
         super::display(&args.out),
         report.export.frames,
         report.stats.encoded,
-        duration,
+        report.stats.duration,
         report.stats.busy.as_secs_f64(),
         report.stats.convert.as_secs_f64(),
         if report.passes > 1 {

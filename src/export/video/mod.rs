@@ -193,6 +193,8 @@ pub struct EncodeStats {
     pub encoded: u64,
     pub keyframes: u64,
     pub output_bytes: u64,
+    /// Length of the video in seconds.
+    pub duration: f64,
     /// Time spent converting colour and encoding, on the encoder thread.
     pub busy: std::time::Duration,
     /// The part of `busy` spent converting colour (swscale).
@@ -452,6 +454,7 @@ impl Exporter for VideoExporter {
         match worker.handle.join() {
             Ok(Ok(stats)) => {
                 self.stats = stats;
+                self.stats.duration = end_pts as f64 / self.options.fps;
                 Ok(())
             }
             Ok(Err(e)) => Err(e.into()),
