@@ -61,6 +61,8 @@ struct Output {
     gop_ticks: i64,
     constant_rate: bool,
     gif: bool,
+    /// Every frame is a keyframe (MJPEG).
+    intra_only: bool,
     fps: f64,
     last_key: Option<i64>,
     last_pts: Option<i64>,
@@ -223,6 +225,7 @@ impl Output {
             // GIF frames carry their own delays: nothing to repeat.
             constant_rate: setup.constant_rate && !gif,
             gif,
+            intra_only: setup.format == VideoFormat::Avi,
             fps: setup.fps,
             last_key: None,
             last_pts: None,
@@ -261,6 +264,7 @@ impl Output {
                 dst.copy_from_slice(line);
             }
         }
+        self.keyframes_until(pts)?;
         let started = Instant::now();
         if !self.reuse_dst {
             // A fresh picture: frame-threaded encoders (MJPEG) keep a
@@ -274,6 +278,23 @@ impl Output {
             .map_err(self.fail("converting colour"))?;
         self.stats.convert += started.elapsed();
         self.submit(pts)
+    }
+
+    /// A still screen makes one frame last long: the last picture is
+    /// encoded again as a keyframe every [`KEYFRAME_SECONDS`] of it, so a
+    /// seek anywhere decodes from a keyframe at most that far back.
+    fn keyframes_until(&mut self, pts: i64) -> Result<(), VideoError> {
+        if self.gif || self.intra_only {
+            return Ok(());
+        }
+        while let (Some(key), Some(last)) = (self.last_key, self.last_pts) {
+            let due = key + self.gop_ticks;
+            if due >= pts || due <= last {
+                break;
+            }
+            self.submit(due)?;
+        }
+        Ok(())
     }
 
     /// Constant rate: the last picture again for every frame before `pts`.
@@ -345,8 +366,11 @@ impl Output {
     }
 
     fn finish(mut self, end_pts: Option<i64>) -> Result<EncodeStats, VideoError> {
-        if let (Some(end), true) = (end_pts, self.constant_rate) {
-            self.repeat_until(end)?;
+        if let Some(end) = end_pts {
+            if self.constant_rate {
+                self.repeat_until(end)?;
+            }
+            self.keyframes_until(end)?;
         }
         if let (Some(end), Some(last), true) = (end_pts, self.last_pts, self.gif) {
             // FFmpeg 5.1's GIF muxer gives the last frame the delay of the
