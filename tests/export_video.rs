@@ -25,6 +25,8 @@ struct Probe {
     /// End of the last packet, in seconds.
     duration: f64,
     packets: usize,
+    /// Times of keyframes, in seconds.
+    keys: Vec<f64>,
     /// The last decoded picture as RGB.
     last: Vec<u8>,
 }
@@ -45,6 +47,7 @@ fn probe(path: &Path) -> Probe {
         .unwrap();
     let mut end = 0i64;
     let mut packets = 0;
+    let mut keys = vec![];
     let mut last = None;
     let mut frame = ffmpeg::frame::Video::empty();
     let mut take = |decoder: &mut ffmpeg::decoder::Video,
@@ -58,6 +61,9 @@ fn probe(path: &Path) -> Probe {
             continue;
         }
         packets += 1;
+        if packet.is_key() {
+            keys.push(packet.pts().unwrap_or(0) as f64 * tb);
+        }
         end = end.max(packet.pts().or(packet.dts()).unwrap_or(0) + packet.duration());
         decoder.send_packet(&packet).unwrap();
         take(&mut decoder, &mut last);
@@ -95,6 +101,7 @@ fn probe(path: &Path) -> Probe {
         height: h,
         duration: end,
         packets,
+        keys,
         last: pixels,
     }
 }
@@ -315,4 +322,21 @@ fn scale_size_speed_and_range_options() {
     export(&["export", i, o, "--from", "1", "--to", "2.5"]);
     // Frames 10..=25 of the recording.
     assert!((probe(&out).duration - 1.6).abs() < 1e-6);
+}
+
+#[test]
+fn still_stretches_get_a_keyframe_every_ten_seconds() {
+    let dir = common::TempDir::new("keys");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 25.0], false);
+    let out = dir.path().join("keys.mp4");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let p = probe(&out);
+    assert!((p.duration - 25.1).abs() < 1e-6, "{}", p.duration);
+    let mut keys = p.keys.clone();
+    keys.push(p.duration);
+    assert!(
+        keys.windows(2).all(|w| w[1] - w[0] <= 10.0 + 1e-6),
+        "keyframes at {:?}",
+        p.keys
+    );
 }
