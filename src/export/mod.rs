@@ -31,9 +31,10 @@ pub enum ExportError {
 pub trait Exporter {
     fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError>;
     /// [`Exporter::frame`] with a hint: frames given the same `content`
-    /// show identical pixels (it counts the updates applied so far, 0 being
-    /// the black screen before the first), so an exporter may skip
-    /// comparing or encoding them again. The default ignores the hint.
+    /// show identical pixels, and a new `content` almost always means new
+    /// pixels (it is [`Screen::generation`] plus one, 0 being the black
+    /// screen before the first update), so an exporter may skip comparing
+    /// or encoding frames again. The default ignores the hint.
     fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
         let _ = content;
         self.frame(frame)
@@ -88,9 +89,11 @@ pub fn run(
         timeline: Timeline,
         exporter: &'a mut dyn Exporter,
         error: Option<ExportError>,
-        /// Updates applied so far: the shown screen changes only when an
-        /// update completes, so this names its content for the exporter.
-        updates: u64,
+    }
+    /// Names the shown screen's content for the exporter; 0 is reserved
+    /// for the black frames before the first update.
+    fn content(screen: &Screen) -> u64 {
+        screen.generation().saturating_add(1)
     }
     impl Render<'_> {
         fn emit(
@@ -105,7 +108,7 @@ pub fn run(
             let result = self.timeline.before_piece(
                 time,
                 screen.shown(),
-                &mut Self::emit(self.exporter, self.updates),
+                &mut Self::emit(self.exporter, content(screen)),
             );
             if let Err(e) = result {
                 self.error = Some(e);
@@ -118,9 +121,6 @@ pub fn run(
         }
 
         fn event(&mut self, event: &Event, screen: &Screen) -> ControlFlow<()> {
-            if let Event::Update { index, .. } = event {
-                self.updates = index + 1;
-            }
             if let Event::Update { index: 0, .. } = event {
                 // The frames waiting for the first update are black: content 0.
                 if let Err(e) = self
@@ -139,7 +139,6 @@ pub fn run(
         timeline: Timeline::new(sampling),
         exporter,
         error: None,
-        updates: 0,
     };
     let summary = player.run(&mut render, progress);
     if render.error.is_none() {
@@ -148,7 +147,7 @@ pub fn run(
             if let Err(e) = render.timeline.finish(
                 last,
                 shown,
-                &mut Render::emit(render.exporter, render.updates),
+                &mut Render::emit(render.exporter, content(player.parser().screen())),
             ) {
                 render.error = Some(e);
             }
@@ -156,7 +155,8 @@ pub fn run(
     }
     if let (Some(last), false, None) = (summary.last_update, summary.stopped, &render.error) {
         let shown = player.parser().screen().shown();
-        if let Err(e) = render.exporter.recording_end(last, shown, render.updates) {
+        let content = content(player.parser().screen());
+        if let Err(e) = render.exporter.recording_end(last, shown, content) {
             render.error = Some(e);
         }
     }

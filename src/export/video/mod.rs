@@ -326,14 +326,9 @@ fn join_error(handle: JoinHandle<Result<EncodeStats, VideoError>>) -> VideoError
     }
 }
 
-impl Exporter for VideoExporter {
-    fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError> {
-        // Without a content hint every frame is compared by its pixels.
-        let content = self.last_content.map_or(0, |c| c.wrapping_add(1));
-        self.frame_with_content(frame, content)
-    }
-
-    fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
+impl VideoExporter {
+    /// Takes a sampled frame: sends it to the encoder if it changed.
+    fn take(&mut self, frame: &Frame<'_>, content: Option<u64>) -> Result<(), ExportError> {
         let fb = frame.screen;
         self.largest = (
             self.largest.0.max(fb.width()),
@@ -375,8 +370,13 @@ impl Exporter for VideoExporter {
         let Some(canvas) = self.canvas.as_mut() else {
             return Ok(());
         };
-        let unchanged = self.last_content == Some(content) || canvas.shows(fb);
-        self.last_content = Some(content);
+        // A new content is new pixels, or so nearly always that comparing
+        // every changed frame would cost more than the rare duplicate.
+        let unchanged = match content {
+            Some(c) => self.last_content == Some(c),
+            None => canvas.shows(fb),
+        };
+        self.last_content = content;
         if unchanged {
             // The encoder thread repeats pictures itself at constant rate.
             return Ok(());
@@ -389,6 +389,17 @@ impl Exporter for VideoExporter {
             }
         }
         Ok(())
+    }
+}
+
+impl Exporter for VideoExporter {
+    fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError> {
+        // Without a content hint every frame is compared by its pixels.
+        self.take(frame, None)
+    }
+
+    fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
+        self.take(frame, Some(content))
     }
 
     fn recording_end(
@@ -415,7 +426,7 @@ impl Exporter for VideoExporter {
                 screen,
             };
             let was = self.frames;
-            self.frame_with_content(&frame, content)?;
+            self.take(&frame, Some(content))?;
             self.frames = was;
         }
         Ok(())
