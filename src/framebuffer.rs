@@ -168,6 +168,27 @@ impl Framebuffer {
         }
     }
 
+    /// Copies the rows of a rectangle that differ from `other`'s, which
+    /// has the same size; returns whether any did. Comparing first costs
+    /// about what copying does, and tells exporters whether the screen
+    /// changed at all: minimega's recorder resends the whole screen ten
+    /// times a second, mostly unchanged.
+    pub fn update_rect_from(&mut self, other: &Framebuffer, rect: Rect) -> bool {
+        let mut changed = false;
+        for row in 0..u32::from(rect.h) {
+            let r = self.span(
+                u32::from(rect.x),
+                u32::from(rect.y) + row,
+                u32::from(rect.w),
+            );
+            if self.data[r.clone()] != other.data[r.clone()] {
+                self.data[r.clone()].copy_from_slice(&other.data[r]);
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// The screen as 8-bit RGB, row after row.
     pub fn to_rgb(&self) -> Vec<u8> {
         let mut out = vec![0u8; self.width as usize * self.height as usize * 3];
@@ -276,6 +297,8 @@ pub struct Screen {
     pub draw_cursor: bool,
     /// Where the cursor was drawn into the shown screen last time.
     overlay: Option<Rect>,
+    /// Commits that changed the shown screen (see [`Screen::generation`]).
+    generation: u64,
 }
 
 impl Screen {
@@ -320,19 +343,28 @@ impl Screen {
         }
     }
 
+    /// Counts the commits that changed the shown screen's pixels or size:
+    /// two frames with the same generation show the same picture, which
+    /// lets exporters skip unchanged frames without comparing them.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Brings the shown screen up to date at the end of an update.
     pub fn commit(&mut self) {
         let Some(shown) = self.shown.as_mut() else {
             return;
         };
+        let mut changed = false;
         if self.resized || shown.width != self.drawn.width || shown.height != self.drawn.height {
             shown.clone_from(&self.drawn);
             self.overlay = None;
+            changed = true;
         } else {
             // The area under last time's cursor comes back from the drawn
             // screen along with what this update changed.
             for rect in self.dirty.iter().chain(self.overlay.take().as_ref()) {
-                shown.copy_rect_from(&self.drawn, *rect);
+                changed |= shown.update_rect_from(&self.drawn, *rect);
             }
         }
         self.dirty.clear();
@@ -340,7 +372,13 @@ impl Screen {
         if self.draw_cursor {
             if let (Some(cursor), Some(pointer)) = (&self.cursor, self.pointer) {
                 self.overlay = cursor.draw(shown, pointer);
+                // Drawn again over the restored area: cheaper to count as a
+                // change than to compare.
+                changed |= self.overlay.is_some();
             }
+        }
+        if changed {
+            self.generation += 1;
         }
     }
 }
@@ -397,7 +435,14 @@ mod tests {
         screen.touch(r);
         screen.drawn().fill(r, [5, 5, 5, 0]);
         assert_eq!(screen.shown().row(0, 0, 1), &[0, 0, 0, 0]);
+        let before = screen.generation();
         screen.commit();
         assert_eq!(screen.shown().row(0, 0, 1), &[5, 5, 5, 0]);
+        assert_eq!(screen.generation(), before + 1);
+        // The same pixels again: shown, but not a new picture.
+        screen.touch(r);
+        screen.drawn().fill(r, [5, 5, 5, 0]);
+        screen.commit();
+        assert_eq!(screen.generation(), before + 1);
     }
 }

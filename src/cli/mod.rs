@@ -1,6 +1,7 @@
 //! Command-line interface: parses arguments and calls the library. No
 //! decoding logic lives here.
 
+mod export;
 mod frames;
 mod info;
 mod progress;
@@ -28,6 +29,8 @@ enum Command {
     Frames(frames::FramesArgs),
     /// Record a VNC server's screen to a .fb file (run without arguments for help).
     Record(record::Args),
+    /// A video file (mp4, mkv, mov, webm, gif, avi); `rfbplay FILE OUT` means this.
+    Export(export::Args),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
@@ -56,6 +59,7 @@ pub fn run() -> ExitCode {
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
         Command::Record(a) => record::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(code) => code,

@@ -42,7 +42,20 @@ impl Progress for Bar {
             } else {
                 0.0
             };
-            b.set_message(format!("recording time {time}, {speed:.0}x real time"));
+            // The recording's length is unknown until its end; estimate it
+            // from the share of the file read.
+            let total = if bytes > 0 {
+                let share = b.length().unwrap_or(0) as f64 / bytes as f64;
+                format!(
+                    " of ~{}",
+                    Time::from_secs_f64(time.as_secs_f64() * share.max(1.0))
+                )
+            } else {
+                String::new()
+            };
+            b.set_message(format!(
+                "recording time {time}{total}, {speed:.0}x real time"
+            ));
         }
     }
 

@@ -1,7 +1,10 @@
 //! Exporters: where sampled frames go. One trait, one module per format.
 
 pub mod png;
+pub mod video;
 
+use crate::framebuffer::Framebuffer;
+use crate::time::Time;
 use crate::timeline::Frame;
 use std::path::PathBuf;
 
@@ -20,22 +23,48 @@ pub enum ExportError {
     },
     #[error("{0}")]
     Other(String),
+    #[error(transparent)]
+    Video(#[from] video::VideoError),
 }
 
 /// Receives frames in time order and writes them somewhere.
 pub trait Exporter {
     fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError>;
+    /// [`Exporter::frame`] with a hint: frames given the same `content`
+    /// show identical pixels, and a new `content` almost always means new
+    /// pixels (it is [`Screen::generation`] plus one, 0 being the black
+    /// screen before the first update), so an exporter may skip comparing
+    /// or encoding frames again. The default ignores the hint.
+    fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
+        let _ = content;
+        self.frame(frame)
+    }
+    /// The recording ended (was played to its end or to damage) with its
+    /// last complete update at `last_update`, leaving `screen`, whose
+    /// content is `content` (as in [`Exporter::frame_with_content`]).
+    /// Called once before [`Exporter::finish`] when there was an update.
+    /// Sampled frames stop at or before that time, so the final screen may
+    /// be in none of them, and frames after it come from an unfinished
+    /// tail. The default ignores this.
+    fn recording_end(
+        &mut self,
+        last_update: Time,
+        screen: &Framebuffer,
+        content: u64,
+    ) -> Result<(), ExportError> {
+        let _ = (last_update, screen, content);
+        Ok(())
+    }
     /// Finishes the output; called once, after the last frame.
     fn finish(&mut self) -> Result<(), ExportError>;
     /// Frames written so far.
     fn frames_written(&self) -> u64;
 }
 
-use crate::framebuffer::{Framebuffer, Screen};
+use crate::framebuffer::Screen;
 use crate::player::{Player, Summary, Watcher};
 use crate::progress::Progress;
 use crate::rfb::Event;
-use crate::time::Time;
 use crate::timeline::{Sampling, Timeline};
 use std::ops::ControlFlow;
 
@@ -61,18 +90,26 @@ pub fn run(
         exporter: &'a mut dyn Exporter,
         error: Option<ExportError>,
     }
+    /// Names the shown screen's content for the exporter; 0 is reserved
+    /// for the black frames before the first update.
+    fn content(screen: &Screen) -> u64 {
+        screen.generation().saturating_add(1)
+    }
     impl Render<'_> {
         fn emit(
             exporter: &mut dyn Exporter,
+            content: u64,
         ) -> impl FnMut(crate::timeline::Frame<'_>) -> Result<(), ExportError> + '_ {
-            move |f| exporter.frame(&f)
+            move |f| exporter.frame_with_content(&f, content)
         }
     }
     impl Watcher for Render<'_> {
         fn before_piece(&mut self, time: Time, screen: &Screen) -> ControlFlow<()> {
-            let result =
-                self.timeline
-                    .before_piece(time, screen.shown(), &mut Self::emit(self.exporter));
+            let result = self.timeline.before_piece(
+                time,
+                screen.shown(),
+                &mut Self::emit(self.exporter, content(screen)),
+            );
             if let Err(e) = result {
                 self.error = Some(e);
                 return ControlFlow::Break(());
@@ -85,9 +122,10 @@ pub fn run(
 
         fn event(&mut self, event: &Event, screen: &Screen) -> ControlFlow<()> {
             if let Event::Update { index: 0, .. } = event {
+                // The frames waiting for the first update are black: content 0.
                 if let Err(e) = self
                     .timeline
-                    .first_update(screen.shown(), &mut Self::emit(self.exporter))
+                    .first_update(screen.shown(), &mut Self::emit(self.exporter, 0))
                 {
                     self.error = Some(e);
                     return ControlFlow::Break(());
@@ -106,12 +144,20 @@ pub fn run(
     if render.error.is_none() {
         if let Some(last) = summary.last_update {
             let shown: &Framebuffer = player.parser().screen().shown();
-            if let Err(e) = render
-                .timeline
-                .finish(last, shown, &mut Render::emit(render.exporter))
-            {
+            if let Err(e) = render.timeline.finish(
+                last,
+                shown,
+                &mut Render::emit(render.exporter, content(player.parser().screen())),
+            ) {
                 render.error = Some(e);
             }
+        }
+    }
+    if let (Some(last), false, None) = (summary.last_update, summary.stopped, &render.error) {
+        let shown = player.parser().screen().shown();
+        let content = content(player.parser().screen());
+        if let Err(e) = render.exporter.recording_end(last, shown, content) {
+            render.error = Some(e);
         }
     }
     let finished = render.exporter.finish();

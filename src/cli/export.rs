@@ -1,0 +1,111 @@
+//! `rfbplay export` (and the shorthand `rfbplay FILE OUT`): video files.
+
+use super::progress::Bar;
+use anyhow::{bail, Context};
+use rfbplay::export::video::{export_file, VideoOptions, SUPPORTED_EXTENSIONS};
+use rfbplay::time::parse_duration;
+use rfbplay::Time;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Recording (.fb).
+    file: PathBuf,
+    /// Output video; the extension picks the format: mp4, mkv, mov (H.264),
+    /// webm (VP9), gif, avi (MJPEG).
+    out: PathBuf,
+    /// Frames per second of video.
+    #[arg(long, default_value_t = 10.0)]
+    fps: f64,
+    /// Recording time to start at (seconds or a duration such as 1m3s).
+    #[arg(long, value_parser = parse_duration)]
+    from: Option<Time>,
+    /// Recording time to stop at.
+    #[arg(long, value_parser = parse_duration)]
+    to: Option<Time>,
+    /// H.264 quality: 0 (lossless) to 51; lower is better and bigger.
+    #[arg(long, default_value_t = 23)]
+    crf: u8,
+    /// x264 preset: ultrafast, superfast, veryfast, faster, fast, medium, slow...
+    #[arg(long, default_value = "veryfast")]
+    preset: String,
+    /// Time-lapse: play X times faster than the recording.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Scale the picture by F (0.5 halves width and height).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Picture size in recording pixels (default: the largest screen);
+    /// screens are placed top-left, on black or cropped.
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(u32, u32)>,
+    /// Draw the mouse pointer (not supported yet: accepted, and a note says
+    /// the video has no pointer).
+    #[arg(long)]
+    cursor: bool,
+    /// Encode every frame, even unchanged ones (constant frame rate), for
+    /// editors that want it; files get bigger and slower to make.
+    #[arg(long)]
+    cfr: bool,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let num = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
+    Ok((num(w)?, num(h)?))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.out.extension().is_none() {
+        bail!(
+            "{}: give the output an extension to choose the format ({SUPPORTED_EXTENSIONS})",
+            super::display(&args.out)
+        );
+    }
+    let options = VideoOptions {
+        fps: args.fps,
+        from: args.from.unwrap_or(Time::ZERO),
+        to: args.to,
+        speed: args.speed,
+        crf: args.crf,
+        preset: args.preset,
+        scale: args.scale,
+        size: args.size,
+        constant_rate: args.cfr,
+    };
+    if args.cursor {
+        // The cursor shape and pointer position live in the decoder's
+        // context, which playback does not hand to exporters yet.
+        eprintln!("rfbplay: note: --cursor is not supported yet; the video shows no pointer");
+    }
+    let started = std::time::Instant::now();
+    let report = export_file(&args.file, &args.out, &options, &Bar::new("encoding"))?;
+    let code = super::report(&args.file, &report.export.summary);
+    if let Some(e) = report.export.output_error {
+        return Err(e).with_context(|| format!("writing {}", super::display(&args.out)));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let size = report
+        .geometry
+        .map(|g| format!("{}x{}", g.out_width, g.out_height))
+        .unwrap_or_default();
+    eprintln!(
+        "rfbplay: wrote {} ({size}, {} frames, {} encoded, {:.1} s of video in {secs:.2} s; \
+         encoder thread busy {:.2} s, colour conversion {:.2} s{})",
+        super::display(&args.out),
+        report.export.frames,
+        report.stats.encoded,
+        report.stats.duration,
+        report.stats.busy.as_secs_f64(),
+        report.stats.convert.as_secs_f64(),
+        if report.passes > 1 {
+            ", two passes: the screen grew"
+        } else {
+            ""
+        }
+    );
+    Ok(code)
+}

@@ -1,0 +1,521 @@
+//! Video output (mp4, mkv, mov, webm, gif, avi) through the system FFmpeg
+//! libraries, linked in-process with `ffmpeg-next`.
+//!
+//! The work is split across two threads so both cores are used: the caller's
+//! thread plays the recording and hands changed frames (BGRX canvases)
+//! through a small bounded channel to an encoder thread, which converts
+//! colour with swscale, encodes and muxes ([`encode`]). Screen recordings are
+//! mostly still, so a frame identical to the previous one is never sent:
+//! each encoded frame simply lasts until the next change (variable frame
+//! durations), which keeps the video's length and frame times exact.
+//!
+//! The output has one size for the whole video. It is the largest screen
+//! sampled, found optimistically: the first screen's size is assumed, and
+//! only if a larger screen shows up later is the recording played a second
+//! time with the size now known ([`export_file`]).
+
+mod canvas;
+mod encode;
+
+pub use canvas::{Canvas, Geometry};
+
+use super::{ExportError, ExportReport, Exporter};
+use crate::framebuffer::Framebuffer;
+use crate::player::{PlayError, PlayOptions, Player};
+use crate::progress::Progress;
+use crate::time::Time;
+use crate::timeline::{Frame, Sampling};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// A container and the codec rfbplay puts in it, chosen by file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoFormat {
+    /// H.264 in yuv420p: plays everywhere. `+faststart` puts the index first.
+    Mp4,
+    Mkv,
+    Mov,
+    /// VP9 (VP8 when the FFmpeg build lacks libvpx-vp9).
+    Webm,
+    /// GIF with a fixed 3-3-2 colour palette.
+    Gif,
+    /// Motion JPEG, for tools that want every frame intra-coded.
+    Avi,
+}
+
+/// Extensions `export` understands, for error messages and `--help`.
+pub const SUPPORTED_EXTENSIONS: &str = "mp4, mkv, mov, webm, gif, avi";
+
+impl VideoFormat {
+    /// The format for an output path, from its extension (case-insensitive).
+    pub fn from_path(path: &Path) -> Result<VideoFormat, VideoError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        Ok(match ext.as_str() {
+            "mp4" | "m4v" => VideoFormat::Mp4,
+            "mkv" => VideoFormat::Mkv,
+            "mov" => VideoFormat::Mov,
+            "webm" => VideoFormat::Webm,
+            "gif" => VideoFormat::Gif,
+            "avi" => VideoFormat::Avi,
+            _ => {
+                return Err(VideoError::UnknownExtension {
+                    path: path.to_path_buf(),
+                    ext,
+                })
+            }
+        })
+    }
+}
+
+/// What can go wrong making a video.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error(
+        "{}: unknown video extension {ext:?}; supported: {SUPPORTED_EXTENSIONS}",
+        path.display()
+    )]
+    UnknownExtension { path: PathBuf, ext: String },
+    #[error("{what}: {detail}")]
+    BadOption { what: &'static str, detail: String },
+    #[error("{}: {what}: {source}", path.display())]
+    Ffmpeg {
+        path: PathBuf,
+        what: &'static str,
+        source: ffmpeg_next::Error,
+    },
+    #[error("this FFmpeg build has no {0} encoder")]
+    NoEncoder(&'static str),
+    #[error("the video encoder thread stopped unexpectedly")]
+    EncoderStopped,
+    #[error(transparent)]
+    Play(#[from] PlayError),
+}
+
+/// How to make the video.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoOptions {
+    /// Output frames per second of video time.
+    pub fps: f64,
+    /// Recording time of the first and last frames.
+    pub from: Time,
+    pub to: Option<Time>,
+    /// Time-lapse factor: video time is recording time divided by this.
+    pub speed: f64,
+    /// Quality for H.264 and VP9 (lower is better; x264's scale).
+    pub crf: u8,
+    /// x264 preset.
+    pub preset: String,
+    /// Scale factor applied to the canvas.
+    pub scale: f64,
+    /// Canvas size in recording pixels; default: the largest screen sampled.
+    pub size: Option<(u32, u32)>,
+    /// Encode every frame even when unchanged (constant frame rate).
+    pub constant_rate: bool,
+}
+
+impl Default for VideoOptions {
+    fn default() -> Self {
+        VideoOptions {
+            fps: 10.0,
+            from: Time::ZERO,
+            to: None,
+            speed: 1.0,
+            crf: 23,
+            preset: "veryfast".into(),
+            scale: 1.0,
+            size: None,
+            constant_rate: false,
+        }
+    }
+}
+
+impl VideoOptions {
+    /// Checks the numbers a user gave before any work starts.
+    pub fn validate(&self) -> Result<(), VideoError> {
+        let bad = |what, detail: &str| {
+            Err(VideoError::BadOption {
+                what,
+                detail: detail.into(),
+            })
+        };
+        if !(self.fps > 0.0 && self.fps <= 240.0) {
+            return bad("--fps", "must be above 0 and at most 240");
+        }
+        if !(self.speed > 0.0 && self.speed <= 10_000.0) {
+            return bad("--speed", "must be above 0 and at most 10000");
+        }
+        if !(self.scale > 0.0 && self.scale <= 4.0) {
+            return bad("--scale", "must be above 0 and at most 4");
+        }
+        if self.crf > 51 {
+            return bad("--crf", "must be 0 to 51");
+        }
+        if let Some((w, h)) = self.size {
+            if w == 0 || h == 0 || crate::limits::Limits::default().check_screen(w, h).is_err() {
+                return bad(
+                    "--size",
+                    "must be WxH within 16384x16384 and 8192*8192 pixels",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Recording-time sampling: frame k of the video, at k/fps video time,
+    /// shows the recording at k*speed/fps.
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            fps: self.fps / self.speed,
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
+/// A frame for the encoder thread, or the end of the video.
+enum Job {
+    /// A BGRX canvas shown from `pts` (in frames) until the next job.
+    Frame { pixels: Arc<Vec<u8>>, pts: i64 },
+    /// The video ends at `end_pts`.
+    End { end_pts: i64 },
+}
+
+/// What the encoder thread did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EncodeStats {
+    /// Frames given to the encoder.
+    pub encoded: u64,
+    pub keyframes: u64,
+    pub output_bytes: u64,
+    /// Length of the video in seconds.
+    pub duration: f64,
+    /// Time spent converting colour and encoding, on the encoder thread.
+    pub busy: std::time::Duration,
+    /// The part of `busy` spent converting colour (swscale).
+    pub convert: std::time::Duration,
+}
+
+struct Worker {
+    jobs: mpsc::SyncSender<Job>,
+    handle: JoinHandle<Result<EncodeStats, VideoError>>,
+}
+
+/// The [`Exporter`] for video files.
+pub struct VideoExporter {
+    path: PathBuf,
+    format: VideoFormat,
+    options: VideoOptions,
+    first_index: u64,
+    /// Fixed by `--size` or a previous pass; otherwise the first screen's.
+    fixed: bool,
+    canvas: Option<Canvas>,
+    worker: Option<Worker>,
+    /// The largest screen sampled, and whether it outgrew the canvas.
+    largest: (u32, u32),
+    outgrown: bool,
+    last_content: Option<u64>,
+    last_index: Option<u64>,
+    /// Changed frames not yet sent, at most two: the recording's end may
+    /// still drop or move the last (see [`Exporter::recording_end`]).
+    held: std::collections::VecDeque<(Arc<Vec<u8>>, i64)>,
+    /// The last frame at or before the last complete update.
+    end_index: Option<u64>,
+    frames: u64,
+    stats: EncodeStats,
+}
+
+impl VideoExporter {
+    /// A video to `path`; `canvas` is the size in recording pixels when it
+    /// is known beforehand.
+    pub fn new(
+        path: &Path,
+        options: &VideoOptions,
+        canvas: Option<(u32, u32)>,
+    ) -> Result<VideoExporter, VideoError> {
+        options.validate()?;
+        let format = VideoFormat::from_path(path)?;
+        Ok(VideoExporter {
+            path: path.to_path_buf(),
+            format,
+            options: options.clone(),
+            first_index: options.sampling().first_index(),
+            fixed: canvas.is_some(),
+            canvas: canvas.map(|(w, h)| Canvas::new(Geometry::new(w, h, options.scale))),
+            worker: None,
+            largest: (0, 0),
+            outgrown: false,
+            last_content: None,
+            last_index: None,
+            held: Default::default(),
+            end_index: None,
+            frames: 0,
+            stats: EncodeStats::default(),
+        })
+    }
+
+    /// When the screen outgrew the size assumed from the first frame, the
+    /// size a second pass must use; the file written so far is incomplete.
+    pub fn restart_size(&self) -> Option<(u32, u32)> {
+        self.outgrown.then_some(self.largest)
+    }
+
+    /// The output geometry, once the first frame fixed it.
+    pub fn geometry(&self) -> Option<Geometry> {
+        self.canvas.as_ref().map(|c| c.geometry())
+    }
+
+    pub fn stats(&self) -> EncodeStats {
+        self.stats
+    }
+
+    fn start_worker(&mut self, geometry: Geometry) -> Result<(), VideoError> {
+        let setup = encode::Setup {
+            path: self.path.clone(),
+            format: self.format,
+            geometry,
+            fps: self.options.fps,
+            crf: self.options.crf,
+            preset: self.options.preset.clone(),
+            constant_rate: self.options.constant_rate,
+        };
+        // Three frames in flight keep the encoder busy while the decoder
+        // runs ahead, and bound memory to a few canvases.
+        let (jobs, rx) = mpsc::sync_channel(3);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("rfbplay-encode".into())
+            .spawn(move || encode::run(setup, rx, ready_tx))
+            .map_err(|_| VideoError::EncoderStopped)?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {
+                self.worker = Some(Worker { jobs, handle });
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                let _ = handle.join();
+                Err(e)
+            }
+            Err(_) => Err(join_error(handle)),
+        }
+    }
+
+    fn send(&mut self, job: Job) -> Result<(), VideoError> {
+        let sent = self.worker.as_ref().map(|w| w.jobs.send(job).is_ok());
+        match sent {
+            Some(true) => Ok(()),
+            Some(false) => match self.worker.take() {
+                Some(w) => Err(join_error(w.handle)),
+                None => Err(VideoError::EncoderStopped),
+            },
+            None => Err(VideoError::EncoderStopped),
+        }
+    }
+}
+
+/// The encoder thread's own error, when it stopped early.
+fn join_error(handle: JoinHandle<Result<EncodeStats, VideoError>>) -> VideoError {
+    match handle.join() {
+        Ok(Err(e)) => e,
+        _ => VideoError::EncoderStopped,
+    }
+}
+
+impl VideoExporter {
+    /// Takes a sampled frame: sends it to the encoder if it changed.
+    fn take(&mut self, frame: &Frame<'_>, content: Option<u64>) -> Result<(), ExportError> {
+        let fb = frame.screen;
+        self.largest = (
+            self.largest.0.max(fb.width()),
+            self.largest.1.max(fb.height()),
+        );
+        if self.outgrown {
+            return Ok(());
+        }
+        if self.canvas.is_none() {
+            let size = (fb.width().max(1), fb.height().max(1));
+            self.canvas = Some(Canvas::new(Geometry::new(
+                size.0,
+                size.1,
+                self.options.scale,
+            )));
+        }
+        let Some(canvas) = self.canvas.as_mut() else {
+            return Ok(());
+        };
+        let geometry = canvas.geometry();
+        if !self.fixed && (fb.width() > geometry.width || fb.height() > geometry.height) {
+            // Stop encoding; the caller plays the file again at the
+            // largest size, which the rest of this pass finds out.
+            self.outgrown = true;
+            if let Some(w) = self.worker.take() {
+                // Wait for the thread to let go of the file before the
+                // next pass creates it again.
+                drop(w.jobs);
+                let _ = w.handle.join();
+            }
+            return Ok(());
+        }
+        if self.worker.is_none() {
+            self.start_worker(geometry)?;
+        }
+        let pts = frame.index.saturating_sub(self.first_index) as i64;
+        self.last_index = Some(frame.index);
+        self.frames += 1;
+        let Some(canvas) = self.canvas.as_mut() else {
+            return Ok(());
+        };
+        // A new content is new pixels, or so nearly always that comparing
+        // every changed frame would cost more than the rare duplicate.
+        let unchanged = match content {
+            Some(c) => self.last_content == Some(c),
+            None => canvas.shows(fb),
+        };
+        self.last_content = content;
+        if unchanged {
+            // The encoder thread repeats pictures itself at constant rate.
+            return Ok(());
+        }
+        let pixels = canvas.draw(fb);
+        self.held.push_back((pixels, pts));
+        while self.held.len() > 2 {
+            if let Some((pixels, pts)) = self.held.pop_front() {
+                self.send(Job::Frame { pixels, pts })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Exporter for VideoExporter {
+    fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError> {
+        // Without a content hint every frame is compared by its pixels.
+        self.take(frame, None)
+    }
+
+    fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
+        self.take(frame, Some(content))
+    }
+
+    fn recording_end(
+        &mut self,
+        last_update: Time,
+        screen: &Framebuffer,
+        content: u64,
+    ) -> Result<(), ExportError> {
+        let sampling = self.options.sampling();
+        let mut k = (last_update.0 as f64 * sampling.fps / 1e9).floor() as u64;
+        while sampling.time_of(k) > last_update && k > 0 {
+            k -= 1;
+        }
+        while sampling.time_of(k + 1) <= last_update {
+            k += 1;
+        }
+        self.end_index = Some(k);
+        // The final screen goes in the last frame (see `finish`) unless
+        // `--to` ended the video before the recording's end.
+        if self.last_index.is_some_and(|last| last >= k) && !self.outgrown {
+            let frame = Frame {
+                index: k + 1,
+                time: sampling.time_of(k + 1),
+                screen,
+            };
+            let was = self.frames;
+            self.take(&frame, Some(content))?;
+            self.frames = was;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ExportError> {
+        if self.outgrown {
+            return Ok(());
+        }
+        let Some(last) = self.last_index else {
+            return Err(ExportError::Other(
+                "no frame to write: the recording has no complete update in the chosen time range"
+                    .into(),
+            ));
+        };
+        // Frames after the last complete update come from the unfinished
+        // tail of a cut recording: the video ends with the frame at or
+        // before that update, and shows the final screen in it, so the
+        // video lasts the recording's duration within one frame and ends
+        // on its last picture.
+        let last = self.end_index.map_or(last, |e| e.min(last));
+        let last_pts = last.saturating_sub(self.first_index) as i64;
+        if let Some((pixels, pts)) = self.held.pop_back() {
+            self.held.retain(|(_, p)| *p < pts.min(last_pts));
+            self.held.push_back((pixels, pts.min(last_pts)));
+        }
+        while let Some((pixels, pts)) = self.held.pop_front() {
+            self.send(Job::Frame { pixels, pts })?;
+        }
+        let end_pts = last_pts + 1;
+        self.send(Job::End { end_pts })?;
+        let Some(worker) = self.worker.take() else {
+            return Err(VideoError::EncoderStopped.into());
+        };
+        drop(worker.jobs);
+        match worker.handle.join() {
+            Ok(Ok(stats)) => {
+                self.stats = stats;
+                self.stats.duration = end_pts as f64 / self.options.fps;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(VideoError::EncoderStopped.into()),
+        }
+    }
+
+    fn frames_written(&self) -> u64 {
+        self.frames
+    }
+}
+
+/// How a video export went.
+pub struct VideoReport {
+    pub export: ExportReport,
+    /// 1, or 2 when the screen grew and the file was played again.
+    pub passes: u32,
+    /// Output geometry, when any frame was written.
+    pub geometry: Option<Geometry>,
+    pub stats: EncodeStats,
+}
+
+/// Plays `input` and writes a video to `output`. When the screen grows past
+/// the first frame's size (and no size was given), the recording is played
+/// a second time at the largest size, so the whole video has one size.
+pub fn export_file(
+    input: &Path,
+    output: &Path,
+    options: &VideoOptions,
+    progress: &dyn Progress,
+) -> Result<VideoReport, VideoError> {
+    options.validate()?;
+    VideoFormat::from_path(output)?;
+    let mut size = options.size;
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let mut player = Player::open(input, PlayOptions::default())?;
+        let mut exporter = VideoExporter::new(output, options, size)?;
+        let report = super::run(&mut player, options.sampling(), &mut exporter, progress);
+        match exporter.restart_size() {
+            Some(largest) if passes == 1 => size = Some(largest),
+            _ => {
+                return Ok(VideoReport {
+                    export: report,
+                    passes,
+                    geometry: exporter.geometry(),
+                    stats: exporter.stats(),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Video export end to end: recordings go through `rfbplay export` (the
+//! binary, so exit codes and messages are covered too) and the files are
+//! read back with ffmpeg-next: codec, pixel format, size, duration against
+//! the recording's, and the last picture against the recording's last
+//! screen. Synthetic recordings (odd sizes, damage) are written here with
+//! the library's own FbWriter.
+
+mod common;
+
+use ffmpeg::{codec, format, media, software::scaling};
+use ffmpeg_next as ffmpeg;
+use rfbplay::container::FbWriter;
+use rfbplay::player::{PlayOptions, Player};
+use rfbplay::progress::NoProgress;
+use rfbplay::Framebuffer;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What a video file holds, as a player sees it.
+struct Probe {
+    codec: codec::Id,
+    pixel: format::Pixel,
+    width: u32,
+    height: u32,
+    /// End of the last packet, in seconds.
+    duration: f64,
+    packets: usize,
+    /// Times of keyframes, in seconds.
+    keys: Vec<f64>,
+    /// The last decoded picture as RGB.
+    last: Vec<u8>,
+}
+
+fn probe(path: &Path) -> Probe {
+    ffmpeg::init().unwrap();
+    let mut ictx = format::input(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stream = ictx
+        .streams()
+        .best(media::Type::Video)
+        .expect("a video stream");
+    let index = stream.index();
+    let tb = f64::from(stream.time_base());
+    let mut decoder = codec::context::Context::from_parameters(stream.parameters())
+        .unwrap()
+        .decoder()
+        .video()
+        .unwrap();
+    let mut end = 0i64;
+    let mut packets = 0;
+    let mut keys = vec![];
+    let mut last = None;
+    let mut frame = ffmpeg::frame::Video::empty();
+    let mut take = |decoder: &mut ffmpeg::decoder::Video,
+                    last: &mut Option<ffmpeg::frame::Video>| {
+        while decoder.receive_frame(&mut frame).is_ok() {
+            *last = Some(frame.clone());
+        }
+    };
+    for (s, packet) in ictx.packets() {
+        if s.index() != index {
+            continue;
+        }
+        packets += 1;
+        if packet.is_key() {
+            keys.push(packet.pts().unwrap_or(0) as f64 * tb);
+        }
+        end = end.max(packet.pts().or(packet.dts()).unwrap_or(0) + packet.duration());
+        decoder.send_packet(&packet).unwrap();
+        take(&mut decoder, &mut last);
+    }
+    decoder.send_eof().unwrap();
+    take(&mut decoder, &mut last);
+    // Matroska stores no packet durations: its segment duration says
+    // how long the last frame lasts.
+    let container = ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE);
+    let end = (end as f64 * tb).max(container);
+    let last = last.expect("at least one decoded frame");
+    let (w, h) = (decoder.width(), decoder.height());
+    let mut rgb = ffmpeg::frame::Video::empty();
+    scaling::Context::get(
+        last.format(),
+        w,
+        h,
+        format::Pixel::RGB24,
+        w,
+        h,
+        scaling::Flags::BICUBIC,
+    )
+    .unwrap()
+    .run(&last, &mut rgb)
+    .unwrap();
+    let stride = rgb.stride(0);
+    let mut pixels = Vec::with_capacity(w as usize * h as usize * 3);
+    for y in 0..h as usize {
+        pixels.extend_from_slice(&rgb.data(0)[y * stride..y * stride + w as usize * 3]);
+    }
+    Probe {
+        codec: decoder.id(),
+        pixel: decoder.format(),
+        width: w,
+        height: h,
+        duration: end,
+        packets,
+        keys,
+        last: pixels,
+    }
+}
+
+/// PSNR in dB of the top-left of `video` (RGB, `vw` wide) against `fb`.
+fn psnr(video: &[u8], vw: u32, fb: &Framebuffer) -> f64 {
+    let want = fb.to_rgb();
+    let mut sum = 0f64;
+    for y in 0..fb.height() as usize {
+        let a = &video[y * vw as usize * 3..][..fb.width() as usize * 3];
+        let b = &want[y * fb.width() as usize * 3..][..fb.width() as usize * 3];
+        for (p, q) in a.iter().zip(b) {
+            let d = f64::from(*p) - f64::from(*q);
+            sum += d * d;
+        }
+    }
+    let mse = sum / (fb.width() as f64 * fb.height() as f64 * 3.0);
+    if mse == 0.0 {
+        return 99.0;
+    }
+    10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+/// The recording's duration and last screen.
+fn recording_end(path: &Path) -> (f64, Framebuffer) {
+    let mut player = Player::open(path, PlayOptions::default()).unwrap();
+    let (fb, summary) = rfbplay::export::screen_at(&mut player, None, &NoProgress);
+    (
+        summary.last_update.expect("an update").as_secs_f64(),
+        fb.expect("a screen"),
+    )
+}
+
+fn rfbplay(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(args)
+        .output()
+        .expect("running rfbplay")
+}
+
+fn export(args: &[&str]) -> String {
+    let out = rfbplay(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "rfbplay {args:?} failed: {stderr}");
+    stderr
+}
+
+/// Exports a corpus file to mp4 and checks what every player needs.
+fn check_mp4(name: &str, extra: &[&str]) -> Option<Probe> {
+    let corpus = common::corpus()?;
+    let input = corpus.join(format!("{name}.fb"));
+    let dir = common::TempDir::new("video");
+    let out = dir.path().join(format!("{name}.mp4"));
+    let mut args = vec![input.to_str().unwrap(), out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    export(&args);
+    let p = probe(&out);
+    let (duration, last) = recording_end(&input);
+    assert_eq!(p.codec, codec::Id::H264);
+    assert_eq!(p.pixel, format::Pixel::YUV420P);
+    assert!(
+        p.width.is_multiple_of(2) && p.height.is_multiple_of(2),
+        "{}x{}",
+        p.width,
+        p.height
+    );
+    assert!(
+        (p.duration - duration).abs() <= 0.1 + 1e-6,
+        "{name}: video lasts {} s, recording {duration} s",
+        p.duration
+    );
+    let db = psnr(&p.last, p.width, &last);
+    assert!(db >= 35.0, "{name}: last frame PSNR {db:.1} dB");
+    Some(p)
+}
+
+#[test]
+fn incremental_recording_makes_a_playable_mp4() {
+    let Some(p) = check_mp4("enc_xvnc_copyrect_raw", &[]) else {
+        return;
+    };
+    assert_eq!((p.width, p.height), (1024, 768));
+    // 42 updates over 11 s at 10 fps: only changed frames are encoded.
+    assert!(p.packets < 111, "{} packets", p.packets);
+}
+
+#[test]
+fn minimega_recording_with_bells_exports_whole() {
+    check_mp4("mm_xvnc_bell", &[]);
+}
+
+#[test]
+fn resolution_changes_export_at_the_largest_size() {
+    if let Some(p) = check_mp4("mm_qemu_modes", &[]) {
+        assert_eq!((p.width, p.height), (1024, 768));
+    }
+}
+
+/// A synthetic Raw recording: full-screen updates of `w`x`h` at the given
+/// times (seconds), each a smooth picture that differs per update, then
+/// optionally a byte no server sends (damage).
+fn synthetic(dir: &Path, w: u16, h: u16, times: &[f64], damage: bool) -> PathBuf {
+    let path = dir.join(format!("synthetic_{w}x{h}.fb"));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = FbWriter::new(file, 1);
+    for (i, t) in times.iter().enumerate() {
+        let mut msg = vec![0u8, 0, 0, 1];
+        for v in [0u16, 0, w, h] {
+            msg.extend_from_slice(&v.to_be_bytes());
+        }
+        msg.extend_from_slice(&0i32.to_be_bytes());
+        for y in 0..u32::from(h) {
+            for x in 0..u32::from(w) {
+                let shade = ((x / 8 + y / 8 + i as u32 * 7) % 32 * 8) as u8;
+                msg.extend_from_slice(&[shade, (y / 3) as u8, (i * 80) as u8, 0]);
+            }
+        }
+        let at = (t * 1e9) as u64;
+        for piece in msg.chunks(4096) {
+            writer.chunk(at, piece).unwrap();
+        }
+    }
+    if damage {
+        let last = times.last().copied().unwrap_or(0.0);
+        writer.chunk(((last + 0.5) * 1e9) as u64, &[0x7f]).unwrap();
+    }
+    writer.finish().unwrap();
+    path
+}
+
+#[test]
+fn odd_sized_screens_are_padded_to_even() {
+    let dir = common::TempDir::new("odd");
+    let input = synthetic(dir.path(), 969, 729, &[0.0, 0.5, 1.23], false);
+    let out = dir.path().join("odd.mp4");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let p = probe(&out);
+    let (duration, last) = recording_end(&input);
+    assert_eq!((p.width, p.height), (970, 730));
+    assert_eq!(p.codec, codec::Id::H264);
+    // Frames 0..=12: three distinct pictures, the last one lasting to 1.3 s.
+    assert_eq!(p.packets, 3);
+    assert!((p.duration - 1.3).abs() < 1e-6, "{}", p.duration);
+    assert!((p.duration - duration).abs() <= 0.1);
+    let db = psnr(&p.last, p.width, &last);
+    assert!(db >= 35.0, "PSNR {db:.1} dB");
+}
+
+#[test]
+fn constant_rate_repeats_frames_and_keeps_the_duration() {
+    let dir = common::TempDir::new("cfr");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 0.5, 1.23], false);
+    let out = dir.path().join("cfr.mkv");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap(), "--cfr"]);
+    let p = probe(&out);
+    assert_eq!(p.packets, 13);
+    assert!((p.duration - 1.3).abs() < 1e-3, "{}", p.duration);
+}
+
+#[test]
+fn damaged_recording_keeps_what_came_before_and_fails() {
+    let dir = common::TempDir::new("damage");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 1.0], true);
+    let out = dir.path().join("damaged.mp4");
+    let run = rfbplay(&["export", input.to_str().unwrap(), out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "damage must fail: {stderr}");
+    assert!(stderr.contains("unknown server message type"), "{stderr}");
+    let p = probe(&out);
+    assert_eq!(p.packets, 2);
+    assert!((p.duration - 1.1).abs() < 1e-6, "{}", p.duration);
+}
+
+#[test]
+fn other_containers_get_their_codecs() {
+    let dir = common::TempDir::new("formats");
+    let input = synthetic(dir.path(), 97, 61, &[0.0, 0.3, 0.6], false);
+    for (ext, codec) in [
+        ("webm", codec::Id::VP9),
+        ("gif", codec::Id::GIF),
+        ("avi", codec::Id::MJPEG),
+        ("mov", codec::Id::H264),
+    ] {
+        let out = dir.path().join(format!("out.{ext}"));
+        export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+        let p = probe(&out);
+        assert_eq!(p.codec, codec, "{ext}");
+        assert!(
+            p.duration > 0.6 && p.duration <= 0.75,
+            "{ext}: {}",
+            p.duration
+        );
+    }
+    let bad = rfbplay(&[
+        "export",
+        input.to_str().unwrap(),
+        dir.path().join("out.xyz").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("mp4, mkv, mov, webm, gif, avi"), "{stderr}");
+}
+
+#[test]
+fn scale_size_speed_and_range_options() {
+    let dir = common::TempDir::new("options");
+    let input = synthetic(dir.path(), 969, 729, &[0.0, 1.0, 2.0, 3.0], false);
+    let i = input.to_str().unwrap();
+    let out = dir.path().join("o.mp4");
+    let o = out.to_str().unwrap();
+    export(&["export", i, o, "--scale", "0.5"]);
+    let p = probe(&out);
+    assert_eq!((p.width, p.height), (486, 366));
+    export(&["export", i, o, "--size", "640x480"]);
+    assert_eq!((probe(&out).width, probe(&out).height), (640, 480));
+    export(&["export", i, o, "--speed", "2"]);
+    assert!((probe(&out).duration - 1.6).abs() < 1e-6);
+    export(&["export", i, o, "--from", "1", "--to", "2.5"]);
+    // Frames 10..=25 of the recording.
+    assert!((probe(&out).duration - 1.6).abs() < 1e-6);
+}
+
+#[test]
+fn still_stretches_get_a_keyframe_every_ten_seconds() {
+    let dir = common::TempDir::new("keys");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 25.0], false);
+    let out = dir.path().join("keys.mp4");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let p = probe(&out);
+    assert!((p.duration - 25.1).abs() < 1e-6, "{}", p.duration);
+    let mut keys = p.keys.clone();
+    keys.push(p.duration);
+    assert!(
+        keys.windows(2).all(|w| w[1] - w[0] <= 10.0 + 1e-6),
+        "keyframes at {:?}",
+        p.keys
+    );
+}
