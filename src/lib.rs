@@ -18,6 +18,7 @@ pub mod decode;
 pub mod export;
 pub mod framebuffer;
 pub mod info;
+pub mod kb;
 pub mod limits;
 pub mod player;
 pub mod progress;
