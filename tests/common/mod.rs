@@ -28,13 +28,18 @@ pub fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("RFBPLAY_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    require(dir.join("README.md").is_file().then_some(dir), "the corpus (../shared/corpus)")
+    require(
+        dir.join("README.md").is_file().then_some(dir),
+        "the corpus (../shared/corpus)",
+    )
 }
 
 /// A program on PATH, by the rule above.
 pub fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
     });
     require(found, name)
 }
@@ -46,7 +51,9 @@ pub fn testdata() -> PathBuf {
 
 /// Reads a PNG as 8-bit RGB: (width, height, pixels).
 pub fn read_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
-    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
     (img.width(), img.height(), img.into_raw())
 }
 
@@ -55,7 +62,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let p = std::env::temp_dir().join(format!("rfbplay-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
