@@ -3,6 +3,7 @@
 
 mod frames;
 mod info;
+mod kb;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -25,10 +26,29 @@ enum Command {
     Frame(frames::FrameArgs),
     /// A numbered PNG sequence at a frame rate.
     Frames(frames::FramesArgs),
+    /// Replay a keyboard/mouse .kb file to a VNC server (or --check it).
+    Play(kb::PlayArgs),
+    /// Type a string as key presses (US keyboard).
+    Type(kb::TypeArgs),
+    /// Send one .kb event now.
+    Inject(kb::InjectArgs),
+    /// Drive a running `play --control PATH`.
+    Ctl(kb::CtlArgs),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
-const COMMANDS: &[&str] = &["info", "frame", "frames", "export", "help"];
+const COMMANDS: &[&str] = &[
+    "info",
+    "frame",
+    "frames",
+    "export",
+    "help",
+    "play",
+    "type",
+    "inject",
+    "ctl",
+    "record-kb",
+];
 
 pub fn run() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -52,6 +72,10 @@ pub fn run() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
+        Command::Play(a) => kb::run_play(a),
+        Command::Type(a) => kb::run_type(a),
+        Command::Inject(a) => kb::run_inject(a),
+        Command::Ctl(a) => kb::run_ctl(a),
     };
     match result {
         Ok(code) => code,

@@ -9,9 +9,13 @@
 
 mod keysym_table;
 
+pub mod control;
 pub mod keysym;
+pub mod live;
 pub mod load;
 pub mod parse;
+pub mod play;
+pub mod search;
 pub mod typing;
 pub mod write;
 
