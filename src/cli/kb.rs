@@ -390,3 +390,47 @@ impl Observer for Status {
         );
     }
 }
+
+#[derive(clap::Args, Debug)]
+pub struct RecordKbArgs {
+    /// Where viewers connect (host:port).
+    #[arg(long, default_value = "127.0.0.1:5999")]
+    listen: String,
+    /// The VNC server: `host:N` or `host::port`.
+    target: String,
+    /// The .kb file to write (replaced if it exists).
+    file: PathBuf,
+}
+
+pub fn run_record_kb(a: RecordKbArgs) -> anyhow::Result<ExitCode> {
+    let target: Target = a.target.parse()?;
+    let listener = std::net::TcpListener::bind(&a.listen)
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let mut out = std::fs::File::create(&a.file)
+        .with_context(|| format!("cannot create {}", a.file.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    eprintln!(
+        "rfbplay: point a VNC viewer at {} (it reaches {target}); recording to {}",
+        listener.local_addr()?,
+        a.file.display()
+    );
+    let s = kb::record::record(&listener, &target, &mut out, &stop)?;
+    eprintln!(
+        "rfbplay: recorded {} key and {} pointer events ({} other viewer messages)",
+        s.keys, s.pointers, s.other_messages
+    );
+    if !s.hidden_security.is_empty() {
+        eprintln!(
+            "rfbplay: note: hid security types {:?} from the viewer (only None and VNC Authentication can be followed)",
+            s.hidden_security
+        );
+    }
+    if let Some(lost) = s.lost {
+        eprintln!("rfbplay: warning: stopped logging: {lost}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

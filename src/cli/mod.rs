@@ -34,6 +34,8 @@ enum Command {
     Inject(kb::InjectArgs),
     /// Drive a running `play --control PATH`.
     Ctl(kb::CtlArgs),
+    /// Record a viewer's keys and pointer through a proxy, as a .kb file.
+    RecordKb(kb::RecordKbArgs),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
@@ -76,6 +78,7 @@ pub fn run() -> ExitCode {
         Command::Type(a) => kb::run_type(a),
         Command::Inject(a) => kb::run_inject(a),
         Command::Ctl(a) => kb::run_ctl(a),
+        Command::RecordKb(a) => kb::run_record_kb(a),
     };
     match result {
         Ok(code) => code,

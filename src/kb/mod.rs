@@ -15,6 +15,8 @@ pub mod live;
 pub mod load;
 pub mod parse;
 pub mod play;
+pub mod proxy;
+pub mod record;
 pub mod search;
 pub mod typing;
 pub mod write;
