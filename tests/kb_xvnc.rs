@@ -429,7 +429,7 @@ fn button_template(d: &Desk) -> Option<PathBuf> {
         let geo: Vec<&str> = line.split_whitespace().rev().take(2).collect();
         let [abs, size] = geo[..] else { continue };
         let nums = |s: &str| -> Vec<u32> {
-            s.split(|c| c == 'x' || c == '+')
+            s.split(['x', '+'])
                 .filter(|p| !p.is_empty())
                 .filter_map(|p| p.parse().ok())
                 .collect()
