@@ -16,6 +16,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The largest template the search can take (see `decode_template`).
+pub const MAX_TEMPLATE_PIXELS: u64 = 4096 * 4096;
+
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
     /// How deep LoadFile may nest (the top file is depth 0).
@@ -34,7 +37,7 @@ impl Default for LoadOptions {
             max_depth: 16,
             max_file_bytes: 256 << 20,
             max_steps: 10_000_000,
-            max_template_pixels: 4096 * 4096,
+            max_template_pixels: MAX_TEMPLATE_PIXELS,
         }
     }
 }
@@ -493,12 +496,15 @@ pub fn decode_template(
         .map_err(|e| image_err(image::ImageError::IoError(e)))?;
     let (width, height) = reader.into_dimensions().map_err(image_err)?;
     let pixels = u64::from(width) * u64::from(height);
-    if pixels == 0 || pixels > options.max_template_pixels {
+    // The search sums a template's pixels in u32 (search.rs): 4096x4096
+    // pixels of 255 is the most that fits, whatever the options say.
+    let limit = options.max_template_pixels.min(MAX_TEMPLATE_PIXELS);
+    if pixels == 0 || pixels > limit {
         return Err(LoadErrorKind::TemplateSize {
             source_name,
             width,
             height,
-            limit: options.max_template_pixels,
+            limit,
         });
     }
     let rgb = image::load_from_memory(bytes).map_err(image_err)?.to_rgb8();
