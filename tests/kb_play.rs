@@ -14,9 +14,12 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Key and pointer messages as the server got them: (arrival, bytes).
+type Arrivals = Vec<(Instant, Vec<u8>)>;
+
 /// A server that accepts one viewer with security None and records the
 /// key and pointer events it gets: (arrival, message bytes).
-fn server() -> (Target, JoinHandle<Vec<(Instant, Vec<u8>)>>) {
+fn server() -> (Target, JoinHandle<Arrivals>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let h = std::thread::spawn(move || {
@@ -81,7 +84,7 @@ fn run(
     p: &Program,
     opts: &PlayOptions,
     control: impl FnOnce(mpsc::Sender<Control>) + Send + 'static,
-) -> (Instant, Vec<(Instant, Vec<u8>)>) {
+) -> (Instant, Arrivals) {
     let (target, srv) = server();
     let mut session = Session::connect(&target, &ConnectOptions::default()).unwrap();
     let (tx, rx) = mpsc::channel();
