@@ -244,12 +244,11 @@ fn type_and_inject() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown key 'NoSuchKey'"));
 }
 
-#[test]
-fn record_kb_session_replays_to_the_same_effect() {
+/// Runs `record-kb` in front of the desk's server and types `text`
+/// through it with the project's client core as the viewer; returns the
+/// event lines the viewer sent. The recording goes to `rec.kb`.
+fn record_through_proxy(d: &Desk, text: &str) -> Vec<String> {
     use rfbplay::client::{Client, ConnectOptions, Target};
-    let Some(d) = Desk::new("kb-rec", true) else {
-        return;
-    };
     let port = xvnc::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut recorder = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
@@ -258,7 +257,6 @@ fn record_kb_session_replays_to_the_same_effect() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The scripted viewer: the project's own client core, through the proxy.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut viewer = loop {
         match Client::connect(&Target::new("127.0.0.1", port), &ConnectOptions::default()) {
@@ -268,12 +266,12 @@ fn record_kb_session_replays_to_the_same_effect() {
         }
     };
     let mut sent = vec![];
-    for (x, y) in [(600, 500), (420, 300), (416, 296)] {
+    for (x, y) in [(600, 450), (420, 300), (416, 296)] {
         viewer.pointer(0, x, y).unwrap();
         sent.push(format!("PointerEvent,0,{x},{y}"));
         std::thread::sleep(Duration::from_millis(30));
     }
-    for e in kb::typing::type_events("echo rec > r1\n") {
+    for e in kb::typing::type_events(text) {
         let Event::Key { down, keysym } = e else {
             unreachable!()
         };
@@ -288,6 +286,15 @@ fn record_kb_session_replays_to_the_same_effect() {
     let mut log = String::new();
     std::io::Read::read_to_string(recorder.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(status.success(), "{log}");
+    sent
+}
+
+#[test]
+fn record_kb_session_replays_to_the_same_effect() {
+    let Some(d) = Desk::new("kb-rec", true) else {
+        return;
+    };
+    let sent = record_through_proxy(&d, "echo rec > r1\n");
     assert!(
         wait_contents(&d.path("r1"), "rec\n"),
         "the live session did not reach the server"
@@ -508,4 +515,60 @@ fn click_it_event_clicks_an_xmessage_button() {
         err.contains("gone.kb:2: WaitForIt for") && err.contains("not found within"),
         "{err}"
     );
+}
+
+#[test]
+fn recording_and_playbacks_run_side_by_side() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let Some(a) = Desk::new("kb-side-a", true) else {
+        return;
+    };
+    let Some(b) = Desk::new("kb-side-b", true) else {
+        return;
+    };
+    // On A: a pointer walk inside the xterm (so focus stays) played on its
+    // own connection while a viewer types through the recorder.
+    let mut walk = String::new();
+    for i in 0..40u16 {
+        walk += &format!(
+            "40ms:PointerEvent,0,{},{}\n",
+            300 + i * 5,
+            200 + (i % 7) * 10
+        );
+    }
+    std::fs::write(a.path("walk.kb"), walk).unwrap();
+    // On B: the corpus file, at the same time.
+    let echo = std::fs::read_to_string(corpus.join("xterm_echo_hello.kb")).unwrap();
+    std::fs::write(b.path("echo.kb"), without_tmp_prefix(&echo)).unwrap();
+    let spawn = |d: &Desk, file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(["play", &d.x.target(), file])
+            .current_dir(d.dir.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut on_b = spawn(&b, "echo.kb");
+    let mut on_a = spawn(&a, "walk.kb");
+    let sent = record_through_proxy(&a, "echo side > s1\n");
+    assert!(on_a.wait().unwrap().success());
+    assert!(on_b.wait().unwrap().success());
+    assert!(
+        wait_contents(&a.path("s1"), "side\n"),
+        "typing through the recorder failed"
+    );
+    assert!(
+        wait_contents(&b.path("x"), "hello\n"),
+        "the playback on B failed"
+    );
+    // The recording holds the viewer's events only, not the other playback's.
+    let text = std::fs::read_to_string(a.path("rec.kb")).unwrap();
+    let script = kb::parse_str(&text).unwrap();
+    let events: Vec<String> = script
+        .events()
+        .map(|(_, e)| kb::write::format_event(e))
+        .collect();
+    assert_eq!(events, sent);
 }
