@@ -61,7 +61,9 @@ pub struct Searcher {
 impl Searcher {
     pub fn new(template: Arc<Template>) -> Searcher {
         let tw = template.width as usize;
-        let th = template.height as usize;
+        // A hand-built Template may hold fewer rows than it claims; search
+        // with the rows it has rather than index past its end.
+        let th = (template.height as usize).min(template.bgrx.len() / (tw * 4).max(1));
         let mut levels = Vec::new();
         for g in [1usize, 2, 4, 8, 16] {
             if g > tw || g > th {
