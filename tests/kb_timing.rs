@@ -161,10 +161,10 @@ fn report(label: &str, s: &Stats) {
 #[test]
 fn ten_seconds_with_and_without_spinning() {
     let t = Instant::now();
-    let Some(spin) = measure(10, "1ms") else {
+    let Some(spin) = measure(10, "200us") else {
         return;
     };
-    report("10 s, spin 1ms", &spin);
+    report("10 s, spin 200us", &spin);
     let Some(sleep) = measure(10, "0") else {
         return;
     };
@@ -176,6 +176,8 @@ fn ten_seconds_with_and_without_spinning() {
 #[test]
 #[ignore = "60 s; run with --ignored for the drift figure"]
 fn sixty_seconds_drift() {
-    let Some(s) = measure(60, "1ms") else { return };
-    report("60 s, spin 1ms", &s);
+    let Some(s) = measure(60, "200us") else {
+        return;
+    };
+    report("60 s, spin 200us", &s);
 }

@@ -56,7 +56,7 @@ pub struct PlayArgs {
     #[arg(long)]
     control: Option<PathBuf>,
     /// Spin (instead of sleeping) for the last part of each delay.
-    #[arg(long, default_value = "1ms", value_parser = duration)]
+    #[arg(long, default_value = "200us", value_parser = duration)]
     spin: Duration,
     /// Print how late each event was sent against its schedule.
     #[arg(long)]
@@ -151,11 +151,14 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     let report = result?;
     if a.timing {
         let (mean, max) = report.mean_max_lateness_ns();
+        let ms = |ns: u64| ns as f64 / 1e6;
         eprintln!(
-            "timing: {} events, send lateness mean {:.3} ms, max {:.3} ms",
+            "timing: {} events, send lateness mean {:.3} ms, median {:.3} ms, p99 {:.3} ms, max {:.3} ms",
             report.lateness_ns.len(),
             mean / 1e6,
-            max as f64 / 1e6
+            ms(report.lateness_quantile_ns(0.5)),
+            ms(report.lateness_quantile_ns(0.99)),
+            ms(max)
         );
     }
     if report.stopped {
