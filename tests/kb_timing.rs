@@ -130,7 +130,13 @@ fn measure(secs: u64, spin: &str) -> Option<Stats> {
     let max_ms = diffs.iter().fold(0.0f64, |m, d| m.max(d.abs()));
     let tenth = (diffs.len() / 10).max(1);
     let avg = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-    let drift_ms = avg(&diffs[diffs.len() - tenth..]) - avg(&diffs[..tenth]);
+    // Medians, so one preempted event does not pass for drift.
+    let median = |s: &[f64]| {
+        let mut v = s.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let drift_ms = median(&diffs[diffs.len() - tenth..]) - median(&diffs[..tenth]);
     // Least-squares slope of error against schedule time.
     let xs: Vec<f64> = pairs.iter().map(|p| p.0).collect();
     let (mx, my) = (avg(&xs), avg(&diffs));
@@ -153,7 +159,7 @@ fn measure(secs: u64, spin: &str) -> Option<Stats> {
 
 fn report(label: &str, s: &Stats) {
     eprintln!(
-        "{label}: {} events, error per event mean {:.3} ms, max {:.3} ms; drift last-tenth minus first-tenth {:+.3} ms, slope {:+.3} ms/min (X timestamps are whole ms)",
+        "{label}: {} events, error per event mean {:.3} ms, max {:.3} ms; drift (median of last tenth minus first tenth) {:+.3} ms, slope {:+.3} ms/min (X timestamps are whole ms)",
         s.events, s.mean_ms, s.max_ms, s.drift_ms, s.slope_ms_per_min
     );
 }
