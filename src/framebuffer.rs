@@ -191,12 +191,72 @@ impl Framebuffer {
     }
 }
 
+impl Cursor {
+    /// Draws the shape with its hotspot at `pointer`, clipped to the
+    /// screen; pixels outside the mask stay as they are.
+    /// Returns the area it covered.
+    pub fn draw(&self, fb: &mut Framebuffer, pointer: (u16, u16)) -> Option<Rect> {
+        let left = i64::from(pointer.0) - i64::from(self.hotspot.0);
+        let top = i64::from(pointer.1) - i64::from(self.hotspot.1);
+        let x0 = left.clamp(0, i64::from(fb.width()));
+        let y0 = top.clamp(0, i64::from(fb.height()));
+        let x1 = (left + i64::from(self.width)).clamp(0, i64::from(fb.width()));
+        let y1 = (top + i64::from(self.height)).clamp(0, i64::from(fb.height()));
+        if x1 <= x0 || y1 <= y0 {
+            return None;
+        }
+        for cy in 0..usize::from(self.height) {
+            let y = top + cy as i64;
+            if y < 0 || y >= i64::from(fb.height()) {
+                continue;
+            }
+            for cx in 0..usize::from(self.width) {
+                let x = left + cx as i64;
+                if x < 0 || x >= i64::from(fb.width()) || !self.opaque(cx, cy) {
+                    continue;
+                }
+                let i = (cy * usize::from(self.width) + cx) * BYTES_PER_PIXEL;
+                if let Some(px) = self.pixels.get(i..i + BYTES_PER_PIXEL) {
+                    fb.set(x as u32, y as u32, [px[0], px[1], px[2], 0]);
+                }
+            }
+        }
+        Some(Rect::new(
+            x0 as u16,
+            y0 as u16,
+            (x1 - x0) as u16,
+            (y1 - y0) as u16,
+        ))
+    }
+}
+
 /// Converts B, G, R, X pixels to R, G, B.
 pub fn bgrx_to_rgb(src: &[u8], dst: &mut [u8]) {
     for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4)) {
         d[0] = s[2];
         d[1] = s[1];
         d[2] = s[0];
+    }
+}
+
+/// A cursor shape: B, G, R, X pixels, a mask row per row, and the hotspot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub width: u16,
+    pub height: u16,
+    pub hotspot: (u16, u16),
+    pub pixels: Vec<u8>,
+    /// One bit per pixel, rows padded to whole bytes, most significant first.
+    pub mask: Vec<u8>,
+}
+
+impl Cursor {
+    /// Whether the pixel at (x, y) of the shape is drawn.
+    pub fn opaque(&self, x: usize, y: usize) -> bool {
+        let row = usize::from(self.width).div_ceil(8);
+        self.mask
+            .get(y * row + x / 8)
+            .is_some_and(|b| b & (0x80 >> (x % 8)) != 0)
     }
 }
 
@@ -208,6 +268,14 @@ pub struct Screen {
     shown: Option<Framebuffer>,
     dirty: Vec<Rect>,
     resized: bool,
+    /// The last cursor shape the stream sent (Cursor pseudo-encoding).
+    pub cursor: Option<Cursor>,
+    /// The last pointer position the stream showed (PointerPos).
+    pub pointer: Option<(u16, u16)>,
+    /// Draw the cursor into the shown screen (`--cursor`).
+    pub draw_cursor: bool,
+    /// Where the cursor was drawn into the shown screen last time.
+    overlay: Option<Rect>,
 }
 
 impl Screen {
@@ -259,13 +327,21 @@ impl Screen {
         };
         if self.resized || shown.width != self.drawn.width || shown.height != self.drawn.height {
             shown.clone_from(&self.drawn);
+            self.overlay = None;
         } else {
-            for rect in &self.dirty {
+            // The area under last time's cursor comes back from the drawn
+            // screen along with what this update changed.
+            for rect in self.dirty.iter().chain(self.overlay.take().as_ref()) {
                 shown.copy_rect_from(&self.drawn, *rect);
             }
         }
         self.dirty.clear();
         self.resized = false;
+        if self.draw_cursor {
+            if let (Some(cursor), Some(pointer)) = (&self.cursor, self.pointer) {
+                self.overlay = cursor.draw(shown, pointer);
+            }
+        }
     }
 }
 

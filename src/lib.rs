@@ -18,12 +18,16 @@ pub mod container;
 pub mod decode;
 pub mod export;
 pub mod framebuffer;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod info;
 pub mod kb;
 pub mod limits;
 pub mod player;
 pub mod progress;
+pub mod record;
 pub mod rfb;
+pub mod synth;
 pub mod time;
 pub mod timeline;
 

@@ -12,6 +12,9 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Container chunks longer than this are refused.
     pub max_chunk: u64,
+    /// A gap between chunks longer than this is damage, not a pause: it
+    /// would turn one corrupt number into billions of frames.
+    pub max_gap_ns: u64,
 }
 
 impl Default for Limits {
@@ -21,6 +24,7 @@ impl Default for Limits {
             max_height: 16384,
             max_pixels: 8192 * 8192,
             max_chunk: 64 << 20,
+            max_gap_ns: 24 * 3600 * 1_000_000_000,
         }
     }
 }

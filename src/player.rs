@@ -91,6 +91,8 @@ pub struct PlayOptions {
     pub limits: Limits,
     /// Keep the screen as shown between updates (needed for frames).
     pub keep_shown: bool,
+    /// Draw the cursor into frames where its shape and position are known.
+    pub draw_cursor: bool,
 }
 
 impl Default for PlayOptions {
@@ -98,6 +100,7 @@ impl Default for PlayOptions {
         PlayOptions {
             limits: Limits::default(),
             keep_shown: true,
+            draw_cursor: false,
         }
     }
 }
@@ -126,6 +129,7 @@ impl Player {
             None => (PixelFormat::BGRX, None),
         };
         let mut parser = Parser::new(pf, options.limits, options.keep_shown);
+        parser.set_draw_cursor(options.draw_cursor);
         if let Some((w, h)) = size {
             parser
                 .set_screen_size(w, h)

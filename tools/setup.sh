@@ -18,7 +18,7 @@ packages=(
   qemu-system-x86
   chromium
   # benchmarks and helpers
-  gzip procps python3
+  gzip procps python3 bc time
 )
 
 missing=()

@@ -19,6 +19,9 @@ pub struct FrameArgs {
     /// When: seconds (12.5), a duration (1m3s) or 'end'.
     #[arg(long, default_value = "end")]
     at: TimeSpec,
+    /// Draw the cursor where the recording tells its shape and position.
+    #[arg(long)]
+    cursor: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -36,10 +39,17 @@ pub struct FramesArgs {
     /// Last frame time.
     #[arg(long, value_parser = parse_duration)]
     to: Option<Time>,
+    /// Draw the cursor where the recording tells its shape and position.
+    #[arg(long)]
+    cursor: bool,
 }
 
 pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
-    let mut player = Player::open(&args.file, PlayOptions::default())?;
+    let options = PlayOptions {
+        draw_cursor: args.cursor,
+        ..Default::default()
+    };
+    let mut player = Player::open(&args.file, options)?;
     let at = match args.at {
         TimeSpec::At(t) => Some(t),
         TimeSpec::End => None,
@@ -73,7 +83,11 @@ pub fn run_frames(args: FramesArgs) -> anyhow::Result<ExitCode> {
         from: args.from.unwrap_or(Time::ZERO),
         to: args.to,
     };
-    let mut player = Player::open(&args.file, PlayOptions::default())?;
+    let options = PlayOptions {
+        draw_cursor: args.cursor,
+        ..Default::default()
+    };
+    let mut player = Player::open(&args.file, options)?;
     let last_index = args.to.map(|t| (t.as_secs_f64() * args.fps) as u64);
     let mut seq = PngSequence::create(&args.out, last_index)?;
     let report = rfbplay::export::run(&mut player, sampling, &mut seq, &Bar::new("writing PNGs"));

@@ -5,6 +5,7 @@ mod frames;
 mod info;
 mod kb;
 mod progress;
+mod record;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ enum Command {
     Frame(frames::FrameArgs),
     /// A numbered PNG sequence at a frame rate.
     Frames(frames::FramesArgs),
+    /// Record a VNC server's screen to a .fb file (run without arguments for help).
+    Record(record::Args),
     /// Replay a keyboard/mouse .kb file to a VNC server (or --check it).
     Play(kb::PlayArgs),
     /// Type a string as key presses (US keyboard).
@@ -50,6 +53,7 @@ const COMMANDS: &[&str] = &[
     "inject",
     "ctl",
     "record-kb",
+    "record",
 ];
 
 pub fn run() -> ExitCode {
@@ -74,6 +78,7 @@ pub fn run() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
+        Command::Record(a) => record::run(a),
         Command::Play(a) => kb::run_play(a),
         Command::Type(a) => kb::run_type(a),
         Command::Inject(a) => kb::run_inject(a),

@@ -9,7 +9,7 @@
 //! rfbplay speaks it because Xvnc and QEMU servers are set up with it.
 
 use des::cipher::generic_array::GenericArray;
-use des::cipher::{BlockEncrypt, KeyInit};
+use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use des::Des;
 
 /// Length of the challenge and of the response.
@@ -33,6 +33,20 @@ pub fn respond(challenge: &[u8; CHALLENGE_LEN], password: &[u8]) -> [u8; CHALLEN
         cipher.encrypt_block(GenericArray::from_mut_slice(block));
     }
     out
+}
+
+/// The fixed key with which `vncpasswd` hides a password in its file (it
+/// is obfuscation, not protection; every VNC implementation shares it).
+const VNCPASSWD_KEY: [u8; 8] = [23, 82, 107, 6, 35, 78, 88, 7];
+
+/// Recovers the password from the 8 bytes `vncpasswd -f` writes. Trailing
+/// zero bytes are padding and are dropped.
+pub fn unobfuscate(stored: &[u8; 8]) -> Vec<u8> {
+    let cipher = Des::new(GenericArray::from_slice(&key(&VNCPASSWD_KEY)));
+    let mut block = *stored;
+    cipher.decrypt_block(GenericArray::from_mut_slice(&mut block));
+    let len = block.iter().position(|&b| b == 0).unwrap_or(8);
+    block[..len].to_vec()
 }
 
 #[cfg(test)]
@@ -60,5 +74,14 @@ mod tests {
         let want = [0x3f, 0xa4, 0x0e, 0x8a, 0x98, 0x4d, 0x48, 0x15];
         assert_eq!(r[..8], want);
         assert_eq!(r[8..], want, "ECB: equal blocks encrypt equally");
+    }
+
+    #[test]
+    fn vncpasswd_files_unobfuscate() {
+        // `printf 's3cret!\ns3cret!\n' | vncpasswd -f`, first block.
+        let stored = [0xff, 0x99, 0xc2, 0xcc, 0x4f, 0x80, 0xab, 0xab];
+        assert_eq!(unobfuscate(&stored), b"s3cret!");
+        let stored = [0xdb, 0x8a, 0xb0, 0x25, 0x65, 0xe3, 0xb4, 0xc2];
+        assert_eq!(unobfuscate(&stored), b"abcdefgh");
     }
 }

@@ -141,14 +141,15 @@ impl<S: Read + Write> Io<'_, S> {
     }
 }
 
-/// Runs the handshake on a connected stream. `timeout` is only used in
-/// messages; the caller sets it on the socket.
+/// Runs the handshake on a connected stream, speaking at most `max`.
+/// `timeout` is only used in messages; the caller sets it on the socket.
 pub fn handshake<S: Read + Write>(
     stream: &mut S,
     target: &Target,
     password: Option<&[u8]>,
     shared: bool,
     timeout: Duration,
+    max: Version,
 ) -> Result<Handshake, ClientError> {
     let mut io = Io {
         s: stream,
@@ -161,6 +162,7 @@ pub fn handshake<S: Read + Write>(
         target: target.clone(),
         got: String::from_utf8_lossy(&server_version).into_owned(),
     })?;
+    let version = version.min(max);
     io.write(version.wire())?;
 
     io.stage = Stage::Security;

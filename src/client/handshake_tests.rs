@@ -43,12 +43,20 @@ fn text(s: &str) -> Vec<u8> {
 }
 
 fn run(script: Vec<u8>, password: Option<&[u8]>) -> (Result<Handshake, ClientError>, Vec<u8>) {
+    run_max(script, password, Version::V3_8)
+}
+
+fn run_max(
+    script: Vec<u8>,
+    password: Option<&[u8]>,
+    max: Version,
+) -> (Result<Handshake, ClientError>, Vec<u8>) {
     let mut f = Fake {
         input: Cursor::new(script),
         output: vec![],
     };
     let t = Target::new("test", 5901);
-    let r = handshake(&mut f, &t, password, true, Duration::from_secs(1));
+    let r = handshake(&mut f, &t, password, true, Duration::from_secs(1), max);
     (r, f.output)
 }
 
@@ -202,4 +210,14 @@ fn oversized_texts_are_refused_before_allocating() {
     s.extend_from_slice(&u32::MAX.to_be_bytes());
     let (r, _) = run(s, None);
     assert!(matches!(r, Err(ClientError::Malformed { .. })), "{r:?}");
+}
+
+#[test]
+fn capped_at_3_3_like_minimega() {
+    let mut s = b"RFB 003.008\n".to_vec();
+    s.extend_from_slice(&1u32.to_be_bytes());
+    s.extend_from_slice(&server_init(8, 8, ""));
+    let (r, out) = run_max(s, None, Version::V3_3);
+    assert_eq!(r.unwrap().version, Version::V3_3);
+    assert_eq!(out, b"RFB 003.003\n\x01");
 }

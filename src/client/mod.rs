@@ -80,6 +80,16 @@ impl Client {
     /// Connects to `target` and runs the handshake up to ServerInit.
     /// Every address the host name resolves to is tried in turn.
     pub fn connect(target: &Target, opts: &ConnectOptions) -> Result<Client, ClientError> {
+        Client::connect_with_version(target, opts, Version::V3_8)
+    }
+
+    /// Like [`connect`](Self::connect), speaking at most `max` (the
+    /// recorder's minimega mode speaks 3.3, as minimega does).
+    pub fn connect_with_version(
+        target: &Target,
+        opts: &ConnectOptions,
+        max: Version,
+    ) -> Result<Client, ClientError> {
         let mut stream = tcp_connect(target, opts.timeout)?;
         let io_err = |source| ClientError::Io {
             target: target.clone(),
@@ -100,6 +110,7 @@ impl Client {
             opts.password.as_deref().map(str::as_bytes),
             opts.shared,
             opts.timeout,
+            max,
         )?;
         let writer = Writer::new(stream.try_clone().map_err(io_err)?, target.clone());
         Ok(Client {

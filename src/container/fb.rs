@@ -283,6 +283,16 @@ impl Container for FbReader {
                             max: self.limits.max_chunk,
                         });
                     }
+                    if delta > self.limits.max_gap_ns {
+                        return Err(ContainerError::BadRecord {
+                            offset: self.offset + self.start as u64,
+                            detail: format!(
+                                "chunk {} comes {delta} ns after the previous one, over the limit of {} hours",
+                                self.chunks + 1,
+                                self.limits.max_gap_ns / 3_600_000_000_000
+                            ),
+                        });
+                    }
                     self.start += nl + 1;
                     self.time = self.time.saturating_add(delta);
                     self.chunks += 1;

@@ -6,9 +6,11 @@
 //! file; ASCII digits mean an `.fb` whose gzip layer was already removed.
 
 pub mod fb;
+pub mod fbs;
 pub mod writer;
 
 pub use fb::FbReader;
+pub use fbs::FbsReader;
 pub use writer::FbWriter;
 
 use crate::rfb::PixelFormat;
@@ -158,10 +160,6 @@ pub fn open(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
     Ok(match format {
         Format::GzipFb => Box::new(FbReader::gzip(reader)),
         Format::PlainFb => Box::new(FbReader::plain(reader)),
-        Format::Fbs => {
-            return Err(ContainerError::NotARecording(
-                "FBS files are not supported yet".into(),
-            ));
-        }
+        Format::Fbs => Box::new(FbsReader::open(reader)?),
     })
 }

@@ -4,26 +4,7 @@
 
 use super::{RectCx, RectError, Step};
 
-/// A cursor shape: B, G, R, X pixels, a mask row per row, and the hotspot.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    pub width: u16,
-    pub height: u16,
-    pub hotspot: (u16, u16),
-    pub pixels: Vec<u8>,
-    /// One bit per pixel, rows padded to whole bytes, most significant first.
-    pub mask: Vec<u8>,
-}
-
-impl Cursor {
-    /// Whether the pixel at (x, y) of the shape is drawn.
-    pub fn opaque(&self, x: usize, y: usize) -> bool {
-        let row = usize::from(self.width).div_ceil(8);
-        self.mask
-            .get(y * row + x / 8)
-            .is_some_and(|b| b & (0x80 >> (x % 8)) != 0)
-    }
-}
+pub use crate::framebuffer::Cursor;
 
 /// Cursors beyond this size are refused; real ones are 16 to 256 pixels.
 pub const MAX_CURSOR_SIDE: u16 = 1024;
@@ -35,6 +16,7 @@ pub struct CursorRect {
 
 impl CursorRect {
     pub fn begin(cx: &mut RectCx<'_>) -> Result<CursorRect, RectError> {
+        super::check_pixel_format(cx)?;
         let r = cx.rect;
         if r.w > MAX_CURSOR_SIDE || r.h > MAX_CURSOR_SIDE {
             return Err(RectError::TooLong {
@@ -61,7 +43,7 @@ impl CursorRect {
         for p in px.chunks_exact(bpp) {
             pixels.extend_from_slice(&pf.to_bgrx(p, &cx.ctx.colour_map));
         }
-        cx.ctx.cursor = Some(Cursor {
+        cx.screen.cursor = Some(Cursor {
             width: r.w,
             height: r.h,
             hotspot: (r.x, r.y),

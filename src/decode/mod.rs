@@ -10,8 +10,13 @@
 
 pub mod copyrect;
 pub mod cursor;
+pub mod hextile;
 pub mod raw;
+pub mod rre;
+#[cfg(test)]
+mod testutil;
 pub mod zlib;
+pub mod zrle;
 
 use crate::framebuffer::Screen;
 use crate::limits::Limits;
@@ -70,6 +75,18 @@ pub enum RectError {
     PaletteIndex { index: usize, size: usize },
     #[error("subrectangle {sub} lies outside the rectangle")]
     SubrectOutside { sub: Rect },
+    /// A Hextile subrectangle past its tile (RFC 6143 7.7.4); both are in
+    /// screen coordinates.
+    #[error("subrectangle {sub} lies outside its tile {tile}")]
+    SubrectOutsideTile { sub: Rect, tile: Rect },
+    /// An error inside a rectangle's data, with where it happened: bytes
+    /// from the start of the rectangle's payload, or of its inflated data.
+    #[error("{error} (byte {offset} of the {within})")]
+    At {
+        within: &'static str,
+        offset: u64,
+        error: Box<RectError>,
+    },
     #[error("JPEG data is corrupt: {0}")]
     Jpeg(String),
     #[error("pixel format is not supported: {0}")]
@@ -87,6 +104,17 @@ pub struct Stats {
     pub bytes: BTreeMap<String, u64>,
     /// Subencodings per encoding: Hextile tiles, ZRLE tiles, Tight rectangles.
     pub subencodings: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+impl RectError {
+    /// The error itself, without the [`RectError::At`] wrappers that say
+    /// where it happened.
+    pub fn root(&self) -> &RectError {
+        match self {
+            RectError::At { error, .. } => error.root(),
+            other => other,
+        }
+    }
 }
 
 impl Stats {
@@ -115,9 +143,6 @@ pub struct DecodeContext {
     pub limits: Limits,
     /// The Zlib encoding's stream (rfbproto "Zlib encoding").
     pub zlib: zlib::Stream,
-    /// The last cursor shape and the last pointer position the stream showed.
-    pub cursor: Option<Cursor>,
-    pub pointer: Option<(u16, u16)>,
     /// Whether the screen size is known (ServerInit, DesktopSize, or the
     /// first update done). Until then rectangles grow the screen: minimega
     /// files store no ServerInit, and their first update covers the screen.
@@ -125,6 +150,8 @@ pub struct DecodeContext {
     pub stats: Stats,
     /// Reused buffer for inflated data.
     pub scratch: Vec<u8>,
+    /// The ZRLE encoding's stream (RFC 6143 7.7.6), separate from Zlib's.
+    pub zrle: zlib::Stream,
 }
 
 impl DecodeContext {
@@ -134,11 +161,10 @@ impl DecodeContext {
             colour_map: ColourMap::default(),
             limits,
             zlib: zlib::Stream::default(),
-            cursor: None,
-            pointer: None,
             size_known: false,
             stats: Stats::default(),
             scratch: Vec::new(),
+            zrle: zlib::Stream::default(),
         }
     }
 
@@ -162,6 +188,9 @@ pub enum RectState {
     Raw(raw::Raw),
     CopyRect,
     Zlib(zlib::Zlib),
+    Rre(rre::Rre),
+    Hextile(hextile::Hextile),
+    Zrle(zrle::Zrle),
     Cursor(cursor::CursorRect),
     /// ExtendedDesktopSize: a header, then 16 bytes per screen.
     ExtendedDesktopSize {
@@ -188,6 +217,18 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
             prepare(cx)?;
             RectState::Zlib(zlib::Zlib::default())
         }
+        Encoding::RRE => {
+            prepare(cx)?;
+            RectState::Rre(rre::Rre::default())
+        }
+        Encoding::HEXTILE => {
+            prepare(cx)?;
+            RectState::Hextile(hextile::Hextile::default())
+        }
+        Encoding::ZRLE => {
+            prepare(cx)?;
+            RectState::Zrle(zrle::Zrle::default())
+        }
         Encoding::DESKTOP_SIZE => {
             resize(cx, u32::from(rect.w), u32::from(rect.h))?;
             RectState::Empty
@@ -195,7 +236,7 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
         Encoding::EXTENDED_DESKTOP_SIZE => RectState::ExtendedDesktopSize { screens: None },
         Encoding::CURSOR => RectState::Cursor(cursor::CursorRect::begin(cx)?),
         Encoding::POINTER_POS => {
-            cx.ctx.pointer = Some((rect.x, rect.y));
+            cx.screen.pointer = Some((rect.x, rect.y));
             RectState::Empty
         }
         Encoding::LAST_RECT => RectState::Empty,
@@ -211,6 +252,9 @@ impl RectState {
             RectState::Raw(s) => s.step(input, cx),
             RectState::CopyRect => copyrect::step(input, cx),
             RectState::Zlib(s) => s.step(input, cx),
+            RectState::Rre(s) => s.step(input, cx),
+            RectState::Hextile(s) => s.step(input, cx),
+            RectState::Zrle(s) => s.step(input, cx),
             RectState::Cursor(s) => s.step(input, cx),
             RectState::ExtendedDesktopSize { screens } => extended_desktop_size(screens, input, cx),
             RectState::Empty => Ok(Step::Done(0)),
@@ -247,6 +291,7 @@ fn extended_desktop_size(
 /// Checks a pixel rectangle against the screen, growing a screen whose size
 /// is not known yet, and marks it as changing in this update.
 pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
+    check_pixel_format(cx)?;
     let rect = cx.rect;
     let fb = cx.screen.drawn_ref();
     let (w, h) = (fb.width(), fb.height());
@@ -263,6 +308,16 @@ pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
     }
     cx.screen.touch(rect);
     Ok(())
+}
+
+/// Refuses a pixel format RFC 6143 7.4 does not allow (bits per pixel
+/// other than 8, 16, 32; a zero colour max; a shift past 31) before a
+/// decoder reads pixels in it.
+pub fn check_pixel_format(cx: &RectCx<'_>) -> Result<(), RectError> {
+    match cx.ctx.pixel_format.unsupported_reason() {
+        Some(reason) => Err(RectError::PixelFormat(reason)),
+        None => Ok(()),
+    }
 }
 
 /// Applies a new screen size from DesktopSize or ExtendedDesktopSize

@@ -5,6 +5,7 @@
 //! intact and print with their name when one is known (RFC 6143 section 7.7,
 //! rfbproto "Encodings").
 
+pub mod encode;
 pub mod parser;
 pub mod pixel;
 

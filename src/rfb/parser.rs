@@ -153,6 +153,12 @@ impl Parser {
         Ok(())
     }
 
+    /// Draws the last cursor shape at the last pointer position into the
+    /// shown screen, where the stream tells both.
+    pub fn set_draw_cursor(&mut self, on: bool) {
+        self.screen.draw_cursor = on;
+    }
+
     pub fn screen(&self) -> &Screen {
         &self.screen
     }
@@ -355,9 +361,12 @@ impl Parser {
                 let (left, done) = (*left - 1, *done + 1);
                 self.unit_offset = self.offset;
                 let update = self.updates;
-                let key = decode::Stats::key(encoding);
-                *self.ctx.stats.rects.entry(key.clone()).or_default() += 1;
-                *self.ctx.stats.bytes.entry(key).or_default() += 12;
+                *self
+                    .ctx
+                    .stats
+                    .bytes
+                    .entry(decode::Stats::key(encoding))
+                    .or_default() += 12;
                 let mut cx = RectCx {
                     rect,
                     encoding,
@@ -375,6 +384,12 @@ impl Parser {
                     },
                 })?;
                 if encoding == Encoding::LAST_RECT {
+                    *self
+                        .ctx
+                        .stats
+                        .rects
+                        .entry(decode::Stats::key(encoding))
+                        .or_default() += 1;
                     self.state = State::RectHeader { left: 0, done };
                 } else {
                     self.state = State::Rect {
@@ -422,6 +437,13 @@ impl Parser {
                     .entry(decode::Stats::key(encoding))
                     .or_default() += used as u64;
                 if let Step::Done(n) = step {
+                    // Counted when complete, so a cut rectangle is not.
+                    *self
+                        .ctx
+                        .stats
+                        .rects
+                        .entry(decode::Stats::key(encoding))
+                        .or_default() += 1;
                     self.state = State::RectHeader { left, done };
                     return Ok(Step::Advance(n));
                 }
@@ -472,6 +494,9 @@ impl Parser {
                     self.state = State::MessageType;
                     return Ok(Step::Done(0));
                 }
+                if input.is_empty() {
+                    return Ok(Step::Need(1));
+                }
                 let n = (*left as usize).min(input.len());
                 *left -= n as u32;
                 Ok(Step::Advance(n))
@@ -484,6 +509,9 @@ impl Parser {
                         State::MessageType
                     };
                     return Ok(Step::Done(0));
+                }
+                if input.is_empty() {
+                    return Ok(Step::Need(1));
                 }
                 let n = (*left).min(input.len());
                 *left -= n;

@@ -128,9 +128,12 @@ impl PixelFormat {
         if !self.true_colour {
             return map.get(v);
         }
-        let r = scale(v >> self.red_shift, self.red_max);
-        let g = scale(v >> self.green_shift, self.green_max);
-        let b = scale(v >> self.blue_shift, self.blue_max);
+        // A shift of 32 or more leaves nothing of the value (and would
+        // overflow a plain shift); such formats are refused upstream too.
+        let sh = |shift: u8| v.checked_shr(u32::from(shift)).unwrap_or(0);
+        let r = scale(sh(self.red_shift), self.red_max);
+        let g = scale(sh(self.green_shift), self.green_max);
+        let b = scale(sh(self.blue_shift), self.blue_max);
         [b, g, r, 0]
     }
 

@@ -37,6 +37,11 @@ impl Xvnc {
     }
 
     pub fn start_with(security: &[&str], geometry: &str) -> Option<Xvnc> {
+        Self::start_on(security, geometry, None)
+    }
+
+    /// On a given RFB port (a restarted server), else a free one.
+    pub fn start_on(security: &[&str], geometry: &str, port: Option<u16>) -> Option<Xvnc> {
         let xvnc = crate::common::tool("Xvnc")?;
         let seed = std::process::id() as u64 * 7919
             + std::time::SystemTime::now()
@@ -50,7 +55,7 @@ impl Xvnc {
             {
                 continue;
             }
-            let port = free_port();
+            let port = port.unwrap_or_else(free_port);
             let server = Command::new(&xvnc)
                 .arg(format!(":{display}"))
                 .args(["-geometry", geometry, "-depth", "24"])

@@ -1,0 +1,325 @@
+//! One connection's recording loop: read what the server sends, write each
+//! read as one timed chunk, follow the stream with the same parser the
+//! player uses (to see updates complete and the screen resize), and send
+//! requests when the [`Pacer`] says so.
+//!
+//! Times come from a monotonic clock read as soon as a read returns, and
+//! the file's clock is never paused while the recorder writes, so file time
+//! tracks wall time (minimega's recorder excludes its write time and runs
+//! slow, FORMATS.md section 1).
+
+use super::output::FileWriter;
+use super::pacer::{Pacer, Pacing};
+use super::{Observer, RecordError, RecordOptions, Status};
+use crate::client::{is_timeout, Client, ClientError};
+use crate::framebuffer::Screen;
+use crate::rfb::{Event, Parser, PixelFormat, Rect};
+use crate::time::Time;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often the loop wakes up at least, to notice a stop request.
+const TICK: Duration = Duration::from_millis(100);
+
+/// How long a normal stop waits for the closing update (see [`run`]).
+const CLOSING_WAIT: Duration = Duration::from_millis(500);
+
+/// Why a connection's recording ended.
+#[derive(Debug)]
+pub enum ConnEnd {
+    /// Ctrl-C or SIGTERM.
+    Stopped,
+    /// `--duration` is over.
+    Duration,
+    /// The server closed the connection (None) or it failed (Some).
+    ServerGone(Option<ClientError>),
+}
+
+/// Counts for one file.
+#[derive(Clone, Debug, Default)]
+pub struct FileCounts {
+    pub updates: u64,
+    pub chunks: u64,
+    pub payload_bytes: u64,
+    pub file_bytes: u64,
+    /// Time of the last chunk, i.e. the file's length in recording time.
+    pub last_chunk: Time,
+    /// Requests sent.
+    pub requests: u64,
+    /// Why the recorder could not follow the stream, if it lost it.
+    pub lost_tracking: Option<String>,
+}
+
+pub(super) struct Conn<'a> {
+    pub client: Client,
+    pub writer: FileWriter,
+    pub path: &'a Path,
+    pub name: &'a str,
+    pub opts: &'a RecordOptions,
+    pub stop: &'a AtomicBool,
+    pub deadline: Option<Instant>,
+    pub observer: &'a dyn Observer,
+    /// When the whole recording began, for the status line.
+    pub began: Instant,
+    /// Updates recorded in earlier files, for the status line.
+    pub updates_before: u64,
+    pub bytes_before: u64,
+}
+
+/// What one read brought.
+enum Read {
+    Data,
+    Quiet,
+    Gone(Option<ClientError>),
+}
+
+/// The state of one connection's recording.
+struct Rec<'a> {
+    c: Conn<'a>,
+    pacer: Pacer,
+    parser: Parser,
+    tracking: bool,
+    counts: FileCounts,
+    size: (u32, u32),
+    buf: Vec<u8>,
+    /// File time zero.
+    start: Instant,
+    last_flush: Instant,
+    dirty: bool,
+    last_status: Option<Instant>,
+}
+
+/// Records until a stop, the deadline or the server's end, then closes
+/// the gzip stream properly. A write error to the file is the only error:
+/// everything else is a normal end.
+///
+/// On a stop or at the deadline it first asks for one pixel,
+/// non-incrementally, and waits briefly for that update: an idle screen
+/// sends nothing, and without this closing update the recording would
+/// seem to end at the last change rather than when recording stopped.
+pub(super) fn run(c: Conn<'_>) -> Result<(ConnEnd, FileCounts), RecordError> {
+    let (w, h) = c.client.size();
+    let pacing = if c.opts.minimega {
+        Pacing::Minimega
+    } else {
+        Pacing::Tracked
+    };
+    let now = Instant::now();
+    let mut r = Rec {
+        pacer: Pacer::new(pacing, c.opts.fps, w, h),
+        parser: Parser::new(PixelFormat::BGRX, c.opts.limits, false),
+        tracking: true,
+        counts: FileCounts::default(),
+        size: (u32::from(w), u32::from(h)),
+        buf: vec![0u8; c.opts.read_size.max(1)],
+        start: now,
+        last_flush: now,
+        dirty: false,
+        last_status: None,
+        c,
+    };
+    if let Err(e) = r.parser.set_screen_size(u32::from(w), u32::from(h)) {
+        r.lose_tracking(e.to_string());
+    }
+
+    let end = loop {
+        if r.c.stop.load(Ordering::Relaxed) {
+            break ConnEnd::Stopped;
+        }
+        let now = Instant::now();
+        if r.c.deadline.is_some_and(|d| now >= d) {
+            break ConnEnd::Duration;
+        }
+        if let Some(req) = r.pacer.poll(now) {
+            if let Err(e) = r.c.client.request_update(req.incremental, req.rect) {
+                break ConnEnd::ServerGone(Some(e));
+            }
+        }
+        // Sleep in the read until the next request, flush, tick or deadline.
+        let mut wake = now + TICK;
+        if let Some(due) = r.pacer.next_due() {
+            wake = wake.min(due);
+        }
+        if r.dirty {
+            wake = wake.min(r.last_flush + r.c.opts.flush_interval);
+        }
+        if let Some(d) = r.c.deadline {
+            wake = wake.min(d);
+        }
+        match r.read(wake.saturating_duration_since(now))? {
+            Read::Data | Read::Quiet => {}
+            Read::Gone(e) => break ConnEnd::ServerGone(e),
+        }
+        r.housekeeping()?;
+    };
+
+    if matches!(end, ConnEnd::Stopped | ConnEnd::Duration)
+        && r.tracking
+        && r.pacer.pacing() == Pacing::Tracked
+    {
+        r.closing_update()?;
+    }
+    r.finish(end)
+}
+
+impl Rec<'_> {
+    fn io_err(&self, source: std::io::Error) -> RecordError {
+        RecordError::Io {
+            path: self.c.path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// One read of at most `wait`; what arrives becomes one chunk.
+    fn read(&mut self, wait: Duration) -> Result<Read, RecordError> {
+        if let Err(e) = self.c.client.set_read_timeout(Some(wait)) {
+            return Ok(Read::Gone(Some(self.c.client.session_error(e))));
+        }
+        let n = match self.c.client.read_some(&mut self.buf) {
+            Ok(0) => return Ok(Read::Gone(None)),
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => return Ok(Read::Quiet),
+            Err(e) => return Ok(Read::Gone(Some(self.c.client.session_error(e)))),
+        };
+        let at = Instant::now().saturating_duration_since(self.start);
+        let time = Time(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX));
+        let bytes = &self.buf[..n];
+        if let Err(e) = self.c.writer.chunk(time.0, bytes) {
+            return Err(self.io_err(e));
+        }
+        self.dirty = true;
+        self.counts.last_chunk = time;
+        if self.tracking {
+            let (pacer, counts, size) = (&mut self.pacer, &mut self.counts, &mut self.size);
+            let mut on_event = |ev: Event, _: &Screen| match ev {
+                Event::Update { .. } => {
+                    pacer.update_done();
+                    counts.updates += 1;
+                }
+                Event::Resize { width, height, .. } => {
+                    pacer.resize(width, height);
+                    *size = (width, height);
+                }
+                _ => {}
+            };
+            if let Err(e) = self.parser.feed(bytes, time, &mut on_event) {
+                self.lose_tracking(e.to_string());
+            }
+        }
+        Ok(Read::Data)
+    }
+
+    /// Flushes the gzip stream when due, and reports status.
+    fn housekeeping(&mut self) -> Result<(), RecordError> {
+        let now = Instant::now();
+        if self.dirty
+            && now.saturating_duration_since(self.last_flush) >= self.c.opts.flush_interval
+        {
+            if let Err(e) = self.c.writer.flush() {
+                return Err(self.io_err(e));
+            }
+            self.last_flush = now;
+            self.dirty = false;
+        }
+        if self
+            .last_status
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.c.opts.status_interval)
+        {
+            self.last_status = Some(now);
+            let file_bytes = self.c.bytes_before + self.c.writer.get_ref().written();
+            self.report(file_bytes, true);
+        }
+        Ok(())
+    }
+
+    /// See [`run`]: one pixel, non-incremental, and a short wait for any
+    /// update to complete. A server that does not answer in time only
+    /// costs the wait.
+    fn closing_update(&mut self) -> Result<(), RecordError> {
+        if self
+            .c
+            .client
+            .request_update(false, Rect::new(0, 0, 1, 1))
+            .is_err()
+        {
+            return Ok(());
+        }
+        let until = Instant::now() + CLOSING_WAIT;
+        let before = self.counts.updates;
+        while self.counts.updates == before && self.tracking {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            match self.read(until - now)? {
+                Read::Data | Read::Quiet => {}
+                Read::Gone(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, end: ConnEnd) -> Result<(ConnEnd, FileCounts), RecordError> {
+        let Rec {
+            c,
+            pacer,
+            mut counts,
+            size,
+            ..
+        } = self;
+        counts.requests = pacer.requests();
+        counts.chunks = c.writer.chunks();
+        counts.payload_bytes = c.writer.payload_bytes();
+        c.client.shutdown();
+        let io_err = |source| RecordError::Io {
+            path: c.path.to_path_buf(),
+            source,
+        };
+        let file = c.writer.finish().map_err(io_err)?;
+        counts.file_bytes = file.written();
+        // The recording is done: make it durable before saying so.
+        file.into_inner().sync_all().map_err(io_err)?;
+        c.observer.status(
+            c.name,
+            &Status {
+                elapsed: c.began.elapsed(),
+                updates: c.updates_before + counts.updates,
+                file_bytes: c.bytes_before + counts.file_bytes,
+                width: size.0,
+                height: size.1,
+                file: c.path.to_path_buf(),
+                connected: false,
+            },
+        );
+        Ok((end, counts))
+    }
+
+    fn report(&self, file_bytes: u64, connected: bool) {
+        self.c.observer.status(
+            self.c.name,
+            &Status {
+                elapsed: self.c.began.elapsed(),
+                updates: self.c.updates_before + self.counts.updates,
+                file_bytes,
+                width: self.size.0,
+                height: self.size.1,
+                file: self.c.path.to_path_buf(),
+                connected,
+            },
+        );
+    }
+
+    fn lose_tracking(&mut self, why: String) {
+        self.tracking = false;
+        self.pacer.go_blind();
+        self.c.observer.note(
+            self.c.name,
+            &format!(
+                "cannot follow the stream any more ({why}); still recording, \
+                 requesting updates every 1/fps"
+            ),
+        );
+        self.counts.lost_tracking = Some(why);
+    }
+}

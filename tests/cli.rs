@@ -1,0 +1,203 @@
+//! The `rfbplay` command as a user runs it: info, frame, frames, exit
+//! codes and messages for truncated, damaged and foreign files.
+
+mod common;
+
+use common::TempDir;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rfbplay(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(args)
+        .output()
+        .expect("run rfbplay")
+}
+
+fn sample() -> PathBuf {
+    common::testdata().join("synthetic_core.fb")
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn info_json_describes_the_recording() {
+    let out = rfbplay(&[os("info"), sample().as_os_str(), os("--json")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["updates"], 7);
+    assert_eq!(v["messages"]["Bell"], 1);
+    assert_eq!(v["messages"]["ServerCutText"], 1);
+    assert_eq!(v["stats"]["rects"]["Zlib"], 4);
+    assert_eq!(v["stats"]["rects"]["CopyRect"], 2);
+    assert!((v["duration_s"].as_f64().unwrap() - 1.005).abs() < 1e-9);
+    let sizes: Vec<(u64, u64)> = v["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["width"].as_u64().unwrap(), s["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes, [(48, 32), (64, 40), (40, 24)]);
+    assert!(v["truncated"].is_null());
+    let text = rfbplay(&[os("info"), sample().as_os_str()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("duration:    1.005s") && text.contains("Zlib"),
+        "{text}"
+    );
+}
+
+#[test]
+fn frame_at_end_and_at_a_time() {
+    let tmp = TempDir::new("frame");
+    let end = tmp.path().join("end.png");
+    let out = rfbplay(&[
+        os("frame"),
+        sample().as_os_str(),
+        end.as_os_str(),
+        os("--at"),
+        os("end"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        common::read_rgb(&end),
+        common::read_rgb(&common::testdata().join("synthetic_core.png"))
+    );
+    // At 0.05 s only the first update (0.012 s) has arrived: 48x32.
+    let early = tmp.path().join("early.png");
+    let out = rfbplay(&[
+        os("frame"),
+        sample().as_os_str(),
+        early.as_os_str(),
+        os("--at"),
+        os("50ms"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (w, h, _) = common::read_rgb(&early);
+    assert_eq!((w, h), (48, 32));
+    let out = rfbplay(&[
+        os("frame"),
+        sample().as_os_str(),
+        early.as_os_str(),
+        os("--at"),
+        os("1m"),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("past the end of the recording (1.005s)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn pngs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn frames_writes_a_numbered_sequence() {
+    let tmp = TempDir::new("frames");
+    let dir = tmp.path().join("all");
+    let out = rfbplay(&[os("frames"), sample().as_os_str(), dir.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 1.005 s at 10 fps: frames 0 to 10.
+    let names = pngs(&dir);
+    assert_eq!(names.len(), 11, "{names:?}");
+    assert_eq!(names[0], "frame_000000.png");
+    assert_eq!(names[10], "frame_000010.png");
+    // Frame 0 comes before the first update: black at the first size.
+    let (w, h, px) = common::read_rgb(&dir.join("frame_000000.png"));
+    assert_eq!((w, h), (48, 32));
+    assert!(px.iter().all(|&b| b == 0));
+    // Frame 10 is at 1.000 s, before the last update (the shrink at 1.005 s).
+    let (w, h, _) = common::read_rgb(&dir.join("frame_000010.png"));
+    assert_eq!((w, h), (64, 40));
+
+    let part = tmp.path().join("part");
+    let out = rfbplay(&[
+        os("frames"),
+        sample().as_os_str(),
+        part.as_os_str(),
+        os("--fps"),
+        os("20"),
+        os("--from"),
+        os("0.5"),
+        os("--to"),
+        os("800ms"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let names = pngs(&part);
+    assert_eq!(names.first().map(String::as_str), Some("frame_000010.png"));
+    assert_eq!(names.len(), 7, "{names:?}");
+}
+
+#[test]
+fn a_truncated_recording_warns_and_succeeds() {
+    let tmp = TempDir::new("trunc");
+    let bytes = std::fs::read(sample()).unwrap();
+    let cut = tmp.path().join("cut.fb");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let png = tmp.path().join("cut.png");
+    let out = rfbplay(&[os("frame"), cut.as_os_str(), png.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
+    assert!(
+        err.contains("cut.fb") && err.contains("truncated") && err.contains("decompressed byte"),
+        "{err}"
+    );
+    assert!(err.contains("recording time"), "{err}");
+    assert!(png.is_file());
+}
+
+#[test]
+fn a_damaged_recording_keeps_earlier_frames_and_fails() {
+    let tmp = TempDir::new("damage");
+    // Re-write the sample uncompressed with one rectangle's encoding broken.
+    let scene = rfbplay::synth::core_scene();
+    let mut stream: Vec<u8> = scene.iter().flat_map(|m| m.bytes.clone()).collect();
+    let at: usize = scene[..3].iter().map(|m| m.bytes.len()).sum::<usize>() + 4 + 8;
+    stream[at..at + 4].copy_from_slice(&77i32.to_be_bytes());
+    let mut w = rfbplay::container::FbWriter::new(Vec::new(), 6);
+    w.chunk(200_000_000, &stream).unwrap();
+    let bad = tmp.path().join("bad.fb");
+    std::fs::write(&bad, w.finish().unwrap()).unwrap();
+    // All bytes arrive at 0.2 s: frames 0 and 1 come before them, and
+    // frame 2 (0.2 s) shows the two updates decoded before the damage.
+    let dir = tmp.path().join("frames");
+    let out = rfbplay(&[os("frames"), bad.as_os_str(), dir.as_os_str()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.fb")
+            && err.contains("unknown encoding 77")
+            && err.contains("recording time 0.200s"),
+        "{err}"
+    );
+    assert_eq!(pngs(&dir).len(), 3, "frames up to the damage are written");
+}
+
+#[test]
+fn a_foreign_file_is_named_in_the_error() {
+    let tmp = TempDir::new("foreign");
+    let f = tmp.path().join("notes.txt");
+    std::fs::write(&f, "hello").unwrap();
+    let out = rfbplay(&[os("info"), f.as_os_str()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("notes.txt") && err.contains("not a recording"),
+        "{err}"
+    );
+}

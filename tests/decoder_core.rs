@@ -1,0 +1,334 @@
+//! The core decoder against a synthetic scene whose pictures are known:
+//! every update must match the model whatever the chunking, every prefix of
+//! a recording must keep exactly the updates it completes, and damage must
+//! be reported at its place.
+
+mod common;
+
+use rfbplay::container::{Container, End, FbReader, Piece};
+use rfbplay::framebuffer::Framebuffer;
+use rfbplay::limits::Limits;
+use rfbplay::rfb::{Event, ParseErrorKind, Parser, PixelFormat};
+use rfbplay::synth::{self, Message};
+
+/// Decodes timed pieces; returns the shown screen after each update, or the
+/// error that stopped decoding.
+fn decode(
+    pieces: &[(rfbplay::Time, Vec<u8>)],
+) -> (Vec<Framebuffer>, Option<rfbplay::rfb::ParseError>) {
+    let mut parser = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+    let mut screens = Vec::new();
+    for (time, bytes) in pieces {
+        let mut on_event = |e: Event, s: &rfbplay::framebuffer::Screen| {
+            if let Event::Update { .. } = e {
+                screens.push(s.shown().clone());
+            }
+        };
+        if let Err(e) = parser.feed(bytes, *time, &mut on_event) {
+            return (screens, Some(e));
+        }
+    }
+    (screens, None)
+}
+
+fn expected(scene: &[Message]) -> Vec<&Framebuffer> {
+    scene
+        .iter()
+        .filter_map(|m| m.screen_after.as_ref())
+        .collect()
+}
+
+#[test]
+fn every_update_matches_the_model_whatever_the_chunking() {
+    let scene = synth::core_scene();
+    let want = expected(&scene);
+    for sizes in [
+        &[usize::MAX][..],
+        &[1],
+        &[4096],
+        &[7, 3, 1000, 2],
+        &[12],
+        &[11, 13],
+    ] {
+        let (got, err) = decode(&synth::chunks(&scene, sizes));
+        assert!(err.is_none(), "chunk sizes {sizes:?}: {err:?}");
+        assert_eq!(got.len(), want.len(), "chunk sizes {sizes:?}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, *w, "update {i} with chunk sizes {sizes:?}");
+        }
+    }
+}
+
+#[test]
+fn one_byte_pieces_give_the_same_frames_as_4096_byte_pieces() {
+    let scene = synth::core_scene();
+    let a = decode(&synth::chunks(&scene, &[1])).0;
+    let b = decode(&synth::chunks(&scene, &[4096])).0;
+    assert_eq!(a, b);
+    assert_eq!(a.len(), expected(&scene).len());
+}
+
+/// Reads a container to its end; returns payload bytes, the screens after
+/// each update, and how it ended.
+fn play_container(mut reader: FbReader) -> (usize, Vec<Framebuffer>, End) {
+    let mut parser = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+    let mut screens = Vec::new();
+    let mut delivered = 0;
+    loop {
+        match reader.next_piece().expect("a prefix is a cut, not damage") {
+            Piece::Data { time, bytes, .. } => {
+                delivered += bytes.len();
+                let mut on_event = |e: Event, s: &rfbplay::framebuffer::Screen| {
+                    if let Event::Update { .. } = e {
+                        screens.push(s.shown().clone());
+                    }
+                };
+                parser
+                    .feed(bytes, time, &mut on_event)
+                    .expect("a prefix decodes without error");
+            }
+            Piece::End(end) => return (delivered, screens, end),
+        }
+    }
+}
+
+#[test]
+fn every_prefix_keeps_exactly_the_updates_it_completes() {
+    let scene = synth::core_scene();
+    let want = expected(&scene);
+    // Where each update's last byte lies in the stream.
+    let mut update_ends = Vec::new();
+    let mut pos = 0;
+    for m in &scene {
+        pos += m.bytes.len();
+        if m.screen_after.is_some() {
+            update_ends.push(pos);
+        }
+    }
+    // The uncompressed container, so every byte position is a cut point.
+    let mut plain = Vec::new();
+    for (time, bytes) in synth::chunks(&scene, &[100, 37, 4096]) {
+        plain.extend_from_slice(format!("{} {}\r\n", time.0, bytes.len()).as_bytes());
+        plain.extend_from_slice(&bytes);
+        plain.extend_from_slice(b"\r\n");
+    }
+    // The writer's deltas are relative; rebuild them properly.
+    let plain = relative_deltas(&plain);
+    for cut in 0..=plain.len() {
+        let reader = FbReader::plain(std::io::Cursor::new(plain[..cut].to_vec()));
+        let (delivered, screens, _end) = play_container(reader);
+        let complete = update_ends.iter().filter(|&&end| end <= delivered).count();
+        assert_eq!(
+            screens.len(),
+            complete,
+            "cut at byte {cut}, {delivered} stream bytes delivered"
+        );
+        for (i, s) in screens.iter().enumerate() {
+            assert_eq!(s, want[i], "cut at byte {cut}, update {i}");
+        }
+    }
+}
+
+/// Turns absolute times in record headers into deltas.
+fn relative_deltas(plain: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = plain;
+    let mut last = 0u64;
+    while !rest.is_empty() {
+        let nl = rest.iter().position(|&b| b == b'\n').unwrap();
+        let header = std::str::from_utf8(&rest[..nl - 1]).unwrap();
+        let (t, len) = header.split_once(' ').unwrap();
+        let (t, len): (u64, usize) = (t.parse().unwrap(), len.parse().unwrap());
+        out.extend_from_slice(format!("{} {len}\r\n", t - last).as_bytes());
+        last = t;
+        out.extend_from_slice(&rest[nl + 1..nl + 1 + len + 2]);
+        rest = &rest[nl + 1 + len + 2..];
+    }
+    out
+}
+
+#[test]
+fn gzip_prefixes_are_truncations_never_errors() {
+    let scene = synth::core_scene();
+    let file = synth::fb_file(&scene, &[64]);
+    let total = expected(&scene).len();
+    let mut last_count = 0;
+    for cut in (0..file.len()).step_by(3).chain([file.len()]) {
+        let reader = FbReader::gzip(std::io::Cursor::new(file[..cut].to_vec()));
+        let (_, screens, end) = play_container(reader);
+        assert!(
+            screens.len() >= last_count,
+            "cut at {cut}: fewer updates than a shorter prefix"
+        );
+        last_count = screens.len();
+        if cut == file.len() {
+            assert_eq!(end, End::Complete);
+            assert_eq!(screens.len(), total);
+        } else if cut > 0 {
+            assert!(
+                matches!(end, End::Truncated(_)),
+                "cut at {cut} ended as {end:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unknown_encoding_is_reported_at_its_rectangle() {
+    let scene = synth::core_scene();
+    let mut stream = Vec::new();
+    for m in &scene {
+        stream.extend_from_slice(&m.bytes);
+    }
+    // The third update's first rectangle header: find it by its offset.
+    let offsets: Vec<usize> = scene
+        .iter()
+        .scan(0, |pos, m| {
+            let start = *pos;
+            *pos += m.bytes.len();
+            Some(start)
+        })
+        .collect();
+    let zlib_update = 3; // messages: update, update, bell, update(zlib) ...
+    let rect_at = offsets[zlib_update] + 4;
+    stream[rect_at + 8..rect_at + 12].copy_from_slice(&99i32.to_be_bytes());
+    let pieces = vec![(rfbplay::Time(5), stream)];
+    let (screens, err) = decode(&pieces);
+    assert_eq!(
+        screens.len(),
+        2,
+        "the two updates before the damage are kept"
+    );
+    let err = err.expect("decoding stops");
+    assert_eq!(err.offset, rect_at as u64);
+    match &err.kind {
+        ParseErrorKind::Rect {
+            encoding, update, ..
+        } => {
+            assert_eq!(encoding.0, 99);
+            assert_eq!(*update, 2);
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("unknown encoding 99") && text.contains(&format!("byte {rect_at}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn corrupt_zlib_data_is_reported_with_its_encoding() {
+    let scene = synth::core_scene();
+    let mut stream: Vec<u8> = scene.iter().flat_map(|m| m.bytes.clone()).collect();
+    let zlib_msg_start: usize = scene[..3].iter().map(|m| m.bytes.len()).sum();
+    // Header 4 + rect header 12 + length 4, then zlib data: break its header.
+    let data_at = zlib_msg_start + 4 + 12 + 4;
+    stream[data_at] ^= 0xff;
+    let (screens, err) = decode(&[(rfbplay::Time(1), stream)]);
+    assert_eq!(screens.len(), 2);
+    let text = err.expect("decoding stops").to_string();
+    assert!(
+        text.contains("Zlib (6)") && text.contains("zlib data is corrupt"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_huge_screen_claim_is_refused_before_allocating() {
+    let mut u = rfbplay::rfb::encode::UpdateBuilder::new();
+    u.desktop_size(60000, 60000);
+    let (_, err) = decode(&[(rfbplay::Time(1), u.finish())]);
+    let text = err.expect("refused").to_string();
+    assert!(
+        text.contains("60000x60000") && text.contains("over the limit"),
+        "{text}"
+    );
+}
+
+#[test]
+fn shipped_synthetic_recording_decodes_to_its_picture() {
+    let dir = common::testdata();
+    let mut player =
+        rfbplay::player::Player::open(&dir.join("synthetic_core.fb"), Default::default()).unwrap();
+    let (shot, summary) =
+        rfbplay::export::screen_at(&mut player, None, &rfbplay::progress::NoProgress);
+    assert!(summary.error.is_none());
+    assert_eq!(summary.end, End::Complete);
+    let shot = shot.unwrap();
+    let (w, h, rgb) = common::read_rgb(&dir.join("synthetic_core.png"));
+    assert_eq!((shot.width(), shot.height()), (w, h));
+    assert_eq!(shot.to_rgb(), rgb);
+}
+
+#[test]
+fn extended_desktop_size_changes_the_screen() {
+    // rfbproto ExtendedDesktopSize: number-of-screens, padding, then 16
+    // bytes per screen; the rectangle's size is the new screen size.
+    let mut u = rfbplay::rfb::encode::UpdateBuilder::new();
+    let b = u.header(
+        rfbplay::rfb::Rect::new(0, 0, 30, 20),
+        rfbplay::rfb::Encoding::EXTENDED_DESKTOP_SIZE,
+    );
+    b.extend_from_slice(&[1, 0, 0, 0]);
+    b.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0, 0, 30, 0, 20, 0, 0, 0, 0]);
+    let msg = u.finish();
+    for size in [1, msg.len()] {
+        let pieces: Vec<_> = msg
+            .chunks(size)
+            .map(|c| (rfbplay::Time(1), c.to_vec()))
+            .collect();
+        let (screens, err) = decode(&pieces);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!((screens[0].width(), screens[0].height()), (30, 20));
+    }
+}
+
+#[test]
+fn cursor_is_drawn_only_when_asked_and_moves_cleanly() {
+    use rfbplay::rfb::{encode::UpdateBuilder, Encoding, Rect};
+    // A 2x2 white cursor with hotspot (1, 1), left column opaque only.
+    let shape = [255u8; 16];
+    let mask = [0x80u8, 0x80];
+    let mut first = UpdateBuilder::new();
+    first.raw(Rect::new(0, 0, 4, 4), &[0; 64]);
+    first.cursor((1, 1), 2, 2, &shape, &mask);
+    first.header(Rect::new(2, 2, 0, 0), Encoding::POINTER_POS);
+    let mut second = UpdateBuilder::new();
+    second.header(Rect::new(1, 1, 0, 0), Encoding::POINTER_POS);
+    let stream = [first.finish(), second.finish()].concat();
+    for draw in [false, true] {
+        let mut parser = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+        parser.set_draw_cursor(draw);
+        let mut shots = vec![];
+        parser
+            .feed(&stream, rfbplay::Time(1), &mut |e, s| {
+                if let Event::Update { .. } = e {
+                    shots.push(s.shown().to_rgb());
+                }
+            })
+            .unwrap();
+        let whites = |rgb: &[u8]| -> Vec<usize> { (0..16).filter(|i| rgb[i * 3] == 255).collect() };
+        let (white, white2) = (whites(&shots[0]), whites(&shots[1]));
+        if draw {
+            // Hotspot at (2,2): the opaque column is x=1, rows 1 and 2.
+            assert_eq!(white, [5, 9]);
+            // Moved to (1,1): x=0, rows 0 and 1; the old place is restored.
+            assert_eq!(white2, [0, 4]);
+        } else {
+            assert!(white.is_empty() && white2.is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_time_jump_of_years_is_damage_not_a_pause() {
+    let plain = b"5 1\r\n\x02\r\n999999999999999999 1\r\n\x02\r\n".to_vec();
+    let mut r = FbReader::plain(std::io::Cursor::new(plain));
+    assert!(matches!(r.next_piece().unwrap(), Piece::Data { .. }));
+    let err = r.next_piece().unwrap_err().to_string();
+    assert!(
+        err.contains("chunk 2") && err.contains("over the limit of 24 hours"),
+        "{err}"
+    );
+}
