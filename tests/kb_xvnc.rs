@@ -33,12 +33,16 @@ impl Drop for Desk {
 
 impl Desk {
     fn new(tag: &str, xterm: bool) -> Option<Desk> {
+        Self::with_security(xterm, TempDir::new(tag), &["-SecurityTypes", "None"])
+    }
+
+    fn with_security(xterm: bool, dir: TempDir, security: &[&str]) -> Option<Desk> {
         common::tool("xterm")?;
         common::tool("xdotool")?;
-        let x = xvnc::Xvnc::start(&["-SecurityTypes", "None"])?;
+        let x = xvnc::Xvnc::start(security)?;
         let mut d = Desk {
             x,
-            dir: TempDir::new(tag),
+            dir,
             children: Vec::new(),
         };
         if xterm {
@@ -248,6 +252,10 @@ fn type_and_inject() {
 /// through it with the project's client core as the viewer; returns the
 /// event lines the viewer sent. The recording goes to `rec.kb`.
 fn record_through_proxy(d: &Desk, text: &str) -> Vec<String> {
+    record_through_proxy_with(d, text, None)
+}
+
+fn record_through_proxy_with(d: &Desk, text: &str, password: Option<&str>) -> Vec<String> {
     use rfbplay::client::{Client, ConnectOptions, Target};
     let port = xvnc::free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -259,7 +267,11 @@ fn record_through_proxy(d: &Desk, text: &str) -> Vec<String> {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut viewer = loop {
-        match Client::connect(&Target::new("127.0.0.1", port), &ConnectOptions::default()) {
+        let opts = ConnectOptions {
+            password: password.map(String::from),
+            ..ConnectOptions::default()
+        };
+        match Client::connect(&Target::new("127.0.0.1", port), &opts) {
             Ok(c) => break c,
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => panic!("{e}"),
@@ -571,4 +583,41 @@ fn recording_and_playbacks_run_side_by_side() {
         .map(|(_, e)| kb::write::format_event(e))
         .collect();
     assert_eq!(events, sent);
+}
+
+#[test]
+fn vnc_authentication_for_play_and_through_the_recorder() {
+    let dir = TempDir::new("kb-auth");
+    let Some(pw) = xvnc::password_file(dir.path(), "s3cret") else {
+        return;
+    };
+    let pw = pw.to_str().unwrap().to_string();
+    let security = ["-SecurityTypes", "VncAuth", "-PasswordFile", &pw];
+    let Some(d) = Desk::with_security(true, dir, &security) else {
+        return;
+    };
+    let typed = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args([
+            "type",
+            &d.x.target(),
+            r"echo auth > a1\n",
+            "--password-file",
+            &pw,
+        ])
+        .current_dir(d.dir.path())
+        .output()
+        .unwrap();
+    ok(&typed);
+    assert!(wait_contents(&d.path("a1"), "auth\n"));
+    let refused = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["type", &d.x.target(), "x"])
+        .env("VNC_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    // The viewer's VNC Authentication passes through the recorder.
+    let sent = record_through_proxy_with(&d, "echo rec > a2\n", Some("s3cret"));
+    assert!(wait_contents(&d.path("a2"), "rec\n"));
+    let text = std::fs::read_to_string(d.path("rec.kb")).unwrap();
+    assert_eq!(kb::parse_str(&text).unwrap().events().count(), sent.len());
 }

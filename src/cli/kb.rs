@@ -24,9 +24,10 @@ use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct Connection {
-    /// VNC password (VNC Authentication); also read from $RFBPLAY_PASSWORD.
+    /// File holding the VNC password (text, or made by vncpasswd); else
+    /// $VNC_PASSWORD. A password never goes on the command line.
     #[arg(long)]
-    password: Option<String>,
+    password_file: Option<PathBuf>,
     /// Connect and handshake timeout.
     #[arg(long, default_value = "10s", value_parser = duration)]
     connect_timeout: Duration,
@@ -105,10 +106,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 fn connect(target: &str, conn: &Connection) -> anyhow::Result<Session> {
     let target: Target = target.parse()?;
     let opts = ConnectOptions {
-        password: conn
-            .password
-            .clone()
-            .or_else(|| std::env::var("RFBPLAY_PASSWORD").ok()),
+        password: super::record::password(conn.password_file.as_deref())?,
         timeout: conn.connect_timeout,
         shared: true,
     };
