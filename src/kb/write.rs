@@ -21,7 +21,13 @@ pub fn format_event(event: &Event) -> String {
             image,
         } => {
             let name = if *click { "ClickItEvent" } else { "WaitForIt" };
-            format!("{name},{},{image}", format_go_duration(*timeout_ns))
+            // Past 2^53 ns (104 days) the reader's float arithmetic would
+            // not give the same number back; integers always do.
+            let mut timeout = format_go_duration(*timeout_ns);
+            if crate::time::parse_go_duration(&timeout) != Some(*timeout_ns) {
+                timeout = timeout_ns.to_string();
+            }
+            format!("{name},{timeout},{image}")
         }
     }
 }
