@@ -305,3 +305,23 @@ fn read_loop(mut client: Client, shared: &Shared, stop: &AtomicBool) {
     shared.changed.notify_all();
     client.shutdown();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asks_for_what_the_decoders_know() {
+        let list = encodings();
+        for e in [
+            Encoding::COPY_RECT,
+            Encoding::RAW,
+            Encoding::ZLIB,
+            Encoding::CURSOR,
+        ] {
+            assert!(list.contains(&e), "{e}");
+        }
+        assert!(decodable(Encoding::RAW));
+        assert!(!decodable(Encoding(12345)));
+    }
+}
