@@ -143,3 +143,48 @@ pub fn rect(encoding: Encoding, data: &[u8]) {
     }
     let _ = parser.feed(&msg, Time::ZERO, &mut |_, _| {});
 }
+
+/// A .kb text (FORMATS.md section 3): parses or fails cleanly, and what
+/// parses writes back to text that parses to the same lines.
+pub fn kb_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(first) = crate::kb::parse_str(&text) else {
+        return;
+    };
+    let mut out = Vec::new();
+    if crate::kb::write::write_script(&first, &mut out).is_err() {
+        return;
+    }
+    let again = crate::kb::parse_str(&String::from_utf8_lossy(&out));
+    let items = |s: &crate::kb::Script| s.lines.iter().map(|l| l.item.clone()).collect::<Vec<_>>();
+    match again {
+        Ok(second) => assert_eq!(items(&first), items(&second), "the writer changed events"),
+        Err(e) => panic!("the writer's output does not parse: {e}"),
+    }
+}
+
+/// The viewer-to-server stream `record-kb` follows: byte 0 picks where to
+/// split the rest; whole and split feeding must report the same events.
+pub fn viewer_stream(data: &[u8]) {
+    let Some((&cut, rest)) = data.split_first() else {
+        return;
+    };
+    let run = |pieces: &[&[u8]]| {
+        let mut p = crate::kb::proxy::ClientStream::default();
+        p.set_server_choice(1);
+        let mut got = Vec::new();
+        for piece in pieces {
+            p.feed(piece, &mut |i| got.push(i));
+        }
+        (got, p.lost().cloned())
+    };
+    let at = usize::from(cut).min(rest.len());
+    let whole = run(&[rest]);
+    assert_eq!(
+        run(&[&rest[..at], &rest[at..]]),
+        whole,
+        "split feeding differs"
+    );
+    let bytes: Vec<&[u8]> = rest.chunks(1).collect();
+    assert_eq!(run(&bytes), whole, "byte-by-byte feeding differs");
+}

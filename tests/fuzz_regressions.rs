@@ -61,3 +61,9 @@ fn rectangles() {
     }
     assert!(n > 0);
 }
+
+#[test]
+fn kb_text_and_viewer_stream() {
+    assert!(replay("kb_text", fuzzing::kb_text) > 0);
+    assert!(replay("viewer_stream", fuzzing::viewer_stream) > 0);
+}

@@ -12,6 +12,8 @@ packages=(
   ffmpeg
   tigervnc-standalone-server tigervnc-tools
   xterm xdotool x11-utils x11-apps x11-xserver-utils xfonts-base
+  # tools/gen_keysyms.py reads X11's keysymdef.h (kb key names)
+  x11proto-dev
   imagemagick
   qemu-system-x86
   chromium

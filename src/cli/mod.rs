@@ -4,6 +4,7 @@
 mod export;
 mod frames;
 mod info;
+mod kb;
 mod progress;
 mod record;
 
@@ -31,10 +32,32 @@ enum Command {
     Record(record::Args),
     /// A video file (mp4, mkv, mov, webm, gif, avi); `rfbplay FILE OUT` means this.
     Export(export::Args),
+    /// Replay a keyboard/mouse .kb file to a VNC server (or --check it).
+    Play(kb::PlayArgs),
+    /// Type a string as key presses (US keyboard).
+    Type(kb::TypeArgs),
+    /// Send one .kb event now.
+    Inject(kb::InjectArgs),
+    /// Drive a running `play --control PATH`.
+    Ctl(kb::CtlArgs),
+    /// Record a viewer's keys and pointer through a proxy, as a .kb file.
+    RecordKb(kb::RecordKbArgs),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
-const COMMANDS: &[&str] = &["info", "frame", "frames", "export", "help", "record"];
+const COMMANDS: &[&str] = &[
+    "info",
+    "frame",
+    "frames",
+    "export",
+    "help",
+    "play",
+    "type",
+    "inject",
+    "ctl",
+    "record-kb",
+    "record",
+];
 
 pub fn run() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -60,6 +83,11 @@ pub fn run() -> ExitCode {
         Command::Frames(a) => frames::run_frames(a),
         Command::Record(a) => record::run(a),
         Command::Export(a) => export::run(a),
+        Command::Play(a) => kb::run_play(a),
+        Command::Type(a) => kb::run_type(a),
+        Command::Inject(a) => kb::run_inject(a),
+        Command::Ctl(a) => kb::run_ctl(a),
+        Command::RecordKb(a) => kb::run_record_kb(a),
     };
     match result {
         Ok(code) => code,

@@ -218,7 +218,7 @@ fn split_name(s: &str) -> (Option<String>, &str) {
 }
 
 /// VNC_PASSWORD, or the password file (which wins when both are given).
-fn password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
+pub(crate) fn password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
     if let Some(file) = file {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         return Ok(Some(password_from_file(&bytes)));

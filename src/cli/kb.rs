@@ -1,0 +1,437 @@
+//! `rfbplay play`, `type`, `inject` and `ctl`: keyboard/mouse playback.
+//!
+//! The terminal part lives here: the status line, and single-key commands
+//! (space, n, q) read with the terminal in non-canonical mode. That mode is
+//! set with `stty`, not a terminal crate: the crate forbids unsafe code, so
+//! termios calls through libc are out, and stty does the job in two calls
+//! and restores the saved settings. Ctrl-C stays a signal (isig is kept);
+//! it stops the playback cleanly, so the terminal is restored.
+
+use anyhow::{bail, Context};
+use rfbplay::client::{ConnectOptions, Target};
+use rfbplay::kb::control::{self, ControlServer};
+use rfbplay::kb::live::Session;
+use rfbplay::kb::play::{self, Control, Observer, PlayOptions, Quiet};
+use rfbplay::kb::search::Match;
+use rfbplay::kb::{self, typing, Action, LoadOptions, Program, Step};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct Connection {
+    /// File holding the VNC password (text, or made by vncpasswd); else
+    /// $VNC_PASSWORD. A password never goes on the command line.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Connect and handshake timeout.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    connect_timeout: Duration,
+    /// Largest mean difference per colour channel (0-255) that still counts
+    /// as a WaitForIt/ClickItEvent match.
+    #[arg(long, default_value_t = 12.0)]
+    tolerance: f64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlayArgs {
+    /// `TARGET FILE.kb`, or only `FILE.kb` with --check. TARGET is
+    /// `host:N` (display N, port 5900+N) or `host::port`.
+    #[arg(required = true, num_args = 1..=2, value_names = ["TARGET", "FILE"])]
+    args: Vec<String>,
+    /// Parse everything (LoadFile targets and images too), print the
+    /// duration and event counts, send nothing.
+    #[arg(long)]
+    check: bool,
+    /// Play this many times faster.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Send every event right after the previous one.
+    #[arg(long, conflicts_with = "speed")]
+    no_delays: bool,
+    /// Open a control socket for `rfbplay ctl PATH ...`.
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// Spin (instead of sleeping) for the last part of each delay.
+    #[arg(long, default_value = "200us", value_parser = duration)]
+    spin: Duration,
+    /// Print how late each event was sent against its schedule.
+    #[arg(long)]
+    timing: bool,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TypeArgs {
+    target: String,
+    /// Text to type; `\n` or a newline presses Return, `\t` Tab.
+    text: String,
+    /// Time between key events.
+    #[arg(long, default_value = "10ms", value_parser = duration)]
+    delay: Duration,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InjectArgs {
+    target: String,
+    /// One event as in a .kb file without the delay, e.g.
+    /// `KeyEvent,true,Return`, `PointerEvent,1,100,200`, `LoadFile,a.kb`.
+    event: String,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CtlArgs {
+    /// The socket given to `play --control`.
+    socket: PathBuf,
+    /// pause, continue, step, getstep, stop, or inject EVENT.
+    #[arg(required = true, num_args = 1..)]
+    command: Vec<String>,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    kb::parse::parse_ns(s)
+        .map(Duration::from_nanos)
+        .ok_or_else(|| format!("'{s}' is not a duration (250ms, 1s, or nanoseconds)"))
+}
+
+fn connect(target: &str, conn: &Connection) -> anyhow::Result<Session> {
+    let target: Target = target.parse()?;
+    let opts = ConnectOptions {
+        password: super::record::password(conn.password_file.as_deref())?,
+        timeout: conn.connect_timeout,
+        shared: true,
+    };
+    Ok(Session::connect(&target, &opts)?)
+}
+
+pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
+    let (target, file) = match (a.check, a.args.as_slice()) {
+        (true, [file]) => (None, file),
+        (_, [target, file]) => (Some(target), file),
+        _ => bail!("play needs TARGET and FILE (or --check FILE)"),
+    };
+    let program = kb::load(Path::new(file), &LoadOptions::default())?;
+    if a.check || target.is_none() {
+        print_check(file, &program);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(target) = target else { unreachable!() };
+    let opts = PlayOptions {
+        speed: a.speed,
+        no_delays: a.no_delays,
+        spin: a.spin,
+        tolerance: a.conn.tolerance,
+    };
+    let mut session = connect(target, &a.conn)?;
+    let (tx, rx) = mpsc::channel();
+    let _server = match &a.control {
+        Some(p) => {
+            Some(ControlServer::start(p, tx.clone()).with_context(|| p.display().to_string())?)
+        }
+        None => None,
+    };
+    stop_on_signals(tx.clone())?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let _raw = if interactive { keys(tx.clone()) } else { None };
+    drop(tx);
+    let mut status = Status { live: interactive };
+    let result = play::play(&mut session, &program, &opts, &rx, &mut status);
+    status.clear();
+    let report = result?;
+    if a.timing {
+        let (mean, max) = report.mean_max_lateness_ns();
+        let ms = |ns: u64| ns as f64 / 1e6;
+        eprintln!(
+            "timing: {} events, send lateness mean {:.3} ms, median {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            report.lateness_ns.len(),
+            mean / 1e6,
+            ms(report.lateness_quantile_ns(0.5)),
+            ms(report.lateness_quantile_ns(0.99)),
+            ms(max)
+        );
+    }
+    if report.stopped {
+        eprintln!("rfbplay: stopped after {} events", report.events_sent);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_check(file: &str, p: &Program) {
+    let c = p.counts();
+    let d = p.duration_ns();
+    println!("{file}: ok");
+    println!(
+        "duration:   {} ({} ns, without WaitForIt time)",
+        rfbplay::Time(d),
+        d
+    );
+    println!("key events: {}", c.keys);
+    println!("pointer:    {}", c.pointers);
+    println!("WaitForIt:  {}", c.waits);
+    println!("ClickIt:    {}", c.clicks);
+    println!("LoadFile:   {} ({} files)", c.loads, p.files.len());
+    println!("comments:   {}", c.comments);
+}
+
+pub fn run_type(a: TypeArgs) -> anyhow::Result<ExitCode> {
+    let events = typing::type_events(&typing::unescape(&a.text));
+    let delay = a.delay.as_nanos() as u64;
+    let program = Program {
+        files: vec![PathBuf::from("<type>")],
+        steps: events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let kb::Event::Key { down, keysym } = e else {
+                    unreachable!()
+                };
+                Step {
+                    file: 0,
+                    line: i as u32 + 1,
+                    delay_ns: if i == 0 { 0 } else { delay },
+                    action: Action::Key {
+                        down: *down,
+                        keysym: *keysym,
+                    },
+                }
+            })
+            .collect(),
+    };
+    run_once(&a.target, &a.conn, &program)
+}
+
+pub fn run_inject(a: InjectArgs) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir()?;
+    let program = kb::load::parse_inject(&a.event, &cwd, &LoadOptions::default())?;
+    run_once(&a.target, &a.conn, &program)
+}
+
+fn run_once(target: &str, conn: &Connection, program: &Program) -> anyhow::Result<ExitCode> {
+    let mut session = connect(target, conn)?;
+    let (_tx, rx) = mpsc::channel();
+    let opts = PlayOptions {
+        tolerance: conn.tolerance,
+        ..PlayOptions::default()
+    };
+    play::play(&mut session, program, &opts, &rx, &mut Quiet)?;
+    // Let the server read the last events before the socket closes.
+    std::thread::sleep(Duration::from_millis(50));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
+    let mut line = a.command.join(" ");
+    if let Some(event) = line.strip_prefix("inject ") {
+        line = format!("inject {}", absolute_paths(event.trim())?);
+    }
+    let answer = control::request(&a.socket, &line)
+        .with_context(|| format!("cannot talk to {}", a.socket.display()))?;
+    println!("{answer}");
+    Ok(if answer.starts_with("error") {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The playback runs elsewhere: relative LoadFile and image paths are made
+/// absolute here, against the directory `ctl` runs in.
+fn absolute_paths(event: &str) -> anyhow::Result<String> {
+    let cwd = std::env::current_dir()?;
+    Ok(match kb::parse_event(event)? {
+        kb::Event::LoadFile { path } => format!("LoadFile,{}", cwd.join(path).display()),
+        kb::Event::Wait {
+            click,
+            timeout_ns,
+            image,
+        } if cwd.join(&image).exists() => {
+            let e = kb::Event::Wait {
+                click,
+                timeout_ns,
+                image: cwd.join(&image).display().to_string(),
+            };
+            kb::write::format_event(&e)
+        }
+        _ => event.to_string(),
+    })
+}
+
+/// Ctrl-C and SIGTERM stop the playback (so the terminal gets restored).
+fn stop_on_signals(tx: Sender<Control>) -> anyhow::Result<()> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&flag))?;
+    }
+    std::thread::spawn(move || loop {
+        if flag.swap(false, Ordering::SeqCst) && tx.send(Control::Stop).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    Ok(())
+}
+
+/// Restores the terminal settings `stty -g` saved.
+struct RawTerminal(String);
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        let _ = Command::new("stty")
+            .arg(&self.0)
+            .stdin(Stdio::inherit())
+            .status();
+    }
+}
+
+/// Reads single keys from the terminal: space pauses/continues, n steps,
+/// q stops.
+fn keys(tx: Sender<Control>) -> Option<RawTerminal> {
+    let saved = Command::new("stty")
+        .arg("-g")
+        .stdin(Stdio::inherit())
+        .output()
+        .ok()?;
+    let saved = String::from_utf8(saved.stdout).ok()?.trim().to_string();
+    let ok = Command::new("stty")
+        .args(["-icanon", "-echo", "min", "1"])
+        .stdin(Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return None;
+    }
+    std::thread::spawn(move || {
+        let mut paused = false;
+        let mut byte = [0u8; 1];
+        let mut stdin = std::io::stdin();
+        while stdin.read_exact(&mut byte).is_ok() {
+            let c = match byte[0] {
+                b' ' => {
+                    paused = !paused;
+                    if paused {
+                        Control::Pause
+                    } else {
+                        Control::Continue
+                    }
+                }
+                b'n' => Control::Step,
+                b'q' => Control::Stop,
+                _ => continue,
+            };
+            if tx.send(c).is_err() {
+                break;
+            }
+        }
+    });
+    Some(RawTerminal(saved))
+}
+
+/// The one-line status on stderr.
+struct Status {
+    live: bool,
+}
+
+impl Status {
+    fn clear(&self) {
+        if self.live {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+impl Observer for Status {
+    fn next(&mut self, program: &Program, index: usize, left_ns: u64) {
+        if !self.live {
+            return;
+        }
+        let Some(step) = program.steps.get(index) else {
+            return;
+        };
+        let mut text = format!(
+            "{}/{} {} {}  {} left  [space pause, n step, q stop]",
+            index + 1,
+            program.steps.len(),
+            program.location(step),
+            play::describe(program, step),
+            rfbplay::Time(left_ns)
+        );
+        text.truncate(200);
+        eprint!("\r\x1b[K{text}");
+        let _ = std::io::stderr().flush();
+    }
+
+    fn comment(&mut self, text: &str) {
+        self.clear();
+        eprintln!("{text}");
+    }
+
+    fn paused(&mut self, paused: bool) {
+        if self.live {
+            eprint!(" {}", if paused { "[paused]" } else { "" });
+        }
+    }
+
+    fn found(&mut self, program: &Program, step: &Step, m: &Match) {
+        self.clear();
+        eprintln!(
+            "{}: found at {},{} (mean difference {:.2})",
+            program.location(step),
+            m.x,
+            m.y,
+            m.score
+        );
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RecordKbArgs {
+    /// Where viewers connect (host:port).
+    #[arg(long, default_value = "127.0.0.1:5999")]
+    listen: String,
+    /// The VNC server: `host:N` or `host::port`.
+    target: String,
+    /// The .kb file to write (replaced if it exists).
+    file: PathBuf,
+}
+
+pub fn run_record_kb(a: RecordKbArgs) -> anyhow::Result<ExitCode> {
+    let target: Target = a.target.parse()?;
+    let listener = std::net::TcpListener::bind(&a.listen)
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let mut out = std::fs::File::create(&a.file)
+        .with_context(|| format!("cannot create {}", a.file.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    eprintln!(
+        "rfbplay: point a VNC viewer at {} (it reaches {target}); recording to {}",
+        listener.local_addr()?,
+        a.file.display()
+    );
+    let s = kb::record::record(&listener, &target, &mut out, &stop)?;
+    eprintln!(
+        "rfbplay: recorded {} key and {} pointer events ({} other viewer messages)",
+        s.keys, s.pointers, s.other_messages
+    );
+    if !s.hidden_security.is_empty() {
+        eprintln!(
+            "rfbplay: note: hid security types {:?} from the viewer (only None and VNC Authentication can be followed)",
+            s.hidden_security
+        );
+    }
+    if let Some(lost) = s.lost {
+        eprintln!("rfbplay: warning: stopped logging: {lost}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

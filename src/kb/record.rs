@@ -1,0 +1,225 @@
+//! `record-kb`: a transparent proxy between any VNC viewer and a server
+//! that writes the viewer's key and pointer events as a .kb file.
+//!
+//! Bytes are forwarded as they come, both ways. The viewer's stream goes
+//! through [`ClientStream`] to find the events; the server's is looked at
+//! only during the handshake, to learn the RFB 3.3 security choice and to
+//! drop security types the recorder could not follow from the server's
+//! list (RFC 6143 7.1.2), so the viewer picks None or VNC Authentication.
+//! Each event is written as its own line with the nanoseconds since the
+//! previous one and reaches the file at once, so a killed recorder loses
+//! nothing.
+
+use super::proxy::{followable, ClientStream, Input, Lost};
+use super::write::format_item;
+use super::{Event, Item, Keysym};
+use crate::client::Target;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("waiting for a viewer: {0}")]
+    Accept(io::Error),
+    #[error("{target}: cannot connect: {source}")]
+    Connect { target: Target, source: io::Error },
+    #[error("writing the .kb file: {0}")]
+    Write(io::Error),
+}
+
+/// What a recording session saw.
+#[derive(Clone, Debug, Default)]
+pub struct RecordSummary {
+    pub keys: u64,
+    pub pointers: u64,
+    pub other_messages: u64,
+    /// Set when the viewer's stream could not be followed to its end
+    /// (events after that point are not in the file).
+    pub lost: Option<Lost>,
+    /// Security types the server offered that were hidden from the viewer.
+    pub hidden_security: Vec<u8>,
+}
+
+fn lock(p: &Mutex<ClientStream>) -> MutexGuard<'_, ClientStream> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits for one viewer on `listener`, connects it to `target` and records
+/// until either side closes or `stop` is set.
+pub fn record(
+    listener: &TcpListener,
+    target: &Target,
+    out: &mut dyn Write,
+    stop: &AtomicBool,
+) -> Result<RecordSummary, RecordError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(RecordError::Accept)?;
+    let viewer = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(RecordSummary::default());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(RecordError::Accept(e)),
+        }
+    };
+    let start = Instant::now();
+    viewer.set_nonblocking(false).map_err(RecordError::Accept)?;
+    let server = connect(target)?;
+    let _ = viewer.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let parser = Arc::new(Mutex::new(ClientStream::default()));
+    let io_err = |source| RecordError::Connect {
+        target: target.clone(),
+        source,
+    };
+    let downstream = {
+        let (from, to) = (
+            server.try_clone().map_err(io_err)?,
+            viewer.try_clone().map_err(io_err)?,
+        );
+        let parser = Arc::clone(&parser);
+        std::thread::spawn(move || server_to_viewer(from, to, &parser))
+    };
+    let mut summary = RecordSummary::default();
+    let result = viewer_to_server(&viewer, &server, &parser, out, start, stop);
+    let _ = server.shutdown(Shutdown::Both);
+    let _ = viewer.shutdown(Shutdown::Both);
+    if let Ok(hidden) = downstream.join() {
+        summary.hidden_security = hidden;
+    }
+    result?;
+    let p = lock(&parser);
+    summary.keys = p.keys;
+    summary.pointers = p.pointers;
+    summary.other_messages = p.others;
+    summary.lost = p.lost().cloned();
+    Ok(summary)
+}
+
+fn connect(target: &Target) -> Result<TcpStream, RecordError> {
+    let err = |source| RecordError::Connect {
+        target: target.clone(),
+        source,
+    };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for addr in target.socket_addr_string().to_socket_addrs().map_err(err)? {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(err(last))
+}
+
+fn viewer_to_server(
+    mut viewer: &TcpStream,
+    mut server: &TcpStream,
+    parser: &Mutex<ClientStream>,
+    out: &mut dyn Write,
+    start: Instant,
+    stop: &AtomicBool,
+) -> Result<(), RecordError> {
+    viewer
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .map_err(RecordError::Accept)?;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut last = start;
+    let mut inputs = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let n = match viewer.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let now = Instant::now();
+        lock(parser).feed(&buf[..n], &mut |i| inputs.push(i));
+        if server.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        for input in inputs.drain(..) {
+            let delay_ns = now.saturating_duration_since(last).as_nanos() as u64;
+            last = now;
+            let event = match input {
+                Input::Key { down, keysym } => Event::Key {
+                    down,
+                    keysym: Keysym(keysym),
+                },
+                Input::Pointer { mask, x, y } => Event::Pointer { mask, x, y },
+            };
+            let line = format_item(&Item::Event { delay_ns, event }) + "\n";
+            // One write per line: the line is in the file before the next
+            // event is read, whatever happens to this process.
+            out.write_all(line.as_bytes()).map_err(RecordError::Write)?;
+            out.flush().map_err(RecordError::Write)?;
+        }
+    }
+    Ok(())
+}
+
+/// Forwards the server's bytes, editing only the security type list;
+/// returns the types hidden from the viewer.
+fn server_to_viewer(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    parser: &Mutex<ClientStream>,
+) -> Vec<u8> {
+    let mut hidden = Vec::new();
+    let _ = (|| -> io::Result<()> {
+        let mut version = [0u8; 12];
+        from.read_exact(&mut version)?;
+        to.write_all(&version)?;
+        // The server speaks again only after the viewer's version, which
+        // is parsed before it is forwarded: once a byte is here, the
+        // version the two agreed on is known.
+        let mut first = [0u8; 1];
+        from.read_exact(&mut first)?;
+        let minor = lock(parser).minor().unwrap_or(3);
+        if minor >= 7 {
+            let count = first;
+            let mut types = vec![0u8; usize::from(count[0])];
+            from.read_exact(&mut types)?;
+            let keep = followable(&types);
+            if keep.is_empty() {
+                // Nothing to follow: pass the list on; the viewer's choice
+                // will stop the logging with a clear reason.
+                to.write_all(&count)?;
+                to.write_all(&types)?;
+            } else {
+                hidden = types
+                    .iter()
+                    .copied()
+                    .filter(|t| !keep.contains(t))
+                    .collect();
+                to.write_all(&[keep.len() as u8])?;
+                to.write_all(&keep)?;
+            }
+        } else {
+            let mut kind = [first[0], 0, 0, 0];
+            from.read_exact(&mut kind[1..])?;
+            let k = u32::from_be_bytes(kind);
+            lock(parser).set_server_choice(u8::try_from(k).unwrap_or(u8::MAX));
+            to.write_all(&kind)?;
+        }
+        io::copy(&mut from, &mut to)?;
+        Ok(())
+    })();
+    let _ = to.shutdown(Shutdown::Write);
+    hidden
+}
