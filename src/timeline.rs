@@ -1,11 +1,15 @@
 //! Sampling the screen at a frame rate (FORMATS.md section 4): frame k at f
-//! fps shows the screen after every update whose time is <= k/f.
+//! fps shows the screen after every update whose time is <= k/f, and a
+//! recording lasts until its last complete update.
 //!
 //! The player calls [`Timeline::before_piece`] before the bytes of each
 //! piece are applied: no update in or after that piece can be earlier than
-//! its time, so every frame time strictly before it is settled and shows the
-//! screen between updates. Frames before the first update show black at the
-//! first update's size, since `.fb` files store no ServerInit.
+//! its time, so every frame time strictly before it shows the screen as it
+//! is between updates. A frame after the last complete update is held,
+//! though, until the next update completes ([`Timeline::completing`], just
+//! before that update is shown): a cut recording's unfinished tail then
+//! yields no frames. Frames before the first update are black at the first
+//! update's size, since `.fb` files store no ServerInit.
 
 use crate::framebuffer::Framebuffer;
 use crate::time::Time;
@@ -57,10 +61,12 @@ impl Sampling {
 /// Emits frames as the recording is played.
 pub struct Timeline {
     sampling: Sampling,
+    /// The first frame neither emitted nor held.
     next: u64,
-    /// Frames due before the first update, emitted once its size is known.
-    waiting: u64,
-    started: bool,
+    /// Frames due before the latest piece but after the last complete
+    /// update, emitted when an update completes.
+    held: u64,
+    last_update: Option<Time>,
 }
 
 impl Timeline {
@@ -68,8 +74,8 @@ impl Timeline {
         Timeline {
             sampling,
             next: sampling.first_index(),
-            waiting: 0,
-            started: false,
+            held: 0,
+            last_update: None,
         }
     }
 
@@ -77,77 +83,96 @@ impl Timeline {
         self.sampling
     }
 
-    /// Whether every wanted frame is out.
+    /// Whether every wanted frame is out. Held frames are not: playback must
+    /// go on until an update confirms them.
     pub fn done(&self) -> bool {
         self.sampling
             .to
-            .is_some_and(|to| self.sampling.time_of(self.next + self.waiting) > to)
+            .is_some_and(|to| self.sampling.time_of(self.next) > to)
     }
 
-    /// Emits frames strictly before `time`.
+    fn wanted(&self, time: Time) -> bool {
+        self.sampling.to.is_none_or(|to| time <= to)
+    }
+
+    /// Emits, or holds, the frames strictly before `time`.
     pub fn before_piece<E>(
         &mut self,
         time: Time,
         shown: &Framebuffer,
         emit: &mut dyn FnMut(Frame<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.emit_while(shown, emit, |t| t < time)
+        loop {
+            let index = self.next + self.held;
+            let t = self.sampling.time_of(index);
+            if t >= time || !self.wanted(t) {
+                return Ok(());
+            }
+            match self.last_update {
+                Some(last) if t <= last && self.held == 0 => {
+                    self.next += 1;
+                    emit(Frame {
+                        index,
+                        time: t,
+                        screen: shown,
+                    })?;
+                }
+                _ => self.held += 1,
+            }
+        }
     }
 
-    /// The first update is complete: frames that were waiting for a size
-    /// are emitted black.
-    pub fn first_update<E>(
+    /// An update at `time` is complete but not yet shown: the held frames
+    /// come before it, so they show `shown`, or black at `drawn`'s size
+    /// before the first update.
+    pub fn completing<E>(
         &mut self,
+        time: Time,
         shown: &Framebuffer,
+        drawn: &Framebuffer,
         emit: &mut dyn FnMut(Frame<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.started = true;
-        if self.waiting > 0 {
-            let black = Framebuffer::new(shown.width(), shown.height());
-            for _ in 0..std::mem::take(&mut self.waiting) {
-                let index = self.next;
-                self.next += 1;
-                emit(Frame {
-                    index,
-                    time: self.sampling.time_of(index),
-                    screen: &black,
-                })?;
-            }
+        let black;
+        let screen = if self.last_update.is_none() {
+            black = Framebuffer::new(drawn.width(), drawn.height());
+            &black
+        } else {
+            shown
+        };
+        self.last_update = Some(time);
+        for _ in 0..std::mem::take(&mut self.held) {
+            let index = self.next;
+            self.next += 1;
+            emit(Frame {
+                index,
+                time: self.sampling.time_of(index),
+                screen,
+            })?;
         }
         Ok(())
     }
 
     /// The recording ended with its last update at `last`: emits the frames
-    /// up to and including it.
+    /// up to and including it, and drops those held after it.
     pub fn finish<E>(
         &mut self,
         last: Time,
         shown: &Framebuffer,
         emit: &mut dyn FnMut(Frame<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.emit_while(shown, emit, |t| t <= last)
-    }
-
-    fn emit_while<E>(
-        &mut self,
-        shown: &Framebuffer,
-        emit: &mut dyn FnMut(Frame<'_>) -> Result<(), E>,
-        due: impl Fn(Time) -> bool,
-    ) -> Result<(), E> {
+        if self.held > 0 {
+            return Ok(());
+        }
         loop {
-            let index = self.next + self.waiting;
-            let time = self.sampling.time_of(index);
-            if !due(time) || self.sampling.to.is_some_and(|to| time > to) {
+            let index = self.next;
+            let t = self.sampling.time_of(index);
+            if t > last || !self.wanted(t) {
                 return Ok(());
-            }
-            if !self.started {
-                self.waiting += 1;
-                continue;
             }
             self.next += 1;
             emit(Frame {
                 index,
-                time,
+                time: t,
                 screen: shown,
             })?;
         }
@@ -175,18 +200,41 @@ mod tests {
     }
 
     #[test]
-    fn frames_before_first_update_are_black_at_its_size() {
+    fn frames_before_first_update_are_black_and_a_cut_tail_yields_none() {
         let mut t = Timeline::new(Sampling::default());
+        let empty = Framebuffer::default();
         let screen = Framebuffer::new(2, 2);
         let mut seen = vec![];
         let mut emit = |f: Frame<'_>| -> Result<(), ()> {
             seen.push((f.index, f.screen.width()));
             Ok(())
         };
-        t.before_piece(Time(250_000_000), &Framebuffer::default(), &mut emit)
+        // Pieces up to 0.25 s; the first update completes at 0.25 s.
+        t.before_piece(Time(250_000_000), &empty, &mut emit)
             .unwrap();
-        t.first_update(&screen, &mut emit).unwrap();
-        t.finish(Time(300_000_000), &screen, &mut emit).unwrap();
-        assert_eq!(seen, vec![(0, 2), (1, 2), (2, 2), (3, 2)]);
+        t.completing(Time(250_000_000), &empty, &screen, &mut emit)
+            .unwrap();
+        // A piece at 0.45 s of an update that never completes.
+        t.before_piece(Time(450_000_000), &screen, &mut emit)
+            .unwrap();
+        t.finish(Time(250_000_000), &screen, &mut emit).unwrap();
+        assert_eq!(seen, vec![(0, 2), (1, 2), (2, 2)]);
+    }
+
+    #[test]
+    fn frames_between_updates_show_the_earlier_one() {
+        let mut t = Timeline::new(Sampling::default());
+        let (a, b) = (Framebuffer::new(1, 1), Framebuffer::new(3, 1));
+        let mut seen = vec![];
+        let mut emit = |f: Frame<'_>| -> Result<(), ()> {
+            seen.push((f.index, f.screen.width()));
+            Ok(())
+        };
+        t.before_piece(Time(50_000_000), &a, &mut emit).unwrap();
+        t.completing(Time(50_000_000), &a, &a, &mut emit).unwrap();
+        t.before_piece(Time(320_000_000), &a, &mut emit).unwrap();
+        t.completing(Time(330_000_000), &a, &b, &mut emit).unwrap();
+        t.finish(Time(330_000_000), &b, &mut emit).unwrap();
+        assert_eq!(seen, vec![(0, 1), (1, 1), (2, 1), (3, 1)]);
     }
 }

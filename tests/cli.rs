@@ -201,3 +201,29 @@ fn a_foreign_file_is_named_in_the_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cut_recording_yields_no_frames_past_its_last_complete_update() {
+    // The real minimega sample ends inside an update, chunks after the last
+    // complete one carry later times: no frame may come from them.
+    let file = common::testdata().join("minimega_qemu_ipxe.fb");
+    let info = rfbplay(&[os("info"), file.as_os_str(), os("--json")]);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let duration = v["duration_s"].as_f64().unwrap();
+    let cut_at = v["truncated"]["time_s"].as_f64().unwrap();
+    assert!(
+        cut_at > duration + 0.1,
+        "the sample's tail spans a frame time"
+    );
+    let tmp = TempDir::new("cuttail");
+    let dir = tmp.path().join("f");
+    let out = rfbplay(&[os("frames"), file.as_os_str(), dir.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last = (duration * 10.0).floor() as usize;
+    let names = pngs(&dir);
+    assert_eq!(
+        names.len(),
+        last + 1,
+        "frames 0..={last} for a {duration}s recording"
+    );
+}

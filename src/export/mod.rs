@@ -121,12 +121,17 @@ pub fn run(
         }
 
         fn event(&mut self, event: &Event, screen: &Screen) -> ControlFlow<()> {
-            if let Event::Update { index: 0, .. } = event {
-                // The frames waiting for the first update are black: content 0.
-                if let Err(e) = self
-                    .timeline
-                    .first_update(screen.shown(), &mut Self::emit(self.exporter, 0))
-                {
+            if let Event::Completing { index, time } = *event {
+                // Held frames show the screen before this update; before
+                // the first update they are black: content 0.
+                let c = if index == 0 { 0 } else { content(screen) };
+                let result = self.timeline.completing(
+                    time,
+                    screen.shown(),
+                    screen.drawn_ref(),
+                    &mut Self::emit(self.exporter, c),
+                );
+                if let Err(e) = result {
                     self.error = Some(e);
                     return ControlFlow::Break(());
                 }

@@ -16,6 +16,12 @@ use crate::time::Time;
 /// Something the stream said, reported as the parser meets it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// A FramebufferUpdate is complete but not yet shown: the shown screen
+    /// is still the one before it. [`Event::Update`] follows.
+    Completing {
+        index: u64,
+        time: Time,
+    },
     /// A FramebufferUpdate is complete and the shown screen reflects it.
     Update {
         index: u64,
@@ -536,6 +542,13 @@ impl Parser {
         let index = self.updates;
         self.updates += 1;
         self.ctx.size_known = true;
+        on_event(
+            Event::Completing {
+                index,
+                time: self.time,
+            },
+            &self.screen,
+        );
         self.screen.commit();
         let fb = self.screen.shown();
         let size = (fb.width(), fb.height());
