@@ -40,8 +40,8 @@ pub struct Args {
     /// screens are placed top-left, on black or cropped.
     #[arg(long, value_parser = parse_size)]
     size: Option<(u32, u32)>,
-    /// Draw the mouse pointer (not supported yet: accepted, and a note says
-    /// the video has no pointer).
+    /// Draw the cursor where the recording tells its shape and position
+    /// (see the README: most recordings tell only the shape).
     #[arg(long)]
     cursor: bool,
     /// Encode every frame, even unchanged ones (constant frame rate), for
@@ -75,12 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         scale: args.scale,
         size: args.size,
         constant_rate: args.cfr,
+        cursor: args.cursor,
     };
-    if args.cursor {
-        // The cursor shape and pointer position live in the decoder's
-        // context, which playback does not hand to exporters yet.
-        eprintln!("rfbplay: note: --cursor is not supported yet; the video shows no pointer");
-    }
     let started = std::time::Instant::now();
     let report = export_file(&args.file, &args.out, &options, &Bar::new("encoding"))?;
     let code = super::report(&args.file, &report.export.summary);

@@ -117,6 +117,8 @@ pub struct VideoOptions {
     pub size: Option<(u32, u32)>,
     /// Encode every frame even when unchanged (constant frame rate).
     pub constant_rate: bool,
+    /// Draw the cursor where the recording tells its shape and position.
+    pub cursor: bool,
 }
 
 impl Default for VideoOptions {
@@ -131,6 +133,7 @@ impl Default for VideoOptions {
             scale: 1.0,
             size: None,
             constant_rate: false,
+            cursor: false,
         }
     }
 }
@@ -503,7 +506,11 @@ pub fn export_file(
     let mut passes = 0;
     loop {
         passes += 1;
-        let mut player = Player::open(input, PlayOptions::default())?;
+        let play = PlayOptions {
+            draw_cursor: options.cursor,
+            ..Default::default()
+        };
+        let mut player = Player::open(input, play)?;
         let mut exporter = VideoExporter::new(output, options, size)?;
         let report = super::run(&mut player, options.sampling(), &mut exporter, progress);
         match exporter.restart_size() {
