@@ -59,16 +59,8 @@ fn pixel_format(selector: u8) -> PixelFormat {
         1 => pf.big_endian = true,
         2 => {
             pf = PixelFormat {
-                bits_per_pixel: 16,
-                depth: 16,
                 big_endian: selector & 0x80 != 0,
-                true_colour: true,
-                red_max: 31,
-                green_max: 63,
-                blue_max: 31,
-                red_shift: 11,
-                green_shift: 5,
-                blue_shift: 0,
+                ..PixelFormat::RGB565
             }
         }
         3 => {

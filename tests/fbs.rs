@@ -69,16 +69,8 @@ fn server_init(w: u16, h: u16, pf: &PixelFormat) -> Vec<u8> {
 #[test]
 fn handshakes_of_every_version_and_security_type_parse() {
     let pf16 = PixelFormat {
-        bits_per_pixel: 16,
-        depth: 16,
         big_endian: true,
-        true_colour: true,
-        red_max: 31,
-        green_max: 63,
-        blue_max: 31,
-        red_shift: 11,
-        green_shift: 5,
-        blue_shift: 0,
+        ..PixelFormat::RGB565
     };
     let init = server_init(800, 600, &pf16);
     let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -166,18 +158,7 @@ fn handshakes_of_every_version_and_security_type_parse() {
 
 #[test]
 fn a_16bpp_fbs_recording_decodes_in_its_own_pixel_format() {
-    let pf16 = PixelFormat {
-        bits_per_pixel: 16,
-        depth: 16,
-        big_endian: false,
-        true_colour: true,
-        red_max: 31,
-        green_max: 63,
-        blue_max: 31,
-        red_shift: 11,
-        green_shift: 5,
-        blue_shift: 0,
-    };
+    let pf16 = PixelFormat::RGB565;
     let hs = [
         b"RFB 003.008\n".to_vec(),
         vec![1, 1],

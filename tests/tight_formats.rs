@@ -34,16 +34,8 @@ fn formats_without_intensities_refuse_gradient_and_jpeg() {
 fn rgb565_pixels_in_both_byte_orders() {
     for big_endian in [false, true] {
         let pf = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
             big_endian,
-            true_colour: true,
-            red_max: 31,
-            green_max: 63,
-            blue_max: 31,
-            red_shift: 11,
-            green_shift: 5,
-            blue_shift: 0,
+            ..PixelFormat::RGB565
         };
         let (w, h) = (12usize, 6usize);
         let comp = |x: usize, y: usize| -> [u32; 3] {

@@ -187,27 +187,37 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_name_target_and_offered_types() {
-        let e = ClientError::UnsupportedSecurity {
-            target: Target::new("h", 5901),
-            offered: vec![SecurityType(19), SecurityType(200)],
-        };
-        let s = e.to_string();
-        assert!(s.starts_with("h::5901: "), "{s}");
-        assert!(s.contains("VeNCrypt (19), unknown (200)"), "{s}");
-        let e = ClientError::AuthFailed {
-            target: Target::new("h", 5901),
-            reason: Some("Authentication failure".into()),
-        };
-        assert_eq!(
-            e.to_string(),
-            "h::5901: authentication failed: Authentication failure"
-        );
-        assert!(!e.is_transient());
+/// Classifies an I/O error on an established session: a timeout (with the
+/// socket's timeout in seconds), the server closing, or another failure.
+pub fn session_io_error(
+    target: &Target,
+    e: io::Error,
+    timeout: Option<std::time::Duration>,
+) -> ClientError {
+    let target = target.clone();
+    if is_timeout(&e) {
+        let secs = timeout.map_or(0.0, |d| d.as_secs_f64());
+        ClientError::Timeout {
+            target,
+            stage: Stage::Session,
+            secs,
+        }
+    } else if matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    ) {
+        ClientError::Closed {
+            target,
+            stage: Stage::Session,
+        }
+    } else {
+        ClientError::Io {
+            target,
+            stage: Stage::Session,
+            source: e,
+        }
     }
 }

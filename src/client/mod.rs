@@ -171,35 +171,7 @@ impl Client {
 
     /// Turns a failed read into an error naming the target.
     pub fn session_error(&self, e: io::Error) -> ClientError {
-        if is_timeout(&e) {
-            let secs = self
-                .reader
-                .read_timeout()
-                .ok()
-                .flatten()
-                .map_or(0.0, |d| d.as_secs_f64());
-            ClientError::Timeout {
-                target: self.target.clone(),
-                stage: Stage::Session,
-                secs,
-            }
-        } else if matches!(
-            e.kind(),
-            io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-        ) {
-            ClientError::Closed {
-                target: self.target.clone(),
-                stage: Stage::Session,
-            }
-        } else {
-            ClientError::Io {
-                target: self.target.clone(),
-                stage: Stage::Session,
-                source: e,
-            }
-        }
+        error::session_io_error(&self.target, e, self.reader.read_timeout().ok().flatten())
     }
 
     /// The sending half, for all client messages.

@@ -2,10 +2,10 @@
 //! [`Writer`], which sends them. Encoding is kept apart from the socket so
 //! it can be checked byte for byte in tests.
 
-use super::error::{is_timeout, ClientError, Stage};
+use super::error::{session_io_error, ClientError};
 use super::target::Target;
 use crate::rfb::{Encoding, PixelFormat, Rect};
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::TcpStream;
 
 /// Message type numbers (RFC 6143 section 7.5).
@@ -104,34 +104,7 @@ impl Writer {
 
     fn send(&mut self, b: &[u8]) -> Result<(), ClientError> {
         self.stream.write_all(b).map_err(|e| {
-            if is_timeout(&e) {
-                ClientError::Timeout {
-                    target: self.target.clone(),
-                    stage: Stage::Session,
-                    secs: self
-                        .stream
-                        .write_timeout()
-                        .ok()
-                        .flatten()
-                        .map_or(0.0, |d| d.as_secs_f64()),
-                }
-            } else if matches!(
-                e.kind(),
-                io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-            ) {
-                ClientError::Closed {
-                    target: self.target.clone(),
-                    stage: Stage::Session,
-                }
-            } else {
-                ClientError::Io {
-                    target: self.target.clone(),
-                    stage: Stage::Session,
-                    source: e,
-                }
-            }
+            session_io_error(&self.target, e, self.stream.write_timeout().ok().flatten())
         })
     }
 

@@ -11,16 +11,8 @@ use crate::time::Time;
 
 /// 16 bpp big-endian RGB 5:6:5.
 pub const RGB565_BE: PixelFormat = PixelFormat {
-    bits_per_pixel: 16,
-    depth: 16,
     big_endian: true,
-    true_colour: true,
-    red_max: 31,
-    green_max: 63,
-    blue_max: 31,
-    red_shift: 11,
-    green_shift: 5,
-    blue_shift: 0,
+    ..PixelFormat::RGB565
 };
 
 /// 8 bpp through a colour map.

@@ -247,17 +247,7 @@ mod tests {
                 size: 4
             }
         );
-        let rgb565 = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
-            red_max: 31,
-            green_max: 63,
-            blue_max: 31,
-            red_shift: 11,
-            green_shift: 5,
-            blue_shift: 0,
-            ..PixelFormat::BGRX
-        };
+        let rgb565 = PixelFormat::RGB565;
         assert_eq!(
             Tpixel::of(&rgb565),
             Tpixel {

@@ -37,6 +37,20 @@ impl PixelFormat {
         blue_shift: 0,
     };
 
+    /// 16 bpp "565" true colour, little-endian, as many servers offer.
+    pub const RGB565: PixelFormat = PixelFormat {
+        bits_per_pixel: 16,
+        depth: 16,
+        big_endian: false,
+        true_colour: true,
+        red_max: 31,
+        green_max: 63,
+        blue_max: 31,
+        red_shift: 11,
+        green_shift: 5,
+        blue_shift: 0,
+    };
+
     pub fn bytes_per_pixel(&self) -> usize {
         usize::from(self.bits_per_pixel / 8)
     }
@@ -222,16 +236,8 @@ mod tests {
     #[test]
     fn rgb565_big_endian_scales_to_eight_bits() {
         let pf = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
             big_endian: true,
-            true_colour: true,
-            red_max: 31,
-            green_max: 63,
-            blue_max: 31,
-            red_shift: 11,
-            green_shift: 5,
-            blue_shift: 0,
+            ..PixelFormat::RGB565
         };
         let white = 0xffffu16.to_be_bytes();
         assert_eq!(
