@@ -25,6 +25,8 @@ pub struct SizeChange {
 pub struct Info {
     pub file: String,
     pub format: &'static str,
+    /// What the handshake said, for formats that record it (FBS).
+    pub server_init: Option<ServerInitInfo>,
     pub pixel_format: PixelFormat,
     /// Time of the last complete update.
     pub duration_s: f64,
@@ -38,6 +40,13 @@ pub struct Info {
     pub truncated: Option<TruncationInfo>,
     /// A fatal error that stopped decoding, if any.
     pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerInitInfo {
+    pub width: u32,
+    pub height: u32,
+    pub name: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +109,11 @@ pub fn gather(player: &mut Player, progress: &dyn Progress) -> (Info, Summary) {
     let info = Info {
         file: player.path().display().to_string(),
         format: summary.format,
+        server_init: player.container().server_init().map(|i| ServerInitInfo {
+            width: i.width,
+            height: i.height,
+            name: i.name.clone(),
+        }),
         pixel_format: parser.context().pixel_format,
         duration_s: summary.last_update.unwrap_or_default().as_secs_f64(),
         first_update_s: g.first_update.map(Time::as_secs_f64),

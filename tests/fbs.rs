@@ -179,3 +179,24 @@ fn a_16bpp_fbs_recording_decodes_in_its_own_pixel_format() {
     assert_eq!(summary.last_update, Some(rfbplay::Time(40_000_000)));
     assert_eq!(shot.unwrap().to_rgb(), vec![255, 0, 0, 255, 255, 255]);
 }
+
+#[test]
+fn info_shows_what_serverinit_said() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["info", "--json"])
+        .arg(common::testdata().join("synthetic_core.rbs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], "FBS (FramebufferStream)");
+    assert_eq!(v["server_init"]["name"], "synthetic");
+    assert_eq!(
+        (
+            v["server_init"]["width"].as_u64(),
+            v["server_init"]["height"].as_u64()
+        ),
+        (Some(48), Some(32))
+    );
+    assert_eq!(v["pixel_format"]["bits_per_pixel"], 32);
+}

@@ -34,6 +34,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn print_text(info: &rfbplay::info::Info) {
     println!("file:        {}", info.file);
     println!("format:      {}", info.format);
+    if let Some(init) = &info.server_init {
+        println!(
+            "desktop:     {:?}, {}x{} at connection",
+            init.name, init.width, init.height
+        );
+    }
     println!(
         "duration:    {:.3}s (time of the last complete update)",
         info.duration_s
