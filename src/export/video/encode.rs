@@ -8,7 +8,7 @@
 //! last frame. A keyframe is forced at least every [`KEYFRAME_SECONDS`] of
 //! video time, so seeking stays cheap even when frames last long.
 
-use super::{EncodeStats, Geometry, Job, VideoError, VideoFormat};
+use super::{EncodeStats, Geometry, Job, Picture, VideoError, VideoFormat};
 use ffmpeg_next::{
     codec, encoder, format, frame, picture, software::scaling, util::color, Dictionary, Packet,
     Rational,
@@ -92,10 +92,13 @@ pub(super) fn run(
     let mut end = None;
     for job in jobs {
         match job {
-            Job::Frame { pixels, pts } => {
+            Job::Frame { picture, pts } => {
                 let started = Instant::now();
                 let pts = out.enc_pts(pts);
-                out.encode(&pixels, pts)?;
+                match picture {
+                    Picture::Bgrx(pixels) => out.encode(&pixels, pts)?,
+                    Picture::Yuv(pic) => out.encode_yuv(&pic, pts)?,
+                }
                 out.stats.busy += started.elapsed();
             }
             Job::End { end_pts } => {
@@ -280,6 +283,25 @@ impl Output {
         self.submit(pts)
     }
 
+    /// Encodes a picture converted on the playing thread: only its planes
+    /// are copied into the encoder's frame.
+    fn encode_yuv(&mut self, pic: &super::yuv::Yuv420, pts: i64) -> Result<(), VideoError> {
+        if self.constant_rate {
+            self.repeat_until(pts)?;
+        }
+        self.keyframes_until(pts)?;
+        for (plane, (src, row)) in pic.planes().into_iter().enumerate() {
+            let stride = self.dst.stride(plane);
+            let data = self.dst.data_mut(plane);
+            for (y, line) in src.chunks_exact(row).enumerate() {
+                if let Some(dst) = data.get_mut(y * stride..y * stride + row) {
+                    dst.copy_from_slice(line);
+                }
+            }
+        }
+        self.submit(pts)
+    }
+
     /// A still screen makes one frame last long: the last picture is
     /// encoded again as a keyframe every [`KEYFRAME_SECONDS`] of it, so a
     /// seek anywhere decodes from a keyframe at most that far back.
@@ -397,6 +419,15 @@ impl Output {
         self.stats.output_bytes = std::fs::metadata(&self.path).map_or(0, |m| m.len());
         Ok(self.stats)
     }
+}
+
+/// Whether the format's encoder takes yuv420p (in limited range), so an
+/// unscaled picture can be converted before it reaches this thread.
+pub(super) fn takes_yuv420(f: VideoFormat) -> bool {
+    matches!(
+        f,
+        VideoFormat::Mp4 | VideoFormat::Mkv | VideoFormat::Mov | VideoFormat::Webm
+    )
 }
 
 /// Muxer name, encoder and pixel format for a format.

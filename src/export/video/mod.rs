@@ -16,6 +16,7 @@
 
 mod canvas;
 mod encode;
+mod yuv;
 
 pub use canvas::{Canvas, Geometry};
 
@@ -181,10 +182,18 @@ impl VideoOptions {
     }
 }
 
+/// A picture for the encoder thread.
+enum Picture {
+    /// A BGRX canvas, converted (and scaled) by swscale on that thread.
+    Bgrx(Arc<Vec<u8>>),
+    /// Already converted on the playing thread (see [`yuv`]).
+    Yuv(Arc<yuv::Yuv420>),
+}
+
 /// A frame for the encoder thread, or the end of the video.
 enum Job {
-    /// A BGRX canvas shown from `pts` (in frames) until the next job.
-    Frame { pixels: Arc<Vec<u8>>, pts: i64 },
+    /// A picture shown from `pts` (in frames) until the next job.
+    Frame { picture: Picture, pts: i64 },
     /// The video ends at `end_pts`.
     End { end_pts: i64 },
 }
@@ -200,7 +209,8 @@ pub struct EncodeStats {
     pub duration: f64,
     /// Time spent converting colour and encoding, on the encoder thread.
     pub busy: std::time::Duration,
-    /// The part of `busy` spent converting colour (swscale).
+    /// Time spent converting colour: swscale's part of `busy`, or, for
+    /// unscaled yuv420p, the conversion on the playing thread.
     pub convert: std::time::Duration,
 }
 
@@ -231,6 +241,11 @@ pub struct VideoExporter {
     end_index: Option<u64>,
     frames: u64,
     stats: EncodeStats,
+    /// Pictures converted here rather than on the encoder thread, when
+    /// the output is unscaled yuv420p.
+    yuv: Option<yuv::YuvPool>,
+    /// Time spent converting them.
+    convert: std::time::Duration,
 }
 
 impl VideoExporter {
@@ -259,6 +274,8 @@ impl VideoExporter {
             end_index: None,
             frames: 0,
             stats: EncodeStats::default(),
+            yuv: None,
+            convert: std::time::Duration::ZERO,
         })
     }
 
@@ -297,6 +314,11 @@ impl VideoExporter {
             .map_err(|_| VideoError::EncoderStopped)?;
         match ready_rx.recv() {
             Ok(Ok(())) => {
+                let unscaled = (geometry.src_width, geometry.src_height)
+                    == (geometry.out_width, geometry.out_height);
+                if unscaled && encode::takes_yuv420(self.format) {
+                    self.yuv = Some(yuv::YuvPool::default());
+                }
                 self.worker = Some(Worker { jobs, handle });
                 Ok(())
             }
@@ -306,6 +328,21 @@ impl VideoExporter {
             }
             Err(_) => Err(join_error(handle)),
         }
+    }
+
+    /// Sends a canvas, converted here first when the encoder takes yuv420p.
+    fn send_frame(&mut self, pixels: Arc<Vec<u8>>, pts: i64) -> Result<(), VideoError> {
+        let picture = match (self.yuv.as_mut(), self.canvas.as_ref()) {
+            (Some(pool), Some(canvas)) => {
+                let started = std::time::Instant::now();
+                let g = canvas.geometry();
+                let pic = pool.convert(&pixels, g.src_width, g.src_height);
+                self.convert += started.elapsed();
+                Picture::Yuv(pic)
+            }
+            _ => Picture::Bgrx(pixels),
+        };
+        self.send(Job::Frame { picture, pts })
     }
 
     fn send(&mut self, job: Job) -> Result<(), VideoError> {
@@ -388,7 +425,7 @@ impl VideoExporter {
         self.held.push_back((pixels, pts));
         while self.held.len() > 2 {
             if let Some((pixels, pts)) = self.held.pop_front() {
-                self.send(Job::Frame { pixels, pts })?;
+                self.send_frame(pixels, pts)?;
             }
         }
         Ok(())
@@ -457,7 +494,7 @@ impl Exporter for VideoExporter {
             self.held.push_back((pixels, pts.min(last_pts)));
         }
         while let Some((pixels, pts)) = self.held.pop_front() {
-            self.send(Job::Frame { pixels, pts })?;
+            self.send_frame(pixels, pts)?;
         }
         let end_pts = last_pts + 1;
         self.send(Job::End { end_pts })?;
@@ -468,6 +505,7 @@ impl Exporter for VideoExporter {
         match worker.handle.join() {
             Ok(Ok(stats)) => {
                 self.stats = stats;
+                self.stats.convert += self.convert;
                 self.stats.duration = end_pts as f64 / self.options.fps;
                 Ok(())
             }
