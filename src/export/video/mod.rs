@@ -46,6 +46,10 @@ pub enum VideoFormat {
     Avi,
 }
 
+/// The default `--preset`: x264 tuned for screen recordings (see
+/// `encode::SCREEN_X264`); every other name is given to x264 as it is.
+pub const SCREEN_PRESET: &str = "screen";
+
 /// Extensions `export` understands, for error messages and `--help`.
 pub const SUPPORTED_EXTENSIONS: &str = "mp4, mkv, mov, webm, gif, avi";
 
@@ -110,7 +114,7 @@ pub struct VideoOptions {
     pub speed: f64,
     /// Quality for H.264 and VP9 (lower is better; x264's scale).
     pub crf: u8,
-    /// x264 preset.
+    /// x264 preset, or [`SCREEN_PRESET`] for rfbplay's own tuning.
     pub preset: String,
     /// Scale factor applied to the canvas.
     pub scale: f64,
@@ -130,7 +134,7 @@ impl Default for VideoOptions {
             to: None,
             speed: 1.0,
             crf: 23,
-            preset: "veryfast".into(),
+            preset: SCREEN_PRESET.into(),
             scale: 1.0,
             size: None,
             constant_rate: false,
