@@ -15,7 +15,9 @@ use ffmpeg_next::{
 };
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Longest stretch of video between keyframes.
@@ -92,6 +94,7 @@ struct Output {
 pub(super) fn run(
     setup: Setup,
     jobs: Receiver<Job>,
+    pending: Arc<AtomicUsize>,
     ready: Sender<Result<(), VideoError>>,
 ) -> Result<EncodeStats, VideoError> {
     let mut out = match Output::open(&setup) {
@@ -106,6 +109,7 @@ pub(super) fn run(
     };
     let mut end = None;
     for job in jobs {
+        pending.fetch_sub(1, Ordering::Relaxed);
         match job {
             Job::Frame { picture, pts } => {
                 let started = Instant::now();

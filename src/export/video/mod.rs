@@ -27,6 +27,7 @@ use crate::progress::Progress;
 use crate::time::Time;
 use crate::timeline::{Frame, Sampling};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -220,6 +221,8 @@ pub struct EncodeStats {
 
 struct Worker {
     jobs: mpsc::SyncSender<Job>,
+    /// Jobs sent and not yet taken by the encoder thread.
+    pending: Arc<AtomicUsize>,
     handle: JoinHandle<Result<EncodeStats, VideoError>>,
 }
 
@@ -312,9 +315,11 @@ impl VideoExporter {
         // runs ahead, and bound memory to a few canvases.
         let (jobs, rx) = mpsc::sync_channel(3);
         let (ready_tx, ready_rx) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&pending);
         let handle = std::thread::Builder::new()
             .name("rfbplay-encode".into())
-            .spawn(move || encode::run(setup, rx, ready_tx))
+            .spawn(move || encode::run(setup, rx, taken, ready_tx))
             .map_err(|_| VideoError::EncoderStopped)?;
         match ready_rx.recv() {
             Ok(Ok(())) => {
@@ -323,7 +328,11 @@ impl VideoExporter {
                 if unscaled && encode::takes_yuv420(self.format) {
                     self.yuv = Some(yuv::YuvPool::default());
                 }
-                self.worker = Some(Worker { jobs, handle });
+                self.worker = Some(Worker {
+                    jobs,
+                    pending,
+                    handle,
+                });
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -334,10 +343,18 @@ impl VideoExporter {
         }
     }
 
-    /// Sends a canvas, converted here first when the encoder takes yuv420p.
+    /// Sends a canvas, converted here first when the encoder takes yuv420p
+    /// and is the busier thread: it still has earlier jobs waiting, as with
+    /// incremental recordings. When it waits for work instead, as with
+    /// minimega's raw full frames, where inflating here is the floor, the
+    /// encoder thread converts.
     fn send_frame(&mut self, pixels: Arc<Vec<u8>>, pts: i64) -> Result<(), VideoError> {
+        let encoder_behind = self
+            .worker
+            .as_ref()
+            .is_some_and(|w| w.pending.load(Ordering::Relaxed) > 0);
         let picture = match (self.yuv.as_mut(), self.canvas.as_ref()) {
-            (Some(pool), Some(canvas)) => {
+            (Some(pool), Some(canvas)) if encoder_behind => {
                 let started = std::time::Instant::now();
                 let g = canvas.geometry();
                 let pic = pool.convert(&pixels, g.src_width, g.src_height);
@@ -350,7 +367,10 @@ impl VideoExporter {
     }
 
     fn send(&mut self, job: Job) -> Result<(), VideoError> {
-        let sent = self.worker.as_ref().map(|w| w.jobs.send(job).is_ok());
+        let sent = self.worker.as_ref().map(|w| {
+            w.pending.fetch_add(1, Ordering::Relaxed);
+            w.jobs.send(job).is_ok()
+        });
         match sent {
             Some(true) => Ok(()),
             Some(false) => match self.worker.take() {

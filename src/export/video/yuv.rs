@@ -5,7 +5,9 @@
 //! that plays the recording and is mostly idle for incremental recordings,
 //! lets the conversion overlap with x264 on the other core, and hands the
 //! encoder 1.5 bytes a pixel instead of 4. Only unscaled pictures take this
-//! path; scaling stays with swscale on the encoder thread.
+//! path, and only while the encoder thread is the busier one (it has jobs
+//! waiting): with minimega's raw full frames inflating is the bottleneck,
+//! and swscale on the idle encoder thread converts instead.
 //!
 //! The matrix is BT.601 into limited range, as swscale's default and as the
 //! stream says (SMPTE 170M, MPEG range); each chroma sample is the mean of
