@@ -31,8 +31,10 @@ pub const KEYFRAME_SECONDS: f64 = 10.0;
 /// partitions keep text edges cheap; adaptive quantisation and the
 /// macroblock tree (which needs the lookahead) move bits from still areas
 /// to changing ones. Measured on a 66.7 s 1024x768 incremental recording:
-/// 1.33 times veryfast's file size (ultrafast alone: 2.0), at 0.55 of its
-/// CPU time.
+/// 1.35 times veryfast's file size (ultrafast alone: 2.0), at 0.55 of its
+/// CPU time; 1.8 times on minimega's raw full-frame recording. Adding
+/// `me=hex:subme=2` brings both to 1.2 times but costs a third more
+/// time, which misses 100x real time on two cores.
 const SCREEN_X264: (&str, &str) = (
     "ultrafast",
     "partitions=i8x8,i4x4:8x8dct=1:aq-mode=1:rc-lookahead=10:mbtree=1",
