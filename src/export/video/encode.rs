@@ -110,15 +110,26 @@ pub(super) fn run(
         }
     };
     let mut end = None;
+    // Where the playing thread may convert colour itself, this thread uses
+    // the same converter, so the output does not depend on which thread
+    // happened to be less busy.
+    let g = setup.geometry;
+    let unscaled = (g.src_width, g.src_height) == (g.out_width, g.out_height);
+    let mut own_yuv = (unscaled && takes_yuv420(setup.format)).then(super::yuv::YuvPool::default);
     for job in jobs {
         pending.fetch_sub(1, Ordering::Relaxed);
         match job {
             Job::Frame { picture, pts } => {
                 let started = Instant::now();
                 let pts = out.enc_pts(pts);
-                match picture {
-                    Picture::Bgrx(pixels) => out.encode(&pixels, pts)?,
-                    Picture::Yuv(pic) => out.encode_yuv(&pic, pts)?,
+                match (picture, own_yuv.as_mut()) {
+                    (Picture::Bgrx(pixels), Some(pool)) => {
+                        let pic = pool.convert(&pixels, g.src_width, g.src_height);
+                        out.stats.convert += started.elapsed();
+                        out.encode_yuv(&pic, pts)?
+                    }
+                    (Picture::Bgrx(pixels), None) => out.encode(&pixels, pts)?,
+                    (Picture::Yuv(pic), _) => out.encode_yuv(&pic, pts)?,
                 }
                 out.stats.busy += started.elapsed();
             }
