@@ -16,6 +16,7 @@
 
 mod canvas;
 mod encode;
+mod yuv;
 
 pub use canvas::{Canvas, Geometry};
 
@@ -26,6 +27,7 @@ use crate::progress::Progress;
 use crate::time::Time;
 use crate::timeline::{Frame, Sampling};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -44,6 +46,10 @@ pub enum VideoFormat {
     /// Motion JPEG, for tools that want every frame intra-coded.
     Avi,
 }
+
+/// The default `--preset`: x264 tuned for screen recordings (see
+/// `encode::SCREEN_X264`); every other name is given to x264 as it is.
+pub const SCREEN_PRESET: &str = "screen";
 
 /// Extensions `export` understands, for error messages and `--help`.
 pub const SUPPORTED_EXTENSIONS: &str = "mp4, mkv, mov, webm, gif, avi";
@@ -109,7 +115,7 @@ pub struct VideoOptions {
     pub speed: f64,
     /// Quality for H.264 and VP9 (lower is better; x264's scale).
     pub crf: u8,
-    /// x264 preset.
+    /// x264 preset, or [`SCREEN_PRESET`] for rfbplay's own tuning.
     pub preset: String,
     /// Scale factor applied to the canvas.
     pub scale: f64,
@@ -129,7 +135,7 @@ impl Default for VideoOptions {
             to: None,
             speed: 1.0,
             crf: 23,
-            preset: "veryfast".into(),
+            preset: SCREEN_PRESET.into(),
             scale: 1.0,
             size: None,
             constant_rate: false,
@@ -181,10 +187,18 @@ impl VideoOptions {
     }
 }
 
+/// A picture for the encoder thread.
+enum Picture {
+    /// A BGRX canvas, converted (and scaled) by swscale on that thread.
+    Bgrx(Arc<Vec<u8>>),
+    /// Already converted on the playing thread (see [`yuv`]).
+    Yuv(Arc<yuv::Yuv420>),
+}
+
 /// A frame for the encoder thread, or the end of the video.
 enum Job {
-    /// A BGRX canvas shown from `pts` (in frames) until the next job.
-    Frame { pixels: Arc<Vec<u8>>, pts: i64 },
+    /// A picture shown from `pts` (in frames) until the next job.
+    Frame { picture: Picture, pts: i64 },
     /// The video ends at `end_pts`.
     End { end_pts: i64 },
 }
@@ -200,12 +214,15 @@ pub struct EncodeStats {
     pub duration: f64,
     /// Time spent converting colour and encoding, on the encoder thread.
     pub busy: std::time::Duration,
-    /// The part of `busy` spent converting colour (swscale).
+    /// Time spent converting colour: swscale's part of `busy`, or, for
+    /// unscaled yuv420p, the conversion on the playing thread.
     pub convert: std::time::Duration,
 }
 
 struct Worker {
     jobs: mpsc::SyncSender<Job>,
+    /// Jobs sent and not yet taken by the encoder thread.
+    pending: Arc<AtomicUsize>,
     handle: JoinHandle<Result<EncodeStats, VideoError>>,
 }
 
@@ -231,6 +248,11 @@ pub struct VideoExporter {
     end_index: Option<u64>,
     frames: u64,
     stats: EncodeStats,
+    /// Pictures converted here rather than on the encoder thread, when
+    /// the output is unscaled yuv420p.
+    yuv: Option<yuv::YuvPool>,
+    /// Time spent converting them.
+    convert: std::time::Duration,
 }
 
 impl VideoExporter {
@@ -259,6 +281,8 @@ impl VideoExporter {
             end_index: None,
             frames: 0,
             stats: EncodeStats::default(),
+            yuv: None,
+            convert: std::time::Duration::ZERO,
         })
     }
 
@@ -291,13 +315,24 @@ impl VideoExporter {
         // runs ahead, and bound memory to a few canvases.
         let (jobs, rx) = mpsc::sync_channel(3);
         let (ready_tx, ready_rx) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&pending);
         let handle = std::thread::Builder::new()
             .name("rfbplay-encode".into())
-            .spawn(move || encode::run(setup, rx, ready_tx))
+            .spawn(move || encode::run(setup, rx, taken, ready_tx))
             .map_err(|_| VideoError::EncoderStopped)?;
         match ready_rx.recv() {
             Ok(Ok(())) => {
-                self.worker = Some(Worker { jobs, handle });
+                let unscaled = (geometry.src_width, geometry.src_height)
+                    == (geometry.out_width, geometry.out_height);
+                if unscaled && encode::takes_yuv420(self.format) {
+                    self.yuv = Some(yuv::YuvPool::default());
+                }
+                self.worker = Some(Worker {
+                    jobs,
+                    pending,
+                    handle,
+                });
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -308,8 +343,34 @@ impl VideoExporter {
         }
     }
 
+    /// Sends a canvas, converted here first when the encoder takes yuv420p
+    /// and is the busier thread: it still has earlier jobs waiting, as with
+    /// incremental recordings. When it waits for work instead, as with
+    /// minimega's raw full frames, where inflating here is the floor, the
+    /// encoder thread converts.
+    fn send_frame(&mut self, pixels: Arc<Vec<u8>>, pts: i64) -> Result<(), VideoError> {
+        let encoder_behind = self
+            .worker
+            .as_ref()
+            .is_some_and(|w| w.pending.load(Ordering::Relaxed) > 0);
+        let picture = match (self.yuv.as_mut(), self.canvas.as_ref()) {
+            (Some(pool), Some(canvas)) if encoder_behind => {
+                let started = std::time::Instant::now();
+                let g = canvas.geometry();
+                let pic = pool.convert(&pixels, g.src_width, g.src_height);
+                self.convert += started.elapsed();
+                Picture::Yuv(pic)
+            }
+            _ => Picture::Bgrx(pixels),
+        };
+        self.send(Job::Frame { picture, pts })
+    }
+
     fn send(&mut self, job: Job) -> Result<(), VideoError> {
-        let sent = self.worker.as_ref().map(|w| w.jobs.send(job).is_ok());
+        let sent = self.worker.as_ref().map(|w| {
+            w.pending.fetch_add(1, Ordering::Relaxed);
+            w.jobs.send(job).is_ok()
+        });
         match sent {
             Some(true) => Ok(()),
             Some(false) => match self.worker.take() {
@@ -388,7 +449,7 @@ impl VideoExporter {
         self.held.push_back((pixels, pts));
         while self.held.len() > 2 {
             if let Some((pixels, pts)) = self.held.pop_front() {
-                self.send(Job::Frame { pixels, pts })?;
+                self.send_frame(pixels, pts)?;
             }
         }
         Ok(())
@@ -457,7 +518,7 @@ impl Exporter for VideoExporter {
             self.held.push_back((pixels, pts.min(last_pts)));
         }
         while let Some((pixels, pts)) = self.held.pop_front() {
-            self.send(Job::Frame { pixels, pts })?;
+            self.send_frame(pixels, pts)?;
         }
         let end_pts = last_pts + 1;
         self.send(Job::End { end_pts })?;
@@ -468,6 +529,7 @@ impl Exporter for VideoExporter {
         match worker.handle.join() {
             Ok(Ok(stats)) => {
                 self.stats = stats;
+                self.stats.convert += self.convert;
                 self.stats.duration = end_pts as f64 / self.options.fps;
                 Ok(())
             }
