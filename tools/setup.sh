@@ -16,7 +16,6 @@ packages=(
   x11proto-dev
   imagemagick
   qemu-system-x86
-  chromium
   # benchmarks and helpers
   gzip procps python3 bc time
 )
