@@ -64,12 +64,7 @@ fn pixel_format(selector: u8) -> PixelFormat {
             }
         }
         3 => {
-            pf = PixelFormat {
-                bits_per_pixel: 8,
-                depth: 8,
-                true_colour: false,
-                ..PixelFormat::BGRX
-            };
+            pf = PixelFormat::COLOUR_MAP_8;
         }
         _ => {
             pf = PixelFormat {

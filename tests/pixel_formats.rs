@@ -55,18 +55,7 @@ fn scale(v: u32, max: u32) -> u8 {
 
 #[test]
 fn eight_bpp_colour_map_pixels_use_set_colour_map_entries() {
-    let pf = PixelFormat {
-        bits_per_pixel: 8,
-        depth: 8,
-        big_endian: false,
-        true_colour: false,
-        red_max: 0,
-        green_max: 0,
-        blue_max: 0,
-        red_shift: 0,
-        green_shift: 0,
-        blue_shift: 0,
-    };
+    let pf = PixelFormat::COLOUR_MAP_8;
     // SetColorMapEntries: type 1, padding, first-colour 10, 3 colours.
     let mut stream = vec![1, 0, 0, 10, 0, 3];
     for rgb in [

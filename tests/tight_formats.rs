@@ -12,12 +12,7 @@ use tight_enc::{tight, update, Encoder};
 
 #[test]
 fn formats_without_intensities_refuse_gradient_and_jpeg() {
-    let cmap = PixelFormat {
-        bits_per_pixel: 8,
-        depth: 8,
-        true_colour: false,
-        ..PixelFormat::BGRX
-    };
+    let cmap = PixelFormat::COLOUR_MAP_8;
     assert!(matches!(
         decode_error(cmap, 4, 4, vec![0x40, 2]),
         RectError::Malformed(_)
@@ -125,12 +120,7 @@ fn depth_32_uses_four_byte_pixels() {
 /// 8 bpp colour map: palette entries and copy pixels are map indices.
 #[test]
 fn colour_map_pixels_look_up_the_map() {
-    let pf = PixelFormat {
-        bits_per_pixel: 8,
-        depth: 8,
-        true_colour: false,
-        ..PixelFormat::BGRX
-    };
+    let pf = PixelFormat::COLOUR_MAP_8;
     let mut p = parser_with(pf, 8, 2);
     // SetColorMapEntries: first 0, 3 colours, 16-bit components.
     let mut msg = vec![1, 0, 0, 0, 0, 3];

@@ -3,27 +3,18 @@
 use super::progress::Bar;
 use anyhow::{bail, Context};
 use rfbplay::export::video::{export_file, VideoOptions, SUPPORTED_EXTENSIONS};
-use rfbplay::time::parse_duration;
-use rfbplay::Time;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Recording (.fb).
+    /// Recording (.fb, .fbs, .rbs), recognised by content.
     file: PathBuf,
     /// Output video; the extension picks the format: mp4, mkv, mov (H.264),
     /// webm (VP9), gif, avi (MJPEG).
     out: PathBuf,
-    /// Frames per second of video.
-    #[arg(long, default_value_t = 10.0)]
-    fps: f64,
-    /// Recording time to start at (seconds or a duration such as 1m3s).
-    #[arg(long, value_parser = parse_duration)]
-    from: Option<Time>,
-    /// Recording time to stop at.
-    #[arg(long, value_parser = parse_duration)]
-    to: Option<Time>,
+    #[command(flatten)]
+    span: super::frames::Span,
     /// H.264 quality: 0 (lossless) to 51; lower is better and bigger.
     #[arg(long, default_value_t = 23)]
     crf: u8,
@@ -67,10 +58,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             super::display(&args.out)
         );
     }
+    let sampling = args.span.sampling()?;
     let options = VideoOptions {
-        fps: args.fps,
-        from: args.from.unwrap_or(Time::ZERO),
-        to: args.to,
+        fps: sampling.fps,
+        from: sampling.from,
+        to: sampling.to,
         speed: args.speed,
         crf: args.crf,
         preset: args.preset,

@@ -24,21 +24,41 @@ pub struct FrameArgs {
     cursor: bool,
 }
 
+/// Which frames to take, shared by `frames` and `export`.
+#[derive(clap::Args, Debug)]
+pub struct Span {
+    /// Frames per second: frame k shows the screen at k/fps.
+    #[arg(long, default_value_t = 10.0)]
+    pub fps: f64,
+    /// First frame time (seconds or a duration such as 1m3s).
+    #[arg(long, value_parser = parse_duration)]
+    pub from: Option<Time>,
+    /// Last frame time.
+    #[arg(long, value_parser = parse_duration)]
+    pub to: Option<Time>,
+}
+
+impl Span {
+    pub fn sampling(&self) -> anyhow::Result<Sampling> {
+        if !(self.fps > 0.0 && self.fps <= 1000.0) {
+            bail!("--fps must be above 0 and at most 1000");
+        }
+        Ok(Sampling {
+            fps: self.fps,
+            from: self.from.unwrap_or(Time::ZERO),
+            to: self.to,
+        })
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct FramesArgs {
     /// Recording (.fb, .fbs, .rbs).
     file: PathBuf,
     /// Output folder; files are frame_NNNNNN.png, numbered by frame k at time k/fps.
     out: PathBuf,
-    /// Frames per second.
-    #[arg(long, default_value_t = 10.0)]
-    fps: f64,
-    /// First frame time (seconds or a duration such as 1m3s).
-    #[arg(long, value_parser = parse_duration)]
-    from: Option<Time>,
-    /// Last frame time.
-    #[arg(long, value_parser = parse_duration)]
-    to: Option<Time>,
+    #[command(flatten)]
+    span: Span,
     /// Draw the cursor where the recording tells its shape and position.
     #[arg(long)]
     cursor: bool,
@@ -75,20 +95,13 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_frames(args: FramesArgs) -> anyhow::Result<ExitCode> {
-    if !(args.fps > 0.0 && args.fps <= 1000.0) {
-        bail!("--fps must be above 0 and at most 1000");
-    }
-    let sampling = Sampling {
-        fps: args.fps,
-        from: args.from.unwrap_or(Time::ZERO),
-        to: args.to,
-    };
+    let sampling = args.span.sampling()?;
     let options = PlayOptions {
         draw_cursor: args.cursor,
         ..Default::default()
     };
     let mut player = Player::open(&args.file, options)?;
-    let last_index = args.to.map(|t| (t.as_secs_f64() * args.fps) as u64);
+    let last_index = sampling.to.map(|t| (t.as_secs_f64() * sampling.fps) as u64);
     let mut seq = PngSequence::create(&args.out, last_index)?;
     let report = rfbplay::export::run(&mut player, sampling, &mut seq, &Bar::new("writing PNGs"));
     let code = super::report(&args.file, &report.summary);

@@ -16,18 +16,7 @@ pub const RGB565_BE: PixelFormat = PixelFormat {
 };
 
 /// 8 bpp through a colour map.
-pub const MAPPED8: PixelFormat = PixelFormat {
-    bits_per_pixel: 8,
-    depth: 8,
-    big_endian: false,
-    true_colour: false,
-    red_max: 0,
-    green_max: 0,
-    blue_max: 0,
-    red_shift: 0,
-    green_shift: 0,
-    blue_shift: 0,
-};
+pub const MAPPED8: PixelFormat = PixelFormat::COLOUR_MAP_8;
 
 /// A native (B, G, R, X) wire pixel that is easy to tell apart from others.
 pub fn pixel(n: u8) -> [u8; 4] {

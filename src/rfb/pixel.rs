@@ -51,6 +51,20 @@ impl PixelFormat {
         blue_shift: 0,
     };
 
+    /// 8 bpp through a colour map set by SetColorMapEntries.
+    pub const COLOUR_MAP_8: PixelFormat = PixelFormat {
+        bits_per_pixel: 8,
+        depth: 8,
+        big_endian: false,
+        true_colour: false,
+        red_max: 0,
+        green_max: 0,
+        blue_max: 0,
+        red_shift: 0,
+        green_shift: 0,
+        blue_shift: 0,
+    };
+
     pub fn bytes_per_pixel(&self) -> usize {
         usize::from(self.bits_per_pixel / 8)
     }
