@@ -43,9 +43,10 @@ pub trait Exporter {
     /// last complete update at `last_update`, leaving `screen`, whose
     /// content is `content` (as in [`Exporter::frame_with_content`]).
     /// Called once before [`Exporter::finish`] when there was an update.
-    /// Sampled frames stop at or before that time, so the final screen may
-    /// be in none of them, and frames after it come from an unfinished
-    /// tail. The default ignores this.
+    /// Sampled frames stop at or before that time (the timeline holds back
+    /// frames after the last complete update), so the final screen may be
+    /// in none of them: a video shows it in its last frame. The default
+    /// ignores this.
     fn recording_end(
         &mut self,
         last_update: Time,
