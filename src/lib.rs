@@ -23,13 +23,31 @@ pub mod fuzzing;
 pub mod info;
 pub mod kb;
 pub mod limits;
+pub mod output;
 pub mod player;
 pub mod progress;
 pub mod record;
 pub mod rfb;
+pub mod sampler;
 pub mod synth;
 pub mod time;
 pub mod timeline;
 
 pub use framebuffer::Framebuffer;
+
+/// An error and its causes joined by ": ", each said once. Layers add only
+/// what they know, so a cause that repeats its wrapper's text word for word
+/// (as `io::Error` wrappers may) is skipped rather than printed twice.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.ends_with(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
 pub use time::Time;

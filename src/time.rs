@@ -23,6 +23,13 @@ impl Time {
         self.0 as f64 / 1e9
     }
 
+    /// The first whole millisecond at or after this time: the latest time
+    /// a user can type for a moment displayed as this one (displays round
+    /// down to the millisecond).
+    pub fn ceil_ms(self) -> Time {
+        Time(self.0.div_ceil(1_000_000).saturating_mul(1_000_000))
+    }
+
     pub fn saturating_add(self, ns: u64) -> Time {
         Time(self.0.saturating_add(ns))
     }
@@ -30,6 +37,8 @@ impl Time {
 
 impl fmt::Display for Time {
     /// `83.250s` style, millisecond precision, which is what users read.
+    /// Rounded down, so a displayed time is never after the real one and
+    /// every command shows a moment the same way.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0 / 1_000_000;
         write!(f, "{}.{:03}s", ms / 1000, ms % 1000)

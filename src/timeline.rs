@@ -58,9 +58,40 @@ impl Sampling {
     }
 }
 
+/// The frame times a [`Timeline`] emits: a rate, or one instant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Schedule {
+    Rate(Sampling),
+    /// One frame, index 0, at this time (`frame --at`).
+    At(Time),
+    /// No frames: the playback is watched for its end only.
+    Nothing,
+}
+
+impl Schedule {
+    fn first_index(&self) -> u64 {
+        match self {
+            Schedule::Rate(s) => s.first_index(),
+            Schedule::At(_) | Schedule::Nothing => 0,
+        }
+    }
+
+    /// Frame `index`'s time, or None when it is not wanted.
+    fn time_of(&self, index: u64) -> Option<Time> {
+        match self {
+            Schedule::Rate(s) => {
+                let t = s.time_of(index);
+                s.to.is_none_or(|to| t <= to).then_some(t)
+            }
+            Schedule::At(t) => (index == 0).then_some(*t),
+            Schedule::Nothing => None,
+        }
+    }
+}
+
 /// Emits frames as the recording is played.
 pub struct Timeline {
-    sampling: Sampling,
+    schedule: Schedule,
     /// The first frame neither emitted nor held.
     next: u64,
     /// Frames due before the latest piece but after the last complete
@@ -71,28 +102,34 @@ pub struct Timeline {
 
 impl Timeline {
     pub fn new(sampling: Sampling) -> Timeline {
+        Timeline::with(Schedule::Rate(sampling))
+    }
+
+    /// A timeline of one frame, index 0, showing the screen at `time`.
+    pub fn at(time: Time) -> Timeline {
+        Timeline::with(Schedule::At(time))
+    }
+
+    /// A timeline that samples nothing.
+    pub fn nothing() -> Timeline {
+        Timeline::with(Schedule::Nothing)
+    }
+
+    fn with(schedule: Schedule) -> Timeline {
         Timeline {
-            sampling,
-            next: sampling.first_index(),
+            schedule,
+            next: schedule.first_index(),
             held: 0,
             last_update: None,
         }
     }
 
-    pub fn sampling(&self) -> Sampling {
-        self.sampling
-    }
-
     /// Whether every wanted frame is out. Held frames are not: playback must
     /// go on until an update confirms them.
     pub fn done(&self) -> bool {
-        self.sampling
-            .to
-            .is_some_and(|to| self.sampling.time_of(self.next) > to)
-    }
-
-    fn wanted(&self, time: Time) -> bool {
-        self.sampling.to.is_none_or(|to| time <= to)
+        self.schedule != Schedule::Nothing
+            && self.held == 0
+            && self.schedule.time_of(self.next).is_none()
     }
 
     /// Emits, or holds, the frames strictly before `time`.
@@ -104,8 +141,10 @@ impl Timeline {
     ) -> Result<(), E> {
         loop {
             let index = self.next + self.held;
-            let t = self.sampling.time_of(index);
-            if t >= time || !self.wanted(t) {
+            let Some(t) = self.schedule.time_of(index) else {
+                return Ok(());
+            };
+            if t >= time {
                 return Ok(());
             }
             match self.last_update {
@@ -143,9 +182,12 @@ impl Timeline {
         for _ in 0..std::mem::take(&mut self.held) {
             let index = self.next;
             self.next += 1;
+            let Some(time) = self.schedule.time_of(index) else {
+                break;
+            };
             emit(Frame {
                 index,
-                time: self.sampling.time_of(index),
+                time,
                 screen,
             })?;
         }
@@ -165,8 +207,10 @@ impl Timeline {
         }
         loop {
             let index = self.next;
-            let t = self.sampling.time_of(index);
-            if t > last || !self.wanted(t) {
+            let Some(t) = self.schedule.time_of(index) else {
+                return Ok(());
+            };
+            if t > last {
                 return Ok(());
             }
             self.next += 1;

@@ -31,6 +31,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(super::report(&args.file, &summary))
 }
 
+/// Seconds from the JSON fields, shown as every command shows times.
+fn secs(s: f64) -> rfbplay::Time {
+    rfbplay::Time::from_secs_f64(s)
+}
+
 fn print_text(info: &rfbplay::info::Info) {
     println!("file:        {}", info.file);
     println!("format:      {}", info.format);
@@ -41,11 +46,11 @@ fn print_text(info: &rfbplay::info::Info) {
         );
     }
     println!(
-        "duration:    {:.3}s (time of the last complete update)",
-        info.duration_s
+        "duration:    {} (time of the last complete update)",
+        secs(info.duration_s)
     );
     if let Some(t) = info.first_update_s {
-        println!("first update: {t:.3}s");
+        println!("first update: {}", secs(t));
     }
     println!("updates:     {}", info.updates);
     let pf = &info.pixel_format;
@@ -69,7 +74,12 @@ fn print_text(info: &rfbplay::info::Info) {
     );
     println!("screen sizes:");
     for s in &info.sizes {
-        println!("  from {:>9.3}s  {}x{}", s.time_s, s.width, s.height);
+        println!(
+            "  from {:>10}  {}x{}",
+            secs(s.time_s).to_string(),
+            s.width,
+            s.height
+        );
     }
     println!("messages:");
     for (name, n) in &info.messages {
@@ -80,7 +90,7 @@ fn print_text(info: &rfbplay::info::Info) {
             .bells_s
             .iter()
             .take(10)
-            .map(|t| format!("{t:.3}s"))
+            .map(|&t| secs(t).to_string())
             .collect();
         let more = if info.bells_s.len() > 10 { " ..." } else { "" };
         println!("bells at:    {}{more}", shown.join(", "));
@@ -98,8 +108,10 @@ fn print_text(info: &rfbplay::info::Info) {
     println!("stream bytes: {}", info.stream_bytes);
     match &info.truncated {
         Some(t) => println!(
-            "truncated:   yes, {} at decompressed byte {} (recording time {:.3}s)",
-            t.cause, t.decompressed_offset, t.time_s
+            "truncated:   yes, {} at decompressed byte {} (recording time {})",
+            t.cause,
+            t.decompressed_offset,
+            secs(t.time_s)
         ),
         None => println!("truncated:   no"),
     }

@@ -11,11 +11,15 @@ mod record;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Decode, inspect and export VNC framebuffer recordings (minimega .fb).
 #[derive(Parser, Debug)]
 #[command(name = "rfbplay", version, about, long_about = None)]
 pub struct Cli {
+    /// Print only errors: no notes, no warnings about cut recordings.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,13 +63,75 @@ const COMMANDS: &[&str] = &[
     "record",
 ];
 
-pub fn run() -> ExitCode {
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        if !first.starts_with('-') && !COMMANDS.contains(&first) && Path::new(first).exists() {
+/// A mistake in how a command was called: exit status 2, like clap's own.
+#[derive(Debug)]
+pub(crate) struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// A line for the user on standard error, unless `--quiet`.
+pub(crate) fn note(line: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("rfbplay: {line}");
+    }
+}
+
+/// A warning, unless `--quiet`.
+pub(crate) fn warn(line: &str) {
+    note(&format!("warning: {line}"));
+}
+
+/// `1 frame`, `2 frames`.
+pub(crate) fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Whether the error comes from standard output having been closed (as by
+/// `| head`): the program then ends quietly, as Unix tools do.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Rewrites minimega's forms into subcommands: `rfbplay FILE OUT` means
+/// `rfbplay export FILE OUT` (even when FILE does not exist, so the user
+/// hears that it does not), and `rfbplay help CMD --help` means help.
+fn rewrite(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()).map(str::to_string) {
+        let first = first.as_str();
+        let positional = args[1..]
+            .iter()
+            .filter(|a| !a.to_string_lossy().starts_with('-'))
+            .count();
+        if !first.starts_with('-')
+            && !COMMANDS.contains(&first)
+            && (Path::new(first).exists() || positional >= 2)
+        {
             args.insert(1, "export".into());
         }
+        if first == "help" {
+            args.retain(|a| a != "--help" && a != "-h");
+        }
     }
+    args
+}
+
+pub fn run() -> ExitCode {
+    let args = rewrite(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -77,6 +143,7 @@ pub fn run() -> ExitCode {
             };
         }
     };
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     let result = match cli.command {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
@@ -91,22 +158,32 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("rfbplay: error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("rfbplay: error: {}", chain(e.as_ref()));
+            if e.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// An error and its causes, each said once, joined by ": ".
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    rfbplay::error_chain(e)
 }
 
 /// Prints the warnings and errors of a playback; returns the exit code:
 /// success for a complete or merely truncated recording, failure for damage.
 pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCode {
     if let Some(w) = summary.truncation_warning(file) {
-        eprintln!("rfbplay: warning: {w}");
+        warn(&w);
     }
     match &summary.error {
         Some(e) => {
-            eprintln!("rfbplay: error: {e}");
+            eprintln!("rfbplay: error: {}", chain(e));
             ExitCode::FAILURE
         }
         None => ExitCode::SUCCESS,

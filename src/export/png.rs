@@ -7,42 +7,98 @@
 
 use super::{ExportError, Exporter};
 use crate::framebuffer::Framebuffer;
+use crate::output::{image_kind, ImageKind, Inputs, Staged};
 use crate::timeline::Frame;
+use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::codecs::webp::WebPEncoder;
 use image::ImageEncoder;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 /// Writes a framebuffer to a PNG file.
 pub fn write_png(fb: &Framebuffer, path: &Path, fast: bool) -> Result<(), ExportError> {
-    write_rgb_png(&fb.to_rgb(), fb.width(), fb.height(), path, fast)
+    write_rgb(
+        &fb.to_rgb(),
+        fb.width(),
+        fb.height(),
+        path,
+        ImageKind::Png,
+        fast,
+    )
 }
 
-fn write_rgb_png(
+/// Writes a framebuffer as the image format its path's extension names
+/// (PNG, JPEG or lossless WebP); `-` writes PNG to standard output.
+pub fn write_image(fb: &Framebuffer, path: &Path) -> Result<(), ExportError> {
+    let kind = image_kind(path)?;
+    let rgb = fb.to_rgb();
+    if path.as_os_str() == "-" {
+        let stdout = std::io::stdout().lock();
+        let mut out = BufWriter::with_capacity(1 << 16, stdout);
+        encode(&mut out, &rgb, fb.width(), fb.height(), kind, false, path)?;
+        return out.flush().map_err(|source| ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    write_rgb(&rgb, fb.width(), fb.height(), path, kind, false)
+}
+
+fn encode(
+    out: &mut dyn Write,
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    kind: ImageKind,
+    fast: bool,
+    path: &Path,
+) -> Result<(), ExportError> {
+    let color = image::ExtendedColorType::Rgb8;
+    let result = match kind {
+        ImageKind::Png => {
+            let (compression, filter) = if fast {
+                (CompressionType::Fast, FilterType::Sub)
+            } else {
+                (CompressionType::Default, FilterType::Adaptive)
+            };
+            PngEncoder::new_with_quality(out, compression, filter)
+                .write_image(rgb, width, height, color)
+        }
+        ImageKind::Jpeg => {
+            JpegEncoder::new_with_quality(out, 92).write_image(rgb, width, height, color)
+        }
+        ImageKind::WebP => WebPEncoder::new_lossless(out).write_image(rgb, width, height, color),
+    };
+    result.map_err(|source| ExportError::Image {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Encodes into a temporary file beside `path`, renamed into place when
+/// complete.
+fn write_rgb(
     rgb: &[u8],
     width: u32,
     height: u32,
     path: &Path,
+    kind: ImageKind,
     fast: bool,
 ) -> Result<(), ExportError> {
-    let file = std::fs::File::create(path).map_err(|source| ExportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let out = BufWriter::with_capacity(1 << 16, file);
-    let (compression, filter) = if fast {
-        (CompressionType::Fast, FilterType::Sub)
-    } else {
-        (CompressionType::Default, FilterType::Adaptive)
-    };
-    PngEncoder::new_with_quality(out, compression, filter)
-        .write_image(rgb, width, height, image::ExtendedColorType::Rgb8)
-        .map_err(|source| ExportError::Image {
+    let (staged, file) = Staged::create(path)?;
+    let mut out = BufWriter::with_capacity(1 << 16, file);
+    encode(&mut out, rgb, width, height, kind, fast, path)?;
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .map_err(|source| ExportError::Io {
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+    staged.commit()?;
+    Ok(())
 }
 
 /// A frame for the PNG worker: where it goes, RGB pixels, width, height.
@@ -55,12 +111,18 @@ pub struct PngSequence {
     written: u64,
     jobs: Option<mpsc::SyncSender<PngJob>>,
     worker: Option<JoinHandle<Result<(), ExportError>>>,
+    /// Files no frame may be written over.
+    inputs: Inputs,
 }
 
 impl PngSequence {
     /// Creates `dir` if needed. `last_index` sets the zero padding (at
     /// least six digits).
-    pub fn create(dir: &Path, last_index: Option<u64>) -> Result<PngSequence, ExportError> {
+    pub fn create(
+        dir: &Path,
+        last_index: Option<u64>,
+        inputs: Inputs,
+    ) -> Result<PngSequence, ExportError> {
         std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
             path: dir.to_path_buf(),
             source,
@@ -70,7 +132,7 @@ impl PngSequence {
         let (tx, rx) = mpsc::sync_channel::<PngJob>(2);
         let worker = std::thread::spawn(move || {
             for (path, rgb, w, h) in rx {
-                write_rgb_png(&rgb, w, h, &path, true)?;
+                write_rgb(&rgb, w, h, &path, ImageKind::Png, true)?;
             }
             Ok(())
         });
@@ -80,6 +142,7 @@ impl PngSequence {
             written: 0,
             jobs: Some(tx),
             worker: Some(worker),
+            inputs,
         })
     }
 
@@ -92,7 +155,7 @@ impl PngSequence {
         self.jobs = None;
         match self.worker.take().map(|w| w.join()) {
             Some(Ok(Err(e))) => e,
-            _ => ExportError::Other("the PNG writer stopped".into()),
+            _ => ExportError::WorkerLost,
         }
     }
 }
@@ -100,6 +163,7 @@ impl PngSequence {
 impl Exporter for PngSequence {
     fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError> {
         let path = self.path_of(frame.index);
+        self.inputs.check(&path)?;
         let fb = frame.screen;
         let job = (path, fb.to_rgb(), fb.width(), fb.height());
         let sent = self
@@ -118,7 +182,7 @@ impl Exporter for PngSequence {
         self.jobs = None;
         match self.worker.take().map(|w| w.join()) {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(ExportError::Other("the PNG writer panicked".into())),
+            Some(Err(_)) => Err(ExportError::WorkerLost),
             None => Ok(()),
         }
     }
@@ -161,7 +225,7 @@ impl Exporter for SingleFrame {
                 self.written = 1;
                 Ok(())
             }
-            None => Err(ExportError::Other("no frame to write".into())),
+            None => Err(ExportError::NoFrame),
         }
     }
 

@@ -501,10 +501,7 @@ impl Exporter for VideoExporter {
             return Ok(());
         }
         let Some(last) = self.last_index else {
-            return Err(ExportError::Other(
-                "no frame to write: the recording has no complete update in the chosen time range"
-                    .into(),
-            ));
+            return Err(ExportError::NoFrame);
         };
         // Frames after the last complete update come from the unfinished
         // tail of a cut recording: the video ends with the frame at or
