@@ -38,8 +38,10 @@ pub struct Info {
     pub stats: Stats,
     pub stream_bytes: u64,
     pub truncated: Option<TruncationInfo>,
-    /// A fatal error that stopped decoding, if any.
+    /// A fatal error that stopped decoding, if any, in words.
     pub error: Option<String>,
+    /// The file byte where data that is not part of the recording starts.
+    pub trailing_data_at: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,7 +55,10 @@ pub struct ServerInitInfo {
 pub struct TruncationInfo {
     pub decompressed_offset: u64,
     pub time_s: f64,
-    pub cause: String,
+    /// The cause, with a stable `code`.
+    pub cause: crate::container::TruncationCause,
+    /// The cause in words.
+    pub message: String,
     pub unfinished_message_at: Option<u64>,
 }
 
@@ -102,6 +107,7 @@ pub fn gather(player: &mut Player, progress: &dyn Progress) -> (Info, Summary) {
             decompressed_offset: t.offset,
             time_s: t.time.as_secs_f64(),
             cause: t.cause.clone(),
+            message: t.cause.to_string(),
             unfinished_message_at: summary.unfinished_message_at,
         }),
         End::Complete => None,
@@ -124,7 +130,8 @@ pub fn gather(player: &mut Player, progress: &dyn Progress) -> (Info, Summary) {
         stats: parser.context().stats.clone(),
         stream_bytes: summary.stream_bytes,
         truncated,
-        error: summary.error.as_ref().map(|e| e.to_string()),
+        error: summary.error.as_ref().map(|e| crate::error_chain(e)),
+        trailing_data_at: summary.trailing_data_at,
     };
     (info, summary)
 }

@@ -5,7 +5,7 @@
 //! A damaged stream stops the loop with an error, but whatever the watcher
 //! did before the damage stands: frames already written stay written.
 
-use crate::container::{self, Container, ContainerError, End, Piece, Truncation};
+use crate::container::{self, Container, ContainerError, End, Piece, Truncation, TruncationCause};
 use crate::framebuffer::Screen;
 use crate::limits::Limits;
 use crate::progress::Progress;
@@ -29,15 +29,19 @@ pub trait Watcher {
 /// A recording that could not be read to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
-    #[error("{}: {source}", file.display())]
+    #[error("{}", file.display())]
     Container {
         file: PathBuf,
+        #[source]
         source: ContainerError,
     },
-    #[error("{}: {source} (decompressed file byte {container_offset})", file.display())]
+    /// `container_offset` is the decompressed file byte where the failing
+    /// message or rectangle starts.
+    #[error("{}: at decompressed file byte {container_offset}", file.display())]
     Stream {
         file: PathBuf,
         container_offset: u64,
+        #[source]
         source: ParseError,
     },
 }
@@ -58,6 +62,9 @@ pub struct Summary {
     /// Where an unfinished message starts, when the stream ends inside one.
     pub unfinished_message_at: Option<u64>,
     pub stream_bytes: u64,
+    /// The file byte where data that is not part of the recording follows
+    /// a complete stream.
+    pub trailing_data_at: Option<u64>,
 }
 
 impl Summary {
@@ -76,12 +83,32 @@ impl Summary {
             "{}: recording is truncated {cause}, at decompressed byte {offset}, recording time {time}",
             file.display()
         );
-        if let Some(at) = self.unfinished_message_at {
-            msg.push_str(&format!(
-                "; the update starting at RFB stream byte {at} is incomplete and was dropped"
-            ));
+        match (self.unfinished_message_at, cause) {
+            (_, TruncationCause::UnfinishedMessage { .. }) => {
+                msg.push_str("; that message is incomplete and was dropped")
+            }
+            (Some(at), _) => msg.push_str(&format!(
+                "; the message starting at RFB stream byte {at} is incomplete and was dropped"
+            )),
+            (None, _) => {}
         }
         Some(msg)
+    }
+
+    /// One line for the user about bytes after the end of the recording.
+    pub fn trailing_data_warning(&self, file: &Path) -> Option<String> {
+        self.trailing_data_at.map(|at| {
+            format!(
+                "{}: the data from file byte {at} on is not part of the recording and was ignored; \
+                 everything before it was read",
+                file.display()
+            )
+        })
+    }
+
+    /// The recording's duration: the time of its last complete update.
+    pub fn duration(&self) -> Option<Time> {
+        self.last_update
     }
 }
 
@@ -133,7 +160,7 @@ impl Player {
         if let Some((w, h)) = size {
             parser
                 .set_screen_size(w, h)
-                .map_err(|e| wrap(ContainerError::NotARecording(format!("ServerInit: {e}"))))?;
+                .map_err(|e| wrap(ContainerError::ServerInit(e)))?;
         }
         Ok(Player {
             path: path.to_path_buf(),
@@ -162,6 +189,12 @@ impl Player {
         let mut last_time = Time::ZERO;
         let mut stop = false;
         let mut pieces: u32 = 0;
+        // Where recent pieces start, in the RFB stream and in the
+        // decompressed file, back to the start of the current message: an
+        // error names the file byte where its message or rectangle starts,
+        // even when that is many pieces back.
+        let mut starts: std::collections::VecDeque<(u64, u64)> = Default::default();
+        let mut last_end = 0;
         let outcome = loop {
             let piece = match self.container.next_piece() {
                 Ok(p) => p,
@@ -181,6 +214,7 @@ impl Player {
                 } => (time, offset, bytes),
             };
             last_time = time;
+            last_end = offset + bytes.len() as u64;
             if watcher.before_piece(time, self.parser.screen()).is_break() {
                 stop = true;
                 break Ok(End::Complete);
@@ -193,8 +227,13 @@ impl Player {
                     stop = true;
                 }
             };
+            starts.push_back((self.parser.offset(), offset));
             if let Err(source) = self.parser.feed(bytes, time, &mut on_event) {
-                let container_offset = offset;
+                let container_offset = starts
+                    .iter()
+                    .rev()
+                    .find(|(s, _)| *s <= source.offset)
+                    .map_or(offset, |(s, c)| c + (source.offset - s));
                 break Err(PlayError::Stream {
                     file: self.path.clone(),
                     container_offset,
@@ -204,18 +243,31 @@ impl Player {
             if stop {
                 break Ok(End::Complete);
             }
+            let unit = self.parser.unit_offset();
+            while starts.len() > 1 && starts[1].0 <= unit {
+                starts.pop_front();
+            }
             pieces = pieces.wrapping_add(1);
             if pieces.is_multiple_of(256) {
                 progress.update(self.container.bytes_read(), time);
             }
         };
         progress.finish();
-        let (end, error) = match outcome {
+        let (mut end, error) = match outcome {
             Ok(end) => (end, None),
             Err(e) => (End::Complete, Some(e)),
         };
-        let unfinished =
-            (!self.parser.at_message_boundary() && !stop).then(|| self.parser.unit_offset());
+        let unfinished = (!self.parser.at_message_boundary() && !stop && error.is_none())
+            .then(|| self.parser.unit_offset());
+        // A complete container whose stream stops inside a message is cut
+        // all the same: the message is lost.
+        if let (End::Complete, Some(at)) = (&end, unfinished) {
+            end = End::Truncated(Truncation {
+                offset: last_end,
+                time: last_time,
+                cause: TruncationCause::UnfinishedMessage { stream_offset: at },
+            });
+        }
         Summary {
             format: self.container.format_name(),
             end,
@@ -225,6 +277,7 @@ impl Player {
             last_time,
             unfinished_message_at: unfinished,
             stream_bytes: self.parser.offset(),
+            trailing_data_at: self.container.trailing_data_at(),
         }
     }
 }

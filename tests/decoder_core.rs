@@ -326,7 +326,7 @@ fn a_time_jump_of_years_is_damage_not_a_pause() {
     let plain = b"5 1\r\n\x02\r\n999999999999999999 1\r\n\x02\r\n".to_vec();
     let mut r = FbReader::plain(std::io::Cursor::new(plain));
     assert!(matches!(r.next_piece().unwrap(), Piece::Data { .. }));
-    let err = r.next_piece().unwrap_err().to_string();
+    let err = rfbplay::error_chain(&r.next_piece().unwrap_err());
     assert!(
         err.contains("chunk 2") && err.contains("over the limit of 24 hours"),
         "{err}"

@@ -2,6 +2,7 @@
 
 use super::progress::Bar;
 use rfbplay::player::{PlayOptions, Player};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,11 +24,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     )?;
     let (info, summary) = rfbplay::info::gather(&mut player, &Bar::new("reading"));
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+        serde_json::to_writer_pretty(&mut out, &info)?;
+        writeln!(out)?;
     } else {
-        print_text(&info);
+        print_text(&mut out, &info)?;
     }
+    out.flush()?;
     Ok(super::report(&args.file, &summary))
 }
 
@@ -36,25 +40,28 @@ fn secs(s: f64) -> rfbplay::Time {
     rfbplay::Time::from_secs_f64(s)
 }
 
-fn print_text(info: &rfbplay::info::Info) {
-    println!("file:        {}", info.file);
-    println!("format:      {}", info.format);
+fn print_text(out: &mut dyn Write, info: &rfbplay::info::Info) -> std::io::Result<()> {
+    writeln!(out, "file:        {}", info.file)?;
+    writeln!(out, "format:      {}", info.format)?;
     if let Some(init) = &info.server_init {
-        println!(
+        writeln!(
+            out,
             "desktop:     {:?}, {}x{} at connection",
             init.name, init.width, init.height
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "duration:    {} (time of the last complete update)",
         secs(info.duration_s)
-    );
+    )?;
     if let Some(t) = info.first_update_s {
-        println!("first update: {}", secs(t));
+        writeln!(out, "first update: {}", secs(t))?;
     }
-    println!("updates:     {}", info.updates);
+    writeln!(out, "updates:     {}", info.updates)?;
     let pf = &info.pixel_format;
-    println!(
+    writeln!(
+        out,
         "pixels:      {} bpp, depth {}, {}, {}",
         pf.bits_per_pixel,
         pf.depth,
@@ -71,19 +78,20 @@ fn print_text(info: &rfbplay::info::Info) {
         } else {
             "colour map".to_string()
         }
-    );
-    println!("screen sizes:");
+    )?;
+    writeln!(out, "screen sizes:")?;
     for s in &info.sizes {
-        println!(
+        writeln!(
+            out,
             "  from {:>10}  {}x{}",
             secs(s.time_s).to_string(),
             s.width,
             s.height
-        );
+        )?;
     }
-    println!("messages:");
+    writeln!(out, "messages:")?;
     for (name, n) in &info.messages {
-        println!("  {name:<20} {n}");
+        writeln!(out, "  {name:<20} {n}")?;
     }
     if !info.bells_s.is_empty() {
         let shown: Vec<String> = info
@@ -93,29 +101,31 @@ fn print_text(info: &rfbplay::info::Info) {
             .map(|&t| secs(t).to_string())
             .collect();
         let more = if info.bells_s.len() > 10 { " ..." } else { "" };
-        println!("bells at:    {}{more}", shown.join(", "));
+        writeln!(out, "bells at:    {}{more}", shown.join(", "))?;
     }
-    println!("rectangles per encoding:");
+    writeln!(out, "rectangles per encoding:")?;
     for (enc, n) in &info.stats.rects {
         let bytes = info.stats.bytes.get(enc).copied().unwrap_or(0);
-        println!("  {enc:<20} {n:>8} rects {bytes:>12} bytes");
+        writeln!(out, "  {enc:<20} {n:>8} rects {bytes:>12} bytes")?;
         if let Some(subs) = info.stats.subencodings.get(enc) {
             for (sub, k) in subs {
-                println!("    {sub:<18} {k:>8}");
+                writeln!(out, "    {sub:<18} {k:>8}")?;
             }
         }
     }
-    println!("stream bytes: {}", info.stream_bytes);
+    writeln!(out, "stream bytes: {}", info.stream_bytes)?;
     match &info.truncated {
-        Some(t) => println!(
+        Some(t) => writeln!(
+            out,
             "truncated:   yes, {} at decompressed byte {} (recording time {})",
-            t.cause,
+            t.message,
             t.decompressed_offset,
             secs(t.time_s)
-        ),
-        None => println!("truncated:   no"),
+        )?,
+        None => writeln!(out, "truncated:   no")?,
     }
     if let Some(e) = &info.error {
-        println!("error:       {e}");
+        writeln!(out, "error:       {e}")?;
     }
+    Ok(())
 }

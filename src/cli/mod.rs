@@ -101,9 +101,12 @@ pub(crate) fn plural(n: u64, what: &str) -> String {
 /// Whether the error comes from standard output having been closed (as by
 /// `| head`): the program then ends quietly, as Unix tools do.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().map(|io| io.kind()) == broken
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                == broken
     })
 }
 
@@ -179,6 +182,9 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// success for a complete or merely truncated recording, failure for damage.
 pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCode {
     if let Some(w) = summary.truncation_warning(file) {
+        warn(&w);
+    }
+    if let Some(w) = summary.trailing_data_warning(file) {
         warn(&w);
     }
     match &summary.error {

@@ -6,10 +6,10 @@
 //! the gzip stream, a header, a payload or a trailer) ends the recording
 //! with [`End::Truncated`] after every byte before the cut was delivered.
 
-use super::{Container, ContainerError, Counting, End, Piece, Truncation};
+use super::gzip::{GzipFailure, GzipReader};
+use super::{Container, ContainerError, End, Piece, RecordProblem, Truncation, TruncationCause};
 use crate::limits::Limits;
 use crate::time::Time;
-use flate2::bufread::MultiGzDecoder;
 use std::io::{BufRead, ErrorKind, Read};
 
 /// Longest record header accepted: two u64 values, a space and CRLF.
@@ -23,10 +23,24 @@ enum Where {
     Trailer,
 }
 
+/// Where the decompressed bytes come from.
+enum Source {
+    Plain(Box<dyn Read + Send>),
+    Gzip(Box<GzipReader<Box<dyn BufRead + Send>>>),
+}
+
+impl Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::Plain(r) => r.read(buf),
+            Source::Gzip(r) => r.read(buf),
+        }
+    }
+}
+
 /// Reads `.fb` records from a decompressed byte source.
 pub struct FbReader {
-    src: Box<dyn Read + Send>,
-    compressed_read: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    src: Source,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -47,22 +61,17 @@ pub struct FbReader {
 impl FbReader {
     /// A reader over a gzip-compressed `.fb` stream (several members allowed).
     pub fn gzip<R: BufRead + Send + 'static>(src: R) -> FbReader {
-        let counting = Counting {
-            inner: src,
-            count: Default::default(),
-        };
-        let count = counting.count.clone();
-        let decoder = MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 16, counting));
-        let mut r = FbReader::plain(decoder);
-        r.compressed_read = Some(count);
-        r
+        FbReader::with_source(Source::Gzip(Box::new(GzipReader::new(Box::new(src)))))
     }
 
     /// A reader over already-decompressed records.
     pub fn plain<R: Read + Send + 'static>(src: R) -> FbReader {
+        FbReader::with_source(Source::Plain(Box::new(src)))
+    }
+
+    fn with_source(src: Source) -> FbReader {
         FbReader {
-            src: Box::new(src),
-            compressed_read: None,
+            src,
             buf: vec![0; BUF_SIZE],
             start: 0,
             end: 0,
@@ -111,21 +120,17 @@ impl FbReader {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => self.eof_cut(),
                 Err(e) => {
-                    // flate2 reports a stream that stops mid-block as invalid
-                    // input once the file is used up; that is a cut, not
-                    // damage. Damage shows while file bytes remain.
-                    if self.is_cut_error(&e) {
-                        self.eof_cut();
-                    } else {
-                        return Err(ContainerError::Corrupt {
-                            offset: self.offset + self.end as u64,
-                            file_offset: self
-                                .compressed_read
-                                .as_ref()
-                                .map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed)),
-                            source: e,
-                        });
-                    }
+                    let offset = self.offset + self.end as u64;
+                    let time = self.time;
+                    return Err(match e.downcast::<GzipFailure>() {
+                        Ok(f) => ContainerError::Corrupt {
+                            offset,
+                            time,
+                            file_offset: f.file_offset,
+                            source: f.error,
+                        },
+                        Err(e) => ContainerError::Io(e),
+                    });
                 }
             }
         }
@@ -137,12 +142,7 @@ impl FbReader {
         self.gzip_cut = true;
     }
 
-    fn is_cut_error(&self, e: &std::io::Error) -> bool {
-        let _ = e;
-        false
-    }
-
-    fn truncated(&mut self, cause: String) -> Piece<'_> {
+    fn truncated(&mut self, cause: TruncationCause) -> Piece<'_> {
         self.finished = true;
         Piece::End(End::Truncated(Truncation {
             offset: self.offset + self.start as u64,
@@ -151,38 +151,45 @@ impl FbReader {
         }))
     }
 
-    fn parse_header(&self, line: &[u8]) -> Result<(u64, u64), ContainerError> {
-        let bad = |detail: &str| ContainerError::BadRecord {
+    fn bad(&self, problem: RecordProblem) -> ContainerError {
+        ContainerError::BadRecord {
             offset: self.offset + self.start as u64,
-            detail: format!("{detail}: {:?}", String::from_utf8_lossy(line)),
-        };
-        let text = std::str::from_utf8(line).map_err(|_| bad("not ASCII"))?;
-        let (delta, len) = text
-            .split_once(' ')
-            .ok_or_else(|| bad("expected '<delta_ns> <len>'"))?;
-        let delta: u64 = delta
-            .parse()
-            .map_err(|_| bad("delta is not a whole number"))?;
-        let len: u64 = len
-            .parse()
-            .map_err(|_| bad("length is not a whole number"))?;
+            time: self.time,
+            problem,
+        }
+    }
+
+    fn parse_header(&self, line: &[u8]) -> Result<(u64, u64), ContainerError> {
+        let lossy = || String::from_utf8_lossy(line).into_owned();
+        let text =
+            std::str::from_utf8(line).map_err(|_| self.bad(RecordProblem::NotAscii(lossy())))?;
+        let shape = || self.bad(RecordProblem::Shape(lossy()));
+        let (delta, len) = text.split_once(' ').ok_or_else(shape)?;
+        let delta: u64 = delta.parse().map_err(|_| shape())?;
+        let len: u64 = len.parse().map_err(|_| shape())?;
         Ok((delta, len))
     }
 }
 
 impl Container for FbReader {
     fn bytes_read(&self) -> u64 {
-        match &self.compressed_read {
-            Some(c) => c.load(std::sync::atomic::Ordering::Relaxed),
-            None => self.offset + self.start as u64,
+        match &self.src {
+            Source::Gzip(g) => g.compressed_offset(),
+            Source::Plain(_) => self.offset + self.start as u64,
         }
     }
 
     fn format_name(&self) -> &'static str {
-        if self.compressed_read.is_some() {
-            "minimega .fb (gzip)"
-        } else {
-            "minimega .fb (uncompressed)"
+        match self.src {
+            Source::Gzip(_) => "minimega .fb (gzip)",
+            Source::Plain(_) => "minimega .fb (uncompressed)",
+        }
+    }
+
+    fn trailing_data_at(&self) -> Option<u64> {
+        match &self.src {
+            Source::Gzip(g) => g.trailing_data_at(),
+            Source::Plain(_) => None,
         }
     }
 
@@ -197,11 +204,11 @@ impl Container for FbReader {
                         self.fill()?;
                         if self.available() == 0 {
                             let declared = self.declared;
-                            return Ok(self.truncated(format!(
-                                "inside chunk {} ({} of its {declared} payload bytes)",
-                                self.chunks,
-                                declared - left
-                            )));
+                            return Ok(self.truncated(TruncationCause::InsideChunk {
+                                chunk: self.chunks,
+                                got: declared - left,
+                                declared,
+                            }));
                         }
                     }
                     let n = (self.available() as u64).min(left) as usize;
@@ -225,16 +232,13 @@ impl Container for FbReader {
                     if self.available() < 2 {
                         self.fill()?;
                         if self.available() < 2 {
-                            return Ok(
-                                self.truncated(format!("in the trailer of chunk {}", self.chunks))
-                            );
+                            return Ok(self.truncated(TruncationCause::InChunkTrailer {
+                                chunk: self.chunks,
+                            }));
                         }
                     }
                     if &self.buf[self.start..self.start + 2] != b"\r\n" {
-                        return Err(ContainerError::BadRecord {
-                            offset: self.offset + self.start as u64,
-                            detail: format!("chunk {} is not followed by CRLF", self.chunks),
-                        });
+                        return Err(self.bad(RecordProblem::NoTrailer { chunk: self.chunks }));
                     }
                     self.start += 2;
                     self.at = Where::Header;
@@ -244,14 +248,8 @@ impl Container for FbReader {
                     let found = window.iter().take(MAX_HEADER).position(|&b| b == b'\n');
                     let Some(nl) = found else {
                         if self.available() >= MAX_HEADER {
-                            let line = window[..MAX_HEADER].to_vec();
-                            return Err(ContainerError::BadRecord {
-                                offset: self.offset + self.start as u64,
-                                detail: format!(
-                                    "no end of line in {:?}",
-                                    String::from_utf8_lossy(&line)
-                                ),
-                            });
+                            let line = String::from_utf8_lossy(&window[..MAX_HEADER]).into_owned();
+                            return Err(self.bad(RecordProblem::NoEndOfLine(line)));
                         }
                         let before = self.available();
                         self.fill()?;
@@ -261,37 +259,34 @@ impl Container for FbReader {
                                 return Ok(Piece::End(End::Complete));
                             }
                             let cause = if before == 0 {
-                                "at a chunk boundary, in an unfinished gzip stream".to_string()
+                                TruncationCause::UnfinishedGzip
                             } else {
-                                format!("inside the header of chunk {}", self.chunks + 1)
+                                TruncationCause::InChunkHeader {
+                                    chunk: self.chunks + 1,
+                                }
                             };
                             return Ok(self.truncated(cause));
                         }
                         continue;
                     };
                     if nl == 0 || window[nl - 1] != b'\r' {
-                        return Err(ContainerError::BadRecord {
-                            offset: self.offset + self.start as u64,
-                            detail: "chunk header does not end in CRLF".into(),
-                        });
+                        return Err(self.bad(RecordProblem::NoCr));
                     }
                     let (delta, len) = self.parse_header(&window[..nl - 1])?;
                     if len > self.limits.max_chunk {
                         return Err(ContainerError::ChunkTooLong {
                             offset: self.offset + self.start as u64,
+                            time: self.time,
                             len,
                             max: self.limits.max_chunk,
                         });
                     }
                     if delta > self.limits.max_gap_ns {
-                        return Err(ContainerError::BadRecord {
-                            offset: self.offset + self.start as u64,
-                            detail: format!(
-                                "chunk {} comes {delta} ns after the previous one, over the limit of {} hours",
-                                self.chunks + 1,
-                                self.limits.max_gap_ns / 3_600_000_000_000
-                            ),
-                        });
+                        return Err(self.bad(RecordProblem::Gap {
+                            chunk: self.chunks + 1,
+                            delta_ns: delta,
+                            max_hours: self.limits.max_gap_ns / 3_600_000_000_000,
+                        }));
                     }
                     self.start += nl + 1;
                     self.time = self.time.saturating_add(delta);

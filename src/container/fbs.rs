@@ -12,7 +12,10 @@
 //! each possibility the offer allows and keeps the one followed by a sane
 //! ServerInit.
 
-use super::{Container, ContainerError, Counting, End, Piece, ServerInit, Truncation};
+use super::{
+    Container, ContainerError, Counting, End, FbsProblem, Foreign, Piece, ServerInit, Truncation,
+    TruncationCause,
+};
 use crate::rfb::PixelFormat;
 use crate::time::Time;
 use std::io::{ErrorKind, Read};
@@ -66,9 +69,7 @@ impl FbsReader {
         };
         let mut magic = [0u8; 12];
         if read_full(&mut r.src, &mut magic)? < 12 || !magic.starts_with(b"FBS 001.") {
-            return Err(ContainerError::NotARecording(
-                "no FBS 001.00x header".into(),
-            ));
+            return Err(ContainerError::NotARecording(Foreign::NoFbsHeader));
         }
         // Gather blocks until the handshake parses.
         let mut stream = Vec::new();
@@ -81,7 +82,8 @@ impl FbsReader {
                 Block::End(_) => {
                     return Err(ContainerError::BadFbs {
                         offset: r.offset,
-                        detail: "the file ends inside the RFB handshake".into(),
+                        time: r.time,
+                        problem: FbsProblem::EndsInHandshake,
                     })
                 }
             }
@@ -95,17 +97,24 @@ impl FbsReader {
                 Ok(None) => {
                     return Err(ContainerError::BadFbs {
                         offset: 12,
-                        detail: "no ServerInit in the first 64 KiB".into(),
+                        time: r.time,
+                        problem: FbsProblem::NoServerInit,
                     })
                 }
-                Err(detail) => return Err(ContainerError::BadFbs { offset: 12, detail }),
+                Err(detail) => {
+                    return Err(ContainerError::BadFbs {
+                        offset: 12,
+                        time: r.time,
+                        problem: FbsProblem::Handshake(detail),
+                    })
+                }
             }
         }
     }
 
     fn next_block(&mut self) -> Result<Block, ContainerError> {
         let at = self.offset;
-        let cut = |cause: String, time| {
+        let cut = |cause: TruncationCause, time| {
             Block::End(End::Truncated(Truncation {
                 offset: at,
                 time,
@@ -116,13 +125,17 @@ impl FbsReader {
         match read_full(&mut self.src, &mut len)? {
             0 => return Ok(Block::End(End::Complete)),
             4 => {}
-            _ => return Ok(cut("inside a block header".into(), self.time)),
+            _ => return Ok(cut(TruncationCause::InFbsBlockHeader, self.time)),
         }
         let len = u32::from_be_bytes(len);
         if len > MAX_BLOCK {
             return Err(ContainerError::BadFbs {
                 offset: at,
-                detail: format!("block of {len} bytes is over the limit of {MAX_BLOCK}"),
+                time: self.time,
+                problem: FbsProblem::BlockTooLong {
+                    len,
+                    max: MAX_BLOCK,
+                },
             });
         }
         let padded = (len as usize).div_ceil(4) * 4;
@@ -130,7 +143,10 @@ impl FbsReader {
         let got = read_full(&mut self.src, &mut self.block)?;
         if got < padded + 4 {
             return Ok(cut(
-                format!("inside a block ({got} of its {} bytes)", padded + 4),
+                TruncationCause::InsideFbsBlock {
+                    got: got as u64,
+                    len: padded as u64 + 4,
+                },
                 self.time,
             ));
         }
@@ -145,7 +161,11 @@ impl FbsReader {
         if ts.0.saturating_sub(self.time.0) > crate::limits::Limits::default().max_gap_ns {
             return Err(ContainerError::BadFbs {
                 offset: at,
-                detail: format!("timestamp {ts} jumps more than 24 hours past {}", self.time),
+                time: self.time,
+                problem: FbsProblem::TimeJump {
+                    from: self.time,
+                    to: ts,
+                },
             });
         }
         self.time = self.time.max(ts);

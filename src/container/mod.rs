@@ -7,6 +7,7 @@
 
 pub mod fb;
 pub mod fbs;
+pub mod gzip;
 pub mod writer;
 
 pub use fb::FbReader;
@@ -50,27 +51,151 @@ pub struct Truncation {
     pub offset: u64,
     /// Recording time of the last chunk read.
     pub time: Time,
-    pub cause: String,
+    pub cause: TruncationCause,
 }
 
-/// A container that cannot be read further: not a cut, but damage.
+/// Where in the file's structure a recording stops short. The `code` of
+/// each is part of `info --json`'s stable output.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum TruncationCause {
+    /// Inside a chunk's payload.
+    InsideChunk { chunk: u64, got: u64, declared: u64 },
+    /// Between a chunk's payload and its CRLF.
+    InChunkTrailer { chunk: u64 },
+    /// Inside a chunk's header line.
+    InChunkHeader { chunk: u64 },
+    /// At a chunk boundary, but the gzip stream was never finished (every
+    /// minimega recording ends so).
+    UnfinishedGzip,
+    /// Inside an FBS block's length.
+    InFbsBlockHeader,
+    /// Inside an FBS block.
+    InsideFbsBlock { got: u64, len: u64 },
+    /// The container is complete, but the RFB stream in it stops inside a
+    /// message.
+    UnfinishedMessage { stream_offset: u64 },
+}
+
+impl std::fmt::Display for TruncationCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TruncationCause::InsideChunk {
+                chunk,
+                got,
+                declared,
+            } => write!(
+                f,
+                "inside chunk {chunk} ({got} of its {declared} payload bytes)"
+            ),
+            TruncationCause::InChunkTrailer { chunk } => {
+                write!(f, "in the trailer of chunk {chunk}")
+            }
+            TruncationCause::InChunkHeader { chunk } => {
+                write!(f, "inside the header of chunk {chunk}")
+            }
+            TruncationCause::UnfinishedGzip => {
+                f.write_str("at a chunk boundary, in an unfinished gzip stream")
+            }
+            TruncationCause::InFbsBlockHeader => f.write_str("inside an FBS block header"),
+            TruncationCause::InsideFbsBlock { got, len } => {
+                write!(f, "inside an FBS block ({got} of its {len} bytes)")
+            }
+            TruncationCause::UnfinishedMessage { stream_offset } => write!(
+                f,
+                "inside the message starting at RFB stream byte {stream_offset}"
+            ),
+        }
+    }
+}
+
+/// Why a file is not a recording at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Foreign {
+    #[error("the file is empty")]
+    Empty,
+    #[error("neither gzip (.fb), FBS (.fbs/.rbs) nor an uncompressed .fb")]
+    UnknownHeader,
+    #[error("no FBS 001.00x header")]
+    NoFbsHeader,
+}
+
+/// What is wrong with an `.fb` chunk header or trailer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordProblem {
+    #[error("chunk header {0:?} is not ASCII")]
+    NotAscii(String),
+    #[error("chunk header {0:?} is not '<delta_ns> <len>'")]
+    Shape(String),
+    #[error("no end of line in {0:?}")]
+    NoEndOfLine(String),
+    #[error("chunk header does not end in CRLF")]
+    NoCr,
+    #[error("chunk {chunk} is not followed by CRLF")]
+    NoTrailer { chunk: u64 },
+    #[error("chunk {chunk} comes {delta_ns} ns after the previous one, over the limit of {max_hours} hours")]
+    Gap {
+        chunk: u64,
+        delta_ns: u64,
+        max_hours: u64,
+    },
+}
+
+/// What is wrong with an FBS file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FbsProblem {
+    #[error("the file ends inside the RFB handshake")]
+    EndsInHandshake,
+    #[error("no ServerInit in the first 64 KiB")]
+    NoServerInit,
+    #[error("RFB handshake: {0}")]
+    Handshake(String),
+    #[error("block of {len} bytes is over the limit of {max}")]
+    BlockTooLong { len: u32, max: u32 },
+    #[error("timestamp {to} jumps more than 24 hours past {from}")]
+    TimeJump { from: Time, to: Time },
+}
+
+/// A container that cannot be read further: not a cut, but damage. Each
+/// variant says where: the decompressed byte, and the recording time
+/// reached.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error("not a recording: {0}")]
-    NotARecording(String),
-    #[error("bad chunk header at decompressed byte {offset}: {detail}")]
-    BadRecord { offset: u64, detail: String },
-    #[error("chunk of {len} bytes at decompressed byte {offset} is over the limit of {max}")]
-    ChunkTooLong { offset: u64, len: u64, max: u64 },
-    #[error("corrupt compressed data after decompressed byte {offset} (about file byte {file_offset}): {source}")]
+    NotARecording(Foreign),
+    #[error("bad chunk at decompressed byte {offset} (recording time {time})")]
+    BadRecord {
+        offset: u64,
+        time: Time,
+        #[source]
+        problem: RecordProblem,
+    },
+    #[error("chunk of {len} bytes at decompressed byte {offset} (recording time {time}) is over the limit of {max}")]
+    ChunkTooLong {
+        offset: u64,
+        time: Time,
+        len: u64,
+        max: u64,
+    },
+    #[error("corrupt compressed data at file byte {file_offset} (after decompressed byte {offset}, recording time {time})")]
     Corrupt {
         offset: u64,
+        time: Time,
+        /// The compressed file byte where inflate found the damage.
         file_offset: u64,
-        source: std::io::Error,
+        #[source]
+        source: gzip::GzipError,
     },
-    #[error("bad FBS data at byte {offset}: {detail}")]
-    BadFbs { offset: u64, detail: String },
-    #[error("{0}")]
+    #[error("bad FBS data at byte {offset} (recording time {time})")]
+    BadFbs {
+        offset: u64,
+        time: Time,
+        #[source]
+        problem: FbsProblem,
+    },
+    #[error("the ServerInit's screen cannot be used")]
+    ServerInit(#[source] crate::decode::RectError),
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
@@ -94,6 +219,11 @@ pub trait Container: Send {
     fn format_name(&self) -> &'static str;
     /// Bytes of the file read so far, for progress.
     fn bytes_read(&self) -> u64;
+    /// The file byte where data that is not part of the recording starts,
+    /// after a complete stream (a warning, not damage).
+    fn trailing_data_at(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The kind of container a file holds, judged from its first bytes.
@@ -146,13 +276,12 @@ pub fn open(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
         }
         got += n;
     }
-    let format = Format::detect(&head[..got]).ok_or_else(|| {
-        ContainerError::NotARecording(if got == 0 {
-            "the file is empty".into()
+    let format =
+        Format::detect(&head[..got]).ok_or(ContainerError::NotARecording(if got == 0 {
+            Foreign::Empty
         } else {
-            "neither gzip (.fb), FBS (.fbs/.rbs) nor an uncompressed .fb".into()
-        })
-    })?;
+            Foreign::UnknownHeader
+        }))?;
     let reader = BufReader::with_capacity(
         1 << 16,
         std::io::Cursor::new(head[..got].to_vec()).chain(file),

@@ -1,0 +1,340 @@
+//! The gzip layer of `.fb` files (RFC 1952), read member by member so that
+//! rfbplay knows exactly where it is in the compressed file: damage is
+//! placed at the file byte where inflate failed, a stream cut short is told
+//! apart from a corrupt one, and bytes after a complete stream that are not
+//! another member are reported as trailing data instead of failing the
+//! recording they follow.
+
+use flate2::{Crc, Decompress, FlushDecompress, Status};
+use std::io::{self, BufRead, Read};
+
+/// Longest gzip header accepted (file name and comment included).
+const MAX_HEADER: usize = 64 * 1024;
+
+/// What went wrong inside the compressed stream.
+#[derive(Debug, thiserror::Error)]
+pub enum GzipError {
+    #[error("bad gzip header: {0}")]
+    Header(&'static str),
+    #[error("invalid deflate data ({0})")]
+    Deflate(String),
+    #[error("gzip checksum mismatch: the data decompressed but differs from what was written")]
+    Checksum,
+    #[error("gzip length mismatch: {got} bytes decompressed, the trailer says {expected}")]
+    Length { got: u32, expected: u32 },
+}
+
+/// A gzip failure and the compressed file byte where it was found.
+#[derive(Debug, thiserror::Error)]
+#[error("at file byte {file_offset}")]
+pub struct GzipFailure {
+    pub file_offset: u64,
+    #[source]
+    pub error: GzipError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Header,
+    Body,
+    Trailer,
+    /// After a member: another member, trailing data or the end.
+    Between,
+    Done,
+}
+
+/// Decompresses a gzip file of one or more members.
+pub struct GzipReader<R> {
+    src: R,
+    state: State,
+    inflate: Decompress,
+    crc: Crc,
+    /// Compressed bytes consumed so far.
+    consumed: u64,
+    header: Vec<u8>,
+    /// Where non-gzip bytes follow the last complete member.
+    trailing: Option<u64>,
+    members: u64,
+}
+
+impl<R: BufRead> GzipReader<R> {
+    pub fn new(src: R) -> GzipReader<R> {
+        GzipReader {
+            src,
+            state: State::Header,
+            inflate: Decompress::new(false),
+            crc: Crc::new(),
+            consumed: 0,
+            header: Vec::new(),
+            trailing: None,
+            members: 0,
+        }
+    }
+
+    /// Compressed bytes consumed so far.
+    pub fn compressed_offset(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The file byte where non-gzip data starts after a complete stream.
+    pub fn trailing_data_at(&self) -> Option<u64> {
+        self.trailing
+    }
+
+    fn fail(&self, at: u64, error: GzipError) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            GzipFailure {
+                file_offset: at,
+                error,
+            },
+        )
+    }
+
+    fn cut() -> io::Error {
+        io::Error::new(io::ErrorKind::UnexpectedEof, "the gzip stream is cut short")
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.src.consume(n);
+        self.consumed += n as u64;
+    }
+
+    /// Gathers and checks a member's header. Ok(false): the file ended
+    /// inside it.
+    fn read_header(&mut self) -> io::Result<bool> {
+        let start = self.consumed - self.header.len() as u64;
+        loop {
+            match parse_header(&self.header) {
+                Ok(Some(_)) => {
+                    self.header.clear();
+                    self.inflate.reset(false);
+                    self.crc.reset();
+                    self.state = State::Body;
+                    return Ok(true);
+                }
+                Ok(None) if self.header.len() < MAX_HEADER => {}
+                Ok(None) => return Err(self.fail(start, GzipError::Header("longer than 64 KiB"))),
+                Err(e) => return Err(self.fail(start, GzipError::Header(e))),
+            }
+            let avail = self.src.fill_buf()?;
+            if avail.is_empty() {
+                return Ok(false);
+            }
+            // Take bytes one header field at a time would be exact; taking
+            // what the header can still need is simpler: a header is parsed
+            // again from the start, and only its own bytes are consumed.
+            let need = header_need(&self.header).min(avail.len());
+            self.header.extend_from_slice(&avail[..need]);
+            self.consume(need);
+        }
+    }
+}
+
+/// How many more bytes the header parser may need before it can decide.
+fn header_need(got: &[u8]) -> usize {
+    match parse_header(got) {
+        Ok(None) if got.len() < 10 => 10 - got.len(),
+        _ => 1,
+    }
+}
+
+/// Parses a gzip member header: Ok(Some(len)) when complete, Ok(None) when
+/// more bytes are needed (RFC 1952 section 2.3).
+fn parse_header(h: &[u8]) -> Result<Option<usize>, &'static str> {
+    if h.len() < 10 {
+        if h.len() >= 2 && h[..2] != [0x1f, 0x8b] {
+            return Err("not gzip magic");
+        }
+        return Ok(None);
+    }
+    if h[..2] != [0x1f, 0x8b] {
+        return Err("not gzip magic");
+    }
+    if h[2] != 8 {
+        return Err("compression method is not deflate");
+    }
+    let flags = h[3];
+    if flags & 0xe0 != 0 {
+        return Err("reserved flag bits set");
+    }
+    let mut at = 10;
+    if flags & 0x04 != 0 {
+        let Some(len) = h.get(at..at + 2) else {
+            return Ok(None);
+        };
+        at += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
+        if h.len() < at {
+            return Ok(None);
+        }
+    }
+    for flag in [0x08, 0x10] {
+        if flags & flag != 0 {
+            match h[at.min(h.len())..].iter().position(|&b| b == 0) {
+                Some(nul) => at += nul + 1,
+                None => return Ok(None),
+            }
+        }
+    }
+    if flags & 0x02 != 0 {
+        at += 2;
+        if h.len() < at {
+            return Ok(None);
+        }
+    }
+    Ok(Some(at))
+}
+
+impl<R: BufRead> Read for GzipReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.state {
+                State::Done => return Ok(0),
+                State::Header => {
+                    if !self.read_header()? {
+                        return Err(Self::cut());
+                    }
+                }
+                State::Between => {
+                    let avail = self.src.fill_buf()?;
+                    if avail.is_empty() {
+                        self.state = State::Done;
+                    } else if avail[0] == 0x1f && (avail.len() < 2 || avail[1] == 0x8b) {
+                        self.state = State::Header;
+                    } else {
+                        self.trailing = Some(self.consumed);
+                        self.state = State::Done;
+                    }
+                }
+                State::Trailer => {
+                    let mut trailer = [0u8; 8];
+                    let mut got = 0;
+                    while got < 8 {
+                        let avail = self.src.fill_buf()?;
+                        if avail.is_empty() {
+                            return Err(Self::cut());
+                        }
+                        let n = avail.len().min(8 - got);
+                        trailer[got..got + n].copy_from_slice(&avail[..n]);
+                        self.consume(n);
+                        got += n;
+                    }
+                    let at = self.consumed - 8;
+                    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+                    let len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+                    if crc != self.crc.sum() {
+                        return Err(self.fail(at, GzipError::Checksum));
+                    }
+                    if len != self.crc.amount() {
+                        return Err(self.fail(
+                            at + 4,
+                            GzipError::Length {
+                                got: self.crc.amount(),
+                                expected: len,
+                            },
+                        ));
+                    }
+                    self.members += 1;
+                    self.state = State::Between;
+                }
+                State::Body => {
+                    let avail = self.src.fill_buf()?;
+                    if avail.is_empty() {
+                        return Err(Self::cut());
+                    }
+                    let (in0, out0) = (self.inflate.total_in(), self.inflate.total_out());
+                    let status = self.inflate.decompress(avail, out, FlushDecompress::None);
+                    let used = (self.inflate.total_in() - in0) as usize;
+                    let made = (self.inflate.total_out() - out0) as usize;
+                    let at = self.consumed + used as u64;
+                    self.consume(used);
+                    self.crc.update(&out[..made]);
+                    match status {
+                        Ok(Status::StreamEnd) => {
+                            self.state = State::Trailer;
+                            if made > 0 {
+                                return Ok(made);
+                            }
+                        }
+                        Ok(_) if made > 0 => return Ok(made),
+                        Ok(_) if used > 0 => {}
+                        Ok(_) => {
+                            // Neither input used nor output made with input
+                            // at hand: the decoder cannot go on.
+                            return Err(self.fail(at, GzipError::Deflate("stalled".into())));
+                        }
+                        Err(e) => {
+                            let msg = e.message().unwrap_or("corrupt").to_string();
+                            return Err(self.fail(at, GzipError::Deflate(msg)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn read_all(bytes: &[u8]) -> (Vec<u8>, io::Result<()>, Option<u64>) {
+        let mut r = GzipReader::new(io::BufReader::with_capacity(7, bytes));
+        let mut out = Vec::new();
+        let mut buf = [0u8; 13];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return (out, Ok(()), r.trailing_data_at()),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => return (out, Err(e), r.trailing_data_at()),
+            }
+        }
+    }
+
+    #[test]
+    fn members_join_and_trailing_bytes_are_reported() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut file = gz(&data[..3000]);
+        file.extend(gz(&data[3000..]));
+        let len = file.len() as u64;
+        let (out, r, trailing) = read_all(&file);
+        assert_eq!(out, data);
+        assert!(r.is_ok() && trailing.is_none());
+        file.extend_from_slice(b"garbage");
+        let (out, r, trailing) = read_all(&file);
+        assert_eq!(out, data);
+        assert!(r.is_ok());
+        assert_eq!(trailing, Some(len));
+    }
+
+    #[test]
+    fn a_cut_is_not_damage_and_damage_is_placed() {
+        let data: Vec<u8> = (0..20000u32).map(|i| (i * 31 % 253) as u8).collect();
+        let file = gz(&data);
+        for cut in [5, 10, 200, file.len() - 4] {
+            let (_, r, _) = read_all(&file[..cut]);
+            assert_eq!(
+                r.unwrap_err().kind(),
+                io::ErrorKind::UnexpectedEof,
+                "cut {cut}"
+            );
+        }
+        let mut bad = file.clone();
+        bad[file.len() - 6] ^= 0xff; // inside the CRC
+        let (_, r, _) = read_all(&bad);
+        let e = r.unwrap_err();
+        let f = e.get_ref().unwrap().downcast_ref::<GzipFailure>().unwrap();
+        assert_eq!(f.file_offset, file.len() as u64 - 8);
+    }
+}
