@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let sampling = args.span.sampling()?;
+    rfbplay::output::Inputs::new(&[&args.file]).check(&args.out)?;
     let options = VideoOptions {
         fps: sampling.fps,
         from: sampling.from,
