@@ -189,6 +189,52 @@ impl Framebuffer {
         changed
     }
 
+    /// [`Framebuffer::update_rect_from`] that also measures what changed:
+    /// returns how many pixels differ and pushes one box per band of
+    /// consecutive changed rows. Equal rows are skipped as whole slices;
+    /// only differing rows are compared pixel by pixel.
+    pub fn update_rect_measured(
+        &mut self,
+        other: &Framebuffer,
+        rect: Rect,
+        boxes: &mut Vec<Rect>,
+    ) -> u64 {
+        let mut pixels = 0u64;
+        // The band being grown: first row, last row, min x, max x.
+        let mut band: Option<(u32, u32, u32, u32)> = None;
+        let close = |band: &mut Option<(u32, u32, u32, u32)>, boxes: &mut Vec<Rect>| {
+            if let Some((y0, y1, x0, x1)) = band.take() {
+                let c = |v: u32| v.min(65535) as u16;
+                boxes.push(Rect::new(c(x0), c(y0), c(x1 - x0 + 1), c(y1 - y0 + 1)));
+            }
+        };
+        for row in 0..u32::from(rect.h) {
+            let y = u32::from(rect.y) + row;
+            let r = self.span(u32::from(rect.x), y, u32::from(rect.w));
+            if self.data[r.clone()] == other.data[r.clone()] {
+                close(&mut band, boxes);
+                continue;
+            }
+            let (mut lo, mut hi) = (u32::MAX, 0);
+            let ours = self.data[r.clone()].chunks_exact(4);
+            for (i, (a, b)) in ours.zip(other.data[r.clone()].chunks_exact(4)).enumerate() {
+                if a != b {
+                    pixels += 1;
+                    lo = lo.min(i as u32);
+                    hi = i as u32;
+                }
+            }
+            let (x0, x1) = (u32::from(rect.x) + lo, u32::from(rect.x) + hi);
+            band = Some(match band {
+                Some((y0, _, bx0, bx1)) => (y0, y, bx0.min(x0), bx1.max(x1)),
+                None => (y, y, x0, x1),
+            });
+            self.data[r.clone()].copy_from_slice(&other.data[r]);
+        }
+        close(&mut band, boxes);
+        pixels
+    }
+
     /// The screen as 8-bit RGB, row after row.
     pub fn to_rgb(&self) -> Vec<u8> {
         let mut out = vec![0u8; self.width as usize * self.height as usize * 3];
@@ -281,6 +327,20 @@ impl Cursor {
     }
 }
 
+/// What one update changed on the shown screen: pixels that really differ,
+/// not the rectangles the server sent (minimega repaints the whole screen
+/// every 100 ms).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Damage {
+    /// Pixels whose value changed.
+    pub pixels: u64,
+    /// Bounding boxes of the changes, one per changed rectangle the update
+    /// drew (boxes may overlap when rectangles did).
+    pub boxes: Vec<Rect>,
+    /// The screen changed size: every pixel counts as changed.
+    pub resized: bool,
+}
+
 /// The framebuffer being drawn and, when frames are wanted, the one shown
 /// between updates.
 #[derive(Debug, Default)]
@@ -299,6 +359,10 @@ pub struct Screen {
     overlay: Option<Rect>,
     /// Commits that changed the shown screen (see [`Screen::generation`]).
     generation: u64,
+    /// Measure what each commit changed ([`Screen::damage`]); costs a
+    /// pixel comparison of the rows that differ.
+    pub measure_damage: bool,
+    damage: Damage,
 }
 
 impl Screen {
@@ -350,21 +414,53 @@ impl Screen {
         self.generation
     }
 
+    /// What the last commit changed, when [`Screen::measure_damage`] is on.
+    pub fn damage(&self) -> &Damage {
+        &self.damage
+    }
+
     /// Brings the shown screen up to date at the end of an update.
     pub fn commit(&mut self) {
         let Some(shown) = self.shown.as_mut() else {
             return;
         };
         let mut changed = false;
+        self.damage.pixels = 0;
+        self.damage.boxes.clear();
+        self.damage.resized = false;
         if self.resized || shown.width != self.drawn.width || shown.height != self.drawn.height {
+            let size_changed = shown.width != self.drawn.width || shown.height != self.drawn.height;
+            if self.measure_damage && !size_changed {
+                let (w, h) = (self.drawn.width.min(65535), self.drawn.height.min(65535));
+                let all = Rect::new(0, 0, w as u16, h as u16);
+                self.damage.pixels =
+                    shown.update_rect_measured(&self.drawn, all, &mut self.damage.boxes);
+            } else if self.measure_damage {
+                let (w, h) = (self.drawn.width, self.drawn.height);
+                self.damage.pixels = u64::from(w) * u64::from(h);
+                self.damage.resized = true;
+                self.damage
+                    .boxes
+                    .push(Rect::new(0, 0, w.min(65535) as u16, h.min(65535) as u16));
+            }
             shown.clone_from(&self.drawn);
             self.overlay = None;
             changed = true;
         } else {
             // The area under last time's cursor comes back from the drawn
             // screen along with what this update changed.
-            for rect in self.dirty.iter().chain(self.overlay.take().as_ref()) {
-                changed |= shown.update_rect_from(&self.drawn, *rect);
+            let overlay = self.overlay.take();
+            for rect in &self.dirty {
+                if self.measure_damage {
+                    let n = shown.update_rect_measured(&self.drawn, *rect, &mut self.damage.boxes);
+                    self.damage.pixels += n;
+                    changed |= n > 0;
+                } else {
+                    changed |= shown.update_rect_from(&self.drawn, *rect);
+                }
+            }
+            if let Some(rect) = overlay {
+                changed |= shown.update_rect_from(&self.drawn, rect);
             }
         }
         self.dirty.clear();
@@ -386,6 +482,38 @@ impl Screen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn damage_counts_pixels_that_differ_not_rectangles_sent() {
+        let mut screen = Screen::new(true);
+        screen.measure_damage = true;
+        screen.resize(8, 8);
+        screen.commit();
+        assert!(screen.damage().resized);
+        // A full repaint that changes two pixels.
+        let all = Rect::new(0, 0, 8, 8);
+        screen.touch(all);
+        screen.drawn().set(2, 3, [1, 2, 3, 0]);
+        screen.drawn().set(5, 4, [1, 2, 3, 0]);
+        screen.commit();
+        assert_eq!(screen.damage().pixels, 2);
+        assert_eq!(screen.damage().boxes, [Rect::new(2, 3, 4, 2)]);
+        // Changes far apart are separate bands.
+        screen.touch(all);
+        screen.drawn().set(0, 0, [9, 9, 9, 0]);
+        screen.drawn().set(7, 7, [9, 9, 9, 0]);
+        screen.commit();
+        assert_eq!(screen.damage().pixels, 2);
+        assert_eq!(
+            screen.damage().boxes,
+            [Rect::new(0, 0, 1, 1), Rect::new(7, 7, 1, 1)]
+        );
+        // The same repaint again: nothing changed.
+        screen.touch(all);
+        screen.commit();
+        assert_eq!(screen.damage().pixels, 0);
+        assert!(screen.damage().boxes.is_empty());
+    }
 
     #[test]
     fn resize_keeps_top_left() {

@@ -21,6 +21,7 @@ pub mod framebuffer;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod info;
+pub mod inspect;
 pub mod kb;
 pub mod limits;
 pub mod output;

@@ -120,6 +120,8 @@ pub struct PlayOptions {
     pub keep_shown: bool,
     /// Draw the cursor into frames where its shape and position are known.
     pub draw_cursor: bool,
+    /// Measure the pixels each update really changed (needs `keep_shown`).
+    pub measure_damage: bool,
 }
 
 impl Default for PlayOptions {
@@ -128,6 +130,7 @@ impl Default for PlayOptions {
             limits: Limits::default(),
             keep_shown: true,
             draw_cursor: false,
+            measure_damage: false,
         }
     }
 }
@@ -157,6 +160,7 @@ impl Player {
         };
         let mut parser = Parser::new(pf, options.limits, options.keep_shown);
         parser.set_draw_cursor(options.draw_cursor);
+        parser.set_measure_damage(options.measure_damage);
         if let Some((w, h)) = size {
             parser
                 .set_screen_size(w, h)

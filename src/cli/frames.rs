@@ -25,8 +25,12 @@ pub struct FrameArgs {
     out: PathBuf,
     /// When: seconds (12.5), a duration (1m3s) or 'end'. Any time `info`
     /// prints is accepted.
-    #[arg(long, default_value = "end")]
+    #[arg(long, default_value = "end", conflicts_with = "update")]
     at: TimeSpec,
+    /// The screen right after update N (numbered from 1, as `rfbplay
+    /// updates` lists them).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    update: Option<u64>,
     /// Draw the cursor where the recording tells its shape and position.
     #[arg(long)]
     cursor: bool,
@@ -116,6 +120,11 @@ pub struct FramesArgs {
     /// Draw the cursor where the recording tells its shape and position.
     #[arg(long)]
     cursor: bool,
+    /// One PNG per distinct screen instead of one per frame time, named by
+    /// update number and time (update_000042_12.345s.png), with frames.json
+    /// mapping names to times and update numbers. --fps is ignored.
+    #[arg(long)]
+    on_change: bool,
 }
 
 /// Says once when `--cursor` can draw nothing.
@@ -145,6 +154,28 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let mut player = Player::open(&args.file, options)?;
+    if let Some(n) = args.update {
+        let (shot, summary) =
+            rfbplay::inspect::screen_after_update(&mut player, n, &Bar::new("decoding"));
+        let code = super::report(&args.file, &summary);
+        let Some((fb, time)) = shot else {
+            bail!(
+                "{}: there is no update {n}: the recording has {}",
+                args.file.display(),
+                plural(player.parser().updates(), "update")
+            );
+        };
+        write_image(&fb, &args.out)?;
+        if args.out.as_os_str() != "-" {
+            super::note(&format!(
+                "wrote {} ({}x{}, the screen after update {n}, at {time})",
+                args.out.display(),
+                fb.width(),
+                fb.height()
+            ));
+        }
+        return Ok(code);
+    }
     let moment = match args.at {
         TimeSpec::At(t) => Moment::At(t),
         TimeSpec::End => Moment::End,
@@ -198,6 +229,9 @@ pub fn run_frames(args: FramesArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let mut player = Player::open(&args.file, options)?;
+    if args.on_change {
+        return run_on_change(args, player);
+    }
     let last_index = sampling.to.map(|t| (t.as_secs_f64() * sampling.fps) as u64);
     let mut seq = PngSequence::create(&args.out, last_index, Inputs::new(&[&args.file]))?;
     let report = rfbplay::export::run(&mut player, sampling, &mut seq, &Bar::new("writing PNGs"));
@@ -212,6 +246,69 @@ pub fn run_frames(args: FramesArgs) -> anyhow::Result<ExitCode> {
     super::note(&format!(
         "wrote {} to {}",
         plural(report.frames, "frame"),
+        args.out.display()
+    ));
+    Ok(code)
+}
+
+/// `frames --on-change`: one PNG per distinct screen.
+fn run_on_change(args: FramesArgs, mut player: Player) -> anyhow::Result<ExitCode> {
+    #[derive(serde::Serialize)]
+    struct Written {
+        file: String,
+        time_s: f64,
+        update: u64,
+    }
+    let inputs = Inputs::new(&[&args.file]);
+    let mut seq = PngSequence::create(&args.out, None, Inputs::new(&[&args.file]))?;
+    let mut written: Vec<Written> = Vec::new();
+    let mut last_generation = None;
+    let mut failed = None;
+    let mut emit = |e: &rfbplay::inspect::Entry, screen: &rfbplay::framebuffer::Screen| {
+        let rfbplay::inspect::Entry::Update { update, time_s, .. } = e else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        if last_generation == Some(screen.generation()) {
+            return std::ops::ControlFlow::Continue(());
+        }
+        last_generation = Some(screen.generation());
+        let name = format!("update_{update:06}_{}.png", Time::from_secs_f64(*time_s));
+        match seq.frame_named(&name, screen.shown()) {
+            Ok(()) => {
+                written.push(Written {
+                    file: name,
+                    time_s: *time_s,
+                    update: *update,
+                });
+                std::ops::ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failed = Some(e);
+                std::ops::ControlFlow::Break(())
+            }
+        }
+    };
+    let summary = rfbplay::inspect::entries(
+        &mut player,
+        args.span.from.unwrap_or(Time::ZERO),
+        args.span.to,
+        &mut emit,
+        &Bar::new("writing PNGs"),
+    );
+    let finished = rfbplay::export::Exporter::finish(&mut seq);
+    let code = super::report(&args.file, &summary);
+    if let Some(e) = failed.or(finished.err()) {
+        return Err(e).context("writing PNG frames");
+    }
+    let index = args.out.join("frames.json");
+    inputs.check(&index)?;
+    let (staged, file) = rfbplay::output::Staged::create(&index)?;
+    serde_json::to_writer_pretty(std::io::BufWriter::new(file), &written)?;
+    staged.commit()?;
+    args.span.check_against(&args.file, &summary)?;
+    super::note(&format!(
+        "wrote {} (one per distinct screen) and frames.json to {}",
+        plural(written.len() as u64, "frame"),
         args.out.display()
     ));
     Ok(code)

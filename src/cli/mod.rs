@@ -7,6 +7,7 @@ mod info;
 mod kb;
 mod progress;
 mod record;
+mod updates;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -30,8 +31,10 @@ enum Command {
     Info(info::Args),
     /// The screen at one moment, as a PNG.
     Frame(frames::FrameArgs),
-    /// A numbered PNG sequence at a frame rate.
+    /// A numbered PNG sequence at a frame rate, or one PNG per change.
     Frames(frames::FramesArgs),
+    /// Every message: each update's rectangles and the pixels it changed.
+    Updates(updates::Args),
     /// Record a VNC server's screen to a .fb file (run without arguments for help).
     Record(record::Args),
     /// A video file (mp4, mkv, mov, webm, gif, avi); `rfbplay FILE OUT` means this.
@@ -53,6 +56,7 @@ const COMMANDS: &[&str] = &[
     "info",
     "frame",
     "frames",
+    "updates",
     "export",
     "help",
     "play",
@@ -151,6 +155,7 @@ pub fn run() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
+        Command::Updates(a) => updates::run(a),
         Command::Record(a) => record::run(a),
         Command::Export(a) => export::run(a),
         Command::Play(a) => kb::run_play(a),

@@ -151,6 +151,27 @@ impl PngSequence {
             .join(format!("frame_{index:0width$}.png", width = self.digits))
     }
 
+    /// Writes `fb` under `file_name` in the folder, on the worker thread.
+    pub fn frame_named(&mut self, file_name: &str, fb: &Framebuffer) -> Result<(), ExportError> {
+        let path = self.dir.join(file_name);
+        self.send(path, fb)
+    }
+
+    fn send(&mut self, path: PathBuf, fb: &Framebuffer) -> Result<(), ExportError> {
+        self.inputs.check(&path)?;
+        let job = (path, fb.to_rgb(), fb.width(), fb.height());
+        let sent = self
+            .jobs
+            .as_ref()
+            .map(|tx| tx.send(job).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            return Err(self.worker_error());
+        }
+        self.written += 1;
+        Ok(())
+    }
+
     fn worker_error(&mut self) -> ExportError {
         self.jobs = None;
         match self.worker.take().map(|w| w.join()) {
@@ -163,19 +184,7 @@ impl PngSequence {
 impl Exporter for PngSequence {
     fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError> {
         let path = self.path_of(frame.index);
-        self.inputs.check(&path)?;
-        let fb = frame.screen;
-        let job = (path, fb.to_rgb(), fb.width(), fb.height());
-        let sent = self
-            .jobs
-            .as_ref()
-            .map(|tx| tx.send(job).is_ok())
-            .unwrap_or(false);
-        if !sent {
-            return Err(self.worker_error());
-        }
-        self.written += 1;
-        Ok(())
+        self.send(path, frame.screen)
     }
 
     fn finish(&mut self) -> Result<(), ExportError> {

@@ -47,6 +47,17 @@ pub enum Event {
         count: u16,
         time: Time,
     },
+    /// A rectangle of an update is complete: its encoding, where it was
+    /// drawn, where its header starts in the stream and how many stream
+    /// bytes it took, header included. Update numbers count from 0 here.
+    Rect {
+        update: u64,
+        encoding: Encoding,
+        rect: Rect,
+        offset: u64,
+        bytes: u64,
+        time: Time,
+    },
     /// A message that carries nothing for the screen (fences and the like).
     Other {
         kind: u8,
@@ -127,6 +138,8 @@ pub struct Parser {
     screen: Screen,
     size_at_update_start: (u32, u32),
     messages: std::collections::BTreeMap<&'static str, u64>,
+    /// Stream bytes of the rectangle being decoded, header included.
+    rect_bytes: u64,
 }
 
 impl Parser {
@@ -145,7 +158,13 @@ impl Parser {
             screen: Screen::new(keep_shown),
             size_at_update_start: (0, 0),
             messages: Default::default(),
+            rect_bytes: 0,
         }
+    }
+
+    /// Measures what each update really changed ([`Screen::damage`]).
+    pub fn set_measure_damage(&mut self, on: bool) {
+        self.screen.measure_damage = on;
     }
 
     /// Starts from a known screen size (ServerInit of an FBS file or a live
@@ -366,6 +385,7 @@ impl Parser {
                 ]));
                 let (left, done) = (*left - 1, *done + 1);
                 self.unit_offset = self.offset;
+                self.rect_bytes = 12;
                 let update = self.updates;
                 *self
                     .ctx
@@ -436,6 +456,7 @@ impl Parser {
                     Step::Need(_) => return Ok(step),
                     Step::Advance(n) | Step::Done(n) => n,
                 };
+                self.rect_bytes += used as u64;
                 *self
                     .ctx
                     .stats
@@ -443,6 +464,17 @@ impl Parser {
                     .entry(decode::Stats::key(encoding))
                     .or_default() += used as u64;
                 if let Step::Done(n) = step {
+                    on_event(
+                        Event::Rect {
+                            update: self.updates,
+                            encoding,
+                            rect,
+                            offset: self.unit_offset,
+                            bytes: self.rect_bytes,
+                            time,
+                        },
+                        &self.screen,
+                    );
                     // Counted when complete, so a cut rectangle is not.
                     *self
                         .ctx
