@@ -4,7 +4,7 @@
 //!
 //! [`Screen`] pairs the framebuffer being drawn with the one last shown: an
 //! update is drawn piece by piece as its bytes arrive, but a frame must show
-//! the state between updates (FORMATS.md section 4), so the shown copy is
+//! the state between updates (docs/formats.md section 4), so the shown copy is
 //! brought up to date from the drawn one, rectangle by rectangle, when an
 //! update completes.
 

@@ -131,7 +131,7 @@ pub fn rect(encoding: Encoding, data: &[u8]) {
     let _ = parser.feed(&msg, Time::ZERO, &mut |_, _| {});
 }
 
-/// A .kb text (FORMATS.md section 3): parses or fails cleanly, and what
+/// A .kb text (docs/formats.md section 3): parses or fails cleanly, and what
 /// parses writes back to text that parses to the same lines.
 pub fn kb_text(data: &[u8]) {
     let text = String::from_utf8_lossy(data);

@@ -1,6 +1,6 @@
 //! The sampler: the one place that decides what the screen at a time is
-//! (the screen after every update whose time is <= t, FORMATS rule in
-//! `docs/formats.md`), and the loop that drives a recording into a sink of
+//! (the screen after every update whose time is <= t, the rule of
+//! docs/formats.md section 4), and the loop that drives a recording into a sink of
 //! frames. `frame`, `frames`, every exporter and `info`'s duration all go
 //! through here, so two commands cannot disagree about a moment.
 

@@ -1,4 +1,4 @@
-//! Sampling the screen at a frame rate (FORMATS.md section 4): frame k at f
+//! Sampling the screen at a frame rate (docs/formats.md section 4): frame k at f
 //! fps shows the screen after every update whose time is <= k/f, and a
 //! recording lasts until its last complete update.
 //!

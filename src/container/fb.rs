@@ -1,5 +1,5 @@
 //! Reader for minimega's `.fb` container: gzip, then records of
-//! `<delta_ns> <len>\r\n<len bytes>\r\n` (FORMATS.md section 1).
+//! `<delta_ns> <len>\r\n<len bytes>\r\n` (docs/formats.md section 1).
 //!
 //! It streams in constant memory: a record's payload is handed out in
 //! pieces as it is inflated, never gathered whole. A cut anywhere (inside

@@ -1,5 +1,5 @@
 //! Reader for FBS files (`.fbs`, `.rbs`: "FramebufferStream", written by
-//! rfbproxy, TightVNC's recorder and vnc2video; FORMATS.md section 2): a
+//! rfbproxy, TightVNC's recorder and vnc2video; docs/formats.md section 2): a
 //! 12-byte `FBS 001.00x\n` header, then blocks of a big-endian u32 length,
 //! the data padded to a multiple of 4, and a big-endian u32 timestamp in
 //! milliseconds.

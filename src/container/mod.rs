@@ -2,7 +2,7 @@
 //!
 //! A container yields the server-to-client byte stream in timed pieces
 //! ([`Piece`]). Files are recognised by their first bytes, never by name:
-//! gzip magic means `.fb` (FORMATS.md section 1); `FBS 001.` means an FBS
+//! gzip magic means `.fb` (docs/formats.md section 1); `FBS 001.` means an FBS
 //! file; ASCII digits mean an `.fb` whose gzip layer was already removed.
 
 pub mod fb;

@@ -1,4 +1,4 @@
-//! Writer for the `.fb` container (FORMATS.md section 1): gzip over
+//! Writer for the `.fb` container (docs/formats.md section 1): gzip over
 //! `<delta_ns> <len>\r\n<payload>\r\n` records, readable by minimega's own
 //! player. It flushes the gzip stream on request so a killed writer loses
 //! only what came after the last flush, and closes the stream properly on

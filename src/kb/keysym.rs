@@ -3,7 +3,7 @@
 //!
 //! A .kb file names a key as in X11's keysymdef.h without the `XK_` prefix
 //! (`Return`, `greater`), or as `U+XXXX`, hex, which is the keysym value
-//! itself (FORMATS.md section 3). The name table is generated from the header
+//! itself (docs/formats.md section 3). The name table is generated from the header
 //! by tools/gen_keysyms.py, because the `xkeysym` crate only maps values to
 //! names; a writer uses the first name the header lists for a value, which
 //! the header calls the non-deprecated one.

@@ -1,5 +1,5 @@
 //! Keyboard/mouse recordings: minimega's plain-text `.kb` files
-//! (FORMATS.md section 3), one `<delay>:<event>` per line.
+//! (docs/formats.md section 3), one `<delay>:<event>` per line.
 //!
 //! [`parse`] reads one file's text into [`Script`] lines without touching the
 //! disk; [`load`] reads a file from disk, follows its `LoadFile` lines and

@@ -1,4 +1,4 @@
-//! The .kb grammar (FORMATS.md section 3), text in, lines out, no I/O.
+//! The .kb grammar (docs/formats.md section 3), text in, lines out, no I/O.
 //!
 //! Kept apart from [`super::load`] so that `inject`, the control socket and
 //! fuzzing parse exactly what a file would, and so a syntax error is found
@@ -72,7 +72,7 @@ pub fn parse_line(raw: &str) -> Result<Option<Item>, LineError> {
         return Ok(None);
     }
     // A comment is recognised by the text before the first ':' only, so
-    // `#: note` and `# note` both are, whatever follows (FORMATS.md 3).
+    // `#: note` and `# note` both are, whatever follows (docs/formats.md section 3).
     let before = line.split(':').next().unwrap_or("");
     if before.trim_start().starts_with('#') {
         return Ok(Some(Item::Comment(line.to_string())));

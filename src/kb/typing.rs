@@ -1,5 +1,5 @@
-//! Text to key presses, as a US keyboard types it (FORMATS.md section 3:
-//! "characters that need Shift on a US keyboard are wrapped in Shift_L").
+//! Text to key presses, as a US keyboard types it (docs/formats.md section 3:
+//! characters that need Shift on a US keyboard are typed with Shift_L held).
 //!
 //! The server maps keysyms to its own keycodes, so what matters is the
 //! keysym of each character plus the Shift a real keyboard would hold: some

@@ -1,5 +1,5 @@
 //! The recorder: a VNC client that writes what a server sends into a `.fb`
-//! file (FORMATS.md section 1) that minimega's player and rfbplay read.
+//! file (docs/formats.md section 1) that minimega's player and rfbplay read.
 //!
 //! Unlike minimega's recorder it asks for compact lossless encodings and
 //! incremental updates (small files), follows resizes (the whole grown
@@ -45,7 +45,7 @@ pub const DEFAULT_ENCODINGS: &[Encoding] = &[
     Encoding::CURSOR,
 ];
 
-/// What minimega's recorder asks for (FORMATS.md section 1).
+/// What minimega's recorder asks for (docs/formats.md section 1).
 pub const MINIMEGA_ENCODINGS: &[Encoding] = &[Encoding::RAW, Encoding::DESKTOP_SIZE];
 
 /// How to record.

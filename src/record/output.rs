@@ -2,7 +2,7 @@
 //! count of what reached it for the status line.
 //!
 //! A reconnection starts new zlib streams on the server (Zlib, Tight and
-//! ZRLE keep theirs for a whole connection, FORMATS.md section 1), so its
+//! ZRLE keep theirs for a whole connection, docs/formats.md section 5), so its
 //! bytes cannot continue the previous file: each connection gets its own
 //! file, numbered `lin1.fb`, `lin1.1.fb`, `lin1.2.fb`, ...
 

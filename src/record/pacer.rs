@@ -2,7 +2,7 @@
 //!
 //! rfbplay's default: one non-incremental full-screen request first, so the
 //! file starts with the whole screen (the file has no ServerInit, and a
-//! player takes the size from the first update, FORMATS.md section 1);
+//! player takes the size from the first update, docs/formats.md section 1);
 //! then incremental requests at most every 1/fps, with at most one
 //! outstanding, each for the current screen size. After a resize the next
 //! request is again non-incremental and full-size, since the screen's

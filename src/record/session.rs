@@ -6,7 +6,7 @@
 //! Times come from a monotonic clock read as soon as a read returns, and
 //! the file's clock is never paused while the recorder writes, so file time
 //! tracks wall time (minimega's recorder excludes its write time and runs
-//! slow, FORMATS.md section 1).
+//! slow, docs/formats.md section 1).
 
 use super::output::FileWriter;
 use super::pacer::{Pacer, Pacing};

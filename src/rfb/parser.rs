@@ -5,7 +5,7 @@
 //! what the current step needs in one slice (a header, or one rectangle's
 //! compressed data); Raw pixels go straight to the framebuffer. Each piece
 //! comes with the time it arrived, and a message takes the time of the piece
-//! that holds its last byte (FORMATS.md section 1).
+//! that holds its last byte (docs/formats.md section 1).
 
 use crate::decode::{self, DecodeContext, RectCx, RectError, RectState, Step};
 use crate::framebuffer::Screen;

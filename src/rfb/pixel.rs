@@ -23,7 +23,7 @@ pub struct PixelFormat {
 
 impl PixelFormat {
     /// The format minimega's recorder and rfbplay's recorder set
-    /// (FORMATS.md section 1): 32 bpp, depth 24, little-endian, BGRX.
+    /// (docs/formats.md section 1): 32 bpp, depth 24, little-endian, BGRX.
     pub const BGRX: PixelFormat = PixelFormat {
         bits_per_pixel: 32,
         depth: 24,
