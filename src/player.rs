@@ -262,7 +262,7 @@ impl Player {
             Err(e) => (End::Complete, Some(e)),
         };
         let unfinished = (!self.parser.at_message_boundary() && !stop && error.is_none())
-            .then(|| self.parser.unit_offset());
+            .then(|| self.parser.message_offset());
         // A complete container whose stream stops inside a message is cut
         // all the same: the message is lost.
         if let (End::Complete, Some(at)) = (&end, unfinished) {

@@ -140,6 +140,7 @@ pub struct Parser {
     messages: std::collections::BTreeMap<&'static str, u64>,
     /// Stream bytes of the rectangle being decoded, header included.
     rect_bytes: u64,
+    message_offset: u64,
 }
 
 impl Parser {
@@ -159,6 +160,7 @@ impl Parser {
             size_at_update_start: (0, 0),
             messages: Default::default(),
             rect_bytes: 0,
+            message_offset: 0,
         }
     }
 
@@ -211,9 +213,15 @@ impl Parser {
         matches!(self.state, State::MessageType) && self.pending.is_empty()
     }
 
-    /// Where the message in progress started, if one is.
+    /// Where the unit in progress (a message, or a rectangle of an
+    /// update) started.
     pub fn unit_offset(&self) -> u64 {
         self.unit_offset
+    }
+
+    /// Where the message in progress started.
+    pub fn message_offset(&self) -> u64 {
+        self.message_offset
     }
 
     /// Feeds the next piece of the stream, which arrived at `time`.
@@ -320,6 +328,7 @@ impl Parser {
                     return Ok(Step::Need(1));
                 }
                 self.unit_offset = self.offset;
+                self.message_offset = self.offset;
                 let kind = input[0];
                 *self.messages.entry(message::name(kind)).or_default() += 1;
                 self.state = match kind {
