@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod client;
 pub mod container;
 pub mod decode;

@@ -18,11 +18,18 @@ pub const MAX_FPS: f64 = 240.0;
 
 #[derive(clap::Args, Debug)]
 pub struct FrameArgs {
-    /// Recording (.fb, .fbs, .rbs).
+    /// Recording (.fb, .fbs, .rbs), or a folder of them (searched
+    /// recursively: OUT is then a folder, and gets one PNG per recording,
+    /// mirroring the tree).
     file: PathBuf,
     /// Output image: .png, .jpg/.jpeg or .webp (lossless); - writes PNG to
     /// standard output.
     out: PathBuf,
+    #[command(flatten)]
+    batch: super::batch::BatchArgs,
+    /// With a folder: print a JSON summary, one object per file.
+    #[arg(long)]
+    json: bool,
     /// When: seconds (12.5), a duration (1m3s) or 'end'. Any time `info`
     /// prints is accepted.
     #[arg(long, default_value = "end", conflicts_with = "update")]
@@ -144,7 +151,61 @@ pub(crate) fn cursor_note(file: &Path, player: &Player) {
     ));
 }
 
+/// `frame FOLDER OUT --at T`: one image per recording.
+fn run_frame_folder(args: FrameArgs) -> anyhow::Result<ExitCode> {
+    if args.update.is_some() {
+        return Err(Usage("--update takes one recording, not a folder".into()).into());
+    }
+    let plan = super::batch::plan(&args.file, &args.batch, Some((&args.out, "png")))?;
+    let moment = match args.at {
+        TimeSpec::At(t) => Moment::At(t),
+        TimeSpec::End => Moment::End,
+    };
+    let options = PlayOptions {
+        draw_cursor: args.cursor,
+        ..Default::default()
+    };
+    super::batch::execute(&plan, &args.batch, args.json, |job, out| {
+        let out = out.expect("frame folders have outputs");
+        let fail = |e: String| rfbplay::batch::Done {
+            duration_s: None,
+            warning: None,
+            error: Some(e),
+        };
+        let mut player = match Player::open(&job.input, options) {
+            Ok(p) => p,
+            Err(e) => return fail(rfbplay::error_chain(&e)),
+        };
+        if let Err(e) = Inputs::new(&[&job.input]).check(out) {
+            return fail(rfbplay::error_chain(&e));
+        }
+        let (shot, summary) = sample(&mut player, moment, &rfbplay::progress::NoProgress);
+        let error = match shot {
+            Shot::Screen(fb) => out
+                .parent()
+                .map(std::fs::create_dir_all)
+                .transpose()
+                .map_err(|e| format!("{}: {e}", out.display()))
+                .and_then(|_| write_image(&fb, out).map_err(|e| rfbplay::error_chain(&e)))
+                .err(),
+            Shot::PastEnd { duration } => Some(format!(
+                "{}: the time is past the end of the recording ({duration})",
+                job.input.display()
+            )),
+            Shot::NoUpdate => Some(format!(
+                "{}: no update completes in the recording",
+                job.input.display()
+            )),
+            Shot::Damaged => None,
+        };
+        super::batch::done_from(&job.input, &summary, error)
+    })
+}
+
 pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
+    if args.file.is_dir() {
+        return run_frame_folder(args);
+    }
     image_kind(&args.out)?;
     if args.out.as_os_str() != "-" {
         Inputs::new(&[&args.file]).check(&args.out)?;

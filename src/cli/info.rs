@@ -1,4 +1,4 @@
-//! `rfbplay info FILE [--json]`.
+//! `rfbplay info FILE|FOLDER [--json]`.
 
 use super::progress::Bar;
 use rfbplay::player::{PlayOptions, Player};
@@ -8,14 +8,20 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Recording (.fb, .fbs, .rbs), recognised by content.
+    /// Recording (.fb, .fbs, .rbs), recognised by content, or a folder of
+    /// them (searched recursively).
     file: PathBuf,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (for a folder: one object per line).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    batch: super::batch::BatchArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.file.is_dir() {
+        return run_folder(args);
+    }
     let mut player = Player::open(
         &args.file,
         PlayOptions {
@@ -33,6 +39,66 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(super::report(&args.file, &summary))
+}
+
+/// `info FOLDER`: every recording's info, in path order, on all cores.
+fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
+    let plan = super::batch::plan(&args.file, &args.batch, None)?;
+    let infos = std::sync::Mutex::new(Vec::new());
+    let code = super::batch::execute(&plan, &args.batch, false, |job, _| {
+        let opened = Player::open(
+            &job.input,
+            PlayOptions {
+                keep_shown: false,
+                ..Default::default()
+            },
+        );
+        let mut player = match opened {
+            Ok(p) => p,
+            Err(e) => {
+                return rfbplay::batch::Done {
+                    duration_s: None,
+                    warning: None,
+                    error: Some(rfbplay::error_chain(&e)),
+                }
+            }
+        };
+        let (info, summary) = rfbplay::info::gather(&mut player, &rfbplay::progress::NoProgress);
+        infos
+            .lock()
+            .expect("not poisoned")
+            .push((job.relative.clone(), info));
+        super::batch::done_from(&job.input, &summary, None)
+    })?;
+    let mut infos = infos.into_inner().expect("not poisoned");
+    infos.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = std::io::stdout().lock();
+    for (_, info) in &infos {
+        if args.json {
+            serde_json::to_writer(&mut out, info)?;
+            writeln!(out)?;
+        } else {
+            let size = info
+                .sizes
+                .last()
+                .map(|s| format!("{}x{}", s.width, s.height))
+                .unwrap_or_else(|| "-".into());
+            let state = match (&info.error, &info.truncated) {
+                (Some(_), _) => "damaged",
+                (None, Some(_)) => "cut",
+                (None, None) => "complete",
+            };
+            writeln!(
+                out,
+                "{:>12}  {size:>10}  {:>7} updates  {state:<8}  {}",
+                secs(info.duration_s).to_string(),
+                info.updates,
+                info.file
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(code)
 }
 
 /// Seconds from the JSON fields, shown as every command shows times.
