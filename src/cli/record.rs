@@ -251,7 +251,7 @@ fn report(job: &Job, s: &Summary) -> bool {
             "{}: {} complete: {} of recording, {} updates, {} written ({} of stream)",
             job.name,
             f.path.display(),
-            c.last_chunk,
+            c.length,
             c.updates,
             HumanBytes(c.file_bytes),
             HumanBytes(c.payload_bytes),
