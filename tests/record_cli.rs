@@ -160,3 +160,206 @@ fn reconnect_file_lasts_until_the_server_went_away() {
         "info {decoded} s, {err}"
     );
 }
+
+/// Fails when a line of `err` says a phrase twice: the same three words
+/// in a row, or `target` more than once.
+fn assert_no_repeats(err: &str, target: &str) {
+    for line in err.lines() {
+        assert!(
+            line.matches(target).count() <= 1,
+            "{target} twice in: {line}"
+        );
+        let words: Vec<String> = line
+            .split(|c: char| c.is_whitespace())
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let triples: Vec<&[String]> = words.windows(3).collect();
+        for (i, t) in triples.iter().enumerate() {
+            assert!(
+                !triples[i + 1..].contains(t),
+                "\"{}\" twice in: {line}",
+                t.join(" ")
+            );
+        }
+    }
+}
+
+/// The line of `err` that says what went wrong, checked to name `target`
+/// (or the file) and `cause`, once each.
+fn error_line<'a>(err: &'a str, names: &str, cause: &str) -> &'a str {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("rfbplay: error: "))
+        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    assert_eq!(line.matches(names).count(), 1, "{line}");
+    assert_eq!(line.matches(cause).count(), 1, "{line}");
+    line
+}
+
+#[test]
+fn every_failure_names_target_place_and_cause_once() {
+    let dir = common::TempDir::new("reccli-errors");
+    let out = dir.path().join("e.fb");
+    let run = |args: &[&str], password: Option<&str>| {
+        let mut c = rfbplay();
+        c.arg("record").args(args);
+        if let Some(p) = password {
+            c.env("VNC_PASSWORD", p);
+        }
+        let o = c.output().unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    let out_s = out.to_str().unwrap();
+
+    // Refused: nothing listens on the port.
+    let port = xvnc::free_port();
+    let target = format!("127.0.0.1::{port}");
+    let (code, err) = run(&[&target, out_s], None);
+    assert_eq!(code, Some(1), "{err}");
+    error_line(&err, &target, "connection refused");
+    assert_no_repeats(&err, &target);
+    // The same through --reconnect, whose retries are notes.
+    let (code, err) = run(&["--reconnect", &target, out_s, "--duration", "1s"], None);
+    assert_eq!(code, Some(1), "nothing was recorded: {err}");
+    assert_no_repeats(&err, &target);
+    // And with a name for the recording.
+    let (code, err) = run(
+        &[
+            "--reconnect",
+            &format!("vm={target}"),
+            out_s,
+            "--duration",
+            "1s",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(1), "nothing was recorded: {err}");
+    assert!(err.contains("trying again in 0.5 s"), "{err}");
+    let line = error_line(&err, &target, "connection refused");
+    assert!(line.starts_with("rfbplay: error: vm: "), "{line}");
+    assert_no_repeats(&err, &target);
+    assert!(!out.exists());
+
+    // Bad target syntax.
+    let (code, err) = run(&["h:x", out_s], None);
+    assert_eq!(code, Some(1), "{err}");
+    error_line(&err, "\"h:x\"", "is not a display number or port");
+    assert_no_repeats(&err, "h:x");
+
+    let Some(mut x) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    let target = x.target();
+
+    // A dead (stopped) server: it accepts, then never answers.
+    signal(x.pid(), "STOP");
+    let (code, err) = run(&[&target, out_s, "--timeout", "1s"], None);
+    signal(x.pid(), "CONT");
+    assert_eq!(code, Some(1), "{err}");
+    error_line(
+        &err,
+        &target,
+        "stopped answering during the protocol version",
+    );
+    assert_no_repeats(&err, &target);
+
+    // The server goes away mid-stream: a normal end, said once.
+    let mut bin = Bin(rfbplay()
+        .args(["record", &target, out_s])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap());
+    sleep(Duration::from_millis(1000));
+    x.kill();
+    let o = bin.output();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err.matches("the server closed the connection").count(),
+        1,
+        "{err}"
+    );
+    assert_no_repeats(&err, &target);
+
+    // An existing file, without --force.
+    let (code, err) = run(&[&target, out_s], None);
+    assert_eq!(code, Some(1), "{err}");
+    error_line(&err, out_s, "already exists; use --force");
+    assert_no_repeats(&err, out_s);
+
+    // Wrong password.
+    let Some(pw) = xvnc::password_file(dir.path(), "s3cret!") else {
+        return;
+    };
+    let pw_s = pw.to_str().unwrap();
+    let Some(x) = Xvnc::start(&["-SecurityTypes", "VncAuth", "-PasswordFile", pw_s]) else {
+        return;
+    };
+    let target = x.target();
+    let new = dir.path().join("new.fb");
+    let (code, err) = run(&[&target, new.to_str().unwrap()], Some("wrong"));
+    assert_eq!(code, Some(1), "{err}");
+    error_line(&err, &target, "authentication failed");
+    assert_no_repeats(&err, &target);
+    assert!(!new.exists());
+}
+
+/// `--force` replaces a recording (through a new file, so a hard link to
+/// the old one keeps it), never the password file; a password file others
+/// can read gets a warning.
+#[test]
+fn force_replaces_recordings_but_never_the_password_file() {
+    let Some(x) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    let dir = common::TempDir::new("reccli-force");
+    let out = dir.path().join("r.fb");
+    let old = dir.path().join("old.fb");
+    std::fs::write(&out, b"old recording").unwrap();
+    std::fs::hard_link(&out, &old).unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "anything\n").unwrap();
+    let record = |out: &Path, extra: &[&str]| {
+        rfbplay()
+            .args(["record", &x.target()])
+            .arg(out)
+            .args(["--duration", "1s", "--password-file"])
+            .arg(&pw)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let o = record(&out, &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("already exists; use --force"), "{err}");
+    assert!(err.contains("can be read by other users"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"old recording");
+
+    let o = record(&out, &["--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!((0.8..1.2).contains(&info_length(&out)));
+    assert_eq!(std::fs::read(&old).unwrap(), b"old recording");
+
+    let o = record(&pw, &["--force"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("is the password file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&pw).unwrap(), "anything\n");
+
+    // A private password file: no warning.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let o = record(&dir.path().join("quiet.fb"), &[]);
+        let err = stderr(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(!err.contains("warning"), "{err}");
+    }
+}

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rfbplay::client::{auth, ConnectOptions, Target};
-use rfbplay::record::{self, ConnEnd, Job, Observer, RecordOptions, Status, Summary};
+use rfbplay::record::{self, output, ConnEnd, Job, Note, Observer, RecordOptions, Status, Summary};
 use rfbplay::rfb::Encoding;
 use rfbplay::time::parse_duration;
 use rfbplay::Time;
@@ -24,6 +24,7 @@ Examples:
   VNC_PASSWORD=secret rfbplay record host:1 lin1.fb
   rfbplay record host:1 lin1.fb --password-file ~/.vnc/passwd
   rfbplay record host:1 lin1.fb --compat minimega   minimega's wire behaviour, for its player
+  rfbplay record host:1 lin1.fb --force             replace lin1.fb if it exists
 
 Targets: host:N is display N (port 5900+N) for N < 100; host:PORT for a
 port of 100 or more; host::PORT always a port; [v6addr]:N for IPv6.
@@ -31,6 +32,10 @@ port of 100 or more; host::PORT always a port; [v6addr]:N for IPv6.
 Passwords (VNC Authentication) come from the VNC_PASSWORD environment
 variable or --password-file (a text file's first line, or a file made by
 vncpasswd), never from the command line, where other users could see them.
+A password file other users can read is used with a warning.
+
+An existing file is never replaced without --force, and the password file
+never is.
 
 The file holds the server's bytes in minimega's .fb format: gzip, flushed
 twice a second (a killed recorder loses at most the last second) and closed
@@ -64,6 +69,9 @@ pub struct Args {
     /// Retry when the server goes away; continue into numbered files.
     #[arg(long)]
     reconnect: bool,
+    /// Replace existing recordings (never the password file).
+    #[arg(long)]
+    force: bool,
     /// How long to wait for the server to answer.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     timeout: Time,
@@ -122,10 +130,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             64 * 1024
         },
+        output: output::Policy {
+            replace: args.force,
+            inputs: args
+                .password_file
+                .iter()
+                .map(|p| (p.clone(), "the password file"))
+                .collect(),
+        },
         ..RecordOptions::default()
     };
     if let Some(dir) = &args.dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // Refuse every output before connecting to any server.
+    let mut refused = false;
+    for job in &jobs {
+        if let Err(e) = record::check_output(job, &opts) {
+            eprintln!("rfbplay: error: {}{e}", prefix(job));
+            refused = true;
+        }
+    }
+    if refused {
+        return Ok(ExitCode::FAILURE);
     }
 
     // The first Ctrl-C or SIGTERM asks every recording to stop and close
@@ -218,29 +245,21 @@ fn split_name(s: &str) -> (Option<String>, &str) {
 }
 
 /// VNC_PASSWORD, or the password file (which wins when both are given).
+/// Every command that connects reads its password here; a file other
+/// users can read is used, with a warning as ssh gives.
 pub(crate) fn password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
     if let Some(file) = file {
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        return Ok(Some(password_from_file(&bytes)));
+        let f = auth::read_password_file(file)?;
+        if let Some(mode) = f.too_open {
+            eprintln!(
+                "rfbplay: warning: the password file {} can be read by other users \
+                 (permissions {mode:04o}); `chmod 600` keeps the password private",
+                file.display(),
+            );
+        }
+        return Ok(Some(f.password));
     }
     Ok(std::env::var("VNC_PASSWORD").ok().filter(|p| !p.is_empty()))
-}
-
-/// A vncpasswd file is 8 bytes (16 with a view-only password) of DES
-/// output, which is almost never printable text; anything else is text and
-/// its first line is the password.
-fn password_from_file(bytes: &[u8]) -> String {
-    let is_text = std::str::from_utf8(bytes).is_ok_and(|s| {
-        !s.chars()
-            .any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t'))
-    });
-    if !is_text && matches!(bytes.len(), 8 | 16) {
-        let mut block = [0u8; 8];
-        block.copy_from_slice(&bytes[..8]);
-        return String::from_utf8_lossy(&auth::unobfuscate(&block)).into_owned();
-    }
-    let text = String::from_utf8_lossy(bytes);
-    text.lines().next().unwrap_or("").to_string()
 }
 
 /// Prints how each recording ended; false if it ended in an error.
@@ -267,7 +286,11 @@ fn report(job: &Job, s: &Summary) -> bool {
     match &s.end {
         ConnEnd::Stopped | ConnEnd::Duration => true,
         ConnEnd::ServerGone(None) => {
-            eprintln!("{}: the server closed the connection", job.name);
+            eprintln!(
+                "{}{}: the server closed the connection",
+                prefix(job),
+                job.target
+            );
             true
         }
         ConnEnd::ServerGone(Some(e)) => {
@@ -341,10 +364,11 @@ impl Observer for StatusLine {
         bar.set_message(line.join(" | "));
     }
 
-    fn note(&self, name: &str, message: &str) {
+    fn note(&self, job: &Job, note: &Note<'_>) {
+        let line = format!("{}{note}", prefix(job));
         match &self.bar {
-            Some(bar) => bar.println(format!("{name}: {message}")),
-            None => eprintln!("{name}: {message}"),
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
         }
     }
 }
@@ -352,18 +376,6 @@ impl Observer for StatusLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn password_files() {
-        assert_eq!(password_from_file(b"hunter2\n"), "hunter2");
-        assert_eq!(password_from_file(b"hunter2\r\nmore\n"), "hunter2");
-        assert_eq!(password_from_file(b"password"), "password");
-        let vncpasswd = [0xff, 0x99, 0xc2, 0xcc, 0x4f, 0x80, 0xab, 0xab];
-        assert_eq!(password_from_file(&vncpasswd), "s3cret!");
-        let mut two = vncpasswd.to_vec();
-        two.extend_from_slice(&vncpasswd);
-        assert_eq!(password_from_file(&two), "s3cret!");
-    }
 
     #[test]
     fn names() {

@@ -16,7 +16,7 @@
 
 use super::output::FileWriter;
 use super::pacer::{Pacer, Pacing};
-use super::{Observer, RecordError, RecordOptions, Status};
+use super::{Job, Note, Observer, RecordError, RecordOptions, Status};
 use crate::client::{is_timeout, Client, ClientError};
 use crate::framebuffer::Screen;
 use crate::rfb::{Event, Parser, PixelFormat};
@@ -72,7 +72,7 @@ pub(super) struct Conn<'a> {
     pub client: Client,
     pub writer: FileWriter,
     pub path: &'a Path,
-    pub name: &'a str,
+    pub job: &'a Job,
     pub opts: &'a RecordOptions,
     pub stop: &'a AtomicBool,
     pub deadline: Option<Instant>,
@@ -192,7 +192,7 @@ pub(super) fn run(c: Conn<'_>) -> Result<(ConnEnd, FileCounts), RecordError> {
 
 impl Rec<'_> {
     fn io_err(&self, source: std::io::Error) -> RecordError {
-        RecordError::Io {
+        RecordError::Write {
             path: self.c.path.to_path_buf(),
             source,
         }
@@ -312,7 +312,7 @@ impl Rec<'_> {
         counts.chunks = c.writer.chunks();
         counts.payload_bytes = c.writer.payload_bytes();
         c.client.shutdown();
-        let io_err = |source| RecordError::Io {
+        let io_err = |source| RecordError::Write {
             path: c.path.to_path_buf(),
             source,
         };
@@ -321,7 +321,7 @@ impl Rec<'_> {
         // The recording is done: make it durable before saying so.
         file.into_inner().sync_all().map_err(io_err)?;
         c.observer.status(
-            c.name,
+            &c.job.name,
             &Status {
                 elapsed: c.began.elapsed(),
                 updates: c.updates_before + counts.updates,
@@ -337,7 +337,7 @@ impl Rec<'_> {
 
     fn report(&self, file_bytes: u64, connected: bool) {
         self.c.observer.status(
-            self.c.name,
+            &self.c.job.name,
             &Status {
                 elapsed: self.c.began.elapsed(),
                 updates: self.c.updates_before + self.counts.updates,
@@ -354,11 +354,11 @@ impl Rec<'_> {
         self.tracking = false;
         self.pacer.go_blind();
         self.c.observer.note(
-            self.c.name,
-            &format!(
-                "cannot follow the stream any more ({why}); still recording, \
-                 requesting updates every 1/fps"
-            ),
+            self.c.job,
+            &Note::LostTracking {
+                target: &self.c.job.target,
+                why: &why,
+            },
         );
         self.counts.lost_tracking = Some(why);
     }
