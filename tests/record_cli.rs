@@ -250,10 +250,29 @@ fn every_failure_names_target_place_and_cause_once() {
     error_line(&err, "\"h:x\"", "is not a display number or port");
     assert_no_repeats(&err, "h:x");
 
+    // A password file that is not there: the OS's cause, said once.
+    let missing = dir.path().join("nope");
+    let (code, err) = run(
+        &[&target, out_s, "--password-file", missing.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    error_line(&err, "nope", "cannot read the password file");
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+    assert_no_repeats(&err, "nope");
+
     let Some(mut x) = Xvnc::start(&["-SecurityTypes", "None"]) else {
         return;
     };
     let target = x.target();
+
+    // A file that cannot be created.
+    let nowhere = dir.path().join("no-such-folder").join("e.fb");
+    let (code, err) = run(&[&target, nowhere.to_str().unwrap()], None);
+    assert_eq!(code, Some(1), "{err}");
+    error_line(&err, "no-such-folder", "cannot create");
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+    assert_no_repeats(&err, &target);
 
     // A dead (stopped) server: it accepts, then never answers.
     signal(x.pid(), "STOP");

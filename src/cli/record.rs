@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rfbplay::client::{auth, ConnectOptions, Target};
+use rfbplay::client::{auth, Chain, ConnectOptions, Target};
 use rfbplay::record::{self, output, ConnEnd, Job, Note, Observer, RecordOptions, Status, Summary};
 use rfbplay::rfb::Encoding;
 use rfbplay::time::parse_duration;
@@ -147,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut refused = false;
     for job in &jobs {
         if let Err(e) = record::check_output(job, &opts) {
-            eprintln!("rfbplay: error: {}{e}", prefix(job));
+            eprintln!("rfbplay: error: {}{}", prefix(job), Chain(&e));
             refused = true;
         }
     }
@@ -190,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match r {
             Ok(summary) => ok &= report(&job, &summary),
             Err(e) => {
-                eprintln!("rfbplay: error: {}{e}", prefix(&job));
+                eprintln!("rfbplay: error: {}{}", prefix(&job), Chain(&e));
                 ok = false;
             }
         }
@@ -294,7 +294,7 @@ fn report(job: &Job, s: &Summary) -> bool {
             true
         }
         ConnEnd::ServerGone(Some(e)) => {
-            eprintln!("rfbplay: error: {}{e}", prefix(job));
+            eprintln!("rfbplay: error: {}{}", prefix(job), Chain(e));
             false
         }
     }

@@ -64,7 +64,7 @@ pub struct PasswordFile {
 
 /// A password file that cannot be read.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the password file {}: {source}", path.display())]
+#[error("cannot read the password file {}", path.display())]
 pub struct PasswordFileError {
     pub path: PathBuf,
     pub source: std::io::Error,

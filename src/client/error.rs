@@ -97,11 +97,11 @@ impl fmt::Display for List<'_> {
 /// Why a connection could not be made or kept.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{target}: cannot resolve the host name: {source}")]
+    #[error("{target}: cannot resolve the host name")]
     Resolve { target: Target, source: io::Error },
     #[error("{target}: connection refused (is a VNC server listening on port {}?)", target.port)]
-    Refused { target: Target, source: io::Error },
-    #[error("{target}: cannot connect: {source}")]
+    Refused { target: Target },
+    #[error("{target}: cannot connect")]
     Connect { target: Target, source: io::Error },
     #[error("{target}: the server stopped answering during {stage} (no data for {secs:.1} s)")]
     Timeout {
@@ -111,7 +111,7 @@ pub enum ClientError {
     },
     #[error("{target}: the server closed the connection during {stage}")]
     Closed { target: Target, stage: Stage },
-    #[error("{target}: network error during {stage}: {source}")]
+    #[error("{target}: network error during {stage}")]
     Io {
         target: Target,
         stage: Stage,
@@ -175,6 +175,22 @@ impl ClientError {
                 | ClientError::Closed { .. }
                 | ClientError::Io { .. }
         )
+    }
+}
+
+/// Prints an error and its causes, `: `-separated, as `anyhow`'s `{:#}`
+/// does: each error's own message leaves its source to this.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 

@@ -23,7 +23,7 @@ mod session;
 
 pub use session::{ConnEnd, FileCounts};
 
-use crate::client::{Client, ClientError, ConnectOptions, Target, Version};
+use crate::client::{Chain, Client, ClientError, ConnectOptions, Target, Version};
 use crate::container::ServerInit;
 use crate::limits::Limits;
 use crate::rfb::{Encoding, PixelFormat};
@@ -166,11 +166,20 @@ impl std::fmt::Display for Note<'_> {
                 file.display()
             ),
             Note::Retrying { error, wait } => {
-                write!(f, "{error}; trying again in {:.1} s", wait.as_secs_f64())
+                let error: &(dyn std::error::Error + 'static) = *error;
+                write!(
+                    f,
+                    "{}; trying again in {:.1} s",
+                    Chain(error),
+                    wait.as_secs_f64()
+                )
             }
             Note::Lost {
                 error: Some(error), ..
-            } => write!(f, "{error}; reconnecting"),
+            } => {
+                let error: &(dyn std::error::Error + 'static) = *error;
+                write!(f, "{}; reconnecting", Chain(error))
+            }
             Note::Lost {
                 target,
                 error: None,
@@ -212,12 +221,12 @@ pub enum RecordError {
     IsInput { path: PathBuf, what: &'static str },
     #[error("{} is a folder; give the recording a file name", path.display())]
     IsFolder { path: PathBuf },
-    #[error("cannot create {}: {source}", path.display())]
+    #[error("cannot create {}", path.display())]
     Create {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
