@@ -258,6 +258,16 @@ pub fn security_offer(version: Version, b: &[u8]) -> Result<Parsed<SecurityOffer
     }
 }
 
+/// Whether the server's security message so far is a refusal (type 0,
+/// or no types), whose reason may still be to come: a reader with no more
+/// bytes to wait for can say so without the reason.
+pub fn is_refusal(version: Version, b: &[u8]) -> bool {
+    match version {
+        Version::V3_3 => b.len() >= 4 && be32(b) == 0,
+        _ => b.first() == Some(&0),
+    }
+}
+
 /// VNC Authentication's challenge (7.2.2).
 pub fn challenge(b: &[u8]) -> Result<Parsed<[u8; CHALLENGE_LEN]>, HandshakeError> {
     match b.first_chunk::<CHALLENGE_LEN>() {
