@@ -72,6 +72,11 @@ pub struct Args {
     /// Replace existing recordings (never the password file).
     #[arg(long)]
     force: bool,
+    /// Listen on this Unix socket for `rfbplay ctl SOCK list | add
+    /// NAME=TARGET | stop NAME | stop --all`; needs --dir. Runs until
+    /// Ctrl-C or SIGTERM.
+    #[arg(long, value_name = "SOCK", requires = "dir")]
+    control: Option<PathBuf>,
     /// How long to wait for the server to answer.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     timeout: Time,
@@ -97,7 +102,7 @@ fn parse_encodings(s: &str) -> Result<Encodings, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.args.is_empty() {
+    if args.args.is_empty() && args.control.is_none() {
         // Exactly what `rfbplay record --help` prints.
         use clap::Parser;
         if let Err(help) = super::Cli::try_parse_from(["rfbplay", "record", "--help"]) {
@@ -163,6 +168,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
 
+    #[cfg(unix)]
+    if let Some(sock) = &args.control {
+        let dir = args.dir.as_deref().expect("clap requires --dir");
+        return controlled(sock, dir, jobs, opts, &stop);
+    }
+
     let line = StatusLine::new();
     let results: Vec<(Job, Result<Summary, record::RecordError>)> = if jobs.len() == 1 {
         let job = jobs.into_iter().next().expect("one job");
@@ -193,6 +204,53 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 eprintln!("rfbplay: error: {}{}", prefix(&job), Chain(&e));
                 ok = false;
             }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `record --control`: the jobs given, and those added through the socket,
+/// until Ctrl-C or SIGTERM.
+#[cfg(unix)]
+fn controlled(
+    sock: &Path,
+    dir: &Path,
+    jobs: Vec<Job>,
+    opts: RecordOptions,
+    stop: &AtomicBool,
+) -> anyhow::Result<ExitCode> {
+    use rfbplay::record::control::{ControlSocket, Sessions};
+    let line = Arc::new(StatusLine::new());
+    let sessions = Arc::new(Sessions::new(dir, opts, line.clone()));
+    let _socket = ControlSocket::serve(sock, Arc::clone(&sessions))?;
+    eprintln!(
+        "rfbplay: recording into {}; control with: rfbplay ctl {} list",
+        dir.display(),
+        sock.display()
+    );
+    for job in jobs {
+        if let Err(e) = sessions.add(&job.name, job.target.clone()) {
+            eprintln!("rfbplay: error: {e}");
+        }
+    }
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ended = sessions.finish();
+    line.finish();
+    let mut ok = true;
+    for e in ended {
+        match e.result {
+            Some(Ok(summary)) => ok &= report(&e.job, &summary),
+            Some(Err(err)) => {
+                eprintln!("rfbplay: error: {}{}", prefix(&e.job), Chain(&err));
+                ok = false;
+            }
+            None => ok = false,
         }
     }
     Ok(if ok {

@@ -17,6 +17,8 @@
 //! Existing files are kept unless [`RecordOptions::output`] says to
 //! replace them, and inputs never are written over ([`output::Policy`]).
 
+#[cfg(unix)]
+pub mod control;
 pub mod output;
 pub mod pacer;
 mod session;
