@@ -89,7 +89,7 @@ fn info_length(file: &Path) -> f64 {
 }
 
 /// An idle screen whose server stops answering just before the end (a
-/// frozen VM, or a busy one): no closing update can come, and the file
+/// frozen VM, or a busy one): no update can come from it, and the file
 /// still lasts the 2 s recorded, as the report and `info` both say.
 #[test]
 fn idle_frozen_server_file_lasts_the_wall_time_recorded() {

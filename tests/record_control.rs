@@ -143,7 +143,7 @@ fn add_list_stop_and_a_failing_recording_beside_working_ones() {
     assert!(a_len > 1.0, "a lasted {a_len} s");
 
     let (ok, answer) = ctl(&sock, &["stop", "--all"]);
-    assert!(ok && answer == "ok: stopped 1 recordings", "{answer}");
+    assert!(ok && answer == "ok: stopped 1 recording", "{answer}");
     assert!(info_duration(&recs.join("b.fb")) > 0.9);
 
     // SIGTERM ends the recorder and removes its socket; c's failure is

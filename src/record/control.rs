@@ -260,7 +260,10 @@ impl Sessions {
                     Err(e) => format!("error: {e}"),
                 }
             }
-            ["stop", "--all"] => format!("ok: stopped {} recordings", self.stop_all()),
+            ["stop", "--all"] => match self.stop_all() {
+                1 => "ok: stopped 1 recording".into(),
+                n => format!("ok: stopped {n} recordings"),
+            },
             ["stop", name] => match self.stop(name) {
                 Ok(()) => format!("ok: stopped {name}"),
                 Err(e) => format!("error: {e}"),
