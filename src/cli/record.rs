@@ -25,6 +25,8 @@ Examples:
   rfbplay record host:1 lin1.fb --password-file ~/.vnc/passwd
   rfbplay record host:1 lin1.fb --compat minimega   minimega's wire behaviour, for its player
   rfbplay record host:1 lin1.fb --force             replace lin1.fb if it exists
+  rfbplay record --control rec.sock --dir recordings/ vm1=10.0.0.5:1
+  rfbplay ctl rec.sock add vm2=10.0.0.6:2           also: list, stop NAME, stop --all
 
 Targets: host:N is display N (port 5900+N) for N < 100; host:PORT for a
 port of 100 or more; host::PORT always a port; [v6addr]:N for IPv6.
@@ -39,7 +41,9 @@ never is.
 
 The file holds the server's bytes in minimega's .fb format: gzip, flushed
 twice a second (a killed recorder loses at most the last second) and closed
-properly on Ctrl-C, SIGTERM, --duration or when the server closes.
+properly on Ctrl-C, SIGTERM, --duration or when the server closes. It
+ends with an empty update stamped when recording stopped, so its length is
+the wall time recorded, even on an idle screen.
 With --reconnect, a server that goes away is retried with backoff and each
 new connection goes to a new numbered file (lin1.fb, lin1.1.fb, ...),
 because a new connection starts new compression streams.";
