@@ -197,3 +197,45 @@ fn only_a_stale_socket_is_replaced() {
     assert!(ctl(&sock, &["list"]).0);
     let _ = first.0.kill();
 }
+
+/// A controlled recording is as crash-safe as any: `kill -9` of the
+/// recorder leaves a file that decodes up to about the last second.
+#[test]
+fn kill_9_leaves_decodable_files() {
+    let Some(a) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    let dir = common::TempDir::new("recctl-kill9");
+    let sock = dir.path().join("rec.sock");
+    let recs = dir.path().join("recs");
+    let mut bin = Bin(rfbplay()
+        .args(["record", "--control"])
+        .arg(&sock)
+        .arg("--dir")
+        .arg(&recs)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    wait_for("the socket", || sock.exists());
+    let (ok, answer) = ctl(&sock, &["add", &format!("a={}", a.target())]);
+    assert!(ok, "{answer}");
+    wait_for("a recording", || {
+        state(&list(&sock), "a")["state"] == "recording"
+    });
+    sleep(Duration::from_millis(1500));
+    bin.0.kill().unwrap();
+    let _ = bin.0.wait();
+    let o = rfbplay()
+        .arg("info")
+        .arg(recs.join("a.fb"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("1024x768"), "{out}");
+    let truncated = out.lines().find(|l| l.starts_with("truncated:")).unwrap();
+    assert!(
+        truncated.contains("yes"),
+        "killed, so the gzip stream is open: {out}"
+    );
+}
