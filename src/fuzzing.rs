@@ -175,3 +175,24 @@ pub fn viewer_stream(data: &[u8]) {
     let bytes: Vec<&[u8]> = rest.chunks(1).collect();
     assert_eq!(run(&bytes), whole, "byte-by-byte feeding differs");
 }
+
+/// The client's handshake machine, fed a server's bytes in pieces whose
+/// sizes come from the data itself, with a password so every state is
+/// reachable; what it holds stays within one message.
+pub fn client_handshake(data: &[u8]) {
+    use crate::client::handshake::{ClientHandshake, Version, MAX_TEXT};
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let mut hs = ClientHandshake::new(Some(b"pw"), true, Version::V3_8);
+    let step = usize::from(split).max(1);
+    for piece in rest.chunks(step) {
+        match hs.feed(piece) {
+            Ok(used) if used < piece.len() => assert!(hs.done().is_some()),
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        assert!(hs.wants() <= MAX_TEXT as usize + 64);
+        let _ = hs.take_output();
+    }
+}

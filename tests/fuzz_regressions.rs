@@ -37,6 +37,7 @@ fn containers_and_stream() {
     assert!(replay("container_fb", fuzzing::container_fb) > 0);
     assert!(replay("container_fbs", fuzzing::container_fbs) > 0);
     assert!(replay("stream", fuzzing::stream) > 0);
+    assert!(replay("client_handshake", fuzzing::client_handshake) > 0);
 }
 
 #[test]

@@ -394,7 +394,7 @@ fn several_servers_in_one_process() {
         let (fb, s) = decode(&recs.join(format!("{name}.fb")));
         assert_eq!(s.end, End::Complete);
         assert_eq!(fb.map(|f| f.width()), Some(w), "{name}");
-        // Idle screens: the closing update marks when recording stopped.
+        // Idle screens: the end mark says when recording stopped.
         let last = s.last_update.unwrap().as_secs_f64();
         assert!((1.3..2.0).contains(&last), "{name} ends at {last} s");
     }

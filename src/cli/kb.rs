@@ -92,8 +92,9 @@ pub struct InjectArgs {
 pub struct CtlArgs {
     /// The socket given to `play --control`.
     socket: PathBuf,
-    /// pause, continue, step, getstep, stop, or inject EVENT.
-    #[arg(required = true, num_args = 1..)]
+    /// pause, continue, step, getstep, stop, or inject EVENT (a playback);
+    /// list, add NAME=TARGET, stop NAME, or stop --all (record --control).
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     command: Vec<String>,
 }
 

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Context};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rfbplay::client::{auth, ConnectOptions, Target};
-use rfbplay::record::{self, ConnEnd, Job, Observer, RecordOptions, Status, Summary};
+use rfbplay::client::{auth, Chain, ConnectOptions, Target};
+use rfbplay::record::{self, output, ConnEnd, Job, Note, Observer, RecordOptions, Status, Summary};
 use rfbplay::rfb::Encoding;
 use rfbplay::time::parse_duration;
 use rfbplay::Time;
@@ -24,6 +24,9 @@ Examples:
   VNC_PASSWORD=secret rfbplay record host:1 lin1.fb
   rfbplay record host:1 lin1.fb --password-file ~/.vnc/passwd
   rfbplay record host:1 lin1.fb --compat minimega   minimega's wire behaviour, for its player
+  rfbplay record host:1 lin1.fb --force             replace lin1.fb if it exists
+  rfbplay record --control rec.sock --dir recordings/ vm1=10.0.0.5:1
+  rfbplay ctl rec.sock add vm2=10.0.0.6:2           also: list, stop NAME, stop --all
 
 Targets: host:N is display N (port 5900+N) for N < 100; host:PORT for a
 port of 100 or more; host::PORT always a port; [v6addr]:N for IPv6.
@@ -31,10 +34,16 @@ port of 100 or more; host::PORT always a port; [v6addr]:N for IPv6.
 Passwords (VNC Authentication) come from the VNC_PASSWORD environment
 variable or --password-file (a text file's first line, or a file made by
 vncpasswd), never from the command line, where other users could see them.
+A password file other users can read is used with a warning.
+
+An existing file is never replaced without --force, and the password file
+never is.
 
 The file holds the server's bytes in minimega's .fb format: gzip, flushed
 twice a second (a killed recorder loses at most the last second) and closed
-properly on Ctrl-C, SIGTERM, --duration or when the server closes.
+properly on Ctrl-C, SIGTERM, --duration or when the server closes. It
+ends with an empty update stamped when recording stopped, so its length is
+the wall time recorded, even on an idle screen.
 With --reconnect, a server that goes away is retried with backoff and each
 new connection goes to a new numbered file (lin1.fb, lin1.1.fb, ...),
 because a new connection starts new compression streams.";
@@ -64,6 +73,14 @@ pub struct Args {
     /// Retry when the server goes away; continue into numbered files.
     #[arg(long)]
     reconnect: bool,
+    /// Replace existing recordings (never the password file).
+    #[arg(long)]
+    force: bool,
+    /// Listen on this Unix socket for `rfbplay ctl SOCK list | add
+    /// NAME=TARGET | stop NAME | stop --all`; needs --dir. Runs until
+    /// Ctrl-C or SIGTERM.
+    #[arg(long, value_name = "SOCK", requires = "dir")]
+    control: Option<PathBuf>,
     /// How long to wait for the server to answer.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     timeout: Time,
@@ -89,7 +106,7 @@ fn parse_encodings(s: &str) -> Result<Encodings, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.args.is_empty() {
+    if args.args.is_empty() && args.control.is_none() {
         // Exactly what `rfbplay record --help` prints.
         use clap::Parser;
         if let Err(help) = super::Cli::try_parse_from(["rfbplay", "record", "--help"]) {
@@ -122,10 +139,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             64 * 1024
         },
+        output: output::Policy {
+            replace: args.force,
+            inputs: args
+                .password_file
+                .iter()
+                .map(|p| (p.clone(), "the password file"))
+                .collect(),
+        },
         ..RecordOptions::default()
     };
     if let Some(dir) = &args.dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // Refuse every output before connecting to any server.
+    let mut refused = false;
+    for job in &jobs {
+        if let Err(e) = record::check_output(job, &opts) {
+            eprintln!("rfbplay: error: {}{}", prefix(job), Chain(&e));
+            refused = true;
+        }
+    }
+    if refused {
+        return Ok(ExitCode::FAILURE);
     }
 
     // The first Ctrl-C or SIGTERM asks every recording to stop and close
@@ -134,6 +170,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+
+    #[cfg(unix)]
+    if let Some(sock) = &args.control {
+        let dir = args.dir.as_deref().expect("clap requires --dir");
+        return controlled(sock, dir, jobs, opts, &stop);
     }
 
     let line = StatusLine::new();
@@ -163,9 +205,56 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match r {
             Ok(summary) => ok &= report(&job, &summary),
             Err(e) => {
-                eprintln!("rfbplay: error: {}{e}", prefix(&job));
+                eprintln!("rfbplay: error: {}{}", prefix(&job), Chain(&e));
                 ok = false;
             }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `record --control`: the jobs given, and those added through the socket,
+/// until Ctrl-C or SIGTERM.
+#[cfg(unix)]
+fn controlled(
+    sock: &Path,
+    dir: &Path,
+    jobs: Vec<Job>,
+    opts: RecordOptions,
+    stop: &AtomicBool,
+) -> anyhow::Result<ExitCode> {
+    use rfbplay::record::control::{ControlSocket, Sessions};
+    let line = Arc::new(StatusLine::new());
+    let sessions = Arc::new(Sessions::new(dir, opts, line.clone()));
+    let _socket = ControlSocket::serve(sock, Arc::clone(&sessions))?;
+    eprintln!(
+        "rfbplay: recording into {}; control with: rfbplay ctl {} list",
+        dir.display(),
+        sock.display()
+    );
+    for job in jobs {
+        if let Err(e) = sessions.add(&job.name, job.target.clone()) {
+            eprintln!("rfbplay: error: {e}");
+        }
+    }
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ended = sessions.finish();
+    line.finish();
+    let mut ok = true;
+    for e in ended {
+        match e.result {
+            Some(Ok(summary)) => ok &= report(&e.job, &summary),
+            Some(Err(err)) => {
+                eprintln!("rfbplay: error: {}{}", prefix(&e.job), Chain(&err));
+                ok = false;
+            }
+            None => ok = false,
         }
     }
     Ok(if ok {
@@ -218,29 +307,21 @@ fn split_name(s: &str) -> (Option<String>, &str) {
 }
 
 /// VNC_PASSWORD, or the password file (which wins when both are given).
+/// Every command that connects reads its password here; a file other
+/// users can read is used, with a warning as ssh gives.
 pub(crate) fn password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
     if let Some(file) = file {
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        return Ok(Some(password_from_file(&bytes)));
+        let f = auth::read_password_file(file)?;
+        if let Some(mode) = f.too_open {
+            eprintln!(
+                "rfbplay: warning: the password file {} can be read by other users \
+                 (permissions {mode:04o}); `chmod 600` keeps the password private",
+                file.display(),
+            );
+        }
+        return Ok(Some(f.password));
     }
     Ok(std::env::var("VNC_PASSWORD").ok().filter(|p| !p.is_empty()))
-}
-
-/// A vncpasswd file is 8 bytes (16 with a view-only password) of DES
-/// output, which is almost never printable text; anything else is text and
-/// its first line is the password.
-fn password_from_file(bytes: &[u8]) -> String {
-    let is_text = std::str::from_utf8(bytes).is_ok_and(|s| {
-        !s.chars()
-            .any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t'))
-    });
-    if !is_text && matches!(bytes.len(), 8 | 16) {
-        let mut block = [0u8; 8];
-        block.copy_from_slice(&bytes[..8]);
-        return String::from_utf8_lossy(&auth::unobfuscate(&block)).into_owned();
-    }
-    let text = String::from_utf8_lossy(bytes);
-    text.lines().next().unwrap_or("").to_string()
 }
 
 /// Prints how each recording ended; false if it ended in an error.
@@ -251,7 +332,7 @@ fn report(job: &Job, s: &Summary) -> bool {
             "{}: {} complete: {} of recording, {} updates, {} written ({} of stream)",
             job.name,
             f.path.display(),
-            c.last_chunk,
+            c.length,
             c.updates,
             HumanBytes(c.file_bytes),
             HumanBytes(c.payload_bytes),
@@ -267,11 +348,15 @@ fn report(job: &Job, s: &Summary) -> bool {
     match &s.end {
         ConnEnd::Stopped | ConnEnd::Duration => true,
         ConnEnd::ServerGone(None) => {
-            eprintln!("{}: the server closed the connection", job.name);
+            eprintln!(
+                "{}{}: the server closed the connection",
+                prefix(job),
+                job.target
+            );
             true
         }
         ConnEnd::ServerGone(Some(e)) => {
-            eprintln!("rfbplay: error: {}{e}", prefix(job));
+            eprintln!("rfbplay: error: {}{}", prefix(job), Chain(e));
             false
         }
     }
@@ -341,10 +426,11 @@ impl Observer for StatusLine {
         bar.set_message(line.join(" | "));
     }
 
-    fn note(&self, name: &str, message: &str) {
+    fn note(&self, job: &Job, note: &Note<'_>) {
+        let line = format!("{}{note}", prefix(job));
         match &self.bar {
-            Some(bar) => bar.println(format!("{name}: {message}")),
-            None => eprintln!("{name}: {message}"),
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
         }
     }
 }
@@ -352,18 +438,6 @@ impl Observer for StatusLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn password_files() {
-        assert_eq!(password_from_file(b"hunter2\n"), "hunter2");
-        assert_eq!(password_from_file(b"hunter2\r\nmore\n"), "hunter2");
-        assert_eq!(password_from_file(b"password"), "password");
-        let vncpasswd = [0xff, 0x99, 0xc2, 0xcc, 0x4f, 0x80, 0xab, 0xab];
-        assert_eq!(password_from_file(&vncpasswd), "s3cret!");
-        let mut two = vncpasswd.to_vec();
-        two.extend_from_slice(&vncpasswd);
-        assert_eq!(password_from_file(&two), "s3cret!");
-    }
 
     #[test]
     fn names() {

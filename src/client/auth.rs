@@ -7,10 +7,14 @@
 //! the original VNC code that RFC 6143 section 7.2.2 notes in an erratum.
 //! DES is weak and this scheme gives no real protection on an open network;
 //! rfbplay speaks it because Xvnc and QEMU servers are set up with it.
+//!
+//! Also here: reading a `--password-file`, the one place every command
+//! that connects takes a password from a file.
 
 use des::cipher::generic_array::GenericArray;
 use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use des::Des;
+use std::path::{Path, PathBuf};
 
 /// Length of the challenge and of the response.
 pub const CHALLENGE_LEN: usize = 16;
@@ -49,6 +53,68 @@ pub fn unobfuscate(stored: &[u8; 8]) -> Vec<u8> {
     block[..len].to_vec()
 }
 
+/// A password read from a file, and whether other users can read it too.
+#[derive(Clone, Debug)]
+pub struct PasswordFile {
+    pub password: String,
+    /// The file's permission bits when group or others have any access
+    /// (as ssh refuses for private keys): the password is not private.
+    pub too_open: Option<u32>,
+}
+
+/// A password file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the password file {}", path.display())]
+pub struct PasswordFileError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Reads a password file: a text file's first line, or the 8 (16 with a
+/// view-only password) obfuscated bytes `vncpasswd` writes. See
+/// [`PasswordFile::too_open`] for the permission check.
+pub fn read_password_file(path: &Path) -> Result<PasswordFile, PasswordFileError> {
+    let err = |source| PasswordFileError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::read(path).map_err(err)?;
+    let meta = std::fs::metadata(path).map_err(err)?;
+    Ok(PasswordFile {
+        password: password_from_bytes(&bytes),
+        too_open: too_open(&meta),
+    })
+}
+
+#[cfg(unix)]
+fn too_open(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn too_open(_: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+/// A vncpasswd file is 8 bytes (16 with a view-only password) of DES
+/// output, which is almost never printable text; anything else is text and
+/// its first line is the password.
+pub fn password_from_bytes(bytes: &[u8]) -> String {
+    let is_text = std::str::from_utf8(bytes).is_ok_and(|s| {
+        !s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t'))
+    });
+    if !is_text && matches!(bytes.len(), 8 | 16) {
+        let mut block = [0u8; 8];
+        block.copy_from_slice(&bytes[..8]);
+        return String::from_utf8_lossy(&unobfuscate(&block)).into_owned();
+    }
+    let text = String::from_utf8_lossy(bytes);
+    text.lines().next().unwrap_or("").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +149,40 @@ mod tests {
         assert_eq!(unobfuscate(&stored), b"s3cret!");
         let stored = [0xdb, 0x8a, 0xb0, 0x25, 0x65, 0xe3, 0xb4, 0xc2];
         assert_eq!(unobfuscate(&stored), b"abcdefgh");
+    }
+
+    #[test]
+    fn password_files() {
+        assert_eq!(password_from_bytes(b"hunter2\n"), "hunter2");
+        assert_eq!(password_from_bytes(b"hunter2\r\nmore\n"), "hunter2");
+        assert_eq!(password_from_bytes(b"password"), "password");
+        let vncpasswd = [0xff, 0x99, 0xc2, 0xcc, 0x4f, 0x80, 0xab, 0xab];
+        assert_eq!(password_from_bytes(&vncpasswd), "s3cret!");
+        let mut two = vncpasswd.to_vec();
+        two.extend_from_slice(&vncpasswd);
+        assert_eq!(password_from_bytes(&two), "s3cret!");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn open_password_files_are_flagged() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("rfbplay-pw-{}", std::process::id()));
+        std::fs::write(&path, "pw\n").unwrap();
+        for (mode, flagged) in [
+            (0o600, None),
+            (0o400, None),
+            (0o644, Some(0o644)),
+            (0o640, Some(0o640)),
+            (0o604, Some(0o604)),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let f = read_password_file(&path).unwrap();
+            assert_eq!(f.password, "pw");
+            assert_eq!(f.too_open, flagged, "{mode:o}");
+        }
+        std::fs::remove_file(&path).unwrap();
+        let e = read_password_file(&path).unwrap_err().to_string();
+        assert!(e.starts_with("cannot read the password file "), "{e}");
     }
 }

@@ -33,75 +33,17 @@ impl fmt::Display for Stage {
     }
 }
 
-/// A security type number with its rfbproto name, for listing what a
-/// server offered.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SecurityType(pub u8);
-
-impl SecurityType {
-    pub const INVALID: SecurityType = SecurityType(0);
-    pub const NONE: SecurityType = SecurityType(1);
-    pub const VNC_AUTH: SecurityType = SecurityType(2);
-
-    pub fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0 => "Invalid",
-            1 => "None",
-            2 => "VNC Authentication",
-            5 => "RA2",
-            6 => "RA2ne",
-            16 => "Tight",
-            17 => "Ultra",
-            18 => "TLS",
-            19 => "VeNCrypt",
-            20 => "SASL",
-            21 => "MD5 hash",
-            22 => "xvp",
-            30 => "Apple Remote Desktop",
-            113 => "MSLogonII",
-            129 => "Unix Login",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for SecurityType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => write!(f, "{n} ({})", self.0),
-            None => write!(f, "unknown ({})", self.0),
-        }
-    }
-}
-
-impl fmt::Debug for SecurityType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-struct List<'a>(&'a [SecurityType]);
-
-impl fmt::Display for List<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, t) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{t}")?;
-        }
-        Ok(())
-    }
-}
+use crate::rfb::handshake::HandshakeError;
+pub use crate::rfb::handshake::SecurityType;
 
 /// Why a connection could not be made or kept.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{target}: cannot resolve the host name: {source}")]
+    #[error("{target}: cannot resolve the host name")]
     Resolve { target: Target, source: io::Error },
     #[error("{target}: connection refused (is a VNC server listening on port {}?)", target.port)]
-    Refused { target: Target, source: io::Error },
-    #[error("{target}: cannot connect: {source}")]
+    Refused { target: Target },
+    #[error("{target}: cannot connect")]
     Connect { target: Target, source: io::Error },
     #[error("{target}: the server stopped answering during {stage} (no data for {secs:.1} s)")]
     Timeout {
@@ -111,7 +53,7 @@ pub enum ClientError {
     },
     #[error("{target}: the server closed the connection during {stage}")]
     Closed { target: Target, stage: Stage },
-    #[error("{target}: network error during {stage}: {source}")]
+    #[error("{target}: network error during {stage}")]
     Io {
         target: Target,
         stage: Stage,
@@ -121,7 +63,7 @@ pub enum ClientError {
     BadVersion { target: Target, got: String },
     #[error("{target}: the server refused the connection: {reason}")]
     ServerRefused { target: Target, reason: String },
-    #[error("{target}: no supported security type; the server offers {}; rfbplay speaks None (1) and VNC Authentication (2)", List(.offered))]
+    #[error("{target}: no supported security type; the server offers {}; rfbplay speaks None (1) and VNC Authentication (2)", list(.offered))]
     UnsupportedSecurity {
         target: Target,
         offered: Vec<SecurityType>,
@@ -135,12 +77,17 @@ pub enum ClientError {
         target: Target,
         reason: Option<String>,
     },
-    #[error("{target}: malformed {stage}: {what}")]
+    #[error("{target}: malformed {stage}")]
     Malformed {
         target: Target,
         stage: Stage,
-        what: String,
+        source: HandshakeError,
     },
+}
+
+fn list(offered: &[SecurityType]) -> String {
+    let names: Vec<String> = offered.iter().map(ToString::to_string).collect();
+    names.join(", ")
 }
 
 impl ClientError {
@@ -175,6 +122,22 @@ impl ClientError {
                 | ClientError::Closed { .. }
                 | ClientError::Io { .. }
         )
+    }
+}
+
+/// Prints an error and its causes, `: `-separated, as `anyhow`'s `{:#}`
+/// does: each error's own message leaves its source to this.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 

@@ -2,75 +2,24 @@
 //! ProtocolVersion, security (None or VNC Authentication), ClientInit and
 //! ServerInit, for servers speaking 3.3, 3.7 or 3.8.
 //!
-//! It runs over any blocking `Read + Write`, so the unit tests can drive it
-//! against a scripted server; I/O failures are turned into
-//! [`ClientError`]s that name the target and the stage.
+//! [`ClientHandshake`] is the whole exchange with no I/O: it is fed the
+//! server's bytes, parses them with the shared parsers of
+//! [`rfb::handshake`](crate::rfb::handshake), and says what to send and how
+//! many more bytes it needs. [`handshake`] drives it over any blocking
+//! `Read + Write` (the socket, or a scripted server in the tests), reading
+//! exactly what is needed so nothing after ServerInit is taken, and turns
+//! failures into [`ClientError`]s that name the target and the stage.
 
 use super::auth;
 use super::error::{is_timeout, ClientError, SecurityType, Stage};
 use super::target::Target;
 use crate::container::ServerInit;
-use crate::rfb::PixelFormat;
-use std::fmt;
+pub use crate::rfb::handshake::Version;
+use crate::rfb::handshake::{self as wire, HandshakeError, Parsed, SecurityOffer};
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-/// Reason strings and desktop names longer than this are refused before
-/// allocating: real ones are a line of text.
-pub const MAX_TEXT: u32 = 64 * 1024;
-
-/// The protocol version agreed with the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Version {
-    V3_3,
-    V3_7,
-    V3_8,
-}
-
-impl Version {
-    /// What the client answers to a server's `RFB xxx.yyy\n` (RFC 6143
-    /// section 7.1.1): the highest version both speak. Minor versions
-    /// other than 3.7 and 3.8+ are read as 3.3, as the RFC asks (this
-    /// covers 3.4/3.6 from UltraVNC and 3.889 from Apple, which is >= 8).
-    pub fn negotiate(server: &[u8; 12]) -> Option<Version> {
-        if &server[..4] != b"RFB " || server[7] != b'.' || server[11] != b'\n' {
-            return None;
-        }
-        let num = |b: &[u8]| -> Option<u32> {
-            b.iter().try_fold(0u32, |n, &c| {
-                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-            })
-        };
-        let major = num(&server[4..7])?;
-        let minor = num(&server[8..11])?;
-        match (major, minor) {
-            (3, 8..) => Some(Version::V3_8),
-            (3, 7) => Some(Version::V3_7),
-            (3, 3..=6) => Some(Version::V3_3),
-            // RealVNC 4+ and others may say 4.x or 5.x but speak 3.8.
-            (4..=9, _) => Some(Version::V3_8),
-            _ => None,
-        }
-    }
-
-    pub fn wire(self) -> &'static [u8; 12] {
-        match self {
-            Version::V3_3 => b"RFB 003.003\n",
-            Version::V3_7 => b"RFB 003.007\n",
-            Version::V3_8 => b"RFB 003.008\n",
-        }
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Version::V3_3 => "3.3",
-            Version::V3_7 => "3.7",
-            Version::V3_8 => "3.8",
-        })
-    }
-}
+pub use crate::rfb::handshake::MAX_TEXT;
 
 /// What the handshake settled.
 #[derive(Clone, Debug)]
@@ -80,64 +29,198 @@ pub struct Handshake {
     pub server_init: ServerInit,
 }
 
-/// Blocking I/O with errors mapped to the stage in progress.
-struct Io<'a, S> {
-    s: &'a mut S,
-    target: &'a Target,
-    stage: Stage,
-    timeout: Duration,
+/// Where the handshake is: the server message it waits for.
+#[derive(Clone, Debug)]
+enum State {
+    ProtocolVersion,
+    Security(Version),
+    Challenge(Version),
+    SecurityResult(Version, SecurityType),
+    ServerInit(Version, SecurityType),
+    Done(Handshake),
 }
 
-impl<S: Read + Write> Io<'_, S> {
-    fn err(&self, e: io::Error) -> ClientError {
-        let (target, stage) = (self.target.clone(), self.stage);
-        if is_timeout(&e) {
-            ClientError::Timeout {
-                target,
-                stage,
-                secs: self.timeout.as_secs_f64(),
+/// The client side of the handshake as a state machine: feed it the
+/// server's bytes ([`feed`](Self::feed)), send what
+/// [`take_output`](Self::take_output) gives, until [`done`](Self::done).
+/// Printable, and it never holds more than one message (at most
+/// [`MAX_TEXT`] and a few bytes).
+#[derive(Clone, Debug)]
+pub struct ClientHandshake {
+    state: State,
+    password: Option<Vec<u8>>,
+    shared: bool,
+    max: Version,
+    /// The current message's bytes so far.
+    held: Vec<u8>,
+    /// The current message's length, as far as it is known.
+    need: usize,
+    out: Vec<u8>,
+}
+
+impl ClientHandshake {
+    /// Speaks at most `max`; `password` for VNC Authentication; `shared`
+    /// is ClientInit's flag (leave other viewers connected).
+    pub fn new(password: Option<&[u8]>, shared: bool, max: Version) -> ClientHandshake {
+        ClientHandshake {
+            state: State::ProtocolVersion,
+            password: password.map(<[u8]>::to_vec),
+            shared,
+            max,
+            held: Vec::new(),
+            need: 12,
+            out: Vec::new(),
+        }
+    }
+
+    /// The stage in progress, for error messages.
+    pub fn stage(&self) -> Stage {
+        match self.state {
+            State::ProtocolVersion => Stage::ProtocolVersion,
+            State::Security(_) => Stage::Security,
+            State::Challenge(_) => Stage::Authentication,
+            State::SecurityResult(..) => Stage::SecurityResult,
+            State::ServerInit(..) | State::Done(_) => Stage::ServerInit,
+        }
+    }
+
+    /// How many more server bytes the current message needs at least (0
+    /// once done). Reading exactly this many never reads past ServerInit.
+    pub fn wants(&self) -> usize {
+        match self.state {
+            State::Done(_) => 0,
+            _ => self.need.saturating_sub(self.held.len()),
+        }
+    }
+
+    /// Bytes to send to the server now.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// What the handshake settled, once ServerInit has come.
+    pub fn done(&self) -> Option<&Handshake> {
+        match &self.state {
+            State::Done(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Takes server bytes, up to the end of ServerInit; returns how many
+    /// it used (the rest is the session's). Input may be split anywhere.
+    pub fn feed(&mut self, input: &[u8]) -> Result<usize, HandshakeError> {
+        let mut used = 0;
+        while !matches!(self.state, State::Done(_)) {
+            let take = self.wants().min(input.len() - used);
+            self.held.extend_from_slice(&input[used..used + take]);
+            used += take;
+            if self.held.len() < self.need {
+                break;
             }
-        } else if e.kind() == io::ErrorKind::UnexpectedEof
-            || e.kind() == io::ErrorKind::ConnectionReset
-        {
-            ClientError::Closed { target, stage }
+            self.step()?;
+        }
+        Ok(used)
+    }
+
+    /// Parses the held message; on success moves on and queues replies.
+    fn step(&mut self) -> Result<(), HandshakeError> {
+        let held = std::mem::take(&mut self.held);
+        let next = match self.state.clone() {
+            State::ProtocolVersion => match wire::protocol_version(&held)? {
+                Parsed::Need(n) => return self.wait(held, n),
+                Parsed::Done(server, _) => {
+                    let version = server.min(self.max);
+                    self.out.extend_from_slice(version.wire());
+                    State::Security(version)
+                }
+            },
+            State::Security(version) => match wire::security_offer(version, &held)? {
+                Parsed::Need(n) => return self.wait(held, n),
+                Parsed::Done(offer, _) => self.security(version, offer)?,
+            },
+            State::Challenge(version) => match wire::challenge(&held)? {
+                Parsed::Need(n) => return self.wait(held, n),
+                Parsed::Done(challenge, _) => {
+                    let password = self.password.as_deref().unwrap_or_default();
+                    self.out
+                        .extend_from_slice(&auth::respond(&challenge, password));
+                    State::SecurityResult(version, SecurityType::VNC_AUTH)
+                }
+            },
+            State::SecurityResult(version, security) => {
+                match wire::security_result(version, &held)? {
+                    Parsed::Need(n) => return self.wait(held, n),
+                    Parsed::Done((), _) => self.client_init(version, security),
+                }
+            }
+            State::ServerInit(version, security) => match wire::server_init(&held, MAX_TEXT)? {
+                Parsed::Need(n) => return self.wait(held, n),
+                Parsed::Done(server_init, _) => State::Done(Handshake {
+                    version,
+                    security,
+                    server_init,
+                }),
+            },
+            State::Done(h) => State::Done(h),
+        };
+        self.state = next;
+        self.need = match self.state {
+            State::ProtocolVersion => 12,
+            State::Security(Version::V3_3) => 4,
+            State::Security(_) => 1,
+            State::Challenge(_) => wire::CHALLENGE_LEN,
+            State::SecurityResult(..) => 4,
+            State::ServerInit(..) => wire::SERVER_INIT_HEAD,
+            State::Done(_) => 0,
+        };
+        Ok(())
+    }
+
+    /// The message is longer than held: keep it and wait for `n` bytes.
+    fn wait(&mut self, held: Vec<u8>, n: usize) -> Result<(), HandshakeError> {
+        self.held = held;
+        self.need = n;
+        Ok(())
+    }
+
+    /// RFC 6143 section 7.1.2: take the server's choice (3.3) or choose.
+    fn security(
+        &mut self,
+        version: Version,
+        offer: SecurityOffer,
+    ) -> Result<State, HandshakeError> {
+        let security = match offer {
+            SecurityOffer::Chosen(t @ (1 | 2)) => SecurityType(t as u8),
+            SecurityOffer::Chosen(t) => {
+                return Err(HandshakeError::NoCommonSecurity {
+                    offered: vec![SecurityType(t.min(255) as u8)],
+                })
+            }
+            SecurityOffer::Offered(offered) => {
+                let chosen = choose(&offered, self.password.is_some())
+                    .ok_or(HandshakeError::NoCommonSecurity { offered })?;
+                self.out.push(chosen.0);
+                chosen
+            }
+        };
+        if security == SecurityType::VNC_AUTH {
+            if self.password.is_none() {
+                return Err(HandshakeError::PasswordNeeded);
+            }
+            return Ok(State::Challenge(version));
+        }
+        // 3.8 sends SecurityResult even for None (7.1.3).
+        Ok(if version == Version::V3_8 {
+            State::SecurityResult(version, security)
         } else {
-            ClientError::Io {
-                target,
-                stage,
-                source: e,
-            }
-        }
+            self.client_init(version, security)
+        })
     }
 
-    fn read<const N: usize>(&mut self) -> Result<[u8; N], ClientError> {
-        let mut b = [0u8; N];
-        self.s.read_exact(&mut b).map_err(|e| self.err(e))?;
-        Ok(b)
-    }
-
-    fn u32(&mut self) -> Result<u32, ClientError> {
-        Ok(u32::from_be_bytes(self.read()?))
-    }
-
-    /// A u32-length-prefixed string (reason strings, the desktop name).
-    fn text(&mut self, what: &str) -> Result<String, ClientError> {
-        let len = self.u32()?;
-        if len > MAX_TEXT {
-            return Err(ClientError::Malformed {
-                target: self.target.clone(),
-                stage: self.stage,
-                what: format!("{what} of {len} bytes is over the limit of {MAX_TEXT}"),
-            });
-        }
-        let mut b = vec![0u8; len as usize];
-        self.s.read_exact(&mut b).map_err(|e| self.err(e))?;
-        Ok(String::from_utf8_lossy(&b).trim_end().to_string())
-    }
-
-    fn write(&mut self, b: &[u8]) -> Result<(), ClientError> {
-        self.s.write_all(b).map_err(|e| self.err(e))?;
-        self.s.flush().map_err(|e| self.err(e))
+    /// ClientInit (7.3.1), then wait for ServerInit.
+    fn client_init(&mut self, version: Version, security: SecurityType) -> State {
+        self.out.push(u8::from(self.shared));
+        State::ServerInit(version, security)
     }
 }
 
@@ -151,113 +234,69 @@ pub fn handshake<S: Read + Write>(
     timeout: Duration,
     max: Version,
 ) -> Result<Handshake, ClientError> {
-    let mut io = Io {
-        s: stream,
-        target,
-        stage: Stage::ProtocolVersion,
-        timeout,
-    };
-    let server_version: [u8; 12] = io.read()?;
-    let version = Version::negotiate(&server_version).ok_or_else(|| ClientError::BadVersion {
-        target: target.clone(),
-        got: String::from_utf8_lossy(&server_version).into_owned(),
-    })?;
-    let version = version.min(max);
-    io.write(version.wire())?;
-
-    io.stage = Stage::Security;
-    let security = if version == Version::V3_3 {
-        // RFC 6143 section 7.1.2 (3.3): the server picks, as a u32.
-        let t = io.u32()?;
-        match t {
-            0 => {
-                let reason = io.text("reason string")?;
-                return Err(ClientError::ServerRefused {
-                    target: target.clone(),
-                    reason,
-                });
-            }
-            1 | 2 => SecurityType(t as u8),
-            _ => {
-                return Err(ClientError::UnsupportedSecurity {
-                    target: target.clone(),
-                    offered: vec![SecurityType(t.min(255) as u8)],
-                })
-            }
+    let mut hs = ClientHandshake::new(password, shared, max);
+    let mut buf = Vec::new();
+    loop {
+        let out = hs.take_output();
+        if !out.is_empty() {
+            stream
+                .write_all(&out)
+                .and_then(|()| stream.flush())
+                .map_err(|e| io_error(target, hs.stage(), timeout, e))?;
         }
+        if let Some(h) = hs.done() {
+            return Ok(h.clone());
+        }
+        buf.resize(hs.wants(), 0);
+        stream
+            .read_exact(&mut buf)
+            .map_err(|e| io_error(target, hs.stage(), timeout, e))?;
+        let stage = hs.stage();
+        hs.feed(&buf)
+            .map_err(|e| handshake_error(target, stage, e))?;
+    }
+}
+
+/// An I/O failure during `stage`.
+fn io_error(target: &Target, stage: Stage, timeout: Duration, e: io::Error) -> ClientError {
+    let target = target.clone();
+    if is_timeout(&e) {
+        ClientError::Timeout {
+            target,
+            stage,
+            secs: timeout.as_secs_f64(),
+        }
+    } else if matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+    ) {
+        ClientError::Closed { target, stage }
     } else {
-        // RFC 6143 section 7.1.2: a count, then the types; zero means
-        // failure with a reason string.
-        let [count] = io.read()?;
-        if count == 0 {
-            let reason = io.text("reason string")?;
-            return Err(ClientError::ServerRefused {
-                target: target.clone(),
-                reason,
-            });
-        }
-        let mut offered = vec![0u8; usize::from(count)];
-        io.s.read_exact(&mut offered).map_err(|e| io.err(e))?;
-        let offered: Vec<SecurityType> = offered.into_iter().map(SecurityType).collect();
-        let chosen = choose(&offered, password.is_some()).ok_or_else(|| {
-            ClientError::UnsupportedSecurity {
-                target: target.clone(),
-                offered: offered.clone(),
-            }
-        })?;
-        io.write(&[chosen.0])?;
-        chosen
-    };
-
-    if security == SecurityType::VNC_AUTH {
-        io.stage = Stage::Authentication;
-        let password = password.ok_or_else(|| ClientError::PasswordNeeded {
-            target: target.clone(),
-        })?;
-        let challenge: [u8; auth::CHALLENGE_LEN] = io.read()?;
-        io.write(&auth::respond(&challenge, password))?;
-    }
-
-    // RFC 6143 section 7.1.3: 3.8 sends SecurityResult even for None;
-    // 3.3 and 3.7 only after authentication.
-    if security == SecurityType::VNC_AUTH || version == Version::V3_8 {
-        io.stage = Stage::SecurityResult;
-        match io.u32()? {
-            0 => {}
-            _ => {
-                let reason = if version == Version::V3_8 {
-                    Some(io.text("reason string")?)
-                } else {
-                    None
-                };
-                return Err(ClientError::AuthFailed {
-                    target: target.clone(),
-                    reason,
-                });
-            }
+        ClientError::Io {
+            target,
+            stage,
+            source: e,
         }
     }
+}
 
-    // RFC 6143 sections 7.3.1 and 7.3.2.
-    io.stage = Stage::ServerInit;
-    io.write(&[u8::from(shared)])?;
-    let head: [u8; 20] = io.read()?;
-    let width = u32::from(u16::from_be_bytes([head[0], head[1]]));
-    let height = u32::from(u16::from_be_bytes([head[2], head[3]]));
-    let mut pf = [0u8; 16];
-    pf.copy_from_slice(&head[4..20]);
-    let pixel_format = PixelFormat::from_wire(&pf);
-    let name = io.text("desktop name")?;
-    Ok(Handshake {
-        version,
-        security,
-        server_init: ServerInit {
-            width,
-            height,
-            pixel_format: Some(pixel_format),
-            name,
+/// What the server said, as the client's error for `target`.
+fn handshake_error(target: &Target, stage: Stage, e: HandshakeError) -> ClientError {
+    let target = target.clone();
+    match e {
+        HandshakeError::BadVersion { got } => ClientError::BadVersion { target, got },
+        HandshakeError::Refused { reason } => ClientError::ServerRefused { target, reason },
+        HandshakeError::NoCommonSecurity { offered } => {
+            ClientError::UnsupportedSecurity { target, offered }
+        }
+        HandshakeError::PasswordNeeded => ClientError::PasswordNeeded { target },
+        HandshakeError::AuthFailed { reason } => ClientError::AuthFailed { target, reason },
+        e @ HandshakeError::TooLong { .. } => ClientError::Malformed {
+            target,
+            stage,
+            source: e,
         },
-    })
+    }
 }
 
 /// None when no password was given (a server that offers both lets us in

@@ -2,6 +2,7 @@
 //! server sends, and the test checks what the client wrote back.
 
 use super::*;
+use crate::rfb::PixelFormat;
 use std::io::Cursor;
 
 /// A fake connection: reads come from `input`, writes go to `output`.
@@ -220,4 +221,65 @@ fn capped_at_3_3_like_minimega() {
     let (r, out) = run_max(s, None, Version::V3_3);
     assert_eq!(r.unwrap().version, Version::V3_3);
     assert_eq!(out, b"RFB 003.003\n\x01");
+}
+
+/// The machine alone, fed the whole script at once and one byte at a
+/// time: the same replies, the same ServerInit, and the session's first
+/// byte after ServerInit is left to the caller.
+#[test]
+fn split_anywhere_same_replies_and_nothing_past_server_init() {
+    let mut s = b"RFB 003.008\n".to_vec();
+    s.extend_from_slice(&[2, 1, 2]);
+    s.extend_from_slice(&[7; 16]);
+    s.extend_from_slice(&0u32.to_be_bytes());
+    s.extend_from_slice(&server_init(640, 480, "split"));
+    let hs_len = s.len();
+    s.push(2); // a Bell: the session's
+
+    let mut whole = ClientHandshake::new(Some(b"pw"), true, Version::V3_8);
+    assert_eq!(whole.feed(&s).unwrap(), hs_len);
+    let h = whole.done().expect("done").clone();
+    assert_eq!(
+        (h.server_init.width, h.server_init.name.as_str()),
+        (640, "split")
+    );
+    assert_eq!(whole.wants(), 0);
+    let sent = whole.take_output();
+
+    let mut bytes = ClientHandshake::new(Some(b"pw"), true, Version::V3_8);
+    let mut used = 0;
+    let mut sent_split = vec![];
+    for b in &s {
+        used += bytes.feed(std::slice::from_ref(b)).unwrap();
+        sent_split.extend(bytes.take_output());
+    }
+    assert_eq!(used, hs_len);
+    assert_eq!(sent_split, sent);
+    assert_eq!(
+        sent,
+        [
+            &b"RFB 003.008\n"[..],
+            &[2],
+            &auth::respond(&[7; 16], b"pw"),
+            &[1]
+        ]
+        .concat()
+    );
+}
+
+/// What the machine holds is bounded by the limit, whatever the server
+/// claims.
+#[test]
+fn the_machine_never_waits_for_an_oversized_name() {
+    let mut s = b"RFB 003.008\n\x01\x01".to_vec();
+    s.extend_from_slice(&0u32.to_be_bytes());
+    let mut init = server_init(8, 8, "");
+    init[20..24].copy_from_slice(&(MAX_TEXT + 1).to_be_bytes());
+    s.extend_from_slice(&init);
+    let mut m = ClientHandshake::new(None, true, Version::V3_8);
+    let e = m.feed(&s).unwrap_err();
+    assert!(
+        matches!(e, HandshakeError::TooLong { len, .. } if len == MAX_TEXT + 1),
+        "{e}"
+    );
 }

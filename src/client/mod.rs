@@ -29,7 +29,7 @@ pub mod handshake;
 pub mod msg;
 pub mod target;
 
-pub use error::{is_timeout, ClientError, SecurityType, Stage};
+pub use error::{is_timeout, Chain, ClientError, SecurityType, Stage};
 pub use handshake::Version;
 pub use msg::Writer;
 pub use target::{Target, TargetError};
@@ -243,9 +243,7 @@ fn tcp_connect(target: &Target, timeout: Duration) -> Result<TcpStream, ClientEr
             target,
             source: io::Error::new(io::ErrorKind::NotFound, "no address"),
         },
-        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            ClientError::Refused { target, source: e }
-        }
+        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => ClientError::Refused { target },
         Some(e) if is_timeout(&e) => ClientError::Timeout {
             target,
             stage: Stage::Connect,

@@ -10,12 +10,14 @@
 //! with the screen size and the server's pixel format as [`ServerInit`].
 //! The client's choice of security type is not recorded; the reader tries
 //! each possibility the offer allows and keeps the one followed by a sane
-//! ServerInit.
+//! ServerInit. The messages themselves are read by the parsers every
+//! rfbplay part shares ([`crate::rfb::handshake`]).
 
 use super::{
     Container, ContainerError, Counting, End, FbsProblem, Foreign, Piece, ServerInit, Truncation,
     TruncationCause,
 };
+use crate::rfb::handshake::{self, Parsed, SecurityOffer, SecurityType, Version};
 use crate::rfb::PixelFormat;
 use crate::time::Time;
 use std::io::{ErrorKind, Read};
@@ -187,78 +189,67 @@ fn read_full(src: &mut impl Read, buf: &mut [u8]) -> Result<usize, ContainerErro
     Ok(got)
 }
 
+/// The longest desktop name a recorded ServerInit may have here: a
+/// longer one means this reading of the security exchange is wrong.
+const MAX_NAME: u32 = 4096;
+
 /// Parses ProtocolVersion, security and ServerInit from the start of a
-/// server-to-client stream. Ok(None): more bytes are needed.
+/// server-to-client stream, with the shared parsers of
+/// [`rfb::handshake`](crate::rfb::handshake). Ok(None): more bytes are
+/// needed.
 pub fn parse_handshake(s: &[u8]) -> Result<Option<(ServerInit, usize)>, String> {
-    if s.len() < 12 {
-        return Ok(None);
-    }
-    let version = &s[..12];
-    if !version.starts_with(b"RFB ") || version[11] != b'\n' {
-        return Err(format!(
-            "no RFB ProtocolVersion at the start: {:?}",
-            String::from_utf8_lossy(version)
-        ));
-    }
-    let minor: u32 = std::str::from_utf8(&version[8..11])
-        .ok()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(3);
+    let version = match handshake::protocol_version(s) {
+        Ok(Parsed::Need(_)) => return Ok(None),
+        Ok(Parsed::Done(v, _)) => v,
+        Err(e) => return Err(format!("no RFB ProtocolVersion at the start: {e}")),
+    };
     let rest = &s[12..];
-    // Each possible server side of the security exchange (RFC 6143 7.1.2,
-    // 7.1.3, 7.2.2; RFB 3.3 in its appendix): the offset where ServerInit
-    // would start, or None when more bytes are needed.
-    let mut candidates: Vec<Option<usize>> = Vec::new();
-    if minor < 7 {
-        // 3.3: the server decides, as a u32.
-        if rest.len() < 4 {
-            return Ok(None);
+    let (offer, used) = match handshake::security_offer(version, rest) {
+        Ok(Parsed::Need(_)) if handshake::is_refusal(version, rest) => {
+            return Err("the server refused the connection".into())
         }
-        match u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) {
-            0 => return Err("the server refused the connection".into()),
-            1 => candidates.push(Some(4)),
-            2 => candidates.push((rest.len() >= 4 + 16 + 4).then_some(24)),
-            t => {
-                return Err(format!(
-                    "security type {t} is not recorded in a form rfbplay reads"
-                ))
+        Ok(Parsed::Need(_)) => return Ok(None),
+        Ok(Parsed::Done(offer, used)) => (offer, used),
+        Err(e) => return Err(e.to_string()),
+    };
+    // Each possible server side of the rest of the security exchange (RFC
+    // 6143 7.1.2, 7.1.3, 7.2.2; RFB 3.3 in its appendix): the offset where
+    // ServerInit would start. The client's choice is not recorded.
+    let challenge_and_result = handshake::CHALLENGE_LEN + 4;
+    let mut candidates: Vec<usize> = Vec::new();
+    match offer {
+        SecurityOffer::Chosen(1) => candidates.push(used),
+        SecurityOffer::Chosen(2) => candidates.push(used + challenge_and_result),
+        SecurityOffer::Chosen(t) => {
+            return Err(format!(
+                "security type {t} is not recorded in a form rfbplay reads"
+            ))
+        }
+        SecurityOffer::Offered(types) => {
+            // 3.8 always sends SecurityResult; 3.7 only after authentication.
+            let result = if version == Version::V3_8 { 4 } else { 0 };
+            if types.contains(&SecurityType::NONE) {
+                candidates.push(used + result);
             }
-        }
-    } else {
-        let Some(&n) = rest.first() else {
-            return Ok(None);
-        };
-        if n == 0 {
-            return Err("the server refused the connection".into());
-        }
-        let n = usize::from(n);
-        if rest.len() < 1 + n {
-            return Ok(None);
-        }
-        let types = &rest[1..1 + n];
-        let after = 1 + n;
-        // 3.8 always sends SecurityResult; 3.7 only after authentication.
-        let result = if minor >= 8 { 4 } else { 0 };
-        if types.contains(&1) {
-            candidates.push(Some(after + result));
-        }
-        if types.contains(&2) {
-            candidates.push((rest.len() >= after + 16 + 4).then_some(after + 16 + 4));
-        }
-        if candidates.is_empty() {
-            return Err(format!("security types {types:?} offered; rfbplay reads None (1) and VNC Authentication (2)"));
+            if types.contains(&SecurityType::VNC_AUTH) {
+                candidates.push(used + challenge_and_result);
+            }
+            if candidates.is_empty() {
+                let numbers: Vec<u8> = types.iter().map(|t| t.0).collect();
+                return Err(format!("security types {numbers:?} offered; rfbplay reads None (1) and VNC Authentication (2)"));
+            }
         }
     }
     let mut waiting = false;
-    for c in candidates {
-        let Some(at) = c else {
+    for at in candidates {
+        let Some(b) = rest.get(at..) else {
             waiting = true;
             continue;
         };
-        match server_init(&rest[at.min(rest.len())..]) {
-            Some(Some((init, used))) => return Ok(Some((init, 12 + at + used))),
-            Some(None) => waiting = true,
-            None => {}
+        match handshake::server_init(b, MAX_NAME) {
+            Ok(Parsed::Need(_)) => waiting = true,
+            Ok(Parsed::Done(init, n)) if sane(&init) => return Ok(Some((init, 12 + at + n))),
+            Ok(Parsed::Done(..)) | Err(_) => {}
         }
     }
     if waiting {
@@ -268,33 +259,13 @@ pub fn parse_handshake(s: &[u8]) -> Result<Option<(ServerInit, usize)>, String> 
     }
 }
 
-/// Parses a ServerInit (RFC 6143 7.3.2) if it looks sane: Some(None) when
-/// more bytes are needed, None when these bytes are not one.
-fn server_init(b: &[u8]) -> Option<Option<(ServerInit, usize)>> {
-    if b.len() < 24 {
-        return Some(None);
-    }
-    let width = u32::from(u16::from_be_bytes([b[0], b[1]]));
-    let height = u32::from(u16::from_be_bytes([b[2], b[3]]));
-    let pf_bytes: [u8; 16] = b[4..20].try_into().ok()?;
-    let pf = PixelFormat::from_wire(&pf_bytes);
-    let name_len = u32::from_be_bytes([b[20], b[21], b[22], b[23]]) as usize;
-    if pf.unsupported_reason().is_some() || name_len > 4096 || width == 0 || height == 0 {
-        return None;
-    }
-    if b.len() < 24 + name_len {
-        return Some(None);
-    }
-    let name = String::from_utf8_lossy(&b[24..24 + name_len]).into_owned();
-    Some(Some((
-        ServerInit {
-            width,
-            height,
-            pixel_format: Some(pf),
-            name,
-        },
-        24 + name_len,
-    )))
+/// Whether a ServerInit read at a guessed offset looks like one.
+fn sane(init: &ServerInit) -> bool {
+    init.width > 0
+        && init.height > 0
+        && init
+            .pixel_format
+            .is_some_and(|pf| pf.unsupported_reason().is_none())
 }
 
 impl Container for FbsReader {

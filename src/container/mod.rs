@@ -14,7 +14,6 @@ pub use fb::FbReader;
 pub use fbs::FbsReader;
 pub use writer::FbWriter;
 
-use crate::rfb::PixelFormat;
 use crate::time::Time;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -200,13 +199,7 @@ pub enum ContainerError {
 }
 
 /// What a container knows of the connection beyond the stream itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ServerInit {
-    pub width: u32,
-    pub height: u32,
-    pub pixel_format: Option<PixelFormat>,
-    pub name: String,
-}
+pub use crate::rfb::handshake::ServerInit;
 
 /// A source of timed stream pieces.
 pub trait Container: Send {

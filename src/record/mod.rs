@@ -13,14 +13,20 @@
 //! each new connection is recorded to the next numbered file (`lin1.fb`,
 //! `lin1.1.fb`, ...): its zlib streams start afresh, so it cannot continue
 //! the old file. See [`output::numbered`].
+//!
+//! Existing files are kept unless [`RecordOptions::output`] says to
+//! replace them, and inputs never are written over ([`output::Policy`]).
 
+#[cfg(unix)]
+pub mod control;
 pub mod output;
 pub mod pacer;
 mod session;
 
 pub use session::{ConnEnd, FileCounts};
 
-use crate::client::{Client, ClientError, ConnectOptions, Target, Version};
+use crate::client::{Chain, Client, ClientError, ConnectOptions, Target, Version};
+use crate::container::ServerInit;
 use crate::limits::Limits;
 use crate::rfb::{Encoding, PixelFormat};
 use std::path::{Path, PathBuf};
@@ -72,6 +78,8 @@ pub struct RecordOptions {
     /// Socket read size, so the largest chunk (minimega reads 4096).
     pub read_size: usize,
     pub limits: Limits,
+    /// Replacing existing files, and the inputs never to write over.
+    pub output: output::Policy,
 }
 
 impl Default for RecordOptions {
@@ -88,6 +96,7 @@ impl Default for RecordOptions {
             status_interval: Duration::from_millis(250),
             read_size: 64 * 1024,
             limits: Limits::default(),
+            output: output::Policy::default(),
         }
     }
 }
@@ -116,13 +125,85 @@ pub struct Status {
     pub connected: bool,
 }
 
+/// Something the user should know about one recording. Each prints as a
+/// line that starts with the target, and names it only there.
+#[derive(Debug)]
+pub enum Note<'a> {
+    /// Connected; recording to `file`.
+    Recording {
+        target: &'a Target,
+        init: &'a ServerInit,
+        version: Version,
+        file: &'a Path,
+    },
+    /// The connection could not be made; trying again after `wait`.
+    Retrying {
+        error: &'a ClientError,
+        wait: Duration,
+    },
+    /// The server went away (closed the connection when `error` is None);
+    /// reconnecting.
+    Lost {
+        target: &'a Target,
+        error: Option<&'a ClientError>,
+    },
+    /// The stream cannot be followed any more, for `why`.
+    LostTracking { target: &'a Target, why: &'a str },
+}
+
+impl std::fmt::Display for Note<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Recording {
+                target,
+                init,
+                version,
+                file,
+            } => write!(
+                f,
+                "{target}: recording {:?} ({}x{}, RFB {version}) to {}",
+                init.name,
+                init.width,
+                init.height,
+                file.display()
+            ),
+            Note::Retrying { error, wait } => {
+                let error: &(dyn std::error::Error + 'static) = *error;
+                write!(
+                    f,
+                    "{}; trying again in {:.1} s",
+                    Chain(error),
+                    wait.as_secs_f64()
+                )
+            }
+            Note::Lost {
+                error: Some(error), ..
+            } => {
+                let error: &(dyn std::error::Error + 'static) = *error;
+                write!(f, "{}; reconnecting", Chain(error))
+            }
+            Note::Lost {
+                target,
+                error: None,
+            } => write!(
+                f,
+                "{target}: the server closed the connection; reconnecting"
+            ),
+            Note::LostTracking { target, why } => write!(
+                f,
+                "{target}: cannot follow the stream any more ({why}); still recording, \
+                 requesting updates every 1/fps"
+            ),
+        }
+    }
+}
+
 /// Receives the recorder's status and notes. Every method has a no-op
 /// default; only the command line draws anything.
 pub trait Observer: Sync {
     fn status(&self, _name: &str, _status: &Status) {}
-    /// Something the user should know: connected, lost the server,
-    /// reconnecting, cannot follow the stream.
-    fn note(&self, _name: &str, _message: &str) {}
+    /// Something the user should know about `job`'s recording.
+    fn note(&self, _job: &Job, _note: &Note<'_>) {}
 }
 
 /// Reports nothing.
@@ -130,13 +211,25 @@ pub struct Silent;
 
 impl Observer for Silent {}
 
-/// A recording that could not be made or written.
+/// A recording that could not be made or written. Each names the file or
+/// the server (through [`ClientError`]) once.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("{}: {source}", path.display())]
-    Io {
+    #[error("{} already exists; use --force to replace it, or choose another name", path.display())]
+    Exists { path: PathBuf },
+    #[error("{} is {what}; rfbplay never writes over its inputs", path.display())]
+    IsInput { path: PathBuf, what: &'static str },
+    #[error("{} is a folder; give the recording a file name", path.display())]
+    IsFolder { path: PathBuf },
+    #[error("cannot create {}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -199,14 +292,19 @@ pub fn record(
     let mut files: Vec<FileSummary> = vec![];
     let mut backoff = FIRST_BACKOFF;
     let mut n = 0;
+    let mut last_error = None;
     let end = loop {
         let client = match connect(job, opts) {
             Ok(c) => c,
             Err(e) if opts.reconnect && e.is_transient() => {
                 observer.note(
-                    &job.name,
-                    &format!("{e}; trying again in {:.1} s", backoff.as_secs_f64()),
+                    job,
+                    &Note::Retrying {
+                        error: &e,
+                        wait: backoff,
+                    },
                 );
+                last_error = Some(e);
                 if let Some(end) = sleep_unless_stopped(backoff, stop, deadline) {
                     break end;
                 }
@@ -219,22 +317,15 @@ pub fn record(
         backoff = FIRST_BACKOFF;
         let path = output::numbered(&job.out, n);
         n += 1;
-        let writer = output::create(&path, opts.gzip_level).map_err(|source| RecordError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let init = client.server_init();
+        let writer = output::create(&path, opts.gzip_level, &opts.output)?;
         observer.note(
-            &job.name,
-            &format!(
-                "recording {} ({:?}, {}x{}, RFB {}) to {}",
-                job.target,
-                init.name,
-                init.width,
-                init.height,
-                client.version(),
-                path.display()
-            ),
+            job,
+            &Note::Recording {
+                target: &job.target,
+                init: client.server_init(),
+                version: client.version(),
+                file: &path,
+            },
         );
         let (updates_before, bytes_before) = files.iter().fold((0, 0), |(u, b), f| {
             (u + f.counts.updates, b + f.counts.file_bytes)
@@ -243,7 +334,7 @@ pub fn record(
             client,
             writer,
             path: &path,
-            name: &job.name,
+            job,
             opts,
             stop,
             deadline,
@@ -255,16 +346,28 @@ pub fn record(
         files.push(FileSummary { path, counts });
         match end {
             ConnEnd::ServerGone(e) if opts.reconnect => {
-                let why = e.map_or_else(
-                    || "the server closed the connection".into(),
-                    |e| e.to_string(),
+                observer.note(
+                    job,
+                    &Note::Lost {
+                        target: &job.target,
+                        error: e.as_ref(),
+                    },
                 );
-                observer.note(&job.name, &format!("{why}; reconnecting"));
             }
             end => break end,
         }
     };
+    // Nothing recorded at all is a failure, whatever ended the wait.
+    if let (true, Some(e)) = (files.is_empty(), last_error) {
+        return Err(e.into());
+    }
     Ok(Summary { files, end })
+}
+
+/// Checks, before connecting, that `job` may write its file (and with
+/// `reconnect` its numbered files): see [`output::Policy`].
+pub fn check_output(job: &Job, opts: &RecordOptions) -> Result<(), RecordError> {
+    output::check_all(&job.out, opts.reconnect, &opts.output)
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);

@@ -7,13 +7,19 @@
 //! the file's clock is never paused while the recorder writes, so file time
 //! tracks wall time (minimega's recorder excludes its write time and runs
 //! slow, docs/formats.md section 1).
+//!
+//! A recording lasts until its last complete update (docs/formats.md section 4),
+//! and an idle screen sends none: so every file ends with an end mark, an
+//! empty FramebufferUpdate (no rectangles, RFC 6143 section 7.6.1) stamped
+//! with the moment recording stopped, and the file's length is the wall
+//! time recorded whether or not the server was busy, idle or gone.
 
 use super::output::FileWriter;
 use super::pacer::{Pacer, Pacing};
-use super::{Observer, RecordError, RecordOptions, Status};
+use super::{Job, Note, Observer, RecordError, RecordOptions, Status};
 use crate::client::{is_timeout, Client, ClientError};
 use crate::framebuffer::Screen;
-use crate::rfb::{Event, Parser, PixelFormat, Rect};
+use crate::rfb::{Event, Parser, PixelFormat};
 use crate::time::Time;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +28,12 @@ use std::time::{Duration, Instant};
 /// How often the loop wakes up at least, to notice a stop request.
 const TICK: Duration = Duration::from_millis(100);
 
-/// How long a normal stop waits for the closing update (see [`run`]).
+/// How long a stop waits for a message in progress to complete before the
+/// end mark can follow it (see [`run`]).
 const CLOSING_WAIT: Duration = Duration::from_millis(500);
+
+/// The end mark: FramebufferUpdate (type 0), padding, zero rectangles.
+pub const END_MARK: [u8; 4] = [0, 0, 0, 0];
 
 /// Why a connection's recording ended.
 #[derive(Debug)]
@@ -43,8 +53,15 @@ pub struct FileCounts {
     pub chunks: u64,
     pub payload_bytes: u64,
     pub file_bytes: u64,
-    /// Time of the last chunk, i.e. the file's length in recording time.
+    /// Time of the last chunk.
     pub last_chunk: Time,
+    /// Time of the last complete update: the file's length as every
+    /// player reads it (docs/formats.md section 4). With the end mark, the wall
+    /// time recorded.
+    pub length: Time,
+    /// Whether the file ends with the end mark (see the module docs); not
+    /// when the stream could not be followed or stopped mid-message.
+    pub end_mark: bool,
     /// Requests sent.
     pub requests: u64,
     /// Why the recorder could not follow the stream, if it lost it.
@@ -55,7 +72,7 @@ pub(super) struct Conn<'a> {
     pub client: Client,
     pub writer: FileWriter,
     pub path: &'a Path,
-    pub name: &'a str,
+    pub job: &'a Job,
     pub opts: &'a RecordOptions,
     pub stop: &'a AtomicBool,
     pub deadline: Option<Instant>,
@@ -74,6 +91,12 @@ enum Read {
     Gone(Option<ClientError>),
 }
 
+/// Why the loop ended, and when (for the end mark).
+struct Ending {
+    end: ConnEnd,
+    at: Instant,
+}
+
 /// The state of one connection's recording.
 struct Rec<'a> {
     c: Conn<'a>,
@@ -90,14 +113,9 @@ struct Rec<'a> {
     last_status: Option<Instant>,
 }
 
-/// Records until a stop, the deadline or the server's end, then closes
-/// the gzip stream properly. A write error to the file is the only error:
-/// everything else is a normal end.
-///
-/// On a stop or at the deadline it first asks for one pixel,
-/// non-incrementally, and waits briefly for that update: an idle screen
-/// sends nothing, and without this closing update the recording would
-/// seem to end at the last change rather than when recording stopped.
+/// Records until a stop, the deadline or the server's end, writes the end
+/// mark (see the module docs) and closes the gzip stream properly. A write
+/// error to the file is the only error: everything else is a normal end.
 pub(super) fn run(c: Conn<'_>) -> Result<(ConnEnd, FileCounts), RecordError> {
     let (w, h) = c.client.size();
     let pacing = if c.opts.minimega {
@@ -123,17 +141,26 @@ pub(super) fn run(c: Conn<'_>) -> Result<(ConnEnd, FileCounts), RecordError> {
         r.lose_tracking(e.to_string());
     }
 
-    let end = loop {
-        if r.c.stop.load(Ordering::Relaxed) {
-            break ConnEnd::Stopped;
-        }
+    let ending = loop {
         let now = Instant::now();
-        if r.c.deadline.is_some_and(|d| now >= d) {
-            break ConnEnd::Duration;
+        if r.c.stop.load(Ordering::Relaxed) {
+            break Ending {
+                end: ConnEnd::Stopped,
+                at: now,
+            };
+        }
+        if let Some(d) = r.c.deadline.filter(|&d| now >= d) {
+            break Ending {
+                end: ConnEnd::Duration,
+                at: d,
+            };
         }
         if let Some(req) = r.pacer.poll(now) {
             if let Err(e) = r.c.client.request_update(req.incremental, req.rect) {
-                break ConnEnd::ServerGone(Some(e));
+                break Ending {
+                    end: ConnEnd::ServerGone(Some(e)),
+                    at: now,
+                };
             }
         }
         // Sleep in the read until the next request, flush, tick or deadline.
@@ -149,23 +176,23 @@ pub(super) fn run(c: Conn<'_>) -> Result<(ConnEnd, FileCounts), RecordError> {
         }
         match r.read(wake.saturating_duration_since(now))? {
             Read::Data | Read::Quiet => {}
-            Read::Gone(e) => break ConnEnd::ServerGone(e),
+            Read::Gone(e) => {
+                break Ending {
+                    end: ConnEnd::ServerGone(e),
+                    at: Instant::now(),
+                }
+            }
         }
         r.housekeeping()?;
     };
-
-    if matches!(end, ConnEnd::Stopped | ConnEnd::Duration)
-        && r.tracking
-        && r.pacer.pacing() == Pacing::Tracked
-    {
-        r.closing_update()?;
-    }
-    r.finish(end)
+    let gone = matches!(ending.end, ConnEnd::ServerGone(_));
+    r.end_mark(ending.at, gone)?;
+    r.finish(ending.end)
 }
 
 impl Rec<'_> {
     fn io_err(&self, source: std::io::Error) -> RecordError {
-        RecordError::Io {
+        RecordError::Write {
             path: self.c.path.to_path_buf(),
             source,
         }
@@ -182,9 +209,22 @@ impl Rec<'_> {
             Err(e) if is_timeout(&e) => return Ok(Read::Quiet),
             Err(e) => return Ok(Read::Gone(Some(self.c.client.session_error(e)))),
         };
-        let at = Instant::now().saturating_duration_since(self.start);
-        let time = Time(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX));
-        let bytes = &self.buf[..n];
+        let time = self.file_time(Instant::now());
+        let bytes = std::mem::take(&mut self.buf);
+        let written = self.write_chunk(time, &bytes[..n]);
+        self.buf = bytes;
+        written?;
+        Ok(Read::Data)
+    }
+
+    /// File time of an instant: since this connection's file began.
+    fn file_time(&self, at: Instant) -> Time {
+        let d = at.saturating_duration_since(self.start);
+        Time(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// Writes one chunk and follows it with the parser.
+    fn write_chunk(&mut self, time: Time, bytes: &[u8]) -> Result<(), RecordError> {
         if let Err(e) = self.c.writer.chunk(time.0, bytes) {
             return Err(self.io_err(e));
         }
@@ -193,9 +233,10 @@ impl Rec<'_> {
         if self.tracking {
             let (pacer, counts, size) = (&mut self.pacer, &mut self.counts, &mut self.size);
             let mut on_event = |ev: Event, _: &Screen| match ev {
-                Event::Update { .. } => {
+                Event::Update { time, .. } => {
                     pacer.update_done();
                     counts.updates += 1;
+                    counts.length = time;
                 }
                 Event::Resize { width, height, .. } => {
                     pacer.resize(width, height);
@@ -207,7 +248,7 @@ impl Rec<'_> {
                 self.lose_tracking(e.to_string());
             }
         }
-        Ok(Read::Data)
+        Ok(())
     }
 
     /// Flushes the gzip stream when due, and reports status.
@@ -233,21 +274,14 @@ impl Rec<'_> {
         Ok(())
     }
 
-    /// See [`run`]: one pixel, non-incremental, and a short wait for any
-    /// update to complete. A server that does not answer in time only
-    /// costs the wait.
-    fn closing_update(&mut self) -> Result<(), RecordError> {
-        if self
-            .c
-            .client
-            .request_update(false, Rect::new(0, 0, 1, 1))
-            .is_err()
-        {
-            return Ok(());
-        }
+    /// Writes the end mark stamped `stopped` (see the module docs). A
+    /// message in progress must complete first, since the mark may only
+    /// follow a whole message: while the server is there, that gets
+    /// [`CLOSING_WAIT`]; a file whose stream stops mid-message ends
+    /// without a mark, at its last complete update.
+    fn end_mark(&mut self, stopped: Instant, gone: bool) -> Result<(), RecordError> {
         let until = Instant::now() + CLOSING_WAIT;
-        let before = self.counts.updates;
-        while self.counts.updates == before && self.tracking {
+        while !gone && self.tracking && !self.parser.at_message_boundary() {
             let now = Instant::now();
             if now >= until {
                 break;
@@ -257,6 +291,12 @@ impl Rec<'_> {
                 Read::Gone(_) => break,
             }
         }
+        if !self.tracking || !self.parser.at_message_boundary() {
+            return Ok(());
+        }
+        let at = self.file_time(stopped).max(self.counts.last_chunk);
+        self.write_chunk(at, &END_MARK)?;
+        self.counts.end_mark = true;
         Ok(())
     }
 
@@ -272,7 +312,7 @@ impl Rec<'_> {
         counts.chunks = c.writer.chunks();
         counts.payload_bytes = c.writer.payload_bytes();
         c.client.shutdown();
-        let io_err = |source| RecordError::Io {
+        let io_err = |source| RecordError::Write {
             path: c.path.to_path_buf(),
             source,
         };
@@ -281,7 +321,7 @@ impl Rec<'_> {
         // The recording is done: make it durable before saying so.
         file.into_inner().sync_all().map_err(io_err)?;
         c.observer.status(
-            c.name,
+            &c.job.name,
             &Status {
                 elapsed: c.began.elapsed(),
                 updates: c.updates_before + counts.updates,
@@ -297,7 +337,7 @@ impl Rec<'_> {
 
     fn report(&self, file_bytes: u64, connected: bool) {
         self.c.observer.status(
-            self.c.name,
+            &self.c.job.name,
             &Status {
                 elapsed: self.c.began.elapsed(),
                 updates: self.c.updates_before + self.counts.updates,
@@ -314,11 +354,11 @@ impl Rec<'_> {
         self.tracking = false;
         self.pacer.go_blind();
         self.c.observer.note(
-            self.c.name,
-            &format!(
-                "cannot follow the stream any more ({why}); still recording, \
-                 requesting updates every 1/fps"
-            ),
+            self.c.job,
+            &Note::LostTracking {
+                target: &self.c.job.target,
+                why: &why,
+            },
         );
         self.counts.lost_tracking = Some(why);
     }

@@ -95,10 +95,10 @@ fn read_file(path: &Path) -> (Vec<u8>, End) {
 }
 
 #[test]
-fn stopped_recording_asks_full_then_one_incremental_then_closing_pixel() {
+fn stopped_recording_asks_full_then_one_incremental_and_ends_with_the_mark() {
     let (port, server) = fake_server(|s| {
         s.write_all(&raw_update()).unwrap();
-        // Hold the connection past the recorder's stop and closing wait.
+        // Hold the connection past the recorder's stop.
         sleep(Duration::from_millis(1200));
     });
     let dir = tempdir("stop");
@@ -111,18 +111,21 @@ fn stopped_recording_asks_full_then_one_incremental_then_closing_pixel() {
     let summary = rec.join().unwrap().unwrap();
     assert!(matches!(summary.end, ConnEnd::Stopped), "{:?}", summary.end);
     let counts = &summary.files[0].counts;
-    assert_eq!(counts.updates, 1);
+    assert_eq!(counts.updates, 2, "the server's and the end mark");
+    assert!(counts.end_mark);
     assert!(counts.lost_tracking.is_none());
+    let length = counts.length.as_secs_f64();
+    assert!((0.4..0.6).contains(&length), "ends at the stop: {length}");
 
     let full = Rect::new(0, 0, W, H);
     assert_eq!(
         requests(&server.join().unwrap()),
-        [(false, full), (true, full), (false, Rect::new(0, 0, 1, 1))],
+        [(false, full), (true, full)],
         "one outstanding incremental request, never repeated while unanswered"
     );
     let (bytes, end) = read_file(&summary.files[0].path);
     assert_eq!(end, End::Complete);
-    assert_eq!(bytes, raw_update());
+    assert_eq!(bytes, [&raw_update()[..], &session::END_MARK].concat());
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -144,11 +147,16 @@ fn server_closing_ends_a_complete_file() {
     server.join().unwrap();
     let (bytes, end) = read_file(&summary.files[0].path);
     assert_eq!(end, End::Complete);
-    assert_eq!(bytes, raw_update());
+    assert_eq!(bytes, [&raw_update()[..], &session::END_MARK].concat());
     let c = &summary.files[0].counts;
     assert_eq!(
         (c.updates, c.chunks, c.payload_bytes),
-        (1, 1, bytes.len() as u64)
+        (2, 2, bytes.len() as u64)
+    );
+    let length = c.length.as_secs_f64();
+    assert!(
+        (0.15..0.4).contains(&length),
+        "ends when the server left: {length}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -182,5 +190,6 @@ fn an_undecodable_stream_is_still_recorded_with_requests_on_a_clock() {
     let (bytes, end) = read_file(&summary.files[0].path);
     assert_eq!(end, End::Complete);
     assert_eq!(bytes, [raw_update(), odd].concat(), "every byte is kept");
+    assert!(!counts.end_mark, "no mark after a stream it cannot follow");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -6,6 +6,7 @@
 //! rfbproto "Encodings").
 
 pub mod encode;
+pub mod handshake;
 pub mod parser;
 pub mod pixel;
 
