@@ -220,7 +220,17 @@ fn durations_loadfile_plays_its_include() {
         wait_contents(&d.path("x"), "hello\n"),
         "the LoadFile did not play"
     );
-    // Comments are logged as they pass.
+    // Comments are printed only when asked for.
+    let quiet = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!quiet.contains("clear the terminal first"), "{quiet}");
+    std::fs::remove_file(d.path("x")).unwrap();
+    let out = d.rfbplay(&["play", &d.x.target(), "durations_loadfile.kb", "--verbose"]);
+    ok(&out);
+    assert!(wait_contents(&d.path("x"), "hello\n"));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("#: clear the terminal first"), "{log}");
 }

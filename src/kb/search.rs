@@ -299,6 +299,7 @@ mod tests {
             height: h,
             bgrx,
             source: "test".into(),
+            path: None,
         })
     }
 
