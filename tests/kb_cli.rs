@@ -1,7 +1,8 @@
 //! What `play`, `type` and `inject` promise on the command line, without a
 //! VNC server: `--control` never deletes a file that is not a stale socket
 //! (nor any input of the playback), `--help` lists every target form the
-//! parser reads, and `type` has no options that do nothing.
+//! parser reads, `type` has no options that do nothing, and `record-kb`
+//! warns when it listens beyond loopback.
 
 mod common;
 
@@ -9,9 +10,10 @@ use common::TempDir;
 use rfbplay::client::Target;
 use rfbplay::kb::control::{self, ControlError, ControlServer};
 use rfbplay::kb::play::Control;
+use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 
 fn rfbplay(dir: &Path, args: &[&str]) -> Output {
@@ -167,5 +169,53 @@ fn type_has_no_tolerance_but_inject_and_play_do() {
     for cmd in ["play", "inject"] {
         let out = rfbplay(dir.path(), &[cmd, "--help"]);
         assert!(String::from_utf8_lossy(&out.stdout).contains("--tolerance"));
+    }
+}
+
+/// Starts `record-kb --listen ADDR`, reads its stderr up to the line that
+/// invites a viewer, stops it with SIGTERM; the lines read, or None when
+/// it could not listen there (no IPv6 on this machine).
+fn record_kb_banner(dir: &Path, listen: &str) -> Option<Vec<String>> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["record-kb", "--listen", listen, "127.0.0.1::1", "x.kb"])
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.contains("point a VNC viewer") || line.contains("cannot listen");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    if lines.iter().any(|l| l.contains("cannot listen")) {
+        return None;
+    }
+    assert!(status.success(), "{lines:?}");
+    Some(lines)
+}
+
+#[test]
+fn record_kb_warns_once_when_listening_beyond_loopback() {
+    let dir = TempDir::new("kb-cli-listen");
+    let lines = record_kb_banner(dir.path(), "0.0.0.0:0").unwrap();
+    let warnings: Vec<&String> = lines.iter().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{lines:?}");
+    assert!(warnings[0].contains("0.0.0.0:"), "{lines:?}");
+    assert!(warnings[0].contains("other machines"), "{lines:?}");
+    if let Some(lines) = record_kb_banner(dir.path(), "[::]:0") {
+        assert_eq!(lines.iter().filter(|l| l.contains("warning")).count(), 1);
+    }
+    for local in ["127.0.0.1:0", "[::1]:0"] {
+        if let Some(lines) = record_kb_banner(dir.path(), local) {
+            assert!(!lines.iter().any(|l| l.contains("warning")), "{lines:?}");
+        }
     }
 }

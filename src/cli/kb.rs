@@ -421,13 +421,25 @@ impl Observer for Status {
     }
 }
 
+/// How record-kb serves viewers, for its `--help`.
+const RECORD_KB_HELP: &str =
+    "Viewers are recorded one at a time until Ctrl-C or SIGTERM (or, with --once, \
+until the first viewer leaves); a viewer that connects while another is recorded is told so and \
+closed. All viewers go into the one FILE, in order: each starts with a `#: viewer N connected from \
+ADDR` comment line, and its first event's delay is the time since the previous event (the first \
+viewer's: since it connected), so a replay keeps the gaps between viewers.";
+
 #[derive(clap::Args, Debug)]
-#[command(after_help = TARGET_FORMS)]
+#[command(after_help = format!("{RECORD_KB_HELP}\n\n{TARGET_FORMS}"))]
 pub struct RecordKbArgs {
-    /// Where viewers connect (host:port).
+    /// Where viewers connect (host:port). A non-loopback address lets
+    /// other machines in, and draws a warning.
     #[arg(long, default_value = "127.0.0.1:5999")]
     listen: String,
-    /// The VNC server: `host:N` or `host::port`.
+    /// Stop after the first viewer disconnects.
+    #[arg(long)]
+    once: bool,
+    /// The VNC server (TARGET forms below).
     target: String,
     /// The .kb file to write (replaced if it exists).
     file: PathBuf,
@@ -436,32 +448,73 @@ pub struct RecordKbArgs {
 pub fn run_record_kb(a: RecordKbArgs) -> anyhow::Result<ExitCode> {
     let target: Target = a.target.parse()?;
     let listener = std::net::TcpListener::bind(&a.listen)
-        .with_context(|| format!("cannot listen on {}", a.listen))?;
+        .with_context(|| format!("--listen {}: cannot listen", a.listen))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "rfbplay: warning: listening on {addr}, which other machines can reach: whoever connects uses {target} through it (--listen 127.0.0.1:PORT keeps it local)"
+        );
+    }
     let mut out = std::fs::File::create(&a.file)
-        .with_context(|| format!("cannot create {}", a.file.display()))?;
+        .with_context(|| format!("{}: cannot create", a.file.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     eprintln!(
-        "rfbplay: point a VNC viewer at {} (it reaches {target}); recording to {}",
-        listener.local_addr()?,
-        a.file.display()
+        "rfbplay: point a VNC viewer at {addr} (it reaches {target}); recording to {}{}",
+        a.file.display(),
+        if a.once {
+            " until the viewer leaves"
+        } else {
+            "; viewers one at a time, until Ctrl-C"
+        }
     );
-    let s = kb::record::record(&listener, &target, &mut out, &stop)?;
-    eprintln!(
-        "rfbplay: recorded {} key and {} pointer events ({} other viewer messages)",
-        s.keys, s.pointers, s.other_messages
-    );
-    if !s.hidden_security.is_empty() {
+    let mut recorder = kb::record::Recorder::new(&mut out);
+    let mut code = ExitCode::SUCCESS;
+    while !stop.load(Ordering::Relaxed) {
+        let s = match recorder.record_viewer(&listener, &target, &stop) {
+            Ok(Some(s)) => s,
+            Ok(None) => break,
+            // A server that refused one viewer may take the next.
+            Err(e @ kb::record::RecordError::Connect { .. }) if !a.once => {
+                eprintln!("rfbplay: error: {:#}", anyhow::Error::from(e));
+                code = ExitCode::FAILURE;
+                continue;
+            }
+            Err(e @ kb::record::RecordError::Write(_)) => {
+                return Err(anyhow::Error::from(e).context(a.file.display().to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        };
         eprintln!(
-            "rfbplay: note: hid security types {:?} from the viewer (only None and VNC Authentication can be followed)",
-            s.hidden_security
+            "rfbplay: viewer {} ({}): recorded {} key and {} pointer events ({} other viewer messages{})",
+            s.viewer,
+            s.peer,
+            s.keys,
+            s.pointers,
+            s.other_messages,
+            match s.refused {
+                0 => String::new(),
+                n => format!("; {n} other viewers turned away"),
+            }
         );
+        if !s.hidden_security.is_empty() {
+            eprintln!(
+                "rfbplay: note: hid security types {:?} from the viewer (only None and VNC Authentication can be followed)",
+                s.hidden_security
+            );
+        }
+        if let Some(lost) = s.lost {
+            eprintln!(
+                "rfbplay: warning: viewer {}: stopped logging: {lost}",
+                s.viewer
+            );
+            code = ExitCode::FAILURE;
+        }
+        if a.once {
+            break;
+        }
     }
-    if let Some(lost) = s.lost {
-        eprintln!("rfbplay: warning: stopped logging: {lost}");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
