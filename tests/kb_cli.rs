@@ -219,3 +219,31 @@ fn record_kb_warns_once_when_listening_beyond_loopback() {
         }
     }
 }
+
+#[test]
+fn errors_say_their_cause_once() {
+    let dir = TempDir::new("kb-cli-errors");
+    let d = dir.path();
+    let out = rfbplay(d, &["play", "--check", "missing.kb"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.matches("missing.kb").count(), 1, "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    // A socket path in a folder that does not exist: the path once, the
+    // cause once.
+    files(d);
+    let out = rfbplay(
+        d,
+        &[
+            "play",
+            "127.0.0.1::1",
+            "x.kb",
+            "--control",
+            "no/such/dir/c.sock",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.matches("c.sock").count(), 1, "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

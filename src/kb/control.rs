@@ -29,7 +29,7 @@ pub enum ControlError {
     NotSocket { path: PathBuf },
     #[error("--control {}: another playback answers on that socket", path.display())]
     InUse { path: PathBuf },
-    #[error("--control {}: cannot {action}: {source}", path.display())]
+    #[error("--control {}: cannot {action}", path.display())]
     Io {
         path: PathBuf,
         action: &'static str,

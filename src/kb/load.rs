@@ -176,7 +176,15 @@ pub struct LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names_file = match &self.kind {
+            LoadErrorKind::Read { path, .. }
+            | LoadErrorKind::TooBig { path, .. }
+            | LoadErrorKind::NotText { path } => *path == self.file,
+            _ => false,
+        };
         match self.line {
+            // The kind names the file already: say it once.
+            0 if names_file => write!(f, "{}", self.kind),
             0 => write!(f, "{}: {}", self.file.display(), self.kind),
             n => write!(f, "{}:{n}: {}", self.file.display(), self.kind),
         }
