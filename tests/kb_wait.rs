@@ -127,7 +127,13 @@ fn waits_end_at_their_deadline_and_on_stop() {
         eprintln!("WaitForIt,{timeout}s with a {w}x{h} template failed after {took:.2} s: {err}");
         assert!(!ok, "{err}");
         assert!(err.contains("not found within"), "{err}");
-        assert!(err.contains("closest match: mean difference"), "{err}");
+        // What the closest-match search got to in the time left (a slow
+        // test build may get to no position at all).
+        assert!(
+            err.contains("closest match: mean difference")
+                || err.contains("no position was compared in full in time"),
+            "{err}"
+        );
         assert!(
             took >= timeout && took < within,
             "{timeout} s wait took {took:.2} s"

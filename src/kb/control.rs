@@ -25,7 +25,7 @@ const MAX_REQUEST: u64 = 64 << 20;
 pub enum ControlError {
     #[error("--control {}: that is {}, an input of this playback; give a new path", path.display(), input.display())]
     IsInput { path: PathBuf, input: PathBuf },
-    #[error("--control {}: a file that is not a socket is there; rfbplay removes only a stale socket, so give a new path", path.display())]
+    #[error("--control {}: that is not a socket, and rfbplay replaces only a stale socket; give a new path", path.display())]
     NotSocket { path: PathBuf },
     #[error("--control {}: another playback answers on that socket", path.display())]
     InUse { path: PathBuf },

@@ -46,8 +46,8 @@ pub enum Closest {
     NoScreen,
     /// The template is larger than the screen.
     DoesNotFit,
-    /// The best position over the wait; `complete` when the search for
-    /// it went over every position of the last screen.
+    /// The best position on the last screen; `complete` when the search
+    /// for it went over every position.
     Seen { at: Match, complete: bool },
     /// The deadline came before any position was compared in full.
     NotReached,
@@ -216,9 +216,10 @@ impl Session {
     /// ms, and between rows of every search; returning true stops.
     ///
     /// Each new screen is searched where it changed (all of it the first
-    /// time). Time left over goes to finding the closest match for the
-    /// error message, a search that is dropped for a new screen and ends
-    /// at the deadline with the best it found.
+    /// time). Time left over goes to finding the closest match on the
+    /// last screen for the error message, a search that makes way for each
+    /// new screen, goes back over what changed, and ends at the deadline
+    /// with the best it found.
     pub fn wait_for(
         &mut self,
         template: &Arc<Template>,
@@ -293,12 +294,27 @@ impl Session {
                 if stopped {
                     return Err(WaitError::Stopped);
                 }
-                // A closest-match search under way goes on over the new
-                // screen; a new one starts where the screen changed.
-                closest_scan = match closest_scan {
-                    Some(s) if same_size && !s.done() => Some(s),
-                    _ => area.map(Scan::new),
+                // The closest match is the last screen's: a change under
+                // it drops it and the search starts over; a change
+                // elsewhere is searched again, by sending a search under
+                // way back over the rows it touched.
+                let whole = searcher.whole(&fb);
+                let under = |m: &Match| {
+                    area.is_some_and(|a| (a.x0..a.x1).contains(&m.x) && (a.y0..a.y1).contains(&m.y))
                 };
+                if !same_size || closest.as_ref().is_some_and(under) {
+                    closest = None;
+                    closest_scan = whole.map(Scan::new);
+                } else if let Some(a) = area {
+                    closest_scan = match closest_scan {
+                        Some(mut s) if !s.done() && Some(s.area) == whole => {
+                            s.rewind_to(a.y0);
+                            Some(s)
+                        }
+                        Some(s) if !s.done() => Some(Scan::new(s.area.union(a))),
+                        _ => Some(Scan::new(a)),
+                    };
+                }
                 last = Some(fb);
             }
             if let (Some(fb), Some(scan)) = (&last, &mut closest_scan) {

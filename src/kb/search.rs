@@ -8,9 +8,16 @@
 //! differences (triangle inequality), so block sums from an integral image
 //! give exact lower bounds. Coarse blocks (the whole template) come first,
 //! finer grids (2x2 .. 16x16) next, and only the few positions left are
-//! compared pixel by pixel, stopping as soon as the running sum passes the
-//! limit. The result is the same as a full scan, at a fraction of its cost.
-//! The caller re-searches only the area that changed.
+//! compared pixel by pixel (rows spread over the template first, 16 bytes
+//! at a time), stopping as soon as the running sum passes the limit. The
+//! result is the same as a full scan, at a fraction of its cost. The caller
+//! re-searches only the area that changed.
+//!
+//! Some searches cannot be made cheap (a closest match on a photo-like
+//! screen), so every search takes a [`Budget`]: it looks at the clock and a
+//! stop check between rows of positions and returns its best so far, and a
+//! [`Scan`] can resume where it stopped. `rfbplay play` and any later
+//! command that searches screens share [`search`].
 
 use super::load::Template;
 use crate::framebuffer::Framebuffer;
@@ -36,6 +43,16 @@ pub struct Area {
 }
 
 impl Area {
+    /// The smallest area holding both.
+    pub fn union(&self, o: Area) -> Area {
+        Area {
+            x0: self.x0.min(o.x0),
+            y0: self.y0.min(o.y0),
+            x1: self.x1.max(o.x1),
+            y1: self.y1.max(o.y1),
+        }
+    }
+
     /// How many positions it holds.
     pub fn positions(&self) -> u64 {
         u64::from(self.x1.saturating_sub(self.x0)) * u64::from(self.y1.saturating_sub(self.y0))
@@ -96,6 +113,16 @@ impl Scan {
     /// Whether every position has been tried.
     pub fn done(&self) -> bool {
         self.next_y >= self.area.y1 || self.area.x0 >= self.area.x1
+    }
+
+    /// Makes the rows from `y` on be searched again (the screen changed
+    /// there), if the search has passed them.
+    pub fn rewind_to(&mut self, y: u32) {
+        let y = y.max(self.area.y0);
+        if y < self.next_y || (y == self.next_y && self.next_x > self.area.x0) {
+            self.next_y = y;
+            self.next_x = self.area.x0;
+        }
     }
 
     /// How many positions are left.
