@@ -17,7 +17,7 @@ use super::{Event, Item, Keysym};
 use crate::client::Target;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -208,7 +208,16 @@ impl Session<'_> {
             // One viewer at a time: the others hear why, at once.
             while let Ok((extra, _)) = self.listener.accept() {
                 self.refused += 1;
-                std::thread::spawn(move || refuse(extra));
+                // A few at once hear why; past that they are just closed,
+                // so a flood of connections cannot pile up threads.
+                if REFUSING.fetch_add(1, Ordering::SeqCst) < MAX_REFUSING {
+                    std::thread::spawn(move || {
+                        refuse(extra);
+                        REFUSING.fetch_sub(1, Ordering::SeqCst);
+                    });
+                } else {
+                    REFUSING.fetch_sub(1, Ordering::SeqCst);
+                }
             }
             let n = match viewer.read(&mut buf) {
                 Ok(0) => break,
@@ -246,6 +255,10 @@ impl Session<'_> {
         Ok(())
     }
 }
+
+/// Viewers being told why they cannot connect, at most MAX_REFUSING.
+static REFUSING: AtomicUsize = AtomicUsize::new(0);
+const MAX_REFUSING: usize = 8;
 
 /// Tells a viewer that came while another is recorded why it cannot
 /// connect: an RFB 3.3 handshake whose security type 0 carries the reason
