@@ -1,6 +1,7 @@
 //! Keyboard/mouse playback against a real TigerVNC Xvnc with an xterm, on
 //! loopback: the corpus .kb files create the files they type, `type` and
-//! `inject` work, a `record-kb` session replays to the same effect, the
+//! `inject` work, a `record-kb` session replays to the same effect, several
+//! viewers in turn go into one file with their gaps, the
 //! control socket pauses and stops, and ClickItEvent clicks an xmessage
 //! button. Tests skip when the tools are missing (fail with CI=true).
 
@@ -220,7 +221,17 @@ fn durations_loadfile_plays_its_include() {
         wait_contents(&d.path("x"), "hello\n"),
         "the LoadFile did not play"
     );
-    // Comments are logged as they pass.
+    // Comments are printed only when asked for.
+    let quiet = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!quiet.contains("clear the terminal first"), "{quiet}");
+    std::fs::remove_file(d.path("x")).unwrap();
+    let out = d.rfbplay(&["play", &d.x.target(), "durations_loadfile.kb", "--verbose"]);
+    ok(&out);
+    assert!(wait_contents(&d.path("x"), "hello\n"));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("#: clear the terminal first"), "{log}");
 }
@@ -260,7 +271,14 @@ fn record_through_proxy_with(d: &Desk, text: &str, password: Option<&str>) -> Ve
     let port = xvnc::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut recorder = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
-        .args(["record-kb", "--listen", &listen, &d.x.target(), "rec.kb"])
+        .args([
+            "record-kb",
+            "--once",
+            "--listen",
+            &listen,
+            &d.x.target(),
+            "rec.kb",
+        ])
         .current_dir(d.dir.path())
         .stderr(Stdio::piped())
         .spawn()
@@ -620,4 +638,109 @@ fn vnc_authentication_for_play_and_through_the_recorder() {
     assert!(wait_contents(&d.path("a2"), "rec\n"));
     let text = std::fs::read_to_string(d.path("rec.kb")).unwrap();
     assert_eq!(kb::parse_str(&text).unwrap().events().count(), sent.len());
+}
+
+/// A viewer on `port` through the project's client core, retried until
+/// the recorder listens.
+fn viewer_on(port: u16) -> rfbplay::client::Client {
+    use rfbplay::client::{Client, ConnectOptions, Target};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Client::connect(&Target::new("127.0.0.1", port), &ConnectOptions::default()) {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn record_kb_serves_viewers_in_turn_into_one_file() {
+    let Some(d) = Desk::new("kb-rec-many", false) else {
+        return;
+    };
+    let port = xvnc::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut recorder = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["record-kb", "--listen", &listen, &d.x.target(), "many.kb"])
+        .current_dir(d.dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first viewer moves the pointer twice and leaves; before, the
+    // recorder ended here.
+    let mut first = viewer_on(port);
+    first.pointer(0, 10, 10).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    first.pointer(0, 11, 11).unwrap();
+    // Another viewer meanwhile is turned away with a reason.
+    let busy = rfbplay::client::Client::connect(
+        &rfbplay::client::Target::new("127.0.0.1", port),
+        &rfbplay::client::ConnectOptions::default(),
+    );
+    let why = match busy {
+        Ok(_) => panic!("a second viewer got in"),
+        Err(e) => e.to_string(),
+    };
+    assert!(why.contains("one viewer at a time"), "{why}");
+    std::thread::sleep(Duration::from_millis(100));
+    first.shutdown();
+    drop(first);
+    let gap = Instant::now();
+    std::thread::sleep(Duration::from_millis(700));
+    let mut second = viewer_on(port);
+    second.pointer(0, 20, 20).unwrap();
+    let gap = gap.elapsed();
+    std::thread::sleep(Duration::from_millis(100));
+    second.shutdown();
+    drop(second);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        recorder.try_wait().unwrap().is_none(),
+        "record-kb ended with its viewers"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &recorder.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = recorder.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(recorder.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("viewer 1 ("), "{log}");
+    assert!(log.contains("1 other viewers turned away"), "{log}");
+    assert!(log.contains("viewer 2 ("), "{log}");
+
+    // One file: a comment per viewer, the events in order, and the gap
+    // between viewers as the delay of the second viewer's first event.
+    let text = std::fs::read_to_string(d.path("many.kb")).unwrap();
+    let script = kb::parse_str(&text).unwrap();
+    let items: Vec<String> = script
+        .lines
+        .iter()
+        .map(|l| match &l.item {
+            Item::Comment(c) => c.split(" from ").next().unwrap().to_string(),
+            Item::Event { event, .. } => kb::write::format_event(event),
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [
+            "#: viewer 1 connected",
+            "PointerEvent,0,10,10",
+            "PointerEvent,0,11,11",
+            "#: viewer 2 connected",
+            "PointerEvent,0,20,20",
+        ],
+        "{text}"
+    );
+    let delays: Vec<u64> = script.events().map(|(d, _)| d).collect();
+    let gap_ns = gap.as_nanos() as u64;
+    assert!(
+        delays[2] >= gap_ns && delays[2] < gap_ns + 500_000_000,
+        "gap {gap:?}, delays {delays:?}"
+    );
+    // It plays.
+    ok(&d.rfbplay(&["play", "--check", "many.kb"]));
 }

@@ -31,16 +31,19 @@ pub struct Connection {
     /// Connect and handshake timeout.
     #[arg(long, default_value = "10s", value_parser = duration)]
     connect_timeout: Duration,
-    /// Largest mean difference per colour channel (0-255) that still counts
-    /// as a WaitForIt/ClickItEvent match.
-    #[arg(long, default_value_t = 12.0)]
-    tolerance: f64,
 }
 
+/// Every form `client::Target` reads, for `--help`.
+const TARGET_FORMS: &str =
+    "TARGET is a VNC server: `host:N` is display N (port 5900+N) for N < 100, \
+`host:PORT` a port of 100 or more, `host::PORT` always a port, bare `host` port 5900, \
+`:N` display N on localhost, `[v6addr]:N` or `[v6addr]::PORT` for IPv6 (a bare IPv6 \
+address like 2001:db8::1 means port 5900). TCP only (no Unix socket paths).";
+
 #[derive(clap::Args, Debug)]
+#[command(after_help = TARGET_FORMS)]
 pub struct PlayArgs {
-    /// `TARGET FILE.kb`, or only `FILE.kb` with --check. TARGET is
-    /// `host:N` (display N, port 5900+N) or `host::port`.
+    /// `TARGET FILE.kb`, or only `FILE.kb` with --check (TARGET forms below).
     #[arg(required = true, num_args = 1..=2, value_names = ["TARGET", "FILE"])]
     args: Vec<String>,
     /// Parse everything (LoadFile targets and images too), print the
@@ -53,9 +56,17 @@ pub struct PlayArgs {
     /// Send every event right after the previous one.
     #[arg(long, conflicts_with = "speed")]
     no_delays: bool,
-    /// Open a control socket for `rfbplay ctl PATH ...`.
+    /// Open a control socket for `rfbplay ctl PATH ...`. PATH must be new,
+    /// or a stale socket nothing answers on; any other file there is refused.
     #[arg(long)]
     control: Option<PathBuf>,
+    /// Largest mean difference per colour channel (0-255) that still counts
+    /// as a WaitForIt/ClickItEvent match.
+    #[arg(long, default_value_t = 12.0)]
+    tolerance: f64,
+    /// Print the file's comment lines as playback passes them.
+    #[arg(long, short)]
+    verbose: bool,
     /// Spin (instead of sleeping) for the last part of each delay.
     #[arg(long, default_value = "200us", value_parser = duration)]
     spin: Duration,
@@ -67,6 +78,7 @@ pub struct PlayArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = TARGET_FORMS)]
 pub struct TypeArgs {
     target: String,
     /// Text to type; `\n` or a newline presses Return, `\t` Tab.
@@ -79,11 +91,17 @@ pub struct TypeArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = TARGET_FORMS)]
 pub struct InjectArgs {
     target: String,
     /// One event as in a .kb file without the delay, e.g.
-    /// `KeyEvent,true,Return`, `PointerEvent,1,100,200`, `LoadFile,a.kb`.
+    /// `KeyEvent,true,Return`, `PointerEvent,1,100,200`, `LoadFile,a.kb`,
+    /// `ClickItEvent,5s,ok.png`.
     event: String,
+    /// Largest mean difference per colour channel (0-255) that still counts
+    /// as a match, for a WaitForIt/ClickItEvent (or a LoadFile holding one).
+    #[arg(long, default_value_t = 12.0)]
+    tolerance: f64,
     #[command(flatten)]
     conn: Connection,
 }
@@ -130,21 +148,23 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         speed: a.speed,
         no_delays: a.no_delays,
         spin: a.spin,
-        tolerance: a.conn.tolerance,
+        tolerance: a.tolerance,
     };
-    let mut session = connect(target, &a.conn)?;
     let (tx, rx) = mpsc::channel();
+    // Before connecting, so a refused path costs no connection.
     let _server = match &a.control {
-        Some(p) => {
-            Some(ControlServer::start(p, tx.clone()).with_context(|| p.display().to_string())?)
-        }
+        Some(p) => Some(ControlServer::start(p, &program.inputs(), tx.clone())?),
         None => None,
     };
+    let mut session = connect(target, &a.conn)?;
     stop_on_signals(tx.clone())?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let _raw = if interactive { keys(tx.clone()) } else { None };
     drop(tx);
-    let mut status = Status { live: interactive };
+    let mut status = Status {
+        live: interactive,
+        verbose: a.verbose,
+    };
     let result = play::play(&mut session, &program, &opts, &rx, &mut status);
     status.clear();
     let report = result?;
@@ -207,22 +227,27 @@ pub fn run_type(a: TypeArgs) -> anyhow::Result<ExitCode> {
             })
             .collect(),
     };
-    run_once(&a.target, &a.conn, &program)
+    run_once(&a.target, &a.conn, &program, PlayOptions::default())
 }
 
 pub fn run_inject(a: InjectArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir()?;
     let program = kb::load::parse_inject(&a.event, &cwd, &LoadOptions::default())?;
-    run_once(&a.target, &a.conn, &program)
-}
-
-fn run_once(target: &str, conn: &Connection, program: &Program) -> anyhow::Result<ExitCode> {
-    let mut session = connect(target, conn)?;
-    let (_tx, rx) = mpsc::channel();
     let opts = PlayOptions {
-        tolerance: conn.tolerance,
+        tolerance: a.tolerance,
         ..PlayOptions::default()
     };
+    run_once(&a.target, &a.conn, &program, opts)
+}
+
+fn run_once(
+    target: &str,
+    conn: &Connection,
+    program: &Program,
+    opts: PlayOptions,
+) -> anyhow::Result<ExitCode> {
+    let mut session = connect(target, conn)?;
+    let (_tx, rx) = mpsc::channel();
     play::play(&mut session, program, &opts, &rx, &mut Quiet)?;
     // Let the server read the last events before the socket closes.
     std::thread::sleep(Duration::from_millis(50));
@@ -339,6 +364,8 @@ fn keys(tx: Sender<Control>) -> Option<RawTerminal> {
 /// The one-line status on stderr.
 struct Status {
     live: bool,
+    /// Whether comment lines are printed.
+    verbose: bool,
 }
 
 impl Status {
@@ -371,8 +398,10 @@ impl Observer for Status {
     }
 
     fn comment(&mut self, text: &str) {
-        self.clear();
-        eprintln!("{text}");
+        if self.verbose {
+            self.clear();
+            eprintln!("{text}");
+        }
     }
 
     fn paused(&mut self, paused: bool) {
@@ -393,12 +422,25 @@ impl Observer for Status {
     }
 }
 
+/// How record-kb serves viewers, for its `--help`.
+const RECORD_KB_HELP: &str =
+    "Viewers are recorded one at a time until Ctrl-C or SIGTERM (or, with --once, \
+until the first viewer leaves); a viewer that connects while another is recorded is told so and \
+closed. All viewers go into the one FILE, in order: each starts with a `#: viewer N connected from \
+ADDR` comment line, and its first event's delay is the time since the previous event (the first \
+viewer's: since it connected), so a replay keeps the gaps between viewers.";
+
 #[derive(clap::Args, Debug)]
+#[command(after_help = format!("{RECORD_KB_HELP}\n\n{TARGET_FORMS}"))]
 pub struct RecordKbArgs {
-    /// Where viewers connect (host:port).
+    /// Where viewers connect (host:port). A non-loopback address lets
+    /// other machines in, and draws a warning.
     #[arg(long, default_value = "127.0.0.1:5999")]
     listen: String,
-    /// The VNC server: `host:N` or `host::port`.
+    /// Stop after the first viewer disconnects.
+    #[arg(long)]
+    once: bool,
+    /// The VNC server (TARGET forms below).
     target: String,
     /// The .kb file to write (replaced if it exists).
     file: PathBuf,
@@ -407,32 +449,73 @@ pub struct RecordKbArgs {
 pub fn run_record_kb(a: RecordKbArgs) -> anyhow::Result<ExitCode> {
     let target: Target = a.target.parse()?;
     let listener = std::net::TcpListener::bind(&a.listen)
-        .with_context(|| format!("cannot listen on {}", a.listen))?;
+        .with_context(|| format!("--listen {}: cannot listen", a.listen))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "rfbplay: warning: listening on {addr}, which other machines can reach: whoever connects uses {target} through it (--listen 127.0.0.1:PORT keeps it local)"
+        );
+    }
     let mut out = std::fs::File::create(&a.file)
-        .with_context(|| format!("cannot create {}", a.file.display()))?;
+        .with_context(|| format!("{}: cannot create", a.file.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     eprintln!(
-        "rfbplay: point a VNC viewer at {} (it reaches {target}); recording to {}",
-        listener.local_addr()?,
-        a.file.display()
+        "rfbplay: point a VNC viewer at {addr} (it reaches {target}); recording to {}{}",
+        a.file.display(),
+        if a.once {
+            " until the viewer leaves"
+        } else {
+            "; viewers one at a time, until Ctrl-C"
+        }
     );
-    let s = kb::record::record(&listener, &target, &mut out, &stop)?;
-    eprintln!(
-        "rfbplay: recorded {} key and {} pointer events ({} other viewer messages)",
-        s.keys, s.pointers, s.other_messages
-    );
-    if !s.hidden_security.is_empty() {
+    let mut recorder = kb::record::Recorder::new(&mut out);
+    let mut code = ExitCode::SUCCESS;
+    while !stop.load(Ordering::Relaxed) {
+        let s = match recorder.record_viewer(&listener, &target, &stop) {
+            Ok(Some(s)) => s,
+            Ok(None) => break,
+            // A server that refused one viewer may take the next.
+            Err(e @ kb::record::RecordError::Connect { .. }) if !a.once => {
+                eprintln!("rfbplay: error: {:#}", anyhow::Error::from(e));
+                code = ExitCode::FAILURE;
+                continue;
+            }
+            Err(e @ kb::record::RecordError::Write(_)) => {
+                return Err(anyhow::Error::from(e).context(a.file.display().to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        };
         eprintln!(
-            "rfbplay: note: hid security types {:?} from the viewer (only None and VNC Authentication can be followed)",
-            s.hidden_security
+            "rfbplay: viewer {} ({}): recorded {} key and {} pointer events ({} other viewer messages{})",
+            s.viewer,
+            s.peer,
+            s.keys,
+            s.pointers,
+            s.other_messages,
+            match s.refused {
+                0 => String::new(),
+                n => format!("; {n} other viewers turned away"),
+            }
         );
+        if !s.hidden_security.is_empty() {
+            eprintln!(
+                "rfbplay: note: hid security types {:?} from the viewer (only None and VNC Authentication can be followed)",
+                s.hidden_security
+            );
+        }
+        if let Some(lost) = s.lost {
+            eprintln!(
+                "rfbplay: warning: viewer {}: stopped logging: {lost}",
+                s.viewer
+            );
+            code = ExitCode::FAILURE;
+        }
+        if a.once {
+            break;
+        }
     }
-    if let Some(lost) = s.lost {
-        eprintln!("rfbplay: warning: stopped logging: {lost}");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -9,6 +9,7 @@
 use super::load::{parse_inject, LoadOptions};
 use super::play::Control;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
@@ -18,25 +19,86 @@ use std::time::Duration;
 /// thing a request carries).
 const MAX_REQUEST: u64 = 64 << 20;
 
-/// Listens on a socket path until dropped; the path is removed then.
+/// Why a control socket could not be opened. Each names the path; the
+/// CLI adds nothing, so the message says its cause once.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("--control {}: that is {}, an input of this playback; give a new path", path.display(), input.display())]
+    IsInput { path: PathBuf, input: PathBuf },
+    #[error("--control {}: that is not a socket, and rfbplay replaces only a stale socket; give a new path", path.display())]
+    NotSocket { path: PathBuf },
+    #[error("--control {}: another playback answers on that socket", path.display())]
+    InUse { path: PathBuf },
+    #[error("--control {}: cannot {action}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Listens on a socket path until dropped; the path is removed then, if
+/// it is still the socket this server made.
 pub struct ControlServer {
     path: PathBuf,
+    /// (device, inode) of the socket file made by `bind`.
+    made: Option<(u64, u64)>,
+}
+
+/// (device, inode) of a path, following symlinks.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl ControlServer {
-    /// Binds `path`; a stale socket file left by a killed playback is
-    /// replaced, a live one is an error.
-    pub fn start(path: &Path, tx: Sender<Control>) -> io::Result<ControlServer> {
-        if path.exists() {
-            if UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("{} is in use by another playback", path.display()),
-                ));
+    /// Binds `path`. Refused when `path` is one of `inputs` (compared by
+    /// device and inode, so another spelling of the same file is caught),
+    /// when something other than a socket is there, and when a playback
+    /// answers on the socket there; a socket nothing answers on (left by a
+    /// killed playback) is replaced.
+    pub fn start(
+        path: &Path,
+        inputs: &[PathBuf],
+        tx: Sender<Control>,
+    ) -> Result<ControlServer, ControlError> {
+        let io_err = |action, source| ControlError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        };
+        if let Some(id) = file_id(path) {
+            if let Some(input) = inputs.iter().find(|i| file_id(i) == Some(id)) {
+                return Err(ControlError::IsInput {
+                    path: path.to_path_buf(),
+                    input: input.clone(),
+                });
             }
-            std::fs::remove_file(path)?;
         }
-        let listener = UnixListener::bind(path)?;
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.file_type().is_socket() => {
+                return Err(ControlError::NotSocket {
+                    path: path.to_path_buf(),
+                })
+            }
+            Ok(_) => match UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(ControlError::InUse {
+                        path: path.to_path_buf(),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path).map_err(|e| io_err("remove the stale socket", e))?;
+                }
+                Err(e) => return Err(io_err("connect to the socket there", e)),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("look at the path", e)),
+        }
+        let listener = UnixListener::bind(path).map_err(|e| io_err("listen", e))?;
+        let made = std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
         std::thread::Builder::new()
             .name("kb-control".into())
             .spawn(move || {
@@ -44,16 +106,26 @@ impl ControlServer {
                     // A client that hangs up early is its own problem.
                     let _ = serve(conn, &tx);
                 }
-            })?;
+            })
+            .map_err(|e| io_err("start its thread", e))?;
         Ok(ControlServer {
             path: path.to_path_buf(),
+            made,
         })
     }
 }
 
 impl Drop for ControlServer {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        // Remove only what was made here: not a file someone put in its
+        // place meanwhile.
+        let now = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .filter(|m| m.file_type().is_socket())
+            .map(|m| (m.dev(), m.ino()));
+        if now.is_some() && now == self.made {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

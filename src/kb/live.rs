@@ -10,7 +10,7 @@
 //! searches only when the version moves, and only where the screen changed.
 
 use super::load::Template;
-use super::search::{changed_area, Match, Searcher};
+use super::search::{changed_area, Budget, Match, Scan, Searcher};
 use crate::client::{is_timeout, Client, ClientError, ConnectOptions, Target, Writer};
 use crate::decode::{self, DecodeContext, RectCx, RectError};
 use crate::framebuffer::{Framebuffer, Screen};
@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 /// Why a wait ended without a match.
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
-    #[error("not found within {timeout:?}{}", best_text(*best))]
+    #[error("not found within {timeout:?} ({closest})")]
     Timeout {
         timeout: Duration,
-        /// The best score seen on the last screen, if the template fits on it.
-        best: Option<f64>,
+        /// The closest the screen came, as far as the search got.
+        closest: Closest,
     },
     #[error("stopped while waiting")]
     Stopped,
@@ -39,10 +39,38 @@ pub enum WaitError {
     Client(#[from] ClientError),
 }
 
-fn best_text(best: Option<f64>) -> String {
-    match best {
-        Some(s) => format!(" (closest match: mean difference {s:.1} per channel)"),
-        None => " (the template does not fit on the screen)".into(),
+/// The closest match a failed wait saw, for its error message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Closest {
+    /// No screen arrived before the deadline.
+    NoScreen,
+    /// The template is larger than the screen.
+    DoesNotFit,
+    /// The best position on the last screen; `complete` when the search
+    /// for it went over every position.
+    Seen { at: Match, complete: bool },
+    /// The deadline came before any position was compared in full.
+    NotReached,
+}
+
+impl std::fmt::Display for Closest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Closest::NoScreen => write!(f, "no screen arrived from the server"),
+            Closest::DoesNotFit => write!(f, "the template does not fit on the screen"),
+            Closest::NotReached => write!(f, "no position was compared in full in time"),
+            Closest::Seen { at, complete } => {
+                write!(
+                    f,
+                    "closest match: mean difference {:.1} per channel at {},{}",
+                    at.score, at.x, at.y
+                )?;
+                if !complete {
+                    write!(f, "; not every position was compared by then")?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -184,7 +212,14 @@ impl Session {
     }
 
     /// Waits until `template` is on screen with a score of at most
-    /// `tolerance`. `poll` runs at least every 50 ms; returning true stops.
+    /// `tolerance`, giving up at `timeout`. `poll` runs at least every 50
+    /// ms, and between rows of every search; returning true stops.
+    ///
+    /// Each new screen is searched where it changed (all of it the first
+    /// time). Time left over goes to finding the closest match on the
+    /// last screen for the error message, a search that makes way for each
+    /// new screen, goes back over what changed, and ends at the deadline
+    /// with the best it found.
     pub fn wait_for(
         &mut self,
         template: &Arc<Template>,
@@ -197,11 +232,21 @@ impl Session {
         let mut searcher = Searcher::new(Arc::clone(template));
         let mut last: Option<Framebuffer> = None;
         let mut seen = 0u64;
+        let mut stopped = false;
+        // The closest-match search on `last`, and its best so far.
+        let mut closest_scan: Option<Scan> = None;
+        let mut closest: Option<Match> = None;
         loop {
+            let busy = closest_scan.is_some_and(|s| !s.done());
             let now = Instant::now();
             let fresh = {
                 let mut st = self.shared.lock();
-                let until = deadline.min(now + Duration::from_millis(50));
+                // Idle: wait for a screen; with a search to go on, only look.
+                let until = if busy {
+                    now
+                } else {
+                    deadline.min(now + Duration::from_millis(50))
+                };
                 while st.version == seen && st.closed.is_none() {
                     let left = until.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -223,23 +268,89 @@ impl Session {
                 })
             };
             if let Some(fb) = fresh {
+                let same_size = last
+                    .as_ref()
+                    .is_some_and(|p| p.width() == fb.width() && p.height() == fb.height());
                 let area = match &last {
-                    Some(prev) if prev.width() == fb.width() && prev.height() == fb.height() => {
+                    Some(prev) if same_size => {
                         changed_area(prev, &fb).and_then(|c| searcher.touching(&fb, c))
                     }
                     _ => searcher.whole(&fb),
                 };
-                if let Some(m) = area.and_then(|a| searcher.search(&fb, a, tolerance)) {
-                    return Ok(m);
+                if let Some(area) = area {
+                    let mut stop = || {
+                        stopped = stopped || poll();
+                        stopped
+                    };
+                    let mut budget = Budget {
+                        deadline: Some(deadline),
+                        stop: &mut stop,
+                    };
+                    let found = searcher.search(&fb, area, tolerance, &mut budget);
+                    if let Some(m) = found.best {
+                        return Ok(m);
+                    }
+                }
+                if stopped {
+                    return Err(WaitError::Stopped);
+                }
+                // The closest match is the last screen's: a change under
+                // it drops it and the search starts over; a change
+                // elsewhere is searched again, by sending a search under
+                // way back over the rows it touched.
+                let whole = searcher.whole(&fb);
+                let under = |m: &Match| {
+                    area.is_some_and(|a| (a.x0..a.x1).contains(&m.x) && (a.y0..a.y1).contains(&m.y))
+                };
+                if !same_size || closest.as_ref().is_some_and(under) {
+                    closest = None;
+                    closest_scan = whole.map(Scan::new);
+                } else if let Some(a) = area {
+                    closest_scan = match closest_scan {
+                        Some(mut s) if !s.done() && Some(s.area) == whole => {
+                            s.rewind_to(a.y0);
+                            Some(s)
+                        }
+                        Some(s) if !s.done() => Some(Scan::new(s.area.union(a))),
+                        _ => Some(Scan::new(a)),
+                    };
                 }
                 last = Some(fb);
             }
+            if let (Some(fb), Some(scan)) = (&last, &mut closest_scan) {
+                if !scan.done() && Instant::now() < deadline {
+                    let shared = &self.shared;
+                    let mut stop = || {
+                        stopped = stopped || poll();
+                        stopped || shared.lock().version != seen
+                    };
+                    let mut budget = Budget {
+                        deadline: Some(deadline),
+                        stop: &mut stop,
+                    };
+                    let better = closest.map_or(f64::INFINITY, |m| m.score);
+                    if let Some(m) = searcher.scan(fb, scan, better, &mut budget) {
+                        if m.score <= tolerance {
+                            return Ok(m);
+                        }
+                        closest = Some(m);
+                    }
+                }
+            }
+            if stopped {
+                return Err(WaitError::Stopped);
+            }
             if Instant::now() >= deadline {
-                let best = last.as_ref().and_then(|fb| {
-                    let all = searcher.whole(fb)?;
-                    searcher.search(fb, all, f64::INFINITY).map(|m| m.score)
-                });
-                return Err(WaitError::Timeout { timeout, best });
+                let closest = match (&last, closest) {
+                    (None, _) => Closest::NoScreen,
+                    (Some(fb), _) if searcher.whole(fb).is_none() => Closest::DoesNotFit,
+                    (Some(_), None) => Closest::NotReached,
+                    (Some(_), Some(at)) => Closest::Seen {
+                        at,
+                        complete: closest_scan.is_none_or(|s| s.done()),
+                    },
+                };
+                return Err(WaitError::Timeout { timeout, closest });
             }
             if poll() {
                 return Err(WaitError::Stopped);

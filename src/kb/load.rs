@@ -51,6 +51,8 @@ pub struct Template {
     pub bgrx: Vec<u8>,
     /// The file it came from, or `inline base64 (N bytes)`.
     pub source: String,
+    /// The image file, when it came from one (not inline base64).
+    pub path: Option<PathBuf>,
 }
 
 impl fmt::Debug for Template {
@@ -140,6 +142,22 @@ impl Program {
         c
     }
 
+    /// Every file this playback reads: the .kb files and the template
+    /// images. Outputs such as the control socket must not be one of them.
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        let mut out = self.files.clone();
+        for s in &self.steps {
+            if let Action::Wait { template, .. } = &s.action {
+                if let Some(p) = &template.path {
+                    if !out.contains(p) {
+                        out.push(p.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// `file:line` of a step, for status lines and errors.
     pub fn location(&self, step: &Step) -> String {
         let file = self.files.get(step.file).map(|p| p.display().to_string());
@@ -158,7 +176,15 @@ pub struct LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names_file = match &self.kind {
+            LoadErrorKind::Read { path, .. }
+            | LoadErrorKind::TooBig { path, .. }
+            | LoadErrorKind::NotText { path } => *path == self.file,
+            _ => false,
+        };
         match self.line {
+            // The kind names the file already: say it once.
+            0 if names_file => write!(f, "{}", self.kind),
             0 => write!(f, "{}: {}", self.file.display(), self.kind),
             n => write!(f, "{}:{n}: {}", self.file.display(), self.kind),
         }
@@ -428,10 +454,10 @@ impl<'a> Loader<'a> {
 
     /// Decodes a template given inline in base64 or as a path.
     fn template(&mut self, image: &str, base: &Path) -> Result<Arc<Template>, LoadErrorKind> {
-        let (bytes, source_name) = match inline_image(image) {
+        let (bytes, source_name, path) = match inline_image(image) {
             Some(bytes) => {
                 let name = format!("inline base64 ({} bytes)", bytes.len());
-                (bytes, name)
+                (bytes, name, None)
             }
             None => {
                 let path = base.join(image);
@@ -439,13 +465,19 @@ impl<'a> Loader<'a> {
                 if let Some(t) = self.templates.get(&key) {
                     return Ok(Arc::clone(t));
                 }
-                (read_limited(&path, self.options.max_file_bytes)?, key)
+                (
+                    read_limited(&path, self.options.max_file_bytes)?,
+                    key,
+                    Some(path),
+                )
             }
         };
         if let Some(t) = self.templates.get(&source_name) {
             return Ok(Arc::clone(t));
         }
-        let t = Arc::new(decode_template(&bytes, source_name.clone(), self.options)?);
+        let mut t = decode_template(&bytes, source_name.clone(), self.options)?;
+        t.path = path;
+        let t = Arc::new(t);
         self.templates.insert(source_name, Arc::clone(&t));
         Ok(t)
     }
@@ -517,6 +549,7 @@ pub fn decode_template(
         height,
         bgrx,
         source: source_name,
+        path: None,
     })
 }
 

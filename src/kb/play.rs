@@ -73,12 +73,13 @@ impl Observer for Quiet {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
-    #[error("{location}: {source}")]
+    // The causes print after these, as the error chain.
+    #[error("{location}")]
     Send {
         location: String,
         source: ClientError,
     },
-    #[error("{location}: {what} for {template}: {source}")]
+    #[error("{location}: {what} for {template}")]
     Wait {
         location: String,
         what: &'static str,
@@ -323,7 +324,7 @@ impl Playback<'_> {
                 self.current = saved;
                 let _ = reply.send(match &result {
                     Ok(()) => "ok".into(),
-                    Err(e) => format!("error: {e}"),
+                    Err(e) => format!("error: {}", chain(e)),
                 });
                 // A failed injection is the injector's problem, not the
                 // playback's.
@@ -429,6 +430,17 @@ fn poll_while_waiting(
             }
         }
     }
+}
+
+/// An error and its causes, as the CLI prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text += &format!(": {c}");
+        cause = c.source();
+    }
+    text
 }
 
 /// A step as a .kb line would say it, for status lines and `getstep`.

@@ -8,13 +8,21 @@
 //! differences (triangle inequality), so block sums from an integral image
 //! give exact lower bounds. Coarse blocks (the whole template) come first,
 //! finer grids (2x2 .. 16x16) next, and only the few positions left are
-//! compared pixel by pixel, stopping as soon as the running sum passes the
-//! limit. The result is the same as a full scan, at a fraction of its cost.
-//! The caller re-searches only the area that changed.
+//! compared pixel by pixel (rows spread over the template first, 16 bytes
+//! at a time), stopping as soon as the running sum passes the limit. The
+//! result is the same as a full scan, at a fraction of its cost. The caller
+//! re-searches only the area that changed.
+//!
+//! Some searches cannot be made cheap (a closest match on a photo-like
+//! screen), so every search takes a [`Budget`]: it looks at the clock and a
+//! stop check between rows of positions and returns its best so far, and a
+//! [`Scan`] can resume where it stopped. `rfbplay play` and any later
+//! command that searches screens share [`search`].
 
 use super::load::Template;
 use crate::framebuffer::Framebuffer;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Where a template was found and how well it matched.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -34,6 +42,122 @@ pub struct Area {
     pub y1: u32,
 }
 
+impl Area {
+    /// The smallest area holding both.
+    pub fn union(&self, o: Area) -> Area {
+        Area {
+            x0: self.x0.min(o.x0),
+            y0: self.y0.min(o.y0),
+            x1: self.x1.max(o.x1),
+            y1: self.y1.max(o.y1),
+        }
+    }
+
+    /// How many positions it holds.
+    pub fn positions(&self) -> u64 {
+        u64::from(self.x1.saturating_sub(self.x0)) * u64::from(self.y1.saturating_sub(self.y0))
+    }
+}
+
+/// When a search gives up and returns what it has.
+pub struct Budget<'a> {
+    /// The search returns its best so far once this passes.
+    pub deadline: Option<Instant>,
+    /// Asked with the clock before every row of candidate positions, and
+    /// after about a million pixel comparisons within a row; true stops.
+    pub stop: &'a mut dyn FnMut() -> bool,
+}
+
+impl Budget<'_> {
+    /// A budget that never runs out, for tests and small searches.
+    pub fn unlimited(stop: &mut dyn FnMut() -> bool) -> Budget<'_> {
+        Budget {
+            deadline: None,
+            stop,
+        }
+    }
+
+    fn over(&mut self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d) || (self.stop)()
+    }
+}
+
+/// The outcome of [`search`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Found {
+    /// The best position scoring at most the threshold, among those tried.
+    pub best: Option<Match>,
+    /// Whether every position was tried (false: the deadline passed or
+    /// the stop check said so first).
+    pub complete: bool,
+}
+
+/// A search over an area that can be interrupted and resumed: it
+/// remembers the next position to try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scan {
+    pub area: Area,
+    next_x: u32,
+    next_y: u32,
+}
+
+impl Scan {
+    pub fn new(area: Area) -> Scan {
+        Scan {
+            area,
+            next_x: area.x0,
+            next_y: area.y0,
+        }
+    }
+
+    /// Whether every position has been tried.
+    pub fn done(&self) -> bool {
+        self.next_y >= self.area.y1 || self.area.x0 >= self.area.x1
+    }
+
+    /// Makes the rows from `y` on be searched again (the screen changed
+    /// there), if the search has passed them.
+    pub fn rewind_to(&mut self, y: u32) {
+        let y = y.max(self.area.y0);
+        if y < self.next_y || (y == self.next_y && self.next_x > self.area.x0) {
+            self.next_y = y;
+            self.next_x = self.area.x0;
+        }
+    }
+
+    /// How many positions are left.
+    pub fn left(&self) -> u64 {
+        if self.done() {
+            return 0;
+        }
+        let row = u64::from(self.area.x1 - self.next_x);
+        let rows = u64::from(self.area.y1 - self.next_y - 1);
+        row + rows * u64::from(self.area.x1 - self.area.x0)
+    }
+}
+
+/// Searches `region` of `screen` (every position where the template fits,
+/// when None) for the position where `template` differs least, among those
+/// scoring at most `threshold` (mean difference per channel; `f64::INFINITY`
+/// for the closest match wherever it is). Gives up when the budget says
+/// so, returning the best found by then.
+pub fn search(
+    screen: &Framebuffer,
+    template: Arc<Template>,
+    region: Option<Area>,
+    threshold: f64,
+    budget: &mut Budget<'_>,
+) -> Found {
+    let mut searcher = Searcher::new(template);
+    let Some(area) = region.or_else(|| searcher.whole(screen)) else {
+        return Found {
+            best: None,
+            complete: true,
+        };
+    };
+    searcher.search(screen, area, threshold, budget)
+}
+
 /// One block of the template with its per-channel sums.
 #[derive(Clone, Copy, Debug)]
 struct Block {
@@ -44,6 +168,13 @@ struct Block {
     sum: [u32; 3],
 }
 
+/// Blocks smaller than this many pixels cost more to bound (12 lookups)
+/// than to compare (3 differences per pixel), so finer grids stop here.
+const MIN_BLOCK_PIXELS: usize = 16;
+
+/// Pixel comparisons between two looks at the clock and the stop check.
+const CHECK_EVERY_PIXELS: usize = 1 << 20;
+
 /// A template prepared for searching, with reusable buffers.
 #[derive(Debug)]
 pub struct Searcher {
@@ -51,6 +182,10 @@ pub struct Searcher {
     tw: usize,
     th: usize,
     levels: Vec<Vec<Block>>,
+    /// Template rows in the order they are compared: spread over the
+    /// template (every 4th row first), so a mismatch anywhere passes the
+    /// limit after few rows.
+    row_order: Vec<usize>,
     /// Integral images per channel over the searched window, in wrapping
     /// u32: the totals overflow on big screens, but a block sum is exact
     /// modulo 2^32 and a block is at most 4096x4096 pixels of at most 255
@@ -66,7 +201,7 @@ impl Searcher {
         let th = (template.height as usize).min(template.bgrx.len() / (tw * 4).max(1));
         let mut levels = Vec::new();
         for g in [1usize, 2, 4, 8, 16] {
-            if g > tw || g > th {
+            if g > tw || g > th || (g > 1 && (tw / g) * (th / g) < MIN_BLOCK_PIXELS) {
                 break;
             }
             let mut blocks = Vec::with_capacity(g * g);
@@ -94,11 +229,13 @@ impl Searcher {
             }
             levels.push(blocks);
         }
+        let row_order = (0..4).flat_map(|k| (k..th).step_by(4)).collect();
         Searcher {
             template,
             tw,
             th,
             levels,
+            row_order,
             integral: Default::default(),
         }
     }
@@ -131,24 +268,96 @@ impl Searcher {
         (a.x0 < a.x1 && a.y0 < a.y1).then_some(a)
     }
 
-    /// The best position in `area` scoring at most `max_score`.
-    pub fn search(&mut self, fb: &Framebuffer, area: Area, max_score: f64) -> Option<Match> {
+    /// The best position in `area` scoring at most `max_score`; see [`search`].
+    pub fn search(
+        &mut self,
+        fb: &Framebuffer,
+        area: Area,
+        max_score: f64,
+        budget: &mut Budget<'_>,
+    ) -> Found {
+        let mut scan = Scan::new(area);
+        let best = self.scan(fb, &mut scan, max_score, budget);
+        Found {
+            best,
+            complete: scan.done(),
+        }
+    }
+
+    /// Goes on with `scan` on `fb` until it is done or the budget runs
+    /// out; the best position it tried this time scoring at most
+    /// `max_score`. A caller after the closest match over several calls
+    /// passes the best score so far, so only better positions come back.
+    pub fn scan(
+        &mut self,
+        fb: &Framebuffer,
+        scan: &mut Scan,
+        max_score: f64,
+        budget: &mut Budget<'_>,
+    ) -> Option<Match> {
         let (w, h) = (fb.width() as usize, fb.height() as usize);
-        let (x0, y0) = (area.x0 as usize, area.y0 as usize);
-        let (x1, y1) = (area.x1 as usize, area.y1 as usize);
-        if x0 >= x1 || y0 >= y1 || x1 - 1 + self.tw > w || y1 - 1 + self.th > h {
+        let area = scan.area;
+        let (x0, x1, y1) = (area.x0 as usize, area.x1 as usize, area.y1 as usize);
+        let y0 = scan.next_y as usize;
+        if scan.done() || x1 - 1 + self.tw > w || y1 - 1 + self.th > h {
+            scan.next_y = area.y1;
             return None;
         }
-        // The window of screen pixels any position in the area can see.
+        // The window of screen pixels any position left can see.
         let (ww, wh) = (x1 - x0 + self.tw - 1, y1 - y0 + self.th - 1);
         self.build_integral(fb, x0, y0, ww, wh);
         let n = (self.tw * self.th * 3) as f64;
         let mut limit = (max_score.max(0.0) * n).min(u64::MAX as f64 / 2.0) as u64;
         let mut best: Option<(usize, usize, u64)> = None;
         let stride = ww + 1;
+        let check_every = (CHECK_EVERY_PIXELS / (self.tw * self.th)).max(1);
+        let mut x = scan.next_x as usize;
+        // A fresh search with a loose limit first tries a sparse grid of
+        // positions (1 in 256), so the limit is near the best score before
+        // the full pass and its bounds rule out far more.
+        if (x, y0) == (x0, area.y0 as usize) && area.positions() >= 4096 {
+            let mut since_check = 0;
+            for gy in (y0..y1).step_by(16) {
+                for gx in (x0..x1).step_by(16) {
+                    since_check += 1;
+                    if since_check >= check_every {
+                        since_check = 0;
+                        if budget.over() {
+                            return best.map(|b| to_match(b, n));
+                        }
+                    }
+                    if let Some(sad) = self.sad(fb, gx, gy, limit) {
+                        if best.is_none_or(|b| better((gx, gy, sad), b)) {
+                            best = Some((gx, gy, sad));
+                            limit = sad;
+                        }
+                    }
+                }
+            }
+        }
         for y in y0..y1 {
-            'pos: for x in x0..x1 {
+            if best.is_some_and(|(bx, by, sad)| sad == 0 && (by, bx) < (y, x)) {
+                // Nothing after an exact match beats it.
+                break;
+            }
+            let mut since_check = 0;
+            if budget.over() {
+                scan.next_x = x as u32;
+                scan.next_y = y as u32;
+                return best.map(|b| to_match(b, n));
+            }
+            'pos: while x < x1 {
+                since_check += 1;
+                if since_check == check_every {
+                    since_check = 0;
+                    if budget.over() {
+                        scan.next_x = x as u32;
+                        scan.next_y = y as u32;
+                        return best.map(|b| to_match(b, n));
+                    }
+                }
                 let (lx, ly) = (x - x0, y - y0);
+                x += 1;
                 for level in &self.levels {
                     let mut bound = 0u64;
                     for b in level {
@@ -165,34 +374,28 @@ impl Searcher {
                         }
                     }
                 }
-                if let Some(sad) = self.sad(fb, x, y, limit) {
-                    if best.is_none_or(|(_, _, b)| sad < b) {
-                        best = Some((x, y, sad));
+                if let Some(sad) = self.sad(fb, x - 1, y, limit) {
+                    if best.is_none_or(|b| better((x - 1, y, sad), b)) {
+                        best = Some((x - 1, y, sad));
                         limit = sad;
                     }
                 }
             }
+            x = x0;
         }
-        best.map(|(x, y, sad)| Match {
-            x: x as u32,
-            y: y as u32,
-            score: sad as f64 / n,
-        })
+        scan.next_x = area.x0;
+        scan.next_y = area.y1;
+        best.map(|b| to_match(b, n))
     }
 
     /// Sum of absolute differences at (x, y), or None once it passes `limit`.
     fn sad(&self, fb: &Framebuffer, x: usize, y: usize, limit: u64) -> Option<u64> {
         let mut sum = 0u64;
-        for ty in 0..self.th {
+        let tw4 = self.tw * 4;
+        for &ty in &self.row_order {
             let screen = fb.row(x as u32, (y + ty) as u32, self.tw as u32);
-            let tmpl = &self.template.bgrx[ty * self.tw * 4..(ty + 1) * self.tw * 4];
-            let mut row = 0u32;
-            for (a, b) in screen.chunks_exact(4).zip(tmpl.chunks_exact(4)) {
-                row += u32::from(a[0].abs_diff(b[0]))
-                    + u32::from(a[1].abs_diff(b[1]))
-                    + u32::from(a[2].abs_diff(b[2]));
-            }
-            sum += u64::from(row);
+            let tmpl = &self.template.bgrx[ty * tw4..(ty + 1) * tw4];
+            sum += u64::from(row_sad(screen, tmpl));
             if sum > limit {
                 return None;
             }
@@ -217,6 +420,50 @@ impl Searcher {
                 }
             }
         }
+    }
+}
+
+/// Sum of absolute differences of the B, G and R bytes of two rows. The
+/// X byte is masked out rather than skipped, so the loop works on 16 bytes
+/// at a time and the compiler turns it into vector instructions (four
+/// times faster than pixel by pixel).
+#[inline]
+fn row_sad(screen: &[u8], tmpl: &[u8]) -> u32 {
+    const MASK: [u8; 16] = [
+        255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0,
+    ];
+    let mut acc = [0u32; 16];
+    let (mut a, mut b) = (screen.chunks_exact(16), tmpl.chunks_exact(16));
+    for (p, q) in (&mut a).zip(&mut b) {
+        for i in 0..16 {
+            acc[i] += u32::from(p[i].abs_diff(q[i]) & MASK[i]);
+        }
+    }
+    let mut sum: u32 = acc.iter().sum();
+    for (p, q) in a
+        .remainder()
+        .chunks_exact(4)
+        .zip(b.remainder().chunks_exact(4))
+    {
+        sum += u32::from(p[0].abs_diff(q[0]))
+            + u32::from(p[1].abs_diff(q[1]))
+            + u32::from(p[2].abs_diff(q[2]));
+    }
+    sum
+}
+
+/// Whether (x, y, sad) beats `b`: a lower sum, or the same sum earlier
+/// in reading order, so ties go to the top-left one whatever the order of
+/// the search.
+fn better((x, y, sad): (usize, usize, u64), (bx, by, bsad): (usize, usize, u64)) -> bool {
+    sad < bsad || (sad == bsad && (y, x) < (by, bx))
+}
+
+fn to_match((x, y, sad): (usize, usize, u64), n: f64) -> Match {
+    Match {
+        x: x as u32,
+        y: y as u32,
+        score: sad as f64 / n,
     }
 }
 
@@ -299,6 +546,7 @@ mod tests {
             height: h,
             bgrx,
             source: "test".into(),
+            path: None,
         })
     }
 
@@ -307,7 +555,10 @@ mod tests {
         let fb = noise_screen(200, 120, 7);
         let mut s = Searcher::new(cut(&fb, 137, 61, 23, 17));
         let all = s.whole(&fb).unwrap();
-        let m = s.search(&fb, all, 0.0).unwrap();
+        let m = s
+            .search(&fb, all, 0.0, &mut Budget::unlimited(&mut || false))
+            .best
+            .unwrap();
         assert_eq!((m.x, m.y, m.score), (137, 61, 0.0));
     }
 
@@ -322,10 +573,17 @@ mod tests {
         }
         let mut s = Searcher::new(Arc::new(noisy));
         let all = s.whole(&fb).unwrap();
-        let m = s.search(&fb, all, 4.0).unwrap();
+        let m = s
+            .search(&fb, all, 4.0, &mut Budget::unlimited(&mut || false))
+            .best
+            .unwrap();
         assert_eq!((m.x, m.y), (40, 30));
         assert!(m.score > 0.5 && m.score < 2.0, "{}", m.score);
-        assert_eq!(s.search(&fb, all, 0.1), None);
+        assert_eq!(
+            s.search(&fb, all, 0.1, &mut Budget::unlimited(&mut || false))
+                .best,
+            None
+        );
     }
 
     #[test]
@@ -341,11 +599,27 @@ mod tests {
         let t = cut(&fb, 11, 9, 9, 7);
         let mut s = Searcher::new(t.clone());
         let all = s.whole(&fb).unwrap();
-        let found = s.search(&fb, all, f64::INFINITY).unwrap();
+        let found = s
+            .search(
+                &fb,
+                all,
+                f64::INFINITY,
+                &mut Budget::unlimited(&mut || false),
+            )
+            .best
+            .unwrap();
         let mut best = (u64::MAX, 0, 0);
         for y in 0..=48 - 7 {
             for x in 0..=64 - 9 {
-                let sad = s.sad(&fb, x, y, u64::MAX).unwrap();
+                // Pixel by pixel, independent of the vectorised rows.
+                let mut sad = 0u64;
+                for j in 0..7 {
+                    for i in 0..9 {
+                        let p = fb.row((x + i) as u32, (y + j) as u32, 1);
+                        let q = &t.bgrx[(j * 9 + i) * 4..][..3];
+                        sad += (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>();
+                    }
+                }
                 if sad < best.0 {
                     best = (sad, x, y);
                 }
@@ -353,6 +627,40 @@ mod tests {
         }
         assert_eq!((found.x as usize, found.y as usize), (best.1, best.2));
         assert_eq!(found.score, 0.0);
+        // Away from the exact match, the closest one agrees too.
+        let area = Area {
+            x0: 20,
+            y0: 20,
+            x1: 56,
+            y1: 42,
+        };
+        let near = s
+            .search(
+                &fb,
+                area,
+                f64::INFINITY,
+                &mut Budget::unlimited(&mut || false),
+            )
+            .best
+            .unwrap();
+        let mut best = (u64::MAX, 0, 0);
+        for y in 20..42 {
+            for x in 20..56 {
+                let mut sad = 0u64;
+                for j in 0..7 {
+                    for i in 0..9 {
+                        let p = fb.row(x + i, y + j, 1);
+                        let q = &t.bgrx[((j * 9 + i) * 4) as usize..][..3];
+                        sad += (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>();
+                    }
+                }
+                if sad < best.0 {
+                    best = (sad, x, y);
+                }
+            }
+        }
+        assert_eq!((near.x, near.y), (best.1, best.2));
+        assert_eq!(near.score, best.0 as f64 / (9 * 7 * 3) as f64);
     }
 
     #[test]
