@@ -340,3 +340,174 @@ fn still_stretches_get_a_keyframe_every_ten_seconds() {
         p.keys
     );
 }
+
+/// A Raw recording of full-screen pictures (R, G, B rows of `w`x`h`) at
+/// the given times (seconds).
+fn recording_of(path: &Path, w: u16, h: u16, pictures: &[(f64, Vec<[u8; 3]>)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = FbWriter::new(file, 1);
+    for (t, rgb) in pictures {
+        let mut msg = vec![0u8, 0, 0, 1];
+        for v in [0u16, 0, w, h] {
+            msg.extend_from_slice(&v.to_be_bytes());
+        }
+        msg.extend_from_slice(&0i32.to_be_bytes());
+        for &[r, g, b] in rgb {
+            msg.extend_from_slice(&[b, g, r, 0]);
+        }
+        for piece in msg.chunks(4096) {
+            writer.chunk((t * 1e9) as u64, piece).unwrap();
+        }
+    }
+    writer.finish().unwrap();
+}
+
+/// A desktop: grey background, a window with a 1-pixel black border, a
+/// navy title bar, a white inside with yellow and red "text" that moves.
+fn desktop(w: usize, h: usize, step: usize) -> Vec<[u8; 3]> {
+    let mut px = vec![[192u8, 192, 192]; w * h];
+    let (x0, y0, x1, y1) = (20, 15, w - 30, h - 20);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let border = x == x0 || x == x1 || y == y0 || y == y1;
+            px[y * w + x] = if border {
+                [0, 0, 0]
+            } else if y < y0 + 12 {
+                [0, 0, 128]
+            } else {
+                [255, 255, 255]
+            };
+        }
+    }
+    for i in 0..40 {
+        let (x, y) = (
+            x0 + 5 + (i * 7 + step * 11) % (x1 - x0 - 10),
+            y0 + 20 + i % 9,
+        );
+        px[y * w + x] = if i % 3 == 0 {
+            [255, 255, 0]
+        } else {
+            [200, 0, 0]
+        };
+    }
+    px
+}
+
+/// Every decoded frame of a video, with its time in seconds, as RGB.
+fn decode_all(path: &Path) -> Vec<(f64, Vec<u8>)> {
+    ffmpeg::init().unwrap();
+    let mut ictx = format::input(&path).unwrap();
+    let stream = ictx.streams().best(media::Type::Video).unwrap();
+    let (index, tb) = (stream.index(), f64::from(stream.time_base()));
+    let mut decoder = codec::context::Context::from_parameters(stream.parameters())
+        .unwrap()
+        .decoder()
+        .video()
+        .unwrap();
+    let mut frames = vec![];
+    let mut take = |decoder: &mut ffmpeg::decoder::Video| {
+        let mut frame = ffmpeg::frame::Video::empty();
+        while decoder.receive_frame(&mut frame).is_ok() {
+            let (w, h) = (frame.width(), frame.height());
+            let mut rgb = ffmpeg::frame::Video::empty();
+            scaling::Context::get(
+                frame.format(),
+                w,
+                h,
+                format::Pixel::RGB24,
+                w,
+                h,
+                scaling::Flags::POINT,
+            )
+            .unwrap()
+            .run(&frame, &mut rgb)
+            .unwrap();
+            let stride = rgb.stride(0);
+            let pixels = (0..h as usize)
+                .flat_map(|y| rgb.data(0)[y * stride..][..w as usize * 3].to_vec())
+                .collect();
+            let t = frame.timestamp().or(frame.pts()).unwrap_or(0) as f64 * tb;
+            frames.push((t, pixels));
+        }
+    };
+    for (s, packet) in ictx.packets() {
+        if s.index() == index {
+            decoder.send_packet(&packet).unwrap();
+            take(&mut decoder);
+        }
+    }
+    decoder.send_eof().unwrap();
+    take(&mut decoder);
+    frames
+}
+
+/// Pixels of the top-left of `video` (RGB, `vw` wide) unlike `fb`'s.
+fn differing(video: &[u8], vw: usize, fb: &Framebuffer) -> usize {
+    let want = fb.to_rgb();
+    let w = fb.width() as usize;
+    (0..fb.height() as usize)
+        .map(|y| {
+            let a = &video[y * vw * 3..][..w * 3];
+            let b = &want[y * w * 3..][..w * 3];
+            a.chunks(3).zip(b.chunks(3)).filter(|(p, q)| p != q).count()
+        })
+        .sum()
+}
+
+#[test]
+fn gif_frames_keep_screen_colours_exactly() {
+    let dir = common::TempDir::new("gifcolours");
+    let (w, h) = (160usize, 100usize);
+    let times = [0.05, 0.42, 0.77, 1.23, 1.9];
+    let pictures: Vec<_> = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, desktop(w, h, i)))
+        .collect();
+    let input = dir.path().join("desktop.fb");
+    recording_of(&input, w as u16, h as u16, &pictures);
+    let out = dir.path().join("desktop.gif");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let frames = decode_all(&out);
+    assert!(frames.len() >= times.len(), "{} frames", frames.len());
+    for (t, rgb) in &frames {
+        let mut player = Player::open(&input, PlayOptions::default()).unwrap();
+        let at = rfbplay::Time::from_secs_f64(*t);
+        let (fb, _) = rfbplay::export::screen_at(&mut player, Some(at), &NoProgress);
+        let fb = fb.unwrap();
+        let bad = differing(rgb, w, &fb);
+        assert_eq!(bad, 0, "frame at {t} s: {bad} pixels differ");
+    }
+}
+
+#[test]
+fn gif_frames_with_many_colours_stay_close_and_keep_edges() {
+    let dir = common::TempDir::new("gifgradient");
+    let (w, h) = (160usize, 100usize);
+    let mut rich = desktop(w, h, 0);
+    // A 64x64 gradient (4096 colours) inside the window.
+    for y in 0..64 {
+        for x in 0..64 {
+            rich[(y + 30) * w + x + 40] = [x as u8 * 4, y as u8 * 4, 100];
+        }
+    }
+    let input = dir.path().join("rich.fb");
+    recording_of(
+        &input,
+        w as u16,
+        h as u16,
+        &[(0.0, desktop(w, h, 1)), (0.5, rich)],
+    );
+    let out = dir.path().join("rich.gif");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let frames = decode_all(&out);
+    let (_, last) = frames.last().expect("frames");
+    let (_, fb) = recording_end(&input);
+    let db = psnr(last, w as u32, &fb);
+    assert!(db >= 35.0, "PSNR {db:.1} dB");
+    // The window's black border is still black, one pixel wide.
+    let at = |x: usize, y: usize| &last[(y * w + x) * 3..][..3];
+    assert_eq!(at(20, 50), [0, 0, 0]);
+    assert_eq!(at(21, 50), [255, 255, 255]);
+    assert_eq!(at(19, 50), [192, 192, 192]);
+}

@@ -4,7 +4,8 @@
 //! The work is split across two threads so both cores are used: the caller's
 //! thread plays the recording and hands changed frames (BGRX canvases)
 //! through a small bounded channel to an encoder thread, which converts
-//! colour with swscale, encodes and muxes ([`encode`]). Screen recordings are
+//! colour with swscale, encodes and muxes ([`encode`]), or writes a GIF
+//! with palettes made from each frame's colours ([`gif`]). Screen recordings are
 //! mostly still, so a frame identical to the previous one is never sent:
 //! each encoded frame simply lasts until the next change (variable frame
 //! durations), which keeps the video's length and frame times exact.
@@ -16,6 +17,8 @@
 
 mod canvas;
 mod encode;
+mod gif;
+mod palette;
 mod yuv;
 
 pub use canvas::{Canvas, Geometry};
@@ -41,7 +44,7 @@ pub enum VideoFormat {
     Mov,
     /// VP9 (VP8 when the FFmpeg build lacks libvpx-vp9).
     Webm,
-    /// GIF with a fixed 3-3-2 colour palette.
+    /// GIF, each frame with a palette of its own colours (see [`palette`]).
     Gif,
     /// Motion JPEG, for tools that want every frame intra-coded.
     Avi,
@@ -94,6 +97,18 @@ pub enum VideoError {
         path: PathBuf,
         what: &'static str,
         source: ffmpeg_next::Error,
+    },
+    #[error("{}: {what}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{}: {what}: {source}", path.display())]
+    Gif {
+        path: PathBuf,
+        what: &'static str,
+        source: ::gif::EncodingError,
     },
     #[error("this FFmpeg build has no {0} encoder")]
     NoEncoder(&'static str),
@@ -319,7 +334,10 @@ impl VideoExporter {
         let taken = Arc::clone(&pending);
         let handle = std::thread::Builder::new()
             .name("rfbplay-encode".into())
-            .spawn(move || encode::run(setup, rx, taken, ready_tx))
+            .spawn(move || match setup.format {
+                VideoFormat::Gif => gif::run(setup, rx, taken, ready_tx),
+                _ => encode::run(setup, rx, taken, ready_tx),
+            })
             .map_err(|_| VideoError::EncoderStopped)?;
         match ready_rx.recv() {
             Ok(Ok(())) => {
