@@ -511,3 +511,266 @@ fn gif_frames_with_many_colours_stay_close_and_keep_edges() {
     assert_eq!(at(21, 50), [255, 255, 255]);
     assert_eq!(at(19, 50), [192, 192, 192]);
 }
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn each_limit_is_checked_once_while_parsing() {
+    let dir = common::TempDir::new("limits");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 0.5], false);
+    let out = dir.path().join("o.mp4");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let frames_dir = dir.path().join("pngs");
+    for args in [
+        vec!["export", i, o, "--fps", "1001"],
+        vec!["export", i, o, "--fps", "1000"],
+        vec!["export", i, o, "--fps", "0"],
+        vec!["frames", i, frames_dir.to_str().unwrap(), "--fps", "1000"],
+    ] {
+        let run = rfbplay(&args);
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("'--fps <FPS>': must be above 0 and at most 240"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !out.exists() && !frames_dir.exists(),
+            "{args:?} made output"
+        );
+    }
+    export(&["export", i, o, "--fps", "240"]);
+    for (option, value, limit) in [
+        ("--speed", "10001", "at most 10000"),
+        ("--scale", "5", "at most 4"),
+        ("--crf", "52", "0..=51"),
+    ] {
+        let stderr = stderr_of(&rfbplay(&["export", i, o, option, value]));
+        assert!(stderr.contains(limit), "{option} {value}: {stderr}");
+    }
+    let help = String::from_utf8_lossy(&rfbplay(&["export", "--help"]).stdout).into_owned();
+    for said in [
+        "at most 10000",
+        "at most 4",
+        "0 (lossless) to 51",
+        "possible values: screen, ultrafast",
+        "the smallest size that holds every screen",
+        "-q, --quiet",
+    ] {
+        assert!(help.contains(said), "--help lacks {said:?}: {help}");
+    }
+}
+
+#[test]
+fn unknown_presets_are_refused_before_anything_is_made() {
+    let dir = common::TempDir::new("preset");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 0.5], false);
+    let out = dir.path().join("o.mp4");
+    let run = rfbplay(&[
+        "export",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--preset",
+        "bogus",
+    ]);
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'bogus'"), "{stderr}");
+    assert!(
+        stderr.contains("screen, ultrafast, superfast, veryfast, faster, fast, medium, slow"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Invalid argument") && !stderr.contains("x264"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    // The library refuses it too, before creating the file.
+    let options = rfbplay::export::video::VideoOptions {
+        preset: "bogus".into(),
+        ..Default::default()
+    };
+    let e = rfbplay::export::video::export_file(&input, &out, &options, &NoProgress)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("valid: screen, ultrafast"), "{e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_cursor_that_cannot_be_drawn_is_reported_once() {
+    let dir = common::TempDir::new("cursor");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 0.5], false);
+    let out = dir.path().join("o.mp4");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let stderr = export(&["export", i, o, "--cursor"]);
+    assert_eq!(
+        stderr.matches("--cursor drew nothing").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("no cursor shape"), "{stderr}");
+    assert!(!export(&["export", i, o]).contains("--cursor drew nothing"));
+    assert!(export(&["export", i, o, "--cursor", "-q"]).is_empty());
+    // TigerVNC sends a shape, and a position only when something other
+    // than the recording client moves the pointer: never, here.
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let input = corpus.join("enc_xvnc_kb_cursor_zrle.fb");
+    let stderr = export(&["export", input.to_str().unwrap(), o, "--cursor"]);
+    let said = "--cursor drew nothing: this recording has a cursor shape but never tells \
+                the pointer's position";
+    assert_eq!(stderr.matches(said).count(), 1, "{stderr}");
+}
+
+#[test]
+fn quiet_prints_only_errors() {
+    let dir = common::TempDir::new("quiet");
+    let whole = synthetic(dir.path(), 64, 48, &[0.0, 0.5, 1.0], false);
+    // Cut like minimega's files: the gzip stream stops inside an update.
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.fb");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3000]).unwrap();
+    let out = dir.path().join("o.mp4");
+    let (c, o) = (cut.to_str().unwrap(), out.to_str().unwrap());
+    let loud = export(&["export", c, o]);
+    assert!(
+        loud.contains("warning:") && loud.contains("truncated"),
+        "{loud}"
+    );
+    assert!(loud.contains("rfbplay: wrote"), "{loud}");
+    assert_eq!(export(&["export", c, o, "--quiet"]), "");
+    assert_eq!(export(&["export", c, o, "-q"]), "");
+    assert!(probe(&out).packets >= 1);
+    let damaged = synthetic(dir.path(), 32, 16, &[0.0, 1.0], true);
+    let run = rfbplay(&["export", "-q", damaged.to_str().unwrap(), o]);
+    let stderr = stderr_of(&run);
+    assert!(!run.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("error:"), "{stderr}");
+}
+
+#[test]
+fn export_errors_say_their_cause_once() {
+    let dir = common::TempDir::new("errors");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 1.0], false);
+    let damaged = synthetic(dir.path(), 32, 16, &[0.0, 1.0], true);
+    let garbage = dir.path().join("garbage.fb");
+    std::fs::write(&garbage, b"this is not a recording at all").unwrap();
+    let i = input.to_str().unwrap();
+    let nowhere = dir.path().join("no/such/dir");
+    let o = |name: &str| nowhere.join(name).to_str().unwrap().to_string();
+    let here = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (args, cause) in [
+        (
+            vec![i.to_string(), here("o.xyz")],
+            "unknown video extension",
+        ),
+        (
+            vec![i.to_string(), here("o")],
+            "give the output an extension",
+        ),
+        (vec![i.to_string(), o("o.mp4")], "No such file or directory"),
+        (vec![i.to_string(), o("o.gif")], "No such file or directory"),
+        (
+            vec![garbage.to_str().unwrap().into(), here("g.mp4")],
+            "not a recording",
+        ),
+        (
+            vec![damaged.to_str().unwrap().into(), here("d.mp4")],
+            "unknown server message type",
+        ),
+        (
+            vec![here("missing.fb"), here("m.mp4")],
+            "No such file or directory",
+        ),
+    ] {
+        let mut all = vec!["export".to_string()];
+        all.extend(args);
+        let run = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(&all)
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&run);
+        assert!(!run.status.success(), "{all:?}");
+        assert_eq!(stderr.matches(cause).count(), 1, "{all:?}: {stderr}");
+        let out = all.last().unwrap();
+        assert!(
+            stderr.matches(out.as_str()).count() <= 1,
+            "{all:?}: {stderr}"
+        );
+    }
+}
+
+/// Runs `rfbplay ARGS` on a pseudo-terminal 200 columns wide (util-linux
+/// `script`), returning what it drew.
+fn on_terminal(args: &[&str]) -> Option<String> {
+    let script = common::tool("script")?;
+    let bin = env!("CARGO_BIN_EXE_rfbplay");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let command = format!("stty cols 200 rows 50; '{bin}' {}", quoted.join(" "));
+    let out = Command::new(script)
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The lines a terminal showed, escape sequences removed.
+fn terminal_lines(raw: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
+        .split(['\r', '\n'])
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_progress_bar_fits_80_columns_and_starts_at_0() {
+    let dir = common::TempDir::new("bar");
+    let times: Vec<f64> = (0..40).map(|k| f64::from(k) * 0.25).collect();
+    let input = synthetic(dir.path(), 320, 240, &times, false);
+    let out = dir.path().join("o.mp4");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let Some(drawn) = on_terminal(&["export", i, o]) else {
+        return;
+    };
+    let lines = terminal_lines(&drawn);
+    let bars: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("encoding ["))
+        .collect();
+    assert!(!bars.is_empty(), "no bar drawn: {lines:?}");
+    assert!(bars[0].contains("  0%"), "first bar: {:?}", bars[0]);
+    // indicatif pads lines with spaces to clear the terminal's width.
+    for l in &bars {
+        let columns = l.trim_end().chars().count();
+        assert!(columns <= 80, "{columns} columns: {l:?}");
+    }
+    // Not a terminal (as in every other test): no bar at all.
+    assert!(!export(&["export", i, o]).contains("encoding ["));
+    // --quiet: nothing, even on a terminal.
+    let quiet = on_terminal(&["export", i, o, "-q"]).unwrap_or_default();
+    assert!(terminal_lines(&quiet).is_empty(), "{quiet:?}");
+}

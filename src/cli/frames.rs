@@ -28,7 +28,7 @@ pub struct FrameArgs {
 #[derive(clap::Args, Debug)]
 pub struct Span {
     /// Frames per second: frame k shows the screen at k/fps.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = super::args::fps)]
     pub fps: f64,
     /// First frame time (seconds or a duration such as 1m3s).
     #[arg(long, value_parser = parse_duration)]

@@ -1,6 +1,7 @@
 //! Command-line interface: parses arguments and calls the library. No
 //! decoding logic lives here.
 
+mod args;
 mod export;
 mod frames;
 mod info;
@@ -92,16 +93,43 @@ pub fn run() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rfbplay: error: {e:#}");
+            eprintln!("rfbplay: error: {}", chain(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// An error and its causes, joined by ": ", each said once: a cause whose
+/// text an outer error already printed (some errors show their source in
+/// their own message) is left out.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Prints the warnings and errors of a playback; returns the exit code:
 /// success for a complete or merely truncated recording, failure for damage.
 pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCode {
-    if let Some(w) = summary.truncation_warning(file) {
+    report_unless(file, summary, false)
+}
+
+/// [`report`], without the warnings when `quiet` (`--quiet`).
+pub(crate) fn report_unless(
+    file: &Path,
+    summary: &rfbplay::player::Summary,
+    quiet: bool,
+) -> ExitCode {
+    if let (Some(w), false) = (summary.truncation_warning(file), quiet) {
         eprintln!("rfbplay: warning: {w}");
     }
     match &summary.error {

@@ -10,10 +10,11 @@
 //! each encoded frame simply lasts until the next change (variable frame
 //! durations), which keeps the video's length and frame times exact.
 //!
-//! The output has one size for the whole video. It is the largest screen
-//! sampled, found optimistically: the first screen's size is assumed, and
-//! only if a larger screen shows up later is the recording played a second
-//! time with the size now known ([`export_file`]).
+//! The output has one size for the whole video: the smallest that holds
+//! every screen sampled (the widest width by the tallest height: 640x480
+//! then 720x400 makes 720x480), found optimistically: the first screen's
+//! size is assumed, and only if a screen outgrows it later is the recording
+//! played a second time with the size now known ([`export_file`]).
 
 mod canvas;
 mod encode;
@@ -54,6 +55,55 @@ pub enum VideoFormat {
 /// `encode::SCREEN_X264`); every other name is given to x264 as it is.
 pub const SCREEN_PRESET: &str = "screen";
 
+/// The presets `--preset` takes: rfbplay's own, then x264's, fastest first.
+pub const PRESETS: &[&str] = &[
+    SCREEN_PRESET,
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+/// The most frames per second of video: well beyond any screen's refresh,
+/// and a bound on the work a short recording can ask for.
+pub const MAX_FPS: f64 = 240.0;
+/// The largest time-lapse factor.
+pub const MAX_SPEED: f64 = 10_000.0;
+/// The largest scale factor.
+pub const MAX_SCALE: f64 = 4.0;
+/// The largest (worst) quality number, x264's.
+pub const MAX_CRF: u8 = 51;
+
+/// The one check of `--fps`, `--speed` and `--scale`: above 0 and at most
+/// `max`. The command line runs it while parsing arguments, so its message
+/// is the one users see; [`VideoOptions::validate`] runs it again for
+/// library callers.
+pub fn within(value: f64, max: f64) -> Result<f64, String> {
+    if value > 0.0 && value <= max {
+        Ok(value)
+    } else {
+        Err(format!("must be above 0 and at most {max}"))
+    }
+}
+
+/// The check of `--preset`, before anything is decoded or created.
+pub fn known_preset(name: &str) -> Result<&str, String> {
+    if PRESETS.contains(&name) {
+        Ok(name)
+    } else {
+        Err(format!(
+            "unknown preset {name:?}; valid: {}",
+            PRESETS.join(", ")
+        ))
+    }
+}
+
 /// Extensions `export` understands, for error messages and `--help`.
 pub const SUPPORTED_EXTENSIONS: &str = "mp4, mkv, mov, webm, gif, avi";
 
@@ -82,7 +132,8 @@ impl VideoFormat {
     }
 }
 
-/// What can go wrong making a video.
+/// What can go wrong making a video. Each variant names the output and
+/// the step; the cause is its `source`, printed after it.
 #[derive(Debug, thiserror::Error)]
 pub enum VideoError {
     #[error(
@@ -92,24 +143,29 @@ pub enum VideoError {
     UnknownExtension { path: PathBuf, ext: String },
     #[error("{what}: {detail}")]
     BadOption { what: &'static str, detail: String },
-    #[error("{}: {what}: {source}", path.display())]
+    #[error("{}: {what}", path.display())]
     Ffmpeg {
         path: PathBuf,
         what: &'static str,
         source: ffmpeg_next::Error,
     },
-    #[error("{}: {what}: {source}", path.display())]
+    #[error("{}: {what}", path.display())]
     Io {
         path: PathBuf,
         what: &'static str,
         source: std::io::Error,
     },
-    #[error("{}: {what}: {source}", path.display())]
+    #[error("{}: {what}", path.display())]
     Gif {
         path: PathBuf,
         what: &'static str,
         source: ::gif::EncodingError,
     },
+    #[error(
+        "{}: no frame to write: the recording has no complete update in the chosen time range",
+        path.display()
+    )]
+    NoFrame { path: PathBuf },
     #[error("this FFmpeg build has no {0} encoder")]
     NoEncoder(&'static str),
     #[error("the video encoder thread stopped unexpectedly")]
@@ -134,7 +190,8 @@ pub struct VideoOptions {
     pub preset: String,
     /// Scale factor applied to the canvas.
     pub scale: f64,
-    /// Canvas size in recording pixels; default: the largest screen sampled.
+    /// Canvas size in recording pixels; default: the smallest size that
+    /// holds every screen sampled.
     pub size: Option<(u32, u32)>,
     /// Encode every frame even when unchanged (constant frame rate).
     pub constant_rate: bool,
@@ -168,17 +225,20 @@ impl VideoOptions {
                 detail: detail.into(),
             })
         };
-        if !(self.fps > 0.0 && self.fps <= 240.0) {
-            return bad("--fps", "must be above 0 and at most 240");
+        for (what, value, max) in [
+            ("--fps", self.fps, MAX_FPS),
+            ("--speed", self.speed, MAX_SPEED),
+            ("--scale", self.scale, MAX_SCALE),
+        ] {
+            if let Err(e) = within(value, max) {
+                return bad(what, &e);
+            }
         }
-        if !(self.speed > 0.0 && self.speed <= 10_000.0) {
-            return bad("--speed", "must be above 0 and at most 10000");
+        if self.crf > MAX_CRF {
+            return bad("--crf", &format!("must be 0 to {MAX_CRF}"));
         }
-        if !(self.scale > 0.0 && self.scale <= 4.0) {
-            return bad("--scale", "must be above 0 and at most 4");
-        }
-        if self.crf > 51 {
-            return bad("--crf", "must be 0 to 51");
+        if let Err(e) = known_preset(&self.preset) {
+            return bad("--preset", &e);
         }
         if let Some((w, h)) = self.size {
             if w == 0 || h == 0 || crate::limits::Limits::default().check_screen(w, h).is_err() {
@@ -251,7 +311,8 @@ pub struct VideoExporter {
     fixed: bool,
     canvas: Option<Canvas>,
     worker: Option<Worker>,
-    /// The largest screen sampled, and whether it outgrew the canvas.
+    /// The smallest size holding every screen sampled, and whether it
+    /// outgrew the canvas.
     largest: (u32, u32),
     outgrown: bool,
     last_content: Option<u64>,
@@ -433,7 +494,8 @@ impl VideoExporter {
         let geometry = canvas.geometry();
         if !self.fixed && (fb.width() > geometry.width || fb.height() > geometry.height) {
             // Stop encoding; the caller plays the file again at the
-            // largest size, which the rest of this pass finds out.
+            // size holding every screen, which the rest of this pass
+            // finds out.
             self.outgrown = true;
             if let Some(w) = self.worker.take() {
                 // Wait for the thread to let go of the file before the
@@ -519,10 +581,10 @@ impl Exporter for VideoExporter {
             return Ok(());
         }
         let Some(last) = self.last_index else {
-            return Err(ExportError::Other(
-                "no frame to write: the recording has no complete update in the chosen time range"
-                    .into(),
-            ));
+            return Err(VideoError::NoFrame {
+                path: self.path.clone(),
+            }
+            .into());
         };
         // Frames after the last complete update come from the unfinished
         // tail of a cut recording: the video ends with the frame at or
@@ -569,11 +631,15 @@ pub struct VideoReport {
     /// Output geometry, when any frame was written.
     pub geometry: Option<Geometry>,
     pub stats: EncodeStats,
+    /// With `cursor`, why no cursor was drawn, when the recording played
+    /// to its end without telling where to draw it.
+    pub cursor_gap: Option<crate::framebuffer::CursorGap>,
 }
 
 /// Plays `input` and writes a video to `output`. When the screen grows past
 /// the first frame's size (and no size was given), the recording is played
-/// a second time at the largest size, so the whole video has one size.
+/// a second time at the size holding every screen, so the whole video has
+/// one size.
 pub fn export_file(
     input: &Path,
     output: &Path,
@@ -596,12 +662,19 @@ pub fn export_file(
         match exporter.restart_size() {
             Some(largest) if passes == 1 => size = Some(largest),
             _ => {
+                let played_through = !report.summary.stopped && report.summary.error.is_none();
+                let cursor_gap = if options.cursor && played_through {
+                    player.parser().screen().cursor_gap()
+                } else {
+                    None
+                };
                 return Ok(VideoReport {
                     export: report,
                     passes,
                     geometry: exporter.geometry(),
                     stats: exporter.stats(),
-                })
+                    cursor_gap,
+                });
             }
         }
     }
