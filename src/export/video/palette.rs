@@ -67,10 +67,11 @@ fn exact(
     let mut indices = Vec::with_capacity(bgrx.len() / 4);
     // Screen content comes in runs of one colour: most pixels skip the map.
     let mut run: Option<(u32, u8)> = None;
-    let clear = if transparent { Some(limit as u8) } else { None };
+    // Kept pixels take the entry after the colours, known at the end;
+    // until then they hold 255, which no colour has when one is kept.
     for (i, px) in bgrx.chunks_exact(4).enumerate() {
         if keep(i) {
-            indices.push(limit as u8);
+            indices.push(u8::MAX);
             continue;
         }
         let k = key(px);
@@ -93,8 +94,14 @@ fn exact(
         };
         indices.push(index);
     }
+    let clear = transparent.then_some(entries.len() as u8);
     if let Some(t) = clear {
-        palette.resize(usize::from(t) * 3, 0);
+        // A small palette makes small LZW codes.
+        if t != u8::MAX {
+            for index in indices.iter_mut().filter(|i| **i == u8::MAX) {
+                *index = t;
+            }
+        }
         palette.extend_from_slice(&[0, 0, 0]);
     }
     if palette.is_empty() {
@@ -193,7 +200,8 @@ mod tests {
             assert_eq!(&rgb_of(&ix, i), want);
         }
         assert_eq!(Some(ix.indices[3]), ix.transparent);
-        assert!(ix.palette.len() / 3 <= 256);
+        // Two colours and the transparent entry: no more.
+        assert_eq!(ix.palette.len(), 3 * 3);
     }
 
     #[test]
