@@ -774,3 +774,46 @@ fn the_progress_bar_fits_80_columns_and_starts_at_0() {
     let quiet = on_terminal(&["export", i, o, "-q"]).unwrap_or_default();
     assert!(terminal_lines(&quiet).is_empty(), "{quiet:?}");
 }
+
+/// Distinct colours of a screen.
+fn colours(fb: &Framebuffer) -> usize {
+    let rgb = fb.to_rgb();
+    let set: std::collections::HashSet<&[u8]> = rgb.chunks(3).collect();
+    set.len()
+}
+
+#[test]
+fn gif_of_a_real_recording_matches_its_frames() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    // Xvnc's desktop, with a photograph shown from 0.4 s on.
+    let input = corpus.join("enc_xvnc_copyrect_raw.fb");
+    let dir = common::TempDir::new("gifreal");
+    let out = dir.path().join("real.gif");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let frames = decode_all(&out);
+    assert!(frames.len() > 10, "{} frames", frames.len());
+    let (end, _) = recording_end(&input);
+    let (mut exact, mut close) = (0, 0);
+    for (t, rgb) in frames.iter().filter(|(t, _)| *t <= end) {
+        let mut player = Player::open(&input, PlayOptions::default()).unwrap();
+        let at = rfbplay::Time::from_secs_f64(*t + 1e-6);
+        let (fb, _) = rfbplay::export::screen_at(&mut player, Some(at), &NoProgress);
+        let fb = fb.unwrap();
+        let bad = differing(rgb, fb.width() as usize, &fb);
+        if colours(&fb) <= 256 {
+            // Screen content: every colour kept.
+            assert_eq!(bad, 0, "frame at {t} s: {bad} pixels differ");
+            exact += 1;
+        } else {
+            let db = psnr(rgb, fb.width(), &fb);
+            assert!(db >= 37.0, "frame at {t} s: PSNR {db:.1} dB");
+            close += 1;
+        }
+    }
+    assert!(
+        exact >= 2 && close >= 30,
+        "{exact} exact frames, {close} close"
+    );
+}
