@@ -25,6 +25,10 @@ use std::time::Instant;
 /// The longest delay one GIF frame can carry, in centiseconds.
 const MAX_DELAY: i64 = u16::MAX as i64;
 
+/// The shortest delay browsers honour: they play 0 and 1 centisecond as
+/// 10, and so does FFmpeg's GIF reader.
+const MIN_DELAY: i64 = 2;
+
 /// swscale's area-averaging scaler, for `--scale`, in BGRX.
 struct Scaler {
     context: scaling::Context,
@@ -178,9 +182,10 @@ impl GifOutput {
         self.stats.convert += started.elapsed();
         let at = self.centis(pts);
         match self.held.take() {
-            Some((held, held_at)) if at <= held_at || held == picture => {
-                // Within the same centisecond the newer picture wins; an
-                // unchanged one (after scaling) lengthens the held frame.
+            Some((held, held_at)) if at < held_at + MIN_DELAY || held == picture => {
+                // A picture shown for less than the shortest delay gives
+                // way to the next; an unchanged one (after scaling)
+                // lengthens the held frame.
                 let keep = if held == picture { held } else { picture };
                 self.held = Some((keep, held_at));
             }
@@ -196,15 +201,12 @@ impl GifOutput {
     /// Writes `picture` as a frame lasting `delay` centiseconds.
     fn write(&mut self, picture: Arc<Vec<u8>>, delay: i64) -> Result<(), VideoError> {
         let started = Instant::now();
-        let first = u16::try_from(delay.clamp(1, MAX_DELAY)).unwrap_or(u16::MAX);
-        let frame = match changed(
-            self.last.as_deref().map(Vec::as_slice),
-            &picture,
-            self.width,
-            self.height,
-        ) {
+        let mut delays = split_delay(delay).into_iter();
+        let first = delays.next().unwrap_or(MIN_DELAY as u16);
+        let last = self.last.as_deref().map(Vec::as_slice);
+        let frame = match changed(last, &picture, self.width, self.height) {
             Some(rect) => self.frame(&picture, rect, first),
-            // Only after two pictures fell in one centisecond.
+            // Only when a short-lived picture gave way to the one before.
             None => still(first),
         };
         self.stats.convert += started.elapsed();
@@ -216,13 +218,10 @@ impl GifOutput {
             .map_err(self.gif_error("writing a frame"))?;
         self.stats.encoded += 1;
         // Delays beyond one frame's 655.35 s continue in empty frames.
-        let mut rest = delay - i64::from(first);
-        while rest > 0 {
-            let d = rest.min(MAX_DELAY);
+        for d in delays {
             self.encoder
-                .write_frame(&still(d as u16))
+                .write_frame(&still(d))
                 .map_err(self.gif_error("writing a frame"))?;
-            rest -= d;
         }
         self.last = Some(picture);
         Ok(())
@@ -264,7 +263,7 @@ impl GifOutput {
     fn finish(mut self, end_pts: Option<i64>) -> Result<EncodeStats, VideoError> {
         if let Some((held, held_at)) = self.held.take() {
             let end = end_pts.map_or(held_at + 1, |e| self.centis(e));
-            self.write(held, (end - held_at).max(1))?;
+            self.write(held, end - held_at)?;
         }
         let path = self.path.clone();
         let writer = self
@@ -312,6 +311,22 @@ fn copy_rows(pixels: &[u8], frame: &mut frame::Video) {
             dst.copy_from_slice(line);
         }
     }
+}
+
+/// `delay` centiseconds (at least [`MIN_DELAY`]) as frame delays, each
+/// from [`MIN_DELAY`] to [`MAX_DELAY`].
+fn split_delay(delay: i64) -> Vec<u16> {
+    let mut rest = delay.max(MIN_DELAY);
+    let mut parts = Vec::new();
+    while rest > 0 {
+        let mut part = rest.min(MAX_DELAY);
+        if (1..MIN_DELAY).contains(&(rest - part)) {
+            part -= MIN_DELAY;
+        }
+        parts.push(part as u16);
+        rest -= part;
+    }
+    parts
 }
 
 /// A transparent 1x1 frame: the picture stays as it is for `delay`.
@@ -383,6 +398,20 @@ fn changed(before: Option<&[u8]>, now: &[u8], width: usize, height: usize) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delays_split_into_parts_browsers_honour() {
+        assert_eq!(split_delay(1), vec![2]);
+        assert_eq!(split_delay(10), vec![10]);
+        assert_eq!(split_delay(65535), vec![65535]);
+        assert_eq!(split_delay(65536), vec![65533, 3]);
+        assert_eq!(split_delay(2 * 65535 + 7), vec![65535, 65535, 7]);
+        for total in [2, 65537, 200_001] {
+            let parts = split_delay(total);
+            assert_eq!(parts.iter().map(|&p| i64::from(p)).sum::<i64>(), total);
+            assert!(parts.iter().all(|&p| p >= 2), "{parts:?}");
+        }
+    }
 
     #[test]
     fn the_changed_rectangle_bounds_every_change() {
