@@ -826,7 +826,12 @@ fn gif_at_high_frame_rates_keeps_its_length() {
     let times = [0.0, 0.005, 0.01, 0.015, 0.5, 0.505, 0.51, 1.0];
     let input = synthetic(dir.path(), 64, 48, &times, false);
     let out = dir.path().join("fast.gif");
-    export(&[input.to_str().unwrap(), out.to_str().unwrap(), "--fps", "240"]);
+    export(&[
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--fps",
+        "240",
+    ]);
     let p = probe(&out);
     // Frames 0..=240 at 240 fps.
     assert!((p.duration - 241.0 / 240.0).abs() <= 0.02, "{}", p.duration);
