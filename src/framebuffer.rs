@@ -341,6 +341,17 @@ pub struct Damage {
     pub resized: bool,
 }
 
+/// Why `--cursor` draws nothing into a recording's frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CursorGap {
+    /// The usual case: a server tells the position (PointerPos) only when
+    /// something other than the recording client moves the pointer.
+    #[error("this recording has a cursor shape but never tells the pointer's position")]
+    NoPosition,
+    #[error("this recording has no cursor shape: any pointer is part of the screen")]
+    NoShape,
+}
+
 /// The framebuffer being drawn and, when frames are wanted, the one shown
 /// between updates.
 #[derive(Debug, Default)]
@@ -366,6 +377,16 @@ pub struct Screen {
 }
 
 impl Screen {
+    /// Why `--cursor` drew nothing, if it did not, once a recording has
+    /// played to its end: every command that draws the cursor asks here.
+    pub fn cursor_gap(&self) -> Option<CursorGap> {
+        match (&self.cursor, self.pointer) {
+            (None, _) => Some(CursorGap::NoShape),
+            (Some(_), None) => Some(CursorGap::NoPosition),
+            (Some(_), Some(_)) => None,
+        }
+    }
+
     /// `keep_shown` is false when nobody looks at frames (`info`, benches),
     /// which saves the copy at the end of every update.
     pub fn new(keep_shown: bool) -> Screen {

@@ -340,3 +340,499 @@ fn still_stretches_get_a_keyframe_every_ten_seconds() {
         p.keys
     );
 }
+
+/// A Raw recording of full-screen pictures (R, G, B rows of `w`x`h`) at
+/// the given times (seconds).
+fn recording_of(path: &Path, w: u16, h: u16, pictures: &[(f64, Vec<[u8; 3]>)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = FbWriter::new(file, 1);
+    for (t, rgb) in pictures {
+        let mut msg = vec![0u8, 0, 0, 1];
+        for v in [0u16, 0, w, h] {
+            msg.extend_from_slice(&v.to_be_bytes());
+        }
+        msg.extend_from_slice(&0i32.to_be_bytes());
+        for &[r, g, b] in rgb {
+            msg.extend_from_slice(&[b, g, r, 0]);
+        }
+        for piece in msg.chunks(4096) {
+            writer.chunk((t * 1e9) as u64, piece).unwrap();
+        }
+    }
+    writer.finish().unwrap();
+}
+
+/// A desktop: grey background, a window with a 1-pixel black border, a
+/// navy title bar, a white inside with yellow and red "text" that moves.
+fn desktop(w: usize, h: usize, step: usize) -> Vec<[u8; 3]> {
+    let mut px = vec![[192u8, 192, 192]; w * h];
+    let (x0, y0, x1, y1) = (20, 15, w - 30, h - 20);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let border = x == x0 || x == x1 || y == y0 || y == y1;
+            px[y * w + x] = if border {
+                [0, 0, 0]
+            } else if y < y0 + 12 {
+                [0, 0, 128]
+            } else {
+                [255, 255, 255]
+            };
+        }
+    }
+    for i in 0..40 {
+        let (x, y) = (
+            x0 + 5 + (i * 7 + step * 11) % (x1 - x0 - 10),
+            y0 + 20 + i % 9,
+        );
+        px[y * w + x] = if i % 3 == 0 {
+            [255, 255, 0]
+        } else {
+            [200, 0, 0]
+        };
+    }
+    px
+}
+
+/// Every decoded frame of a video, with its time in seconds, as RGB.
+fn decode_all(path: &Path) -> Vec<(f64, Vec<u8>)> {
+    ffmpeg::init().unwrap();
+    let mut ictx = format::input(&path).unwrap();
+    let stream = ictx.streams().best(media::Type::Video).unwrap();
+    let (index, tb) = (stream.index(), f64::from(stream.time_base()));
+    let mut decoder = codec::context::Context::from_parameters(stream.parameters())
+        .unwrap()
+        .decoder()
+        .video()
+        .unwrap();
+    let mut frames = vec![];
+    let mut take = |decoder: &mut ffmpeg::decoder::Video| {
+        let mut frame = ffmpeg::frame::Video::empty();
+        while decoder.receive_frame(&mut frame).is_ok() {
+            let (w, h) = (frame.width(), frame.height());
+            let mut rgb = ffmpeg::frame::Video::empty();
+            scaling::Context::get(
+                frame.format(),
+                w,
+                h,
+                format::Pixel::RGB24,
+                w,
+                h,
+                scaling::Flags::POINT,
+            )
+            .unwrap()
+            .run(&frame, &mut rgb)
+            .unwrap();
+            let stride = rgb.stride(0);
+            let pixels = (0..h as usize)
+                .flat_map(|y| rgb.data(0)[y * stride..][..w as usize * 3].to_vec())
+                .collect();
+            let t = frame.timestamp().or(frame.pts()).unwrap_or(0) as f64 * tb;
+            frames.push((t, pixels));
+        }
+    };
+    for (s, packet) in ictx.packets() {
+        if s.index() == index {
+            decoder.send_packet(&packet).unwrap();
+            take(&mut decoder);
+        }
+    }
+    decoder.send_eof().unwrap();
+    take(&mut decoder);
+    frames
+}
+
+/// Pixels of the top-left of `video` (RGB, `vw` wide) unlike `fb`'s.
+fn differing(video: &[u8], vw: usize, fb: &Framebuffer) -> usize {
+    let want = fb.to_rgb();
+    let w = fb.width() as usize;
+    (0..fb.height() as usize)
+        .map(|y| {
+            let a = &video[y * vw * 3..][..w * 3];
+            let b = &want[y * w * 3..][..w * 3];
+            a.chunks(3).zip(b.chunks(3)).filter(|(p, q)| p != q).count()
+        })
+        .sum()
+}
+
+#[test]
+fn gif_frames_keep_screen_colours_exactly() {
+    let dir = common::TempDir::new("gifcolours");
+    let (w, h) = (160usize, 100usize);
+    let times = [0.05, 0.42, 0.77, 1.23, 1.9];
+    let pictures: Vec<_> = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, desktop(w, h, i)))
+        .collect();
+    let input = dir.path().join("desktop.fb");
+    recording_of(&input, w as u16, h as u16, &pictures);
+    let out = dir.path().join("desktop.gif");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let frames = decode_all(&out);
+    assert!(frames.len() >= times.len(), "{} frames", frames.len());
+    for (t, rgb) in &frames {
+        let mut player = Player::open(&input, PlayOptions::default()).unwrap();
+        let at = rfbplay::Time::from_secs_f64(*t);
+        let (fb, _) = rfbplay::export::screen_at(&mut player, Some(at), &NoProgress);
+        let fb = fb.unwrap();
+        let bad = differing(rgb, w, &fb);
+        assert_eq!(bad, 0, "frame at {t} s: {bad} pixels differ");
+    }
+}
+
+#[test]
+fn gif_frames_with_many_colours_stay_close_and_keep_edges() {
+    let dir = common::TempDir::new("gifgradient");
+    let (w, h) = (160usize, 100usize);
+    let mut rich = desktop(w, h, 0);
+    // A 64x64 gradient (4096 colours) inside the window.
+    for y in 0..64 {
+        for x in 0..64 {
+            rich[(y + 30) * w + x + 40] = [x as u8 * 4, y as u8 * 4, 100];
+        }
+    }
+    let input = dir.path().join("rich.fb");
+    recording_of(
+        &input,
+        w as u16,
+        h as u16,
+        &[(0.0, desktop(w, h, 1)), (0.5, rich)],
+    );
+    let out = dir.path().join("rich.gif");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let frames = decode_all(&out);
+    let (_, last) = frames.last().expect("frames");
+    let (_, fb) = recording_end(&input);
+    let db = psnr(last, w as u32, &fb);
+    assert!(db >= 35.0, "PSNR {db:.1} dB");
+    // The window's black border is still black, one pixel wide.
+    let at = |x: usize, y: usize| &last[(y * w + x) * 3..][..3];
+    assert_eq!(at(20, 50), [0, 0, 0]);
+    assert_eq!(at(21, 50), [255, 255, 255]);
+    assert_eq!(at(19, 50), [192, 192, 192]);
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn each_limit_is_checked_once_while_parsing() {
+    let dir = common::TempDir::new("limits");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 0.5], false);
+    let out = dir.path().join("o.mp4");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let frames_dir = dir.path().join("pngs");
+    for args in [
+        vec!["export", i, o, "--fps", "1001"],
+        vec!["export", i, o, "--fps", "1000"],
+        vec!["export", i, o, "--fps", "0"],
+        vec!["frames", i, frames_dir.to_str().unwrap(), "--fps", "1000"],
+    ] {
+        let run = rfbplay(&args);
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("'--fps <FPS>': must be above 0 and at most 240"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !out.exists() && !frames_dir.exists(),
+            "{args:?} made output"
+        );
+    }
+    export(&["export", i, o, "--fps", "240"]);
+    for (option, value, limit) in [
+        ("--speed", "10001", "at most 10000"),
+        ("--scale", "5", "at most 4"),
+        ("--crf", "52", "0..=51"),
+    ] {
+        let stderr = stderr_of(&rfbplay(&["export", i, o, option, value]));
+        assert!(stderr.contains(limit), "{option} {value}: {stderr}");
+    }
+    let help = String::from_utf8_lossy(&rfbplay(&["export", "--help"]).stdout).into_owned();
+    for said in [
+        "at most 10000",
+        "at most 4",
+        "0 (lossless) to 51",
+        "possible values: screen, ultrafast",
+        "the smallest size that holds every screen",
+        "-q, --quiet",
+    ] {
+        assert!(help.contains(said), "--help lacks {said:?}: {help}");
+    }
+}
+
+#[test]
+fn unknown_presets_are_refused_before_anything_is_made() {
+    let dir = common::TempDir::new("preset");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 0.5], false);
+    let out = dir.path().join("o.mp4");
+    let run = rfbplay(&[
+        "export",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--preset",
+        "bogus",
+    ]);
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'bogus'"), "{stderr}");
+    assert!(
+        stderr.contains("screen, ultrafast, superfast, veryfast, faster, fast, medium, slow"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Invalid argument") && !stderr.contains("x264"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    // The library refuses it too, before creating the file.
+    let options = rfbplay::export::video::VideoOptions {
+        preset: "bogus".into(),
+        ..Default::default()
+    };
+    let e = rfbplay::export::video::export_file(&input, &out, &options, &NoProgress)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("valid: screen, ultrafast"), "{e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_cursor_that_cannot_be_drawn_is_reported_once() {
+    let dir = common::TempDir::new("cursor");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 0.5], false);
+    let out = dir.path().join("o.mp4");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let stderr = export(&["export", i, o, "--cursor"]);
+    assert_eq!(
+        stderr.matches("--cursor drew nothing").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("no cursor shape"), "{stderr}");
+    assert!(!export(&["export", i, o]).contains("--cursor drew nothing"));
+    assert!(export(&["export", i, o, "--cursor", "-q"]).is_empty());
+    // TigerVNC sends a shape, and a position only when something other
+    // than the recording client moves the pointer: never, here.
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let input = corpus.join("enc_xvnc_kb_cursor_zrle.fb");
+    let stderr = export(&["export", input.to_str().unwrap(), o, "--cursor"]);
+    let said = "--cursor drew nothing: this recording has a cursor shape but never tells \
+                the pointer's position";
+    assert_eq!(stderr.matches(said).count(), 1, "{stderr}");
+}
+
+#[test]
+fn quiet_prints_only_errors() {
+    let dir = common::TempDir::new("quiet");
+    let whole = synthetic(dir.path(), 64, 48, &[0.0, 0.5, 1.0], false);
+    // Cut like minimega's files: the gzip stream stops inside an update.
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.fb");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3000]).unwrap();
+    let out = dir.path().join("o.mp4");
+    let (c, o) = (cut.to_str().unwrap(), out.to_str().unwrap());
+    let loud = export(&["export", c, o]);
+    assert!(
+        loud.contains("warning:") && loud.contains("truncated"),
+        "{loud}"
+    );
+    assert!(loud.contains("rfbplay: wrote"), "{loud}");
+    assert_eq!(export(&["export", c, o, "--quiet"]), "");
+    assert_eq!(export(&["export", c, o, "-q"]), "");
+    assert!(probe(&out).packets >= 1);
+    let damaged = synthetic(dir.path(), 32, 16, &[0.0, 1.0], true);
+    let run = rfbplay(&["export", "-q", damaged.to_str().unwrap(), o]);
+    let stderr = stderr_of(&run);
+    assert!(!run.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("error:"), "{stderr}");
+}
+
+#[test]
+fn export_errors_say_their_cause_once() {
+    let dir = common::TempDir::new("errors");
+    let input = synthetic(dir.path(), 64, 48, &[0.0, 1.0], false);
+    let damaged = synthetic(dir.path(), 32, 16, &[0.0, 1.0], true);
+    let garbage = dir.path().join("garbage.fb");
+    std::fs::write(&garbage, b"this is not a recording at all").unwrap();
+    let i = input.to_str().unwrap();
+    let nowhere = dir.path().join("no/such/dir");
+    let o = |name: &str| nowhere.join(name).to_str().unwrap().to_string();
+    let here = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (args, cause) in [
+        (
+            vec![i.to_string(), here("o.xyz")],
+            "unknown video extension",
+        ),
+        (
+            vec![i.to_string(), here("o")],
+            "give the output an extension",
+        ),
+        (vec![i.to_string(), o("o.mp4")], "No such file or directory"),
+        (vec![i.to_string(), o("o.gif")], "No such file or directory"),
+        (
+            vec![garbage.to_str().unwrap().into(), here("g.mp4")],
+            "not a recording",
+        ),
+        (
+            vec![damaged.to_str().unwrap().into(), here("d.mp4")],
+            "unknown server message type",
+        ),
+        (
+            vec![here("missing.fb"), here("m.mp4")],
+            "No such file or directory",
+        ),
+    ] {
+        let mut all = vec!["export".to_string()];
+        all.extend(args);
+        let run = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(&all)
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&run);
+        assert!(!run.status.success(), "{all:?}");
+        assert_eq!(stderr.matches(cause).count(), 1, "{all:?}: {stderr}");
+        let out = all.last().unwrap();
+        assert!(
+            stderr.matches(out.as_str()).count() <= 1,
+            "{all:?}: {stderr}"
+        );
+    }
+}
+
+/// Runs `rfbplay ARGS` on a pseudo-terminal 200 columns wide (util-linux
+/// `script`), returning what it drew.
+fn on_terminal(args: &[&str]) -> Option<String> {
+    let script = common::tool("script")?;
+    let bin = env!("CARGO_BIN_EXE_rfbplay");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let command = format!("stty cols 200 rows 50; '{bin}' {}", quoted.join(" "));
+    let out = Command::new(script)
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The lines a terminal showed, escape sequences removed.
+fn terminal_lines(raw: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
+        .split(['\r', '\n'])
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_progress_bar_fits_80_columns_and_starts_at_0() {
+    let dir = common::TempDir::new("bar");
+    let times: Vec<f64> = (0..40).map(|k| f64::from(k) * 0.25).collect();
+    let input = synthetic(dir.path(), 320, 240, &times, false);
+    let out = dir.path().join("o.mp4");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let Some(drawn) = on_terminal(&["export", i, o]) else {
+        return;
+    };
+    let lines = terminal_lines(&drawn);
+    let bars: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("encoding ["))
+        .collect();
+    assert!(!bars.is_empty(), "no bar drawn: {lines:?}");
+    assert!(bars[0].contains("  0%"), "first bar: {:?}", bars[0]);
+    // indicatif pads lines with spaces to clear the terminal's width.
+    for l in &bars {
+        let columns = l.trim_end().chars().count();
+        assert!(columns <= 80, "{columns} columns: {l:?}");
+    }
+    // Not a terminal (as in every other test): no bar at all.
+    assert!(!export(&["export", i, o]).contains("encoding ["));
+    // --quiet: nothing, even on a terminal.
+    let quiet = on_terminal(&["export", i, o, "-q"]).unwrap_or_default();
+    assert!(terminal_lines(&quiet).is_empty(), "{quiet:?}");
+}
+
+/// Distinct colours of a screen.
+fn colours(fb: &Framebuffer) -> usize {
+    let rgb = fb.to_rgb();
+    let set: std::collections::HashSet<&[u8]> = rgb.chunks(3).collect();
+    set.len()
+}
+
+#[test]
+fn gif_of_a_real_recording_matches_its_frames() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    // Xvnc's desktop, with a photograph shown from 0.4 s on.
+    let input = corpus.join("enc_xvnc_copyrect_raw.fb");
+    let dir = common::TempDir::new("gifreal");
+    let out = dir.path().join("real.gif");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let frames = decode_all(&out);
+    assert!(frames.len() > 10, "{} frames", frames.len());
+    let (end, _) = recording_end(&input);
+    let (mut exact, mut close) = (0, 0);
+    for (t, rgb) in frames.iter().filter(|(t, _)| *t <= end) {
+        let mut player = Player::open(&input, PlayOptions::default()).unwrap();
+        let at = rfbplay::Time::from_secs_f64(*t + 1e-6);
+        let (fb, _) = rfbplay::export::screen_at(&mut player, Some(at), &NoProgress);
+        let fb = fb.unwrap();
+        let bad = differing(rgb, fb.width() as usize, &fb);
+        if colours(&fb) <= 256 {
+            // Screen content: every colour kept.
+            assert_eq!(bad, 0, "frame at {t} s: {bad} pixels differ");
+            exact += 1;
+        } else {
+            let db = psnr(rgb, fb.width(), &fb);
+            assert!(db >= 37.0, "frame at {t} s: PSNR {db:.1} dB");
+            close += 1;
+        }
+    }
+    assert!(
+        exact >= 2 && close >= 30,
+        "{exact} exact frames, {close} close"
+    );
+}
+
+#[test]
+fn gif_at_high_frame_rates_keeps_its_length() {
+    let dir = common::TempDir::new("giffps");
+    // Changes 5 ms apart: browsers (and FFmpeg) play frames of less than
+    // 2 centiseconds as 10.
+    let times = [0.0, 0.005, 0.01, 0.015, 0.5, 0.505, 0.51, 1.0];
+    let input = synthetic(dir.path(), 64, 48, &times, false);
+    let out = dir.path().join("fast.gif");
+    export(&[
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--fps",
+        "240",
+    ]);
+    let p = probe(&out);
+    // Frames 0..=240 at 240 fps.
+    assert!((p.duration - 241.0 / 240.0).abs() <= 0.02, "{}", p.duration);
+}

@@ -1,8 +1,11 @@
 //! `rfbplay export` (and the shorthand `rfbplay FILE OUT`): video files.
 
 use super::progress::Bar;
-use anyhow::{bail, Context};
-use rfbplay::export::video::{export_file, VideoOptions, SUPPORTED_EXTENSIONS};
+use anyhow::bail;
+use clap::builder::PossibleValuesParser;
+use rfbplay::export::video::{
+    export_file, VideoOptions, MAX_CRF, PRESETS, SCREEN_PRESET, SUPPORTED_EXTENSIONS,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,25 +19,27 @@ pub struct Args {
     #[command(flatten)]
     span: super::frames::Span,
     /// H.264 quality: 0 (lossless) to 51; lower is better and bigger.
-    #[arg(long, default_value_t = 23)]
+    #[arg(long, default_value_t = 23, value_parser = clap::value_parser!(u8).range(0..=i64::from(MAX_CRF)))]
     crf: u8,
-    /// x264 preset: screen (rfbplay's tuning for screen recordings: fast,
-    /// about 1.3 times veryfast's size), or x264's own: ultrafast,
-    /// superfast, veryfast, faster, fast, medium, slow...
-    #[arg(long, default_value = "screen")]
+    /// x264 preset: screen is rfbplay's tuning for screen recordings (fast,
+    /// about 1.3 times veryfast's size); the others are x264's own.
+    #[arg(long, default_value = SCREEN_PRESET, value_parser = PossibleValuesParser::new(PRESETS))]
     preset: String,
-    /// Time-lapse: play X times faster than the recording.
-    #[arg(long, default_value_t = 1.0)]
+    /// Time-lapse: play X times faster than the recording; above 0 and at
+    /// most 10000.
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::speed)]
     speed: f64,
-    /// Scale the picture by F (0.5 halves width and height).
-    #[arg(long, default_value_t = 1.0)]
+    /// Scale the picture by F (0.5 halves width and height); above 0 and
+    /// at most 4.
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::scale)]
     scale: f64,
-    /// Picture size in recording pixels (default: the largest screen);
-    /// screens are placed top-left, on black or cropped.
+    /// Picture size in recording pixels (default: the smallest size that
+    /// holds every screen); screens are placed top-left, on black or cropped.
     #[arg(long, value_parser = parse_size)]
     size: Option<(u32, u32)>,
     /// Draw the cursor where the recording tells its shape and position
-    /// (see the README: most recordings tell only the shape).
+    /// (see the README: most recordings tell only the shape, and rfbplay
+    /// then says so).
     #[arg(long)]
     cursor: bool,
     /// Encode every frame, even unchanged ones (constant frame rate), for
@@ -72,11 +77,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         constant_rate: args.cfr,
         cursor: args.cursor,
     };
+    let quiet = super::is_quiet();
     let started = std::time::Instant::now();
-    let report = export_file(&args.file, &args.out, &options, &Bar::new("encoding"))?;
-    let code = super::report(&args.file, &report.export.summary);
+    let bar = Bar::new("encoding");
+    let report = export_file(&args.file, &args.out, &options, &bar)?;
+    let code = super::report_unless(&args.file, &report.export.summary, quiet);
     if let Some(e) = report.export.output_error {
-        return Err(e).with_context(|| format!("writing {}", super::display(&args.out)));
+        // Video errors name the output file themselves.
+        return Err(e.into());
+    }
+    if let (Some(gap), false) = (report.cursor_gap, quiet) {
+        eprintln!(
+            "rfbplay: warning: {}: --cursor drew nothing: {gap}",
+            super::display(&args.file)
+        );
+    }
+    if quiet {
+        return Ok(code);
     }
     let secs = started.elapsed().as_secs_f64();
     let size = report

@@ -13,9 +13,6 @@ use rfbplay::Time;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The highest frame rate accepted, for `frames` and `export` alike.
-pub const MAX_FPS: f64 = 240.0;
-
 #[derive(clap::Args, Debug)]
 pub struct FrameArgs {
     /// Recording (.fb, .fbs, .rbs), or a folder of them (searched
@@ -43,25 +40,12 @@ pub struct FrameArgs {
     cursor: bool,
 }
 
-/// Parses `--fps`: above 0, at most [`MAX_FPS`].
-pub fn parse_fps(s: &str) -> Result<f64, String> {
-    let fps: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of frames per second"))?;
-    if fps.is_finite() && fps > 0.0 && fps <= MAX_FPS {
-        Ok(fps)
-    } else {
-        Err(format!("must be above 0 and at most {MAX_FPS}"))
-    }
-}
-
 /// Which frames to take, shared by `frames` and `export`.
 #[derive(clap::Args, Debug)]
 pub struct Span {
     /// Frames per second, above 0 and at most 240: frame k shows the screen
     /// at k/fps.
-    #[arg(long, default_value = "10", value_parser = parse_fps)]
+    #[arg(long, default_value = "10", value_parser = super::args::fps)]
     pub fps: f64,
     /// First frame time (seconds or a duration such as 1m3s).
     #[arg(long, value_parser = parse_duration)]
@@ -134,21 +118,12 @@ pub struct FramesArgs {
     on_change: bool,
 }
 
-/// Says once when `--cursor` can draw nothing.
+/// Says once when `--cursor` can draw nothing (only after a playback
+/// that ran to its end: earlier, the position may still come).
 pub(crate) fn cursor_note(file: &Path, player: &Player) {
-    let screen = player.parser().screen();
-    if screen.pointer.is_some() {
-        return;
+    if let Some(gap) = player.parser().screen().cursor_gap() {
+        super::warn(&format!("{}: --cursor drew nothing: {gap}", file.display()));
     }
-    let what = if screen.cursor.is_some() {
-        "has a cursor shape but never tells the pointer's position"
-    } else {
-        "tells neither a cursor shape nor the pointer's position"
-    };
-    super::note(&format!(
-        "{}: this recording {what}, so --cursor draws nothing",
-        file.display()
-    ));
 }
 
 /// `frame FOLDER OUT --at T`: one image per recording.
@@ -243,7 +218,7 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
     };
     let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
     let code = super::report(&args.file, &summary);
-    if args.cursor {
+    if args.cursor && !summary.stopped && summary.error.is_none() {
         cursor_note(&args.file, &player);
     }
     let file = args.file.display();

@@ -1,6 +1,7 @@
 //! Command-line interface: parses arguments and calls the library. No
 //! decoding logic lives here.
 
+mod args;
 mod batch;
 mod export;
 mod frames;
@@ -87,6 +88,23 @@ pub(crate) fn note(line: &str) {
     if !QUIET.load(Ordering::Relaxed) {
         eprintln!("rfbplay: {line}");
     }
+}
+
+/// Whether `--quiet` was given.
+pub(crate) fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// [`report`] with the warnings left out when `quiet`.
+pub(crate) fn report_unless(
+    file: &Path,
+    summary: &rfbplay::player::Summary,
+    quiet: bool,
+) -> ExitCode {
+    if quiet {
+        QUIET.store(true, Ordering::Relaxed);
+    }
+    report(file, summary)
 }
 
 /// A warning, unless `--quiet`.

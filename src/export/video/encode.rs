@@ -1,4 +1,5 @@
-//! The encoder thread: colour conversion (swscale), encoding and muxing.
+//! The encoder thread: colour conversion (swscale), encoding and muxing
+//! through FFmpeg, for every format but GIF (see [`super::gif`]).
 //!
 //! It runs on the second core while the first plays the recording. Frames
 //! arrive only when the screen changed, each stamped with its frame number
@@ -79,10 +80,8 @@ struct Output {
     stream_tb: Rational,
     gop_ticks: i64,
     constant_rate: bool,
-    gif: bool,
     /// Every frame is a keyframe (MJPEG).
     intra_only: bool,
-    fps: f64,
     last_key: Option<i64>,
     last_pts: Option<i64>,
     durations: HashMap<i64, i64>,
@@ -121,7 +120,6 @@ pub(super) fn run(
         match job {
             Job::Frame { picture, pts } => {
                 let started = Instant::now();
-                let pts = out.enc_pts(pts);
                 match (picture, own_yuv.as_mut()) {
                     (Picture::Bgrx(pixels), Some(pool)) => {
                         let pic = pool.convert(&pixels, g.src_width, g.src_height);
@@ -134,7 +132,7 @@ pub(super) fn run(
                 out.stats.busy += started.elapsed();
             }
             Job::End { end_pts } => {
-                end = Some(out.enc_pts(end_pts));
+                end = Some(end_pts);
                 break;
             }
         }
@@ -156,10 +154,7 @@ impl Output {
         let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
         let g = setup.geometry;
         let fps = fps_rational(setup.fps);
-        let gif = setup.format == VideoFormat::Gif;
-        // GIF counts in centiseconds; counting in them from the start lets
-        // `finish` split the last frame (see there).
-        let tb = if gif { Rational(1, 100) } else { fps.invert() };
+        let tb = fps.invert();
         let mut enc = codec::context::Context::new_with_codec(codec)
             .encoder()
             .video()
@@ -259,15 +254,12 @@ impl Output {
             scaler,
             src: frame::Video::new(format::Pixel::BGRZ, g.src_width, g.src_height),
             dst: frame::Video::new(pixel, g.out_width, g.out_height),
-            reuse_dst: !matches!(setup.format, VideoFormat::Gif | VideoFormat::Avi),
+            reuse_dst: setup.format != VideoFormat::Avi,
             tb,
             stream_tb,
             gop_ticks,
-            // GIF frames carry their own delays: nothing to repeat.
-            constant_rate: setup.constant_rate && !gif,
-            gif,
+            constant_rate: setup.constant_rate,
             intra_only: setup.format == VideoFormat::Avi,
-            fps: setup.fps,
             last_key: None,
             last_pts: None,
             durations: HashMap::new(),
@@ -277,14 +269,6 @@ impl Output {
     }
 
     /// A frame number as a timestamp in the encoder's time base.
-    fn enc_pts(&self, frames: i64) -> i64 {
-        if self.gif {
-            (frames as f64 * 100.0 / self.fps).round() as i64
-        } else {
-            frames
-        }
-    }
-
     fn fail(&self, what: &'static str) -> impl FnOnce(ffmpeg_next::Error) -> VideoError + '_ {
         move |source| VideoError::Ffmpeg {
             path: self.path.clone(),
@@ -344,7 +328,7 @@ impl Output {
     /// encoded again as a keyframe every [`KEYFRAME_SECONDS`] of it, so a
     /// seek anywhere decodes from a keyframe at most that far back.
     fn keyframes_until(&mut self, pts: i64) -> Result<(), VideoError> {
-        if self.gif || self.intra_only {
+        if self.intra_only {
             return Ok(());
         }
         while let (Some(key), Some(last)) = (self.last_key, self.last_pts) {
@@ -432,14 +416,6 @@ impl Output {
             }
             self.keyframes_until(end)?;
         }
-        if let (Some(end), Some(last), true) = (end_pts, self.last_pts, self.gif) {
-            // FFmpeg 5.1's GIF muxer gives the last frame the delay of the
-            // one before it, whatever its duration: ending on the last
-            // picture twice, each half of its time, keeps the length right.
-            if end - last >= 2 {
-                self.submit(last + (end - last) / 2)?;
-            }
-        }
         if let Some(last) = self.last_pts {
             let end = end_pts.unwrap_or(last + 1);
             self.durations.insert(last, (end - last).max(1));
@@ -482,11 +458,8 @@ fn choose(
             let c = by_name("libvpx-vp9").or_else(|_| by_name("libvpx"))?;
             ("webm", c, format::Pixel::YUV420P)
         }
-        VideoFormat::Gif => (
-            "gif",
-            encoder::find(codec::Id::GIF).ok_or(VideoError::NoEncoder("gif"))?,
-            format::Pixel::RGB8,
-        ),
+        // rfbplay writes GIFs itself (see `super::gif`).
+        VideoFormat::Gif => return Err(VideoError::NoEncoder("gif")),
         VideoFormat::Avi => (
             "avi",
             encoder::find(codec::Id::MJPEG).ok_or(VideoError::NoEncoder("mjpeg"))?,

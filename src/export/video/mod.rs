@@ -4,82 +4,45 @@
 //! The work is split across two threads so both cores are used: the caller's
 //! thread plays the recording and hands changed frames (BGRX canvases)
 //! through a small bounded channel to an encoder thread, which converts
-//! colour with swscale, encodes and muxes ([`encode`]). Screen recordings are
+//! colour with swscale, encodes and muxes ([`encode`]), or writes a GIF
+//! with palettes made from each frame's colours ([`gif`]). Screen recordings are
 //! mostly still, so a frame identical to the previous one is never sent:
 //! each encoded frame simply lasts until the next change (variable frame
 //! durations), which keeps the video's length and frame times exact.
 //!
-//! The output has one size for the whole video. It is the largest screen
-//! sampled, found optimistically: the first screen's size is assumed, and
-//! only if a larger screen shows up later is the recording played a second
-//! time with the size now known ([`export_file`]).
+//! The output has one size for the whole video: the smallest that holds
+//! every screen sampled (the widest width by the tallest height: 640x480
+//! then 720x400 makes 720x480), found optimistically: the first screen's
+//! size is assumed, and only if a screen outgrows it later is the recording
+//! played a second time with the size now known ([`export_file`]).
 
 mod canvas;
 mod encode;
+mod gif;
+mod options;
+mod palette;
 mod yuv;
 
 pub use canvas::{Canvas, Geometry};
+pub use options::{
+    known_preset, within, VideoFormat, VideoOptions, MAX_CRF, MAX_FPS, MAX_SCALE, MAX_SPEED,
+    PRESETS, SCREEN_PRESET, SUPPORTED_EXTENSIONS,
+};
 
 use super::{ExportError, ExportReport, Exporter};
 use crate::framebuffer::Framebuffer;
 use crate::player::{PlayError, PlayOptions, Player};
 use crate::progress::Progress;
 use crate::time::Time;
-use crate::timeline::{Frame, Sampling};
+use crate::timeline::Frame;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// A container and the codec rfbplay puts in it, chosen by file extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VideoFormat {
-    /// H.264 in yuv420p: plays everywhere. `+faststart` puts the index first.
-    Mp4,
-    Mkv,
-    Mov,
-    /// VP9 (VP8 when the FFmpeg build lacks libvpx-vp9).
-    Webm,
-    /// GIF with a fixed 3-3-2 colour palette.
-    Gif,
-    /// Motion JPEG, for tools that want every frame intra-coded.
-    Avi,
-}
-
-/// The default `--preset`: x264 tuned for screen recordings (see
-/// `encode::SCREEN_X264`); every other name is given to x264 as it is.
-pub const SCREEN_PRESET: &str = "screen";
-
-/// Extensions `export` understands, for error messages and `--help`.
-pub const SUPPORTED_EXTENSIONS: &str = "mp4, mkv, mov, webm, gif, avi";
-
-impl VideoFormat {
-    /// The format for an output path, from its extension (case-insensitive).
-    pub fn from_path(path: &Path) -> Result<VideoFormat, VideoError> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .unwrap_or_default();
-        Ok(match ext.as_str() {
-            "mp4" | "m4v" => VideoFormat::Mp4,
-            "mkv" => VideoFormat::Mkv,
-            "mov" => VideoFormat::Mov,
-            "webm" => VideoFormat::Webm,
-            "gif" => VideoFormat::Gif,
-            "avi" => VideoFormat::Avi,
-            _ => {
-                return Err(VideoError::UnknownExtension {
-                    path: path.to_path_buf(),
-                    ext,
-                })
-            }
-        })
-    }
-}
-
-/// What can go wrong making a video.
+/// What can go wrong making a video. Each variant names the output and
+/// the step; the cause is its `source`, printed after it.
 #[derive(Debug, thiserror::Error)]
 pub enum VideoError {
     #[error(
@@ -89,102 +52,35 @@ pub enum VideoError {
     UnknownExtension { path: PathBuf, ext: String },
     #[error("{what}: {detail}")]
     BadOption { what: &'static str, detail: String },
-    #[error("{}: {what}: {source}", path.display())]
+    #[error("{}: {what}", path.display())]
     Ffmpeg {
         path: PathBuf,
         what: &'static str,
         source: ffmpeg_next::Error,
     },
+    #[error("{}: {what}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{}: {what}", path.display())]
+    Gif {
+        path: PathBuf,
+        what: &'static str,
+        source: ::gif::EncodingError,
+    },
+    #[error(
+        "{}: no frame to write: the recording has no complete update in the chosen time range",
+        path.display()
+    )]
+    NoFrame { path: PathBuf },
     #[error("this FFmpeg build has no {0} encoder")]
     NoEncoder(&'static str),
     #[error("the video encoder thread stopped unexpectedly")]
     EncoderStopped,
     #[error(transparent)]
     Play(#[from] PlayError),
-}
-
-/// How to make the video.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VideoOptions {
-    /// Output frames per second of video time.
-    pub fps: f64,
-    /// Recording time of the first and last frames.
-    pub from: Time,
-    pub to: Option<Time>,
-    /// Time-lapse factor: video time is recording time divided by this.
-    pub speed: f64,
-    /// Quality for H.264 and VP9 (lower is better; x264's scale).
-    pub crf: u8,
-    /// x264 preset, or [`SCREEN_PRESET`] for rfbplay's own tuning.
-    pub preset: String,
-    /// Scale factor applied to the canvas.
-    pub scale: f64,
-    /// Canvas size in recording pixels; default: the largest screen sampled.
-    pub size: Option<(u32, u32)>,
-    /// Encode every frame even when unchanged (constant frame rate).
-    pub constant_rate: bool,
-    /// Draw the cursor where the recording tells its shape and position.
-    pub cursor: bool,
-}
-
-impl Default for VideoOptions {
-    fn default() -> Self {
-        VideoOptions {
-            fps: 10.0,
-            from: Time::ZERO,
-            to: None,
-            speed: 1.0,
-            crf: 23,
-            preset: SCREEN_PRESET.into(),
-            scale: 1.0,
-            size: None,
-            constant_rate: false,
-            cursor: false,
-        }
-    }
-}
-
-impl VideoOptions {
-    /// Checks the numbers a user gave before any work starts.
-    pub fn validate(&self) -> Result<(), VideoError> {
-        let bad = |what, detail: &str| {
-            Err(VideoError::BadOption {
-                what,
-                detail: detail.into(),
-            })
-        };
-        if !(self.fps > 0.0 && self.fps <= 240.0) {
-            return bad("--fps", "must be above 0 and at most 240");
-        }
-        if !(self.speed > 0.0 && self.speed <= 10_000.0) {
-            return bad("--speed", "must be above 0 and at most 10000");
-        }
-        if !(self.scale > 0.0 && self.scale <= 4.0) {
-            return bad("--scale", "must be above 0 and at most 4");
-        }
-        if self.crf > 51 {
-            return bad("--crf", "must be 0 to 51");
-        }
-        if let Some((w, h)) = self.size {
-            if w == 0 || h == 0 || crate::limits::Limits::default().check_screen(w, h).is_err() {
-                return bad(
-                    "--size",
-                    "must be WxH within 16384x16384 and 8192*8192 pixels",
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Recording-time sampling: frame k of the video, at k/fps video time,
-    /// shows the recording at k*speed/fps.
-    pub fn sampling(&self) -> Sampling {
-        Sampling {
-            fps: self.fps / self.speed,
-            from: self.from,
-            to: self.to,
-        }
-    }
 }
 
 /// A picture for the encoder thread.
@@ -236,7 +132,8 @@ pub struct VideoExporter {
     fixed: bool,
     canvas: Option<Canvas>,
     worker: Option<Worker>,
-    /// The largest screen sampled, and whether it outgrew the canvas.
+    /// The smallest size holding every screen sampled, and whether it
+    /// outgrew the canvas.
     largest: (u32, u32),
     outgrown: bool,
     last_content: Option<u64>,
@@ -319,7 +216,10 @@ impl VideoExporter {
         let taken = Arc::clone(&pending);
         let handle = std::thread::Builder::new()
             .name("rfbplay-encode".into())
-            .spawn(move || encode::run(setup, rx, taken, ready_tx))
+            .spawn(move || match setup.format {
+                VideoFormat::Gif => gif::run(setup, rx, taken, ready_tx),
+                _ => encode::run(setup, rx, taken, ready_tx),
+            })
             .map_err(|_| VideoError::EncoderStopped)?;
         match ready_rx.recv() {
             Ok(Ok(())) => {
@@ -415,7 +315,8 @@ impl VideoExporter {
         let geometry = canvas.geometry();
         if !self.fixed && (fb.width() > geometry.width || fb.height() > geometry.height) {
             // Stop encoding; the caller plays the file again at the
-            // largest size, which the rest of this pass finds out.
+            // size holding every screen, which the rest of this pass
+            // finds out.
             self.outgrown = true;
             if let Some(w) = self.worker.take() {
                 // Wait for the thread to let go of the file before the
@@ -501,7 +402,10 @@ impl Exporter for VideoExporter {
             return Ok(());
         }
         let Some(last) = self.last_index else {
-            return Err(ExportError::NoFrame);
+            return Err(VideoError::NoFrame {
+                path: self.path.clone(),
+            }
+            .into());
         };
         // Frames after the last complete update come from the unfinished
         // tail of a cut recording: the video ends with the frame at or
@@ -548,11 +452,15 @@ pub struct VideoReport {
     /// Output geometry, when any frame was written.
     pub geometry: Option<Geometry>,
     pub stats: EncodeStats,
+    /// With `cursor`, why no cursor was drawn, when the recording played
+    /// to its end without telling where to draw it.
+    pub cursor_gap: Option<crate::framebuffer::CursorGap>,
 }
 
 /// Plays `input` and writes a video to `output`. When the screen grows past
 /// the first frame's size (and no size was given), the recording is played
-/// a second time at the largest size, so the whole video has one size.
+/// a second time at the size holding every screen, so the whole video has
+/// one size.
 pub fn export_file(
     input: &Path,
     output: &Path,
@@ -575,12 +483,19 @@ pub fn export_file(
         match exporter.restart_size() {
             Some(largest) if passes == 1 => size = Some(largest),
             _ => {
+                let played_through = !report.summary.stopped && report.summary.error.is_none();
+                let cursor_gap = if options.cursor && played_through {
+                    player.parser().screen().cursor_gap()
+                } else {
+                    None
+                };
                 return Ok(VideoReport {
                     export: report,
                     passes,
                     geometry: exporter.geometry(),
                     stats: exporter.stats(),
-                })
+                    cursor_gap,
+                });
             }
         }
     }
