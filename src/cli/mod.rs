@@ -1,6 +1,7 @@
 //! Command-line interface: parses arguments and calls the library. No
 //! decoding logic lives here.
 
+mod compare;
 mod export;
 mod frames;
 mod info;
@@ -42,6 +43,8 @@ enum Command {
     Ctl(kb::CtlArgs),
     /// Record a viewer's keys and pointer through a proxy, as a .kb file.
     RecordKb(kb::RecordKbArgs),
+    /// Compare two screenshots (PNG): exit 0 same, 1 different, 2 error.
+    Compare(compare::Args),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
@@ -57,6 +60,7 @@ const COMMANDS: &[&str] = &[
     "ctl",
     "record-kb",
     "record",
+    "compare",
 ];
 
 pub fn run() -> ExitCode {
@@ -88,6 +92,7 @@ pub fn run() -> ExitCode {
         Command::Inject(a) => kb::run_inject(a),
         Command::Ctl(a) => kb::run_ctl(a),
         Command::RecordKb(a) => kb::run_record_kb(a),
+        Command::Compare(a) => compare::run(a),
     };
     match result {
         Ok(code) => code,
