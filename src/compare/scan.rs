@@ -408,9 +408,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn black_to_white_is_the_largest_distance() {
+    fn black_to_white_is_all_brightness() {
+        // White and black have no chroma: the distance is the Y term alone.
         let d = color_delta([0, 0, 0, 255], [255, 255, 255, 255]);
-        assert!((d - 35215.0).abs() < 1.0, "{d}");
+        assert!((d - 0.5053 * 255.0 * 255.0).abs() < 0.01, "{d}");
+        assert!(d < 35215.0);
         assert_eq!(color_delta([1, 2, 3, 255], [1, 2, 3, 255]), 0.0);
     }
 
