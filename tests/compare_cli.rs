@@ -20,7 +20,7 @@ fn rfbplay(args: &[&std::ffi::OsStr]) -> Output {
 fn compare_json(a: &Path, b: &Path, extra: &[&str]) -> (i32, Value, String) {
     let mut args: Vec<&std::ffi::OsStr> = vec!["compare".as_ref(), a.as_ref(), b.as_ref()];
     args.push("--json".as_ref());
-    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(s)));
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     let out = rfbplay(&args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let v: Value = serde_json::from_slice(&out.stdout)
