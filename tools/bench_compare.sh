@@ -5,8 +5,10 @@
 # BlazeDiff (the blazediff crate's CLI), pixelmatch (its npm CLI, pngjs
 # decoding) and ImageMagick `compare -metric AE -fuzz 10%`. Every time is
 # a whole command, PNG decoding included, with no diff image written (and
-# with one, in the "+diff" rows). Prints medians of RUNS and the ratio of
-# each tool's median to rfbplay's (above 1: rfbplay is faster).
+# with one, in the "+diff" rows). Prints medians of RUNS, wall-clock and
+# CPU time, and the ratio of each tool's wall-clock median to rfbplay's
+# (above 1: rfbplay is faster). The machine may be shared: CPU time is the
+# steadier figure then.
 #
 # Pairs (made once with ImageMagick under target/bench-compare): a real
 # 1024x768 screen from ../shared/corpus with a small change (a 40x20 box)
@@ -58,10 +60,24 @@ make_pairs() {
 }
 make_pairs
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-# Milliseconds of one run; the exit status (1 or 22 for "different") is not an error here.
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
-timed() { local t=(); for _ in $(seq "$runs"); do t+=("$(ms "$@")"); done; printf '%s\n' "${t[@]}" | median; }
+# timed CMD...: "WALL CPU", the medians over $runs runs in ms of wall-clock
+# time and of user+system CPU time (all threads). The exit status (1 or 22
+# for "different") is not an error here.
+timed() {
+  python3 - "$runs" "$@" <<'PY'
+import resource, statistics, subprocess, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+wall, cpu = [], []
+for _ in range(runs):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall.append((time.perf_counter() - t) * 1e3)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1e3)
+print(round(statistics.median(wall)), round(statistics.median(cpu)))
+PY
+}
 
 have() { [ -x "$1" ] || command -v "$1" >/dev/null 2>&1; }
 tools=(rfbplay odiff blazediff pixelmatch magick)
@@ -69,46 +85,41 @@ for t in odiff blazediff pixelmatch; do
   have "${!t}" || echo "note: $t not installed (tools/setup.sh), skipped" >&2
 done
 
-# run TOOL A B [DIFF]: one comparison at threshold 0.1, anti-aliasing ignored.
-run() {
+# cmd TOOL A B [DIFF]: the command line of one comparison at threshold 0.1,
+# anti-aliasing ignored.
+cmd() {
   local tool=$1 a=$2 b=$3 d=${4:-}
   case $tool in
-    rfbplay) "$rfbplay" compare "$a" "$b" --threshold 0.1 ${d:+--diff "$d"} ;;
-    odiff) "$odiff" "$a" "$b" ${d:+"$d"} --threshold 0.1 --antialiasing ;;
-    blazediff) "$blazediff" "$a" "$b" ${d:+"$d"} --threshold 0.1 --antialiasing ;;
-    pixelmatch) "$pixelmatch" "$a" "$b" "$d" 0.1 ;;
-    magick) compare -metric AE -fuzz 10% "$a" "$b" "${d:-null:}" ;;
+    rfbplay) echo "$rfbplay" compare "$a" "$b" --threshold 0.1 ${d:+--diff "$d"} ;;
+    odiff) echo "$odiff" "$a" "$b" ${d:+"$d"} --threshold 0.1 --antialiasing ;;
+    blazediff) echo "$blazediff" "$a" "$b" ${d:+"$d"} --threshold 0.1 --antialiasing ;;
+    pixelmatch) echo "$pixelmatch" "$a" "$b" "${d:-''}" 0.1 ;;
+    magick) echo compare -metric AE -fuzz 10% "$a" "$b" "${d:-null:}" ;;
   esac
 }
 
-printf '%-18s' "pair"
-for t in "${tools[@]}"; do printf '%12s' "$t"; done
-printf '   (median ms of %s; ratio = tool / rfbplay)\n' "$runs"
+echo "median of $runs runs, ms: wall-clock (CPU time, all threads); x = tool / rfbplay, wall-clock"
+printf '%-16s' "pair"
+for t in "${tools[@]}"; do printf '%22s' "$t"; done
+printf '\n'
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for pair in 1024-small 1024-large 3840x2160 7680x4320; do
   a=$dir/$pair-a.png b=$dir/$pair-b.png
   for mode in "" +diff; do
-    printf '%-18s' "$pair$mode"
-    declare -A med=()
+    printf '%-16s' "$pair$mode"
+    base=""
     for t in "${tools[@]}"; do
       if [ "$t" != magick ] && [ "$t" != rfbplay ] && ! have "${!t}"; then
-        printf '%12s' "-"; continue
+        printf '%22s' "-"; continue
       fi
       d=""
       [ -n "$mode" ] && d=$out/$t-diff.png
-      med[$t]=$(timed run "$t" "$a" "$b" "$d")
-      printf '%12s' "${med[$t]}"
-    done
-    printf '\n%-18s' "  ratio"
-    for t in "${tools[@]}"; do
-      if [ -n "${med[$t]:-}" ] && [ "${med[rfbplay]}" -gt 0 ]; then
-        printf '%12s' "$(echo "scale=2; ${med[$t]} / ${med[rfbplay]}" | bc -l)"
-      else
-        printf '%12s' "-"
-      fi
+      # shellcheck disable=SC2046 # the command line is split on purpose
+      read -r wall cpu < <(eval timed $(cmd "$t" "$a" "$b" "$d"))
+      [ -n "$base" ] || base=$wall
+      printf '%22s' "$wall ($cpu) x$(echo "scale=2; $wall / $base" | bc -l | sed 's/^\./0./')"
     done
     printf '\n'
-    unset med
   done
 done
