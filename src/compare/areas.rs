@@ -72,12 +72,14 @@ impl From<crate::rfb::Rect> for Rect {
 }
 
 /// Why a rectangle or a mask file was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum AreaError {
     #[error("expected x,y,w,h (four whole numbers), got {0:?}")]
     BadRect(String),
-    #[error("not JSON: {0}")]
-    Json(String),
+    #[error("not JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("a rectangle is malformed")]
+    Fields(#[source] serde_json::Error),
     #[error(
         "neither a list of {{x, y, width, height}} rectangles nor an openQA needle with \"area\""
     )]
@@ -144,20 +146,17 @@ struct NeedleArea {
 /// "height","type"}]}` where `exclude` areas are masks, `match` areas (the
 /// default type) are selected, and `ocr` areas are neither.
 pub fn parse_mask_file(text: &str) -> Result<MaskFile, AreaError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| AreaError::Json(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(AreaError::Json)?;
     let mut out = MaskFile::default();
     if value.is_array() {
-        let list: Vec<PlainRect> =
-            serde_json::from_value(value).map_err(|e| AreaError::Json(e.to_string()))?;
+        let list: Vec<PlainRect> = serde_json::from_value(value).map_err(AreaError::Fields)?;
         check_count(list.len())?;
         out.masks = list
             .into_iter()
             .map(|r| Rect::new(r.x, r.y, r.width, r.height))
             .collect();
     } else if value.get("area").is_some() {
-        let needle: Needle =
-            serde_json::from_value(value).map_err(|e| AreaError::Json(e.to_string()))?;
+        let needle: Needle = serde_json::from_value(value).map_err(AreaError::Fields)?;
         check_count(needle.area.len())?;
         for (index, a) in needle.area.into_iter().enumerate() {
             let r = Rect::new(a.xpos, a.ypos, a.width, a.height);
@@ -349,12 +348,17 @@ mod tests {
         .unwrap();
         assert_eq!(n.select, vec![Rect::new(0, 0, 50, 40)]);
         assert_eq!(n.masks, vec![Rect::new(5, 5, 10, 10)]);
-        assert_eq!(parse_mask_file("{}"), Err(AreaError::Shape));
+        assert!(matches!(parse_mask_file("{}"), Err(AreaError::Shape)));
+        assert!(matches!(parse_mask_file("[1,"), Err(AreaError::Json(_))));
+        assert!(matches!(
+            parse_mask_file(r#"[{"x":-1,"y":0,"width":1,"height":1}]"#),
+            Err(AreaError::Fields(_))
+        ));
         assert!(matches!(
             parse_mask_file(r#"{"area":[{"xpos":0,"ypos":0,"width":1,"height":1,"type":"x"}]}"#),
             Err(AreaError::UnknownType { index: 0, .. })
         ));
-        assert_eq!("1, 2,3,4".parse::<Rect>(), Ok(Rect::new(1, 2, 3, 4)));
+        assert_eq!("1, 2,3,4".parse::<Rect>().unwrap(), Rect::new(1, 2, 3, 4));
         assert!("1,2,3".parse::<Rect>().is_err());
     }
 }
