@@ -3,7 +3,7 @@
 //! and the dirty rectangles a caller knows to be the only changed places.
 //!
 //! The scan asks one question per row: which runs of columns are looked
-//! at, and which masks cover which columns. [`RowAreas`] answers it from
+//! at, and which masks cover which columns. `RowAreas` answers it from
 //! the rectangles, so the cost is per row and per rectangle, never per
 //! pixel.
 

@@ -4,7 +4,7 @@
 //!
 //! [`compare`] takes two [`ImageView`]s and [`Options`] and returns a
 //! [`Comparison`]: how many pixels differ beyond the perceptual threshold
-//! (pixelmatch's YIQ metric, see [`scan`]), how many were only
+//! (pixelmatch's YIQ metric, as `scan.rs` describes), how many were only
 //! anti-aliasing, their bounding box, a few regions, and the changes under
 //! each mask. [`compare_in`] also takes the rectangles a caller knows to be
 //! the only ones that may differ (a recording's dirty rectangles), and

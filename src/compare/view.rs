@@ -2,7 +2,7 @@
 //! decoded PNG (R, G, B or R, G, B, A) and rfbplay's own framebuffer
 //! (B, G, R, X) in place, without converting either to a common layout.
 //!
-//! The hot loop is generic over [`Pixels`]: one copy of it is compiled per
+//! The hot loop is generic over `Pixels`: one copy of it is compiled per
 //! pair of layouts, and each reads bytes straight from the caller's buffer.
 
 use super::CompareError;
