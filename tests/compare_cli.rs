@@ -170,6 +170,35 @@ fn errors_exit_2_with_a_code() {
     let msg = v["error"]["message"].as_str().unwrap();
     assert_eq!(msg.matches("Invalid PNG signature").count(), 1, "{msg}");
 
+    // A header claiming 9000x9000 pixels (sides allowed, more than 8192x8192
+    // in all) is refused before allocation.
+    let huge = t.path().join("huge.png");
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&9000u32.to_be_bytes());
+    ihdr.extend_from_slice(&9000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut crc = flate2::Crc::new();
+    crc.update(&ihdr);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc.sum().to_be_bytes());
+    for name in [b"IDAT", b"IEND"] {
+        let mut crc = flate2::Crc::new();
+        crc.update(name);
+        png.extend_from_slice(&0u32.to_be_bytes());
+        png.extend_from_slice(name);
+        png.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    std::fs::write(&huge, &png).unwrap();
+    let (status, v, _) = compare_json(&a, &huge, &[]);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (2, Some("unreadable_image"))
+    );
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("9000x9000, larger than"), "{msg}");
+
     let bad_masks = t.path().join("masks.json");
     std::fs::write(&bad_masks, "{\"nothing\": 1}").unwrap();
     let (status, v, _) = compare_json(&a, &a, &["--mask-file", bad_masks.to_str().unwrap()]);

@@ -13,10 +13,12 @@ use image::ImageDecoder;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Largest image side read, and largest pixel count: 16K x 16K screens and
-/// no more, whatever the file claims.
-pub const MAX_SIDE: u32 = 16384;
-pub const MAX_PIXELS: u64 = 16384 * 16384;
+/// Screenshots are screens: the size limits are the recordings' own
+/// (16384 a side, 8192x8192 pixels in all), checked before any pixel
+/// buffer is allocated, so a small PNG cannot claim gigabytes.
+fn limits() -> crate::limits::Limits {
+    crate::limits::Limits::default()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -33,11 +35,13 @@ pub enum LoadError {
         path: PathBuf,
         cause: image::ImageError,
     },
-    #[error("{} is {width}x{height}, larger than {MAX_SIDE} a side or {MAX_PIXELS} pixels", .path.display())]
+    #[error("{} is {width}x{height}, larger than {max_side} a side or {max_pixels} pixels", .path.display())]
     TooLarge {
         path: PathBuf,
         width: u32,
         height: u32,
+        max_side: u32,
+        max_pixels: u64,
     },
 }
 
@@ -63,6 +67,8 @@ pub fn load_png(path: &Path) -> Result<OwnedImage, LoadError> {
             path: path.to_path_buf(),
             width,
             height,
+            max_side: limits().max_width.min(limits().max_height),
+            max_pixels: limits().max_pixels,
         },
     })
 }
@@ -76,7 +82,7 @@ fn decode_png(bytes: &[u8]) -> Result<OwnedImage, Decoded> {
     let decoder =
         image::codecs::png::PngDecoder::new(std::io::Cursor::new(bytes)).map_err(Decoded::Image)?;
     let (width, height) = decoder.dimensions();
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
+    if limits().check_screen(width, height).is_err() {
         return Err(Decoded::TooLarge(width, height));
     }
     let layout = match decoder.color_type() {
