@@ -155,6 +155,8 @@ fn errors_exit_2_with_a_code() {
         (&missing, &a, "missing_file"),
         (&a, &junk, "unreadable_image"),
         (&a, &truncated, "unreadable_image"),
+        // Equal bytes are decoded once, and still judged.
+        (&junk, &junk, "unreadable_image"),
     ] {
         let (status, v, stderr) = compare_json(a, b, &[]);
         assert_schema(&v);

@@ -54,11 +54,18 @@ impl LoadError {
 
 /// Decodes a PNG file.
 pub fn load_png(path: &Path) -> Result<OwnedImage, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+    decode_file(path, &read(path)?)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    decode_png(&bytes).map_err(|e| match e {
+    })
+}
+
+fn decode_file(path: &Path, bytes: &[u8]) -> Result<OwnedImage, LoadError> {
+    decode_png(bytes).map_err(|e| match e {
         Decoded::Image(cause) => LoadError::Decode {
             path: path.to_path_buf(),
             cause,
@@ -109,12 +116,28 @@ fn decode_png(bytes: &[u8]) -> Result<OwnedImage, Decoded> {
     })
 }
 
-/// Decodes two PNG files at once, on two cores.
+/// Decodes two PNG files at once, on two cores. Two files with the same
+/// bytes (the usual case in a passing screenshot suite) are decoded once.
 pub fn load_pair(
     a: &Path,
     b: &Path,
 ) -> (Result<OwnedImage, LoadError>, Result<OwnedImage, LoadError>) {
-    rayon::join(|| load_png(a), || load_png(b))
+    let (bytes_a, bytes_b) = rayon::join(|| read(a), || read(b));
+    match (bytes_a, bytes_b) {
+        (Ok(x), Ok(y)) if x == y => {
+            let img = decode_file(a, &x);
+            let twin = match &img {
+                Ok(i) => Ok(i.clone()),
+                Err(_) => decode_file(b, &y),
+            };
+            (img, twin)
+        }
+        (Ok(x), Ok(y)) => rayon::join(|| decode_file(a, &x), || decode_file(b, &y)),
+        (x, y) => (
+            x.and_then(|x| decode_file(a, &x)),
+            y.and_then(|y| decode_file(b, &y)),
+        ),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
