@@ -143,7 +143,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         let report = report(&args, result, comparison.as_ref(), diff_written, &failure);
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            // Errors exit 2 here, never the 1 that means "different".
+            Err(e) => {
+                eprintln!("rfbplay: error: cannot print the report: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
     } else if let Some(c) = &comparison {
         print_text(result, c);
         if let Some(d) = &diff_written {
