@@ -15,6 +15,7 @@
 
 pub mod batch;
 pub mod client;
+pub mod compare;
 pub mod container;
 pub mod decode;
 pub mod export;

@@ -40,3 +40,35 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "rfbplay setup: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
+
+# ---- compare benchmark tools (tools/bench_compare.sh) -----------------------
+# Only with `tools/setup.sh --bench`: the tools rfbplay compare is measured
+# against. odiff (odiff-bin ships its binary) and pixelmatch (+ pngjs) go to
+# tools/node_modules from tools/package-lock.json; BlazeDiff's CLI is built
+# from crates.io into target/bench-tools (its bundled codecs need cmake and
+# nasm). Each step is skipped when its result is already there.
+if [ "${1:-}" = "--bench" ]; then
+  cd "$(dirname "$0")/.."
+  bench_packages=(cmake nasm)
+  command -v npm >/dev/null 2>&1 || bench_packages+=(nodejs npm)
+  bench_missing=()
+  for p in "${bench_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || bench_missing+=("$p")
+  done
+  if [ ${#bench_missing[@]} -gt 0 ]; then
+    echo "rfbplay setup: installing ${bench_missing[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${bench_missing[@]}" >/dev/null
+  fi
+  if [ ! -x tools/node_modules/.bin/odiff ] || [ ! -x tools/node_modules/.bin/pixelmatch ]; then
+    echo "rfbplay setup: npm ci in tools/ (odiff-bin, pixelmatch, pngjs)" >&2
+    (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -x target/bench-tools/bin/blazediff ]; then
+    echo "rfbplay setup: building BlazeDiff's CLI into target/bench-tools" >&2
+    cargo install blazediff --version 6.0.2 --locked --root target/bench-tools --quiet
+  fi
+fi

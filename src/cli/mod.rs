@@ -3,6 +3,7 @@
 
 mod args;
 mod batch;
+mod compare;
 mod export;
 mod frames;
 mod info;
@@ -51,6 +52,8 @@ enum Command {
     Ctl(kb::CtlArgs),
     /// Record a viewer's keys and pointer through a proxy, as a .kb file.
     RecordKb(kb::RecordKbArgs),
+    /// Compare two screenshots (PNG): exit 0 same, 1 different, 2 error.
+    Compare(compare::Args),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
@@ -67,6 +70,7 @@ const COMMANDS: &[&str] = &[
     "ctl",
     "record-kb",
     "record",
+    "compare",
 ];
 
 /// A mistake in how a command was called: exit status 2, like clap's own.
@@ -182,6 +186,7 @@ pub fn run() -> ExitCode {
         Command::Inject(a) => kb::run_inject(a),
         Command::Ctl(a) => kb::run_ctl(a),
         Command::RecordKb(a) => kb::run_record_kb(a),
+        Command::Compare(a) => compare::run(a),
     };
     match result {
         Ok(code) => code,
