@@ -113,3 +113,73 @@ fn frame_and_info_over_a_folder() {
     assert!(infos.iter().any(|i| i["error"].is_string()));
     assert!(infos.iter().any(|i| i["updates"] == 115));
 }
+
+#[test]
+fn export_over_a_folder_mirrors_the_tree() {
+    let tmp = TempDir::new("batchexport");
+    let input = tmp.path().join("in");
+    lab(&input);
+    // The same name with two extensions: both kept.
+    std::fs::copy(
+        common::testdata().join("rre.fb"),
+        input.join("lab2/vm3.rbs"),
+    )
+    .unwrap();
+    let videos = tmp.path().join("videos");
+    let run = || {
+        rfbplay(&[
+            "export".as_ref(),
+            input.as_os_str(),
+            videos.as_os_str(),
+            "--json".as_ref(),
+            "--jobs".as_ref(),
+            "2".as_ref(),
+        ])
+    };
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.iter().filter(|l| l["status"] == "ok").count(), 6);
+    assert_eq!(lines.iter().filter(|l| l["status"] == "failed").count(), 1);
+    for rel in [
+        "lab1/vm1.mp4",
+        "lab1/sub/vm2.mp4",
+        "lab2/vm3.fb.mp4",
+        "lab2/vm3.rbs.mp4",
+        "lab2/vm4.mp4",
+        "lab2/vm5.mp4",
+    ] {
+        assert!(videos.join(rel).is_file(), "{rel}");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("damaged.fb") && err.contains("corrupt"),
+        "{err}"
+    );
+    assert!(!err.contains("partial"), "messages name final paths: {err}");
+    let leftovers = walk(&videos)
+        .into_iter()
+        .filter(|p| p.contains("partial"))
+        .count();
+    assert_eq!(leftovers, 0);
+    let again = json_lines(&run());
+    assert_eq!(again.iter().filter(|l| l["status"] == "skipped").count(), 6);
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut v = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p.to_string_lossy().into_owned());
+        }
+    }
+    v
+}

@@ -36,11 +36,28 @@ pub fn plan(
     if jobs.is_empty() {
         anyhow::bail!("{}: no recordings in this folder", dir.display());
     }
+    // Two recordings that differ only by extension (vm1.fb, vm1.rbs) keep
+    // their whole names (vm1.fb.mp4, vm1.rbs.mp4) rather than share one.
+    let mut seen = std::collections::HashMap::new();
+    for j in &jobs {
+        if let Some((root, ext)) = out {
+            *seen.entry(batch::output_for(j, root, ext)).or_insert(0) += 1;
+        }
+    }
     Ok(jobs
         .into_iter()
         .filter(|j| args.shard.is_none_or(|s| s.has(j)))
         .map(|j| {
-            let o = out.map(|(root, ext)| batch::output_for(&j, root, ext));
+            let o = out.map(|(root, ext)| {
+                let plain = batch::output_for(&j, root, ext);
+                if seen.get(&plain).copied().unwrap_or(0) > 1 {
+                    let mut name = j.relative.clone().into_os_string();
+                    name.push(format!(".{ext}"));
+                    root.join(name)
+                } else {
+                    plain
+                }
+            });
             (j, o)
         })
         .collect())

@@ -46,6 +46,15 @@ pub struct Args {
     /// editors that want it; files get bigger and slower to make.
     #[arg(long)]
     cfr: bool,
+    /// With a folder: the format of every output (mp4, mkv, mov, webm, gif,
+    /// avi), as its extension.
+    #[arg(long, default_value = "mp4")]
+    format: String,
+    #[command(flatten)]
+    batch: super::batch::BatchArgs,
+    /// With a folder: print a JSON summary, one object per file.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -56,35 +65,114 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((num(w)?, num(h)?))
 }
 
+/// The video options the arguments ask for.
+fn video_options(args: &Args) -> anyhow::Result<VideoOptions> {
+    let sampling = args.span.sampling()?;
+    Ok(VideoOptions {
+        fps: sampling.fps,
+        from: sampling.from,
+        to: sampling.to,
+        speed: args.speed,
+        crf: args.crf,
+        preset: args.preset.clone(),
+        scale: args.scale,
+        size: args.size,
+        constant_rate: args.cfr,
+        cursor: args.cursor,
+    })
+}
+
+/// `export FOLDER OUTFOLDER`: every recording, mirrored into OUTFOLDER.
+fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
+    let ext = args.format.trim_start_matches('.').to_ascii_lowercase();
+    if !SUPPORTED_EXTENSIONS.split(", ").any(|e| e == ext) {
+        return Err(super::Usage(format!(
+            "--format {ext}: choose one of {SUPPORTED_EXTENSIONS}"
+        ))
+        .into());
+    }
+    if args.out.is_file() {
+        bail!("{}: is a file, not a folder for videos", args.out.display());
+    }
+    let options = video_options(&args)?;
+    let plan = super::batch::plan(&args.file, &args.batch, Some((&args.out, &ext)))?;
+    super::batch::execute(&plan, &args.batch, args.json, |job, out| {
+        let out = out.expect("export folders have outputs");
+        let fail = |e: String| rfbplay::batch::Done {
+            duration_s: None,
+            warning: None,
+            error: Some(e),
+        };
+        if let Err(e) = rfbplay::output::Inputs::new(&[&job.input]).check(out) {
+            return fail(rfbplay::error_chain(&e));
+        }
+        if let Some(dir) = out.parent() {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return fail(format!("{}: {e}", dir.display()));
+            }
+        }
+        match export_staged(&job.input, out, &options, &rfbplay::progress::NoProgress) {
+            // Damage explains an empty video better than the empty video.
+            Ok((report, output_error)) => {
+                let summary = &report.export.summary;
+                let error = match summary.error {
+                    Some(_) => None,
+                    None => output_error,
+                };
+                super::batch::done_from(&job.input, summary, error)
+            }
+            Err(e) => fail(format!("{e:#}")),
+        }
+    })
+}
+
+/// Exports into a temporary file beside `out`, renamed into place when the
+/// video is complete (also when damage ended the recording early: the
+/// video up to it is valid); a failed export leaves nothing behind.
+fn export_staged(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    options: &VideoOptions,
+    progress: &dyn rfbplay::progress::Progress,
+) -> anyhow::Result<(rfbplay::export::video::VideoReport, Option<String>)> {
+    let (staged, file) = rfbplay::output::Staged::create(out)?;
+    drop(file);
+    // Messages name the file the user asked for, not its temporary name.
+    let temp = staged.temp_path().display().to_string();
+    let rename = |e: &(dyn std::error::Error + 'static)| {
+        rfbplay::error_chain(e).replace(&temp, &out.display().to_string())
+    };
+    let mut report = export_file(input, staged.temp_path(), options, progress)
+        .map_err(|e| anyhow::anyhow!(rename(&e)))?;
+    let output_error = report.export.output_error.take().map(|e| rename(&e));
+    if output_error.is_none() {
+        staged.commit()?;
+    }
+    Ok((report, output_error))
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.file.is_dir() {
+        return run_folder(args);
+    }
     if args.out.extension().is_none() {
         bail!(
             "{}: give the output an extension to choose the format ({SUPPORTED_EXTENSIONS})",
             super::display(&args.out)
         );
     }
-    let sampling = args.span.sampling()?;
+    let options = video_options(&args)?;
     rfbplay::output::Inputs::new(&[&args.file]).check(&args.out)?;
-    let options = VideoOptions {
-        fps: sampling.fps,
-        from: sampling.from,
-        to: sampling.to,
-        speed: args.speed,
-        crf: args.crf,
-        preset: args.preset,
-        scale: args.scale,
-        size: args.size,
-        constant_rate: args.cfr,
-        cursor: args.cursor,
-    };
     let quiet = super::is_quiet();
     let started = std::time::Instant::now();
     let bar = Bar::new("encoding");
-    let report = export_file(&args.file, &args.out, &options, &bar)?;
+    let (report, output_error) = export_staged(&args.file, &args.out, &options, &bar)?;
     let code = super::report_unless(&args.file, &report.export.summary, quiet);
-    if let Some(e) = report.export.output_error {
-        // Video errors name the output file themselves.
-        return Err(e.into());
+    if let Some(e) = output_error {
+        if report.export.summary.error.is_some() {
+            return Ok(code);
+        }
+        anyhow::bail!(e);
     }
     if let (Some(gap), false) = (report.cursor_gap, quiet) {
         eprintln!(
