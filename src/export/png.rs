@@ -15,7 +15,7 @@ use image::codecs::webp::WebPEncoder;
 use image::ImageEncoder;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 /// Writes a framebuffer to a PNG file.
@@ -101,8 +101,48 @@ fn write_rgb(
     Ok(())
 }
 
-/// A frame for the PNG worker: where it goes, RGB pixels, width, height.
-type PngJob = (PathBuf, Vec<u8>, u32, u32);
+/// The encoded bytes of one screen, filled by the worker that encodes it
+/// (`Err` when that failed), waited for by the jobs that repeat it.
+type Encoded = Arc<OnceLock<Result<Arc<Vec<u8>>, ()>>>;
+
+/// Work for the PNG workers.
+enum PngJob {
+    /// Encode these RGB pixels (width, height) and write them to a path.
+    Encode(PathBuf, Vec<u8>, u32, u32, Encoded),
+    /// Write the bytes another job encodes (an unchanged screen).
+    Repeat(PathBuf, Encoded),
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let (staged, mut file) = Staged::create(path)?;
+    file.write_all(bytes).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    staged.commit()?;
+    Ok(())
+}
+
+fn work(job: PngJob) -> Result<(), ExportError> {
+    match job {
+        PngJob::Encode(path, rgb, w, h, slot) => {
+            let mut bytes = Vec::with_capacity(rgb.len() / 8);
+            let encoded = encode(&mut bytes, &rgb, w, h, ImageKind::Png, true, &path);
+            let _ = slot.set(
+                encoded
+                    .as_ref()
+                    .map(|_| Arc::new(bytes.clone()))
+                    .map_err(|_| ()),
+            );
+            encoded?;
+            write_bytes(&path, &bytes)
+        }
+        PngJob::Repeat(path, slot) => match slot.wait() {
+            Ok(bytes) => write_bytes(&path, bytes),
+            Err(()) => Err(ExportError::WorkerLost),
+        },
+    }
+}
 
 /// A numbered PNG sequence in a folder.
 pub struct PngSequence {
@@ -110,9 +150,11 @@ pub struct PngSequence {
     digits: usize,
     written: u64,
     jobs: Option<mpsc::SyncSender<PngJob>>,
-    worker: Option<JoinHandle<Result<(), ExportError>>>,
+    workers: Vec<JoinHandle<Result<(), ExportError>>>,
     /// Files no frame may be written over.
     inputs: Inputs,
+    /// The last screen sent, by content number, to repeat without encoding.
+    last: Option<(u64, Encoded)>,
 }
 
 impl PngSequence {
@@ -128,21 +170,32 @@ impl PngSequence {
             source,
         })?;
         let digits = last_index.map_or(6, |k| k.to_string().len().max(6));
-        // Two frames in flight keep both cores busy and memory bounded.
-        let (tx, rx) = mpsc::sync_channel::<PngJob>(2);
-        let worker = std::thread::spawn(move || {
-            for (path, rgb, w, h) in rx {
-                write_rgb(&rgb, w, h, &path, ImageKind::Png, true)?;
-            }
-            Ok(())
-        });
+        // PNG compression is the slow part: one worker per core, with a
+        // couple of frames in flight each, keeps every core busy and memory
+        // bounded.
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (tx, rx) = mpsc::sync_channel::<PngJob>(2 * n);
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = (0..n)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                std::thread::spawn(move || loop {
+                    let job = rx.lock().map_err(|_| ExportError::WorkerLost)?.recv();
+                    match job {
+                        Ok(job) => work(job)?,
+                        Err(_) => return Ok(()),
+                    }
+                })
+            })
+            .collect();
         Ok(PngSequence {
             dir: dir.to_path_buf(),
             digits,
             written: 0,
             jobs: Some(tx),
-            worker: Some(worker),
+            workers,
             inputs,
+            last: None,
         })
     }
 
@@ -158,8 +211,26 @@ impl PngSequence {
     }
 
     fn send(&mut self, path: PathBuf, fb: &Framebuffer) -> Result<(), ExportError> {
+        self.send_content(path, fb, None)
+    }
+
+    /// Sends a frame; a frame whose `content` equals the last one's reuses
+    /// its encoded bytes (every file is still written).
+    fn send_content(
+        &mut self,
+        path: PathBuf,
+        fb: &Framebuffer,
+        content: Option<u64>,
+    ) -> Result<(), ExportError> {
         self.inputs.check(&path)?;
-        let job = (path, fb.to_rgb(), fb.width(), fb.height());
+        let job = match (&self.last, content) {
+            (Some((c, slot)), Some(now)) if *c == now => PngJob::Repeat(path, Arc::clone(slot)),
+            _ => {
+                let slot: Encoded = Arc::new(OnceLock::new());
+                self.last = content.map(|c| (c, Arc::clone(&slot)));
+                PngJob::Encode(path, fb.to_rgb(), fb.width(), fb.height(), slot)
+            }
+        };
         let sent = self
             .jobs
             .as_ref()
@@ -173,11 +244,20 @@ impl PngSequence {
     }
 
     fn worker_error(&mut self) -> ExportError {
+        self.join().err().unwrap_or(ExportError::WorkerLost)
+    }
+
+    /// Closes the queue and waits for every worker; the first error wins.
+    fn join(&mut self) -> Result<(), ExportError> {
         self.jobs = None;
-        match self.worker.take().map(|w| w.join()) {
-            Some(Ok(Err(e))) => e,
-            _ => ExportError::WorkerLost,
+        let mut first = Ok(());
+        for w in self.workers.drain(..) {
+            let r = w.join().unwrap_or(Err(ExportError::WorkerLost));
+            if first.is_ok() {
+                first = r;
+            }
         }
+        first
     }
 }
 
@@ -187,13 +267,13 @@ impl Exporter for PngSequence {
         self.send(path, frame.screen)
     }
 
+    fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
+        let path = self.path_of(frame.index);
+        self.send_content(path, frame.screen, Some(content))
+    }
+
     fn finish(&mut self) -> Result<(), ExportError> {
-        self.jobs = None;
-        match self.worker.take().map(|w| w.join()) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(ExportError::WorkerLost),
-            None => Ok(()),
-        }
+        self.join()
     }
 
     fn frames_written(&self) -> u64 {
