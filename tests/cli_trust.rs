@@ -240,6 +240,33 @@ fn ranges_follow_one_rule() {
     let out = run(&["--fps", "1001"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("at most 240"), "{}", stderr(&out));
+    // export follows the same rule.
+    let mp4 = tmp.path().join("r.mp4");
+    let export = |extra: &[&str]| {
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("export"),
+            ipxe().into_os_string().leak(),
+            mp4.as_os_str(),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        rfbplay(&args)
+    };
+    let out = export(&["--from", "10", "--to", "5"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = export(&["--from", "20"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--from 20.000s is past the end of the recording (17.565s)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = export(&["--from", "15", "--to", "1m"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("frames stop there"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

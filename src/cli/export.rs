@@ -168,6 +168,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bar = Bar::new("encoding");
     let (report, output_error) = export_staged(&args.file, &args.out, &options, &bar)?;
     let code = super::report_unless(&args.file, &report.export.summary, quiet);
+    // The range rule every command shares comes first: it says why a video
+    // came out empty.
+    args.span
+        .check_against(&args.file, &report.export.summary)?;
     if let Some(e) = output_error {
         if report.export.summary.error.is_some() {
             return Ok(code);
