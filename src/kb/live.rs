@@ -33,10 +33,25 @@ pub enum WaitError {
     },
     #[error("stopped while waiting")]
     Stopped,
-    #[error("the server connection ended: {0}")]
-    Closed(String),
+    #[error("the server connection ended")]
+    Closed(#[source] ConnectionEnd),
     #[error(transparent)]
     Client(#[from] ClientError),
+}
+
+/// Why the connection a playback watches ended.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ConnectionEnd {
+    #[error("the server closed the connection")]
+    ServerClosed,
+    #[error("playback ended")]
+    PlaybackEnded,
+    #[error("the server's screen size cannot be used")]
+    ScreenSize(#[source] std::sync::Arc<crate::decode::RectError>),
+    #[error("cannot decode the server's stream")]
+    Decode(#[source] std::sync::Arc<crate::rfb::ParseError>),
+    #[error(transparent)]
+    Client(std::sync::Arc<ClientError>),
 }
 
 /// The closest match a failed wait saw, for its error message.
@@ -81,7 +96,7 @@ struct State {
     version: u64,
     want_updates: bool,
     /// Set when the reader thread ends: why.
-    closed: Option<String>,
+    closed: Option<ConnectionEnd>,
 }
 
 struct Shared {
@@ -207,7 +222,7 @@ impl Session {
     }
 
     /// Why the connection ended, if it has.
-    pub fn closed(&self) -> Option<String> {
+    pub fn closed(&self) -> Option<ConnectionEnd> {
         self.shared.lock().closed.clone()
     }
 
@@ -373,16 +388,16 @@ fn read_loop(mut client: Client, shared: &Shared, stop: &AtomicBool) {
     let mut parser = Parser::new(PixelFormat::BGRX, Limits::default(), false);
     let why = 'run: {
         if let Err(e) = parser.set_screen_size(u32::from(w), u32::from(h)) {
-            break 'run e.to_string();
+            break 'run ConnectionEnd::ScreenSize(e.into());
         }
         let start = Instant::now();
         let mut buf = vec![0u8; 256 << 10];
         while !stop.load(Ordering::Relaxed) {
             let n = match client.read_some(&mut buf) {
-                Ok(0) => break 'run "the server closed the connection".to_string(),
+                Ok(0) => break 'run ConnectionEnd::ServerClosed,
                 Ok(n) => n,
                 Err(e) if is_timeout(&e) => continue,
-                Err(e) => break 'run client.session_error(e).to_string(),
+                Err(e) => break 'run ConnectionEnd::Client(client.session_error(e).into()),
             };
             let time = Time(start.elapsed().as_nanos() as u64);
             let mut updated = false;
@@ -400,17 +415,17 @@ fn read_loop(mut client: Client, shared: &Shared, stop: &AtomicBool) {
                 }
             });
             if let Err(e) = fed {
-                break 'run format!("cannot decode the server's stream: {e}");
+                break 'run ConnectionEnd::Decode(e.into());
             }
             if updated {
                 let fb = parser.screen().shown();
                 let (w, h) = (fb.width().min(65535) as u16, fb.height().min(65535) as u16);
                 if let Err(e) = client.request_update(true, Rect::new(0, 0, w, h)) {
-                    break 'run e.to_string();
+                    break 'run ConnectionEnd::Client(e.into());
                 }
             }
         }
-        "playback ended".to_string()
+        ConnectionEnd::PlaybackEnded
     };
     shared.lock().closed = Some(why);
     shared.changed.notify_all();
