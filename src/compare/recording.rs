@@ -79,10 +79,17 @@ impl Side {
     }
 }
 
-/// Whether a file starts with the PNG signature (anything else is taken
-/// for a recording).
+/// Whether a file is meant as a PNG: its name ends in .png or it starts
+/// with the PNG signature (anything else is taken for a recording, so a
+/// damaged PNG is reported as a damaged image).
 pub fn is_png(path: &Path) -> bool {
     use std::io::Read;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return true;
+    }
     let mut magic = [0u8; 8];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
@@ -209,15 +216,15 @@ impl Step {
 /// matched one to one first, so two runs that agree cost one comparison
 /// per screen.
 pub fn align(
-    expected: &[Framebuffer],
-    actual: &[Framebuffer],
+    expected: &[&Framebuffer],
+    actual: &[&Framebuffer],
     options: &Options,
     tolerance: &Tolerance,
 ) -> Result<Vec<Step>, CompareError> {
     let cmp = |i: usize, j: usize| {
         compare(
-            &ImageView::from(&expected[i]),
-            &ImageView::from(&actual[j]),
+            &ImageView::from(expected[i]),
+            &ImageView::from(actual[j]),
             options,
         )
     };
@@ -352,6 +359,7 @@ mod tests {
     fn run(e: &[u8], a: &[u8]) -> String {
         let e: Vec<_> = e.iter().map(|&v| solid(v)).collect();
         let a: Vec<_> = a.iter().map(|&v| solid(v)).collect();
+        let (e, a): (Vec<_>, Vec<_>) = (e.iter().collect(), a.iter().collect());
         kinds(&align(&e, &a, &Options::default(), &Tolerance::default()).unwrap())
     }
 
