@@ -33,7 +33,7 @@ pub struct Args {
     /// Write a diff image here (PNG): changes red, anti-aliasing yellow,
     /// ignored areas hatched blue, over a faded grey copy of EXPECTED.
     #[arg(long, value_name = "PNG")]
-    diff: Option<PathBuf>,
+    pub(super) diff: Option<PathBuf>,
     /// overlay (the diff alone) or side-by-side (expected | diff | actual).
     #[arg(long, value_enum, default_value = "overlay", value_name = "MODE")]
     diff_mode: Mode,

@@ -134,6 +134,14 @@ pub fn run(args: &Args, expected: &Path, actual: &Path) -> anyhow::Result<ExitCo
 type Screens = (Vec<Stable>, Vec<Stable>);
 
 fn judge(args: &Args, expected: &Path, actual: &Path) -> Result<(Screens, Vec<Step>), Failure> {
+    if args.diff.is_some() {
+        return Err(fail(
+            "bad_option",
+            anyhow::anyhow!(
+                "--diff draws one pair of screens: name a moment of each recording (FILE@12.5)"
+            ),
+        ));
+    }
     let options = options(args)?;
     let (e, a) = rayon::join(
         || stable(expected, args.settle),
