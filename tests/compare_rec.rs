@@ -239,7 +239,11 @@ fn a_moment_past_the_end_or_a_missing_file_is_an_error() {
     // A diff image needs one pair of screens, not a sequence.
     let png = Path::new(&r.golden).with_file_name("diff.png");
     let (code, v, _) = json(&[&r.golden, &r.slower, "--diff", png.to_str().unwrap()]);
-    assert_eq!((code, v["error"]["code"].as_str()), (2, Some("bad_option")), "{v}");
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (2, Some("bad_option")),
+        "{v}"
+    );
     assert!(!png.exists());
     let (code, v, _) = json(&[&r.golden, missing.to_str().unwrap()]);
     assert_eq!(
