@@ -4,32 +4,45 @@
 //! judging is `rfbplay::compare`'s; this file reads arguments and files
 //! and prints.
 
+use rfbplay::compare::recording::{self as rec, Pick, Side};
 use rfbplay::compare::{
-    self, png, Comparison, DiffMode, MaskCount, Options, Rect, SizeMismatch, Tolerance,
+    self, png, Comparison, DiffMode, ImageView, MaskCount, Options, OwnedImage, Rect, SizeMismatch,
+    Tolerance,
 };
+use rfbplay::framebuffer::Framebuffer;
+use rfbplay::player::{PlayOptions, Player};
+use rfbplay::progress::NoProgress;
+use rfbplay::sampler::{self, Moment, Shot};
+use rfbplay::time::Time;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The reference screenshot (PNG).
-    expected: PathBuf,
-    /// The screenshot under test (PNG).
-    actual: PathBuf,
+    /// The reference: a PNG, or a recording at a moment (FILE@12.5,
+    /// FILE@1m3s, FILE@end, FILE@update:42). Two recordings without a
+    /// moment are compared by their stable screens.
+    pub(super) expected: String,
+    /// The screen under test, in the same forms.
+    pub(super) actual: String,
+    /// Recordings: a screen counts as stable when it stays unchanged this
+    /// long (500ms, 1.5s, 2).
+    #[arg(long, default_value = "500ms", value_name = "DURATION", value_parser = rfbplay::time::parse_duration)]
+    pub(super) settle: Time,
     /// Write a diff image here (PNG): changes red, anti-aliasing yellow,
     /// ignored areas hatched blue, over a faded grey copy of EXPECTED.
     #[arg(long, value_name = "PNG")]
-    diff: Option<PathBuf>,
+    pub(super) diff: Option<PathBuf>,
     /// overlay (the diff alone) or side-by-side (expected | diff | actual).
     #[arg(long, value_enum, default_value = "overlay", value_name = "MODE")]
     diff_mode: Mode,
     /// Print the result as JSON (schema 1) on stdout.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Colour distance threshold, 0 to 1, on pixelmatch's and odiff's YIQ scale.
     #[arg(long, default_value_t = 0.1, value_parser = unit_interval)]
-    threshold: f64,
+    pub(super) threshold: f64,
     /// Leave out pixels that look like anti-aliasing (the default).
     #[arg(long, overrides_with = "no_aa")]
     aa: bool,
@@ -77,6 +90,10 @@ struct Report {
     result: &'static str,
     expected: String,
     actual: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_time_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual_time_s: Option<f64>,
     width: Option<u32>,
     height: Option<u32>,
     size_mismatch: Option<SizeMismatch>,
@@ -102,18 +119,18 @@ struct MaskReport {
 }
 
 #[derive(Serialize)]
-struct ErrorReport {
-    code: &'static str,
-    message: String,
+pub(super) struct ErrorReport {
+    pub(super) code: &'static str,
+    pub(super) message: String,
 }
 
 /// A failure, with the stable code `--json` reports.
-struct Failure {
-    code: &'static str,
-    error: anyhow::Error,
+pub(super) struct Failure {
+    pub(super) code: &'static str,
+    pub(super) error: anyhow::Error,
 }
 
-fn fail(code: &'static str, e: impl Into<anyhow::Error>) -> Failure {
+pub(super) fn fail(code: &'static str, e: impl Into<anyhow::Error>) -> Failure {
     Failure {
         code,
         error: e.into(),
@@ -125,13 +142,23 @@ fn quad(r: Rect) -> [u32; 4] {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let tolerance = Tolerance {
-        max_diff_pixels: args.max_diff_pixels,
-        max_diff_ratio: args.max_diff_ratio,
-    };
+    let (e, a) = (Side::parse(&args.expected), Side::parse(&args.actual));
+    let recording = |s: &Side| s.pick.is_none() && s.path.is_file() && !rec::is_png(&s.path);
+    if recording(&e) && recording(&a) {
+        return super::compare_rec::run(&args, &e.path, &a.path);
+    }
+    let tolerance = tolerance(&args);
     let mut comparison = None;
     let mut diff_written = None;
-    let failure = judge(&args, &mut comparison, &mut diff_written).err();
+    let mut times = [None, None];
+    let failure = judge(
+        &args,
+        [&e, &a],
+        &mut comparison,
+        &mut diff_written,
+        &mut times,
+    )
+    .err();
     let same = failure.is_none() && comparison.as_ref().is_some_and(|c| c.is_same(&tolerance));
     let result = match (&failure, same) {
         (Some(_), _) => "error",
@@ -142,7 +169,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("rfbplay: error: {:#}", f.error);
     }
     if args.json {
-        let report = report(&args, result, comparison.as_ref(), diff_written, &failure);
+        let mut report = report(&args, result, comparison.as_ref(), diff_written, &failure);
+        report.expected = shown(&e.path);
+        report.actual = shown(&a.path);
+        [report.expected_time_s, report.actual_time_s] = times.map(|t| t.map(Time::as_secs_f64));
         match serde_json::to_string_pretty(&report) {
             Ok(json) => println!("{json}"),
             // Errors exit 2 here, never the 1 that means "different".
@@ -168,9 +198,164 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// when writing the diff image fails afterwards.
 fn judge(
     args: &Args,
+    sides: [&Side; 2],
     comparison: &mut Option<Comparison>,
     written: &mut Option<PathBuf>,
+    times: &mut [Option<Time>; 2],
 ) -> Result<(), Failure> {
+    let options = options(args)?;
+    let inputs = [sides[0].path.as_path(), sides[1].path.as_path()];
+    if let Some(out) = &args.diff {
+        png::refuse_inputs(out, &inputs).map_err(|e| fail("diff_is_input", e))?;
+    }
+    let (a, b) = load_sides(sides, times)?;
+    let (a, b) = (a.view(), b.view());
+    let mode = match args.diff_mode {
+        Mode::Overlay => DiffMode::Overlay,
+        Mode::SideBySide => DiffMode::SideBySide,
+    };
+    let (c, image) = if args.diff.is_some() {
+        compare::compare_and_draw(&a, &b, &options, None, mode)
+    } else {
+        compare::compare(&a, &b, &options).map(|c| (c, None))
+    }
+    .map_err(|e| fail("bad_option", e))?;
+    *comparison = Some(c);
+    if let (Some(out), Some(img)) = (&args.diff, image) {
+        png::write_png(out, img.width, img.height, &img.rgb, &inputs).map_err(|e| {
+            let code = match e {
+                png::WriteError::IsInput { .. } => "diff_is_input",
+                _ => "diff_write_failed",
+            };
+            fail(code, e)
+        })?;
+        *written = Some(out.clone());
+    }
+    Ok(())
+}
+
+/// A screen to compare: decoded from a PNG, or taken from a recording in
+/// memory (no PNG round trip).
+enum Loaded {
+    Png(OwnedImage),
+    Screen(Framebuffer),
+}
+
+impl Loaded {
+    fn view(&self) -> ImageView<'_> {
+        match self {
+            Loaded::Png(i) => i.view(),
+            Loaded::Screen(fb) => ImageView::from(fb),
+        }
+    }
+}
+
+fn load_sides(
+    sides: [&Side; 2],
+    times: &mut [Option<Time>; 2],
+) -> Result<(Loaded, Loaded), Failure> {
+    let is_png = |s: &Side| s.pick.is_none() && (rec::is_png(&s.path) || !s.path.is_file());
+    if is_png(sides[0]) && is_png(sides[1]) {
+        // Two PNGs: decoded together (once when they are the same bytes).
+        let (a, b) = png::load_pair(&sides[0].path, &sides[1].path);
+        return Ok((Loaded::Png(load_png(a)?), Loaded::Png(load_png(b)?)));
+    }
+    let mut one = |i: usize| -> Result<Loaded, Failure> {
+        let s = sides[i];
+        if is_png(s) {
+            return Ok(Loaded::Png(load_png(png::load_png(&s.path))?));
+        }
+        let (fb, t) = screen_of(&s.path, s.pick.unwrap_or(Pick::End))?;
+        times[i] = Some(t);
+        Ok(Loaded::Screen(fb))
+    };
+    Ok((one(0)?, one(1)?))
+}
+
+fn load_png(r: Result<OwnedImage, png::LoadError>) -> Result<OwnedImage, Failure> {
+    r.map_err(|e| {
+        let code = if e.is_missing() {
+            "missing_file"
+        } else {
+            "unreadable_image"
+        };
+        fail(code, e)
+    })
+}
+
+/// Opens a recording for `compare`, with the error codes `--json` reports.
+pub(super) fn open_recording(path: &Path) -> Result<Player, Failure> {
+    Player::open(path, PlayOptions::default()).map_err(|e| {
+        let code = if path.exists() {
+            "unreadable_recording"
+        } else {
+            "missing_file"
+        };
+        fail(code, e)
+    })
+}
+
+/// The screen of a recording at a moment, and that moment's time.
+fn screen_of(path: &Path, pick: Pick) -> Result<(Framebuffer, Time), Failure> {
+    let mut player = open_recording(path)?;
+    let name = shown(path);
+    if let Pick::Update(n) = pick {
+        let (shot, summary) = rfbplay::inspect::screen_after_update(&mut player, n, &NoProgress);
+        return match (shot, summary.error) {
+            (Some(s), _) => Ok(s),
+            (None, Some(e)) => Err(fail("unreadable_recording", e)),
+            (None, None) => Err(fail(
+                "past_end",
+                anyhow::anyhow!("{name} has fewer than {n} updates"),
+            )),
+        };
+    }
+    let moment = match pick {
+        Pick::At(t) => Moment::At(t),
+        _ => Moment::End,
+    };
+    let (shot, summary) = sampler::sample(&mut player, moment, &NoProgress);
+    match shot {
+        Shot::Screen(fb) => {
+            let t = match pick {
+                Pick::At(t) => t,
+                _ => summary.last_update.unwrap_or(Time::ZERO),
+            };
+            Ok((fb, t))
+        }
+        Shot::PastEnd { duration } => Err(fail(
+            "past_end",
+            anyhow::anyhow!(
+                "{name}: {} is after the recording's end at {duration}",
+                match pick {
+                    Pick::At(t) => t,
+                    _ => duration,
+                }
+            ),
+        )),
+        Shot::NoUpdate => Err(fail(
+            "no_screen",
+            anyhow::anyhow!("{name}: no update completed, so there is no screen"),
+        )),
+        Shot::Damaged => match summary.error {
+            Some(e) => Err(fail("unreadable_recording", e)),
+            None => Err(fail(
+                "unreadable_recording",
+                anyhow::anyhow!("{name} is damaged"),
+            )),
+        },
+    }
+}
+
+pub(super) fn tolerance(args: &Args) -> Tolerance {
+    Tolerance {
+        max_diff_pixels: args.max_diff_pixels,
+        max_diff_ratio: args.max_diff_ratio,
+    }
+}
+
+/// The comparison options and masks the arguments ask for.
+pub(super) fn options(args: &Args) -> Result<Options, Failure> {
     let mut options = Options {
         threshold: args.threshold,
         detect_aa: !args.no_aa,
@@ -200,44 +385,7 @@ fn judge(
         options.masks.extend(file.masks);
         options.select.extend(file.select);
     }
-    let inputs = [args.expected.as_path(), args.actual.as_path()];
-    if let Some(out) = &args.diff {
-        png::refuse_inputs(out, &inputs).map_err(|e| fail("diff_is_input", e))?;
-    }
-    let (a, b) = png::load_pair(&args.expected, &args.actual);
-    let load = |r: Result<compare::OwnedImage, png::LoadError>| {
-        r.map_err(|e| {
-            let code = if e.is_missing() {
-                "missing_file"
-            } else {
-                "unreadable_image"
-            };
-            fail(code, e)
-        })
-    };
-    let (a, b) = (load(a)?, load(b)?);
-    let mode = match args.diff_mode {
-        Mode::Overlay => DiffMode::Overlay,
-        Mode::SideBySide => DiffMode::SideBySide,
-    };
-    let (c, image) = if args.diff.is_some() {
-        compare::compare_and_draw(&a.view(), &b.view(), &options, None, mode)
-    } else {
-        compare::compare(&a.view(), &b.view(), &options).map(|c| (c, None))
-    }
-    .map_err(|e| fail("bad_option", e))?;
-    *comparison = Some(c);
-    if let (Some(out), Some(img)) = (&args.diff, image) {
-        png::write_png(out, img.width, img.height, &img.rgb, &inputs).map_err(|e| {
-            let code = match e {
-                png::WriteError::IsInput { .. } => "diff_is_input",
-                _ => "diff_write_failed",
-            };
-            fail(code, e)
-        })?;
-        *written = Some(out.clone());
-    }
-    Ok(())
+    Ok(options)
 }
 
 fn report(
@@ -251,8 +399,10 @@ fn report(
     Report {
         schema: 1,
         result,
-        expected: shown(&args.expected),
-        actual: shown(&args.actual),
+        expected: args.expected.clone(),
+        actual: args.actual.clone(),
+        expected_time_s: None,
+        actual_time_s: None,
         width: c.map(|c| c.width),
         height: c.map(|c| c.height),
         size_mismatch: c.and_then(|c| c.size_mismatch),
@@ -285,7 +435,7 @@ fn report(
     }
 }
 
-fn shown(p: &Path) -> String {
+pub(super) fn shown(p: &Path) -> String {
     super::display(p)
 }
 

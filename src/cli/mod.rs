@@ -4,6 +4,7 @@
 mod args;
 mod batch;
 mod compare;
+mod compare_rec;
 mod export;
 mod frames;
 mod info;

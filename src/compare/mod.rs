@@ -13,6 +13,7 @@
 
 pub mod areas;
 pub mod png;
+pub mod recording;
 mod regions;
 mod scan;
 pub mod view;
