@@ -111,7 +111,8 @@ pub struct CtlArgs {
     /// The socket given to `play --control`.
     socket: PathBuf,
     /// pause, continue, step, getstep, stop, or inject EVENT (a playback);
-    /// list, add NAME=TARGET, stop NAME, or stop --all (record --control).
+    /// list [--json], add NAME=TARGET, stop NAME, add-kb NAME[=TARGET]
+    /// --listen HOST:PORT, stop-kb NAME, or stop --all (record --control).
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     command: Vec<String>,
 }
@@ -261,12 +262,57 @@ pub fn run_ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
     }
     let answer = control::request(&a.socket, &line)
         .with_context(|| format!("cannot talk to {}", a.socket.display()))?;
-    println!("{answer}");
+    match serde_json::from_str::<serde_json::Value>(&answer) {
+        // `list` of a recorder: a table, unless --json asked for the JSON.
+        Ok(v) if line == "list" && v["recordings"].is_array() => print!("{}", table(&v)),
+        _ => println!("{answer}"),
+    }
     Ok(if answer.starts_with("error") {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `list`'s rows, one line each: type, name, state, target, file, what
+/// was recorded, and the error if there is one.
+fn table(v: &serde_json::Value) -> String {
+    let rows = v["recordings"].as_array().map_or(&[][..], |r| r.as_slice());
+    let s = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let mut out = format!(
+        "{:<4} {:<12} {:<12} {:<22} {:<28} {}\n",
+        "TYPE", "NAME", "STATE", "TARGET", "FILE", "RECORDED"
+    );
+    for r in rows {
+        let what = if r["type"] == "kb" {
+            format!(
+                "{} viewers, {} keys, {} pointer events; viewers connect to {}",
+                r["viewers"],
+                r["keys"],
+                r["pointers"],
+                s(r, "listen")
+            )
+        } else {
+            format!(
+                "{} updates, {} bytes, {:.1} s",
+                r["updates"],
+                r["file_bytes"],
+                r["elapsed_s"].as_f64().unwrap_or(0.0)
+            )
+        };
+        out += &format!(
+            "{:<4} {:<12} {:<12} {:<22} {:<28} {what}\n",
+            s(r, "type"),
+            s(r, "name"),
+            s(r, "state"),
+            s(r, "target"),
+            s(r, "file")
+        );
+        if let Some(e) = r["error"].as_str() {
+            out += &format!("     {}: {e}\n", s(r, "name"));
+        }
+    }
+    out
 }
 
 /// The playback runs elsewhere: relative LoadFile and image paths are made

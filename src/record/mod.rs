@@ -19,6 +19,8 @@
 
 #[cfg(unix)]
 pub mod control;
+#[cfg(unix)]
+pub mod kb_sessions;
 pub mod output;
 pub mod pacer;
 mod session;

@@ -1,0 +1,261 @@
+//! Recording a lab with one `rfbplay record --control` process, against
+//! real TigerVNC Xvnc servers: keyboard/mouse sessions added and stopped
+//! by name beside screen recordings (`add-kb`, `stop-kb`, `list`), one
+//! session's bad password or dead server leaving the others recording,
+//! and a small lab (five servers) recorded at once and killed with -9.
+#![cfg(unix)]
+
+mod common;
+#[path = "common/xvnc.rs"]
+mod xvnc;
+
+use rfbplay::client::{Client, ConnectOptions, Target};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+use xvnc::Xvnc;
+
+fn rfbplay() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rfbplay"));
+    c.env_remove("VNC_PASSWORD");
+    c
+}
+
+/// The recorder, killed by PID if the test fails first.
+struct Bin(Child);
+
+impl Drop for Bin {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ctl(sock: &Path, words: &[&str]) -> (bool, String) {
+    let o = rfbplay().arg("ctl").arg(sock).args(words).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).trim().to_string(),
+    )
+}
+
+fn list(sock: &Path) -> Vec<serde_json::Value> {
+    let (ok, answer) = ctl(sock, &["list", "--json"]);
+    assert!(ok, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    v["recordings"].as_array().unwrap().clone()
+}
+
+fn row<'a>(rows: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .find(|r| r["name"] == name && r["type"] == kind)
+        .unwrap_or_else(|| panic!("{kind} {name} not in {rows:?}"))
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(t.elapsed() < Duration::from_secs(15), "waited for {what}");
+        sleep(Duration::from_millis(100));
+    }
+}
+
+fn recorder(sock: &Path, dir: &Path, jobs: &[String]) -> Bin {
+    let bin = Bin(rfbplay()
+        .args(["record", "--control"])
+        .arg(sock)
+        .arg("--dir")
+        .arg(dir)
+        .args(jobs)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    wait_for("the socket", || sock.exists());
+    bin
+}
+
+/// The port in an `add-kb` answer: "... point a VNC viewer at ADDR (...".
+fn listen_port(answer: &str) -> u16 {
+    let addr = answer
+        .split("viewer at ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {answer}"));
+    addr.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn viewer_on(port: u16) -> Result<Client, rfbplay::client::ClientError> {
+    Client::connect(&Target::new("127.0.0.1", port), &ConnectOptions::default())
+}
+
+#[test]
+fn add_kb_records_a_viewer_beside_the_screen_and_stops_by_name() {
+    let Some(a) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    let dir = common::TempDir::new("reclab-kb");
+    let (sock, recs) = (dir.path().join("rec.sock"), dir.path().join("recs"));
+    let _bin = recorder(&sock, &recs, &[format!("a={}", a.target())]);
+    wait_for("a recording", || {
+        row(&list(&sock), "fb", "a")["state"] == "recording"
+    });
+
+    // add-kb NAME takes the screen recording's server.
+    let (ok, answer) = ctl(&sock, &["add-kb", "a", "--listen", "127.0.0.1:0"]);
+    assert!(ok, "{answer}");
+    assert!(!answer.contains("warning"), "{answer}");
+    let port = listen_port(&answer);
+    // One kb session per name while it runs.
+    let (ok, again) = ctl(&sock, &["add-kb", "a", "--listen", "127.0.0.1:0"]);
+    assert!(!ok && again.contains("already recording keys"), "{again}");
+
+    let mut viewer = viewer_on(port).unwrap();
+    assert_eq!(viewer.size(), (1024, 768), "the viewer reached a's server");
+    viewer.pointer(0, 100, 200).unwrap();
+    for (down, keysym) in [(true, 0x61), (false, 0x61), (true, 0x62), (false, 0x62)] {
+        viewer.key(down, keysym).unwrap();
+        sleep(Duration::from_millis(20));
+    }
+    sleep(Duration::from_millis(300));
+    // A second viewer meanwhile is turned away.
+    assert!(viewer_on(port).is_err(), "one viewer at a time");
+    viewer.shutdown();
+    drop(viewer);
+    wait_for("the viewer counted", || {
+        row(&list(&sock), "kb", "a")["viewers"] == 1
+    });
+    let rows = list(&sock);
+    let kb = row(&rows, "kb", "a");
+    assert_eq!(kb["state"], "recording", "{kb}");
+    assert_eq!(kb["keys"], 4, "{kb}");
+    assert_eq!(kb["pointers"], 1, "{kb}");
+    assert_eq!(row(&rows, "fb", "a")["state"], "recording");
+
+    // The table names both types.
+    let (ok, table) = ctl(&sock, &["list"]);
+    assert!(ok, "{table}");
+    assert!(table.lines().any(|l| l.starts_with("fb   a ")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("kb   a ")), "{table}");
+
+    let (ok, answer) = ctl(&sock, &["stop-kb", "a"]);
+    assert!(ok, "{answer}");
+    assert_eq!(row(&list(&sock), "kb", "a")["state"], "ended");
+    assert_eq!(row(&list(&sock), "fb", "a")["state"], "recording");
+    let text = std::fs::read_to_string(recs.join("a.kb")).unwrap();
+    let events: Vec<String> = rfbplay::kb::parse_str(&text)
+        .unwrap()
+        .events()
+        .map(|(_, e)| rfbplay::kb::write::format_event(e))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "PointerEvent,0,100,200",
+            "KeyEvent,true,a",
+            "KeyEvent,false,a",
+            "KeyEvent,true,b",
+            "KeyEvent,false,b"
+        ],
+        "{text}"
+    );
+
+    // Unknown names are clear errors; a new session numbers its file.
+    let (ok, answer) = ctl(&sock, &["stop-kb", "nosuch"]);
+    assert!(
+        !ok && answer.contains("no kb recording is named \"nosuch\""),
+        "{answer}"
+    );
+    let (ok, answer) = ctl(&sock, &["stop", "nosuch"]);
+    assert!(!ok && answer.contains("no recording is named"), "{answer}");
+    let (ok, answer) = ctl(&sock, &["add-kb", "nosuch", "--listen", "127.0.0.1:0"]);
+    assert!(!ok && answer.contains("no screen recording"), "{answer}");
+    let (ok, answer) = ctl(&sock, &["add-kb", "a", "--listen", "127.0.0.1:0"]);
+    assert!(ok && answer.ends_with("a.1.kb"), "{answer}");
+    assert_eq!(std::fs::read_to_string(recs.join("a.kb")).unwrap(), text);
+    let (ok, answer) = ctl(&sock, &["stop", "--all"]);
+    assert!(ok && answer == "ok: stopped 2 recordings", "{answer}");
+}
+
+#[test]
+fn a_bad_password_or_a_dead_server_leaves_the_others_recording() {
+    let Some(good) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    let dir = common::TempDir::new("reclab-fail");
+    let Some(pw) = xvnc::password_file(dir.path(), "secret1") else {
+        return;
+    };
+    let pw_arg = pw.to_string_lossy().into_owned();
+    let Some(locked) = Xvnc::start(&["-SecurityTypes", "VncAuth", "-PasswordFile", &pw_arg]) else {
+        return;
+    };
+    let (sock, recs) = (dir.path().join("rec.sock"), dir.path().join("recs"));
+    // No password given to the recorder: `locked` fails.
+    let _bin = recorder(
+        &sock,
+        &recs,
+        &[
+            format!("good={}", good.target()),
+            format!("locked={}", locked.target()),
+        ],
+    );
+    let dead = xvnc::free_port();
+    let (ok, answer) = ctl(
+        &sock,
+        &[
+            "add-kb",
+            &format!("dead=127.0.0.1::{dead}"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(ok, "{answer}");
+    let dead_port = listen_port(&answer);
+    let (ok, answer) = ctl(
+        &sock,
+        &[
+            "add-kb",
+            &format!("good={}", good.target()),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(ok, "{answer}");
+    let good_port = listen_port(&answer);
+
+    // A viewer of the dead server is closed; the session says why and
+    // waits for the next viewer.
+    assert!(viewer_on(dead_port).is_err());
+    wait_for("locked failed, dead's error", || {
+        let rows = list(&sock);
+        row(&rows, "fb", "locked")["state"] == "failed"
+            && row(&rows, "kb", "dead")["error"].is_string()
+    });
+    let rows = list(&sock);
+    let locked_err = row(&rows, "fb", "locked")["error"].as_str().unwrap();
+    assert!(locked_err.contains("password"), "{locked_err}");
+    let dead_row = row(&rows, "kb", "dead");
+    assert_eq!(dead_row["state"], "recording", "{dead_row}");
+    assert!(
+        dead_row["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{dead_row}"
+    );
+
+    // The others go on.
+    let mut viewer = viewer_on(good_port).unwrap();
+    viewer.key(true, 0x41).unwrap();
+    viewer.key(false, 0x41).unwrap();
+    sleep(Duration::from_millis(200));
+    viewer.shutdown();
+    drop(viewer);
+    wait_for("good's viewer counted", || {
+        row(&list(&sock), "kb", "good")["keys"] == 2
+    });
+    let rows = list(&sock);
+    assert_eq!(row(&rows, "fb", "good")["state"], "recording", "{rows:?}");
+    assert!(row(&rows, "fb", "good")["updates"].as_u64().unwrap() >= 1);
+}
