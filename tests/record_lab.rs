@@ -259,3 +259,104 @@ fn a_bad_password_or_a_dead_server_leaves_the_others_recording() {
     assert_eq!(row(&rows, "fb", "good")["state"], "recording", "{rows:?}");
     assert!(row(&rows, "fb", "good")["updates"].as_u64().unwrap() >= 1);
 }
+
+/// The screen of `file` at `t` seconds, as RGBA bytes.
+fn frame_at(file: &Path, t: f64) -> Vec<u8> {
+    let png = file.with_extension(format!("{:.3}.png", t));
+    let o = rfbplay()
+        .arg("frame")
+        .arg(file)
+        .arg(&png)
+        .arg("--at")
+        .arg(format!("{t:.3}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    image::open(&png).unwrap().to_rgba8().into_raw()
+}
+
+fn info_duration(file: &Path) -> f64 {
+    let o = rfbplay().arg("info").arg(file).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let line = out.lines().find(|l| l.starts_with("duration:")).unwrap();
+    line["duration:".len()..]
+        .trim()
+        .split('s')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn play_record_shows_each_key_in_the_frame_after_it() {
+    if common::tool("xterm").is_none() || common::tool("xdotool").is_none() {
+        return;
+    }
+    let Some(mut x) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    x.spawn("xterm", &["-fn", "10x20", "-geometry", "+10+10"]);
+    wait_for("xterm", || {
+        Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--class", "XTerm"])
+            .env("DISPLAY", x.display_env())
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+    });
+    sleep(Duration::from_millis(700));
+    let dir = common::TempDir::new("reclab-play");
+    // `echo hello`, one event every 100 ms.
+    let mut kb = String::new();
+    for e in rfbplay::kb::typing::type_events("echo hello") {
+        kb += &rfbplay::kb::write::format_item(&rfbplay::kb::Item::Event {
+            delay_ns: 100_000_000,
+            event: e,
+        });
+        kb.push('\n');
+    }
+    let login = dir.path().join("login.kb");
+    std::fs::write(&login, kb).unwrap();
+    let run = dir.path().join("run.fb");
+    let o = rfbplay()
+        .args(["play", &x.target()])
+        .arg(&login)
+        .arg("--record")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // What was sent, on the recording's clock.
+    let sent = std::fs::read_to_string(dir.path().join("run.sent.kb")).unwrap();
+    let program = rfbplay::kb::parse_str(&sent).unwrap();
+    let mut t = 0u64;
+    let mut downs = vec![];
+    let mut count = 0;
+    for (delay, e) in program.events() {
+        t += delay;
+        count += 1;
+        if let rfbplay::kb::Event::Key { down: true, .. } = e {
+            downs.push(t as f64 / 1e9);
+        }
+    }
+    assert_eq!(count, 20, "{sent}");
+    assert!(downs[0] > 0.0, "the recording began before the first key");
+    let last = t as f64 / 1e9;
+    let length = info_duration(&run);
+    assert!(
+        length >= last + 0.45,
+        "recorded {length} s, last key at {last} s"
+    );
+
+    // Each key's effect is on screen before the next key: the frame just
+    // before the next key differs from the frame just before this one.
+    for (i, &down) in downs.iter().enumerate() {
+        let before = frame_at(&run, (down - 0.005).max(0.0));
+        let after = frame_at(&run, down + 0.19);
+        assert_ne!(before, after, "key {i} at {down} s changed nothing");
+    }
+    let start = frame_at(&run, 0.0);
+    assert_ne!(start, frame_at(&run, length), "the typed text is on screen");
+}

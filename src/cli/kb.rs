@@ -20,7 +20,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct Connection {
@@ -73,6 +73,12 @@ pub struct PlayArgs {
     /// Print how late each event was sent against its schedule.
     #[arg(long)]
     timing: bool,
+    /// Also record the screen, over a second connection, to this new .fb
+    /// file, from before the first event until the screen settles after
+    /// the last; the events sent go to OUT.sent.kb beside it (login.fb:
+    /// login.sent.kb), on the same clock as the recording.
+    #[arg(long, value_name = "OUT.fb")]
+    record: Option<PathBuf>,
     #[command(flatten)]
     conn: Connection,
 }
@@ -150,11 +156,16 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         no_delays: a.no_delays,
         spin: a.spin,
         tolerance: a.tolerance,
+        log_sent: a.record.is_some(),
     };
     let (tx, rx) = mpsc::channel();
     // Before connecting, so a refused path costs no connection.
     let _server = match &a.control {
         Some(p) => Some(ControlServer::start(p, &program.inputs(), tx.clone())?),
+        None => None,
+    };
+    let screen = match &a.record {
+        Some(out) => Some(start_screen(target, out, &a.conn)?),
         None => None,
     };
     let mut session = connect(target, &a.conn)?;
@@ -169,6 +180,23 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     let result = play::play(&mut session, &program, &opts, &rx, &mut status);
     status.clear();
     let report = result?;
+    if let (Some((screen, zero)), Some(out)) = (screen, &a.record) {
+        let last = report.sent.last().map_or_else(Instant::now, |(t, _)| *t);
+        let summary = screen.finish_after(last)?;
+        let sent = kb::screen::sent_path(out);
+        let header = format!(
+            "sent by rfbplay play {file} to {target}; time 0 is time 0 of {}",
+            out.display()
+        );
+        kb::screen::write_sent(&sent, &header, zero, &report.sent)?;
+        let updates: u64 = summary.files.iter().map(|f| f.counts.updates).sum();
+        eprintln!(
+            "rfbplay: recorded {} ({updates} updates) and {} ({} events sent)",
+            out.display(),
+            sent.display(),
+            report.sent.len()
+        );
+    }
     if a.timing {
         let (mean, max) = report.mean_max_lateness_ns();
         let ms = |ns: u64| ns as f64 / 1e6;
@@ -185,6 +213,34 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("rfbplay: stopped after {} events", report.events_sent);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `play --record OUT`: the screen recording, started and holding its
+/// first update, and its time 0.
+fn start_screen(
+    target: &str,
+    out: &Path,
+    conn: &Connection,
+) -> anyhow::Result<(kb::screen::Screen, Instant)> {
+    let sent = kb::screen::sent_path(out);
+    if sent.exists() {
+        bail!("{} already exists; it is left alone", sent.display());
+    }
+    let target: Target = target.parse()?;
+    let job = rfbplay::record::Job {
+        name: target.to_string(),
+        target,
+        out: out.to_path_buf(),
+    };
+    let opts = rfbplay::record::RecordOptions {
+        connect: ConnectOptions {
+            password: super::record::password(conn.password_file.as_deref())?,
+            timeout: conn.connect_timeout,
+            shared: true,
+        },
+        ..Default::default()
+    };
+    Ok(kb::screen::Screen::start(job, opts)?)
 }
 
 fn print_check(file: &str, p: &Program) {
