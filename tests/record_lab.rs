@@ -360,3 +360,85 @@ fn play_record_shows_each_key_in_the_frame_after_it() {
     let start = frame_at(&run, 0.0);
     assert_ne!(start, frame_at(&run, length), "the typed text is on screen");
 }
+
+/// A small lab (tools/measure_lab.sh measures fifty): five servers in
+/// one recorder, typing in one, then `kill -9`: every file decodes, and
+/// the typing screen's file reaches to within a second of the kill.
+#[test]
+fn five_servers_in_one_recorder_survive_kill_9() {
+    if common::tool("xterm").is_none() || common::tool("xdotool").is_none() {
+        return;
+    }
+    let mut servers = vec![];
+    for _ in 0..5 {
+        let Some(x) = Xvnc::start(&["-SecurityTypes", "None"]) else {
+            return;
+        };
+        servers.push(x);
+    }
+    // Big enough to lie under the pointer (the screen's centre), which
+    // gives it the keyboard on a desktop without a window manager.
+    servers[0].spawn("xterm", &["-geometry", "100x40+0+0"]);
+    wait_for("xterm", || {
+        Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--class", "XTerm"])
+            .env("DISPLAY", servers[0].display_env())
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+    });
+    let dir = common::TempDir::new("reclab-five");
+    let (sock, recs) = (dir.path().join("rec.sock"), dir.path().join("recs"));
+    let jobs: Vec<String> = servers
+        .iter()
+        .enumerate()
+        .map(|(i, x)| format!("vm{i}={}", x.target()))
+        .collect();
+    let mut bin = recorder(&sock, &recs, &jobs);
+    wait_for("five recordings", || {
+        list(&sock)
+            .iter()
+            .filter(|r| r["state"] == "recording")
+            .count()
+            == 5
+    });
+    sleep(Duration::from_millis(1000));
+    // Typing until the kill.
+    let typist = Command::new("xdotool")
+        .args([
+            "type",
+            "--delay",
+            "50",
+            "echo the quick brown fox jumps over",
+        ])
+        .env("DISPLAY", servers[0].display_env())
+        .spawn()
+        .unwrap();
+    let mut typist = Bin(typist);
+    sleep(Duration::from_millis(1200));
+    let rows = list(&sock);
+    let listed = Instant::now();
+    bin.0.kill().unwrap();
+    let killed_after = listed.elapsed().as_secs_f64();
+    let _ = bin.0.wait();
+    let _ = typist.0.kill();
+
+    for i in 0..5 {
+        let name = format!("vm{i}");
+        let file = recs.join(format!("{name}.fb"));
+        let o = rfbplay().arg("info").arg(&file).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.contains("1024x768"), "{name}: {out}");
+    }
+    let at_kill = row(&rows, "fb", "vm0")["elapsed_s"].as_f64().unwrap() + killed_after;
+    let last = info_duration(&recs.join("vm0.fb"));
+    // list's elapsed time is refreshed every 0.25 s.
+    assert!(
+        at_kill - last <= 1.0 + 0.25,
+        "killed at file time {at_kill} s, last update at {last} s"
+    );
+}
