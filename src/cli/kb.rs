@@ -114,7 +114,7 @@ pub struct InjectArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct CtlArgs {
-    /// The socket given to `play --control`.
+    /// The socket given to `play --control` or `record --control`.
     socket: PathBuf,
     /// pause, continue, step, getstep, stop, or inject EVENT (a playback);
     /// list [--json], add NAME=TARGET, stop NAME, add-kb NAME[=TARGET]
