@@ -41,7 +41,7 @@ fn ctl(sock: &Path, words: &[&str]) -> (bool, String) {
 }
 
 fn list(sock: &Path) -> Vec<serde_json::Value> {
-    let (ok, answer) = ctl(sock, &["list"]);
+    let (ok, answer) = ctl(sock, &["list", "--json"]);
     assert!(ok, "{answer}");
     let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
     v["recordings"].as_array().unwrap().clone()

@@ -20,7 +20,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct Connection {
@@ -73,6 +73,12 @@ pub struct PlayArgs {
     /// Print how late each event was sent against its schedule.
     #[arg(long)]
     timing: bool,
+    /// Also record the screen, over a second connection, to this new .fb
+    /// file, from before the first event until the screen settles after
+    /// the last; the events sent go to OUT.sent.kb beside it (login.fb:
+    /// login.sent.kb), on the same clock as the recording.
+    #[arg(long, value_name = "OUT.fb")]
+    record: Option<PathBuf>,
     #[command(flatten)]
     conn: Connection,
 }
@@ -108,10 +114,11 @@ pub struct InjectArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct CtlArgs {
-    /// The socket given to `play --control`.
+    /// The socket given to `play --control` or `record --control`.
     socket: PathBuf,
     /// pause, continue, step, getstep, stop, or inject EVENT (a playback);
-    /// list, add NAME=TARGET, stop NAME, or stop --all (record --control).
+    /// list [--json], add NAME=TARGET, stop NAME, add-kb NAME[=TARGET]
+    /// --listen HOST:PORT, stop-kb NAME, or stop --all (record --control).
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     command: Vec<String>,
 }
@@ -149,11 +156,16 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         no_delays: a.no_delays,
         spin: a.spin,
         tolerance: a.tolerance,
+        log_sent: a.record.is_some(),
     };
     let (tx, rx) = mpsc::channel();
     // Before connecting, so a refused path costs no connection.
     let _server = match &a.control {
         Some(p) => Some(ControlServer::start(p, &program.inputs(), tx.clone())?),
+        None => None,
+    };
+    let screen = match &a.record {
+        Some(out) => Some(start_screen(target, out, &a.conn)?),
         None => None,
     };
     let mut session = connect(target, &a.conn)?;
@@ -168,6 +180,23 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     let result = play::play(&mut session, &program, &opts, &rx, &mut status);
     status.clear();
     let report = result?;
+    if let (Some((screen, zero)), Some(out)) = (screen, &a.record) {
+        let last = report.sent.last().map_or_else(Instant::now, |(t, _)| *t);
+        let summary = screen.finish_after(last)?;
+        let sent = kb::screen::sent_path(out);
+        let header = format!(
+            "sent by rfbplay play {file} to {target}; time 0 is time 0 of {}",
+            out.display()
+        );
+        kb::screen::write_sent(&sent, &header, zero, &report.sent)?;
+        let updates: u64 = summary.files.iter().map(|f| f.counts.updates).sum();
+        eprintln!(
+            "rfbplay: recorded {} ({updates} updates) and {} ({} events sent)",
+            out.display(),
+            sent.display(),
+            report.sent.len()
+        );
+    }
     if a.timing {
         let (mean, max) = report.mean_max_lateness_ns();
         let ms = |ns: u64| ns as f64 / 1e6;
@@ -184,6 +213,34 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("rfbplay: stopped after {} events", report.events_sent);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `play --record OUT`: the screen recording, started and holding its
+/// first update, and its time 0.
+fn start_screen(
+    target: &str,
+    out: &Path,
+    conn: &Connection,
+) -> anyhow::Result<(kb::screen::Screen, Instant)> {
+    let sent = kb::screen::sent_path(out);
+    if sent.exists() {
+        bail!("{} already exists; it is left alone", sent.display());
+    }
+    let target: Target = target.parse()?;
+    let job = rfbplay::record::Job {
+        name: target.to_string(),
+        target,
+        out: out.to_path_buf(),
+    };
+    let opts = rfbplay::record::RecordOptions {
+        connect: ConnectOptions {
+            password: super::record::password(conn.password_file.as_deref())?,
+            timeout: conn.connect_timeout,
+            shared: true,
+        },
+        ..Default::default()
+    };
+    Ok(kb::screen::Screen::start(job, opts)?)
 }
 
 fn print_check(file: &str, p: &Program) {
@@ -261,12 +318,57 @@ pub fn run_ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
     }
     let answer = control::request(&a.socket, &line)
         .with_context(|| format!("cannot talk to {}", a.socket.display()))?;
-    println!("{answer}");
+    match serde_json::from_str::<serde_json::Value>(&answer) {
+        // `list` of a recorder: a table, unless --json asked for the JSON.
+        Ok(v) if line == "list" && v["recordings"].is_array() => print!("{}", table(&v)),
+        _ => println!("{answer}"),
+    }
     Ok(if answer.starts_with("error") {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `list`'s rows, one line each: type, name, state, target, file, what
+/// was recorded, and the error if there is one.
+fn table(v: &serde_json::Value) -> String {
+    let rows = v["recordings"].as_array().map_or(&[][..], |r| r.as_slice());
+    let s = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let mut out = format!(
+        "{:<4} {:<12} {:<12} {:<22} {:<28} {}\n",
+        "TYPE", "NAME", "STATE", "TARGET", "FILE", "RECORDED"
+    );
+    for r in rows {
+        let what = if r["type"] == "kb" {
+            format!(
+                "{} viewers, {} keys, {} pointer events; viewers connect to {}",
+                r["viewers"],
+                r["keys"],
+                r["pointers"],
+                s(r, "listen")
+            )
+        } else {
+            format!(
+                "{} updates, {} bytes, {:.1} s",
+                r["updates"],
+                r["file_bytes"],
+                r["elapsed_s"].as_f64().unwrap_or(0.0)
+            )
+        };
+        out += &format!(
+            "{:<4} {:<12} {:<12} {:<22} {:<28} {what}\n",
+            s(r, "type"),
+            s(r, "name"),
+            s(r, "state"),
+            s(r, "target"),
+            s(r, "file")
+        );
+        if let Some(e) = r["error"].as_str() {
+            out += &format!("     {}: {e}\n", s(r, "name"));
+        }
+    }
+    out
 }
 
 /// The playback runs elsewhere: relative LoadFile and image paths are made

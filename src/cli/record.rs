@@ -26,7 +26,8 @@ Examples:
   rfbplay record host:1 lin1.fb --compat minimega   minimega's wire behaviour, for its player
   rfbplay record host:1 lin1.fb --force             replace lin1.fb if it exists
   rfbplay record --control rec.sock --dir recordings/ vm1=10.0.0.5:1
-  rfbplay ctl rec.sock add vm2=10.0.0.6:2           also: list, stop NAME, stop --all
+  rfbplay ctl rec.sock add vm2=10.0.0.6:2           also: list [--json], stop NAME, stop --all
+  rfbplay ctl rec.sock add-kb vm2 --listen 127.0.0.1:5999   record vm2's viewer keys; stop-kb vm2
 
 Targets: host:N is display N (port 5900+N) for N < 100; host:PORT for a
 port of 100 or more; host::PORT always a port; [v6addr]:N for IPv6.

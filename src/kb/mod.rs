@@ -17,6 +17,7 @@ pub mod parse;
 pub mod play;
 pub mod proxy;
 pub mod record;
+pub mod screen;
 pub mod search;
 pub mod typing;
 pub mod write;

@@ -31,6 +31,8 @@ pub struct PlayOptions {
     pub spin: Duration,
     /// Largest mean difference per channel that still counts as a match.
     pub tolerance: f64,
+    /// Keep [`Report::sent`].
+    pub log_sent: bool,
 }
 
 impl Default for PlayOptions {
@@ -40,6 +42,7 @@ impl Default for PlayOptions {
             no_delays: false,
             spin: Duration::from_micros(200),
             tolerance: 12.0,
+            log_sent: false,
         }
     }
 }
@@ -95,6 +98,9 @@ pub struct Report {
     pub stopped: bool,
     /// How late each timed send was against its target, in ns.
     pub lateness_ns: Vec<u64>,
+    /// Each key and pointer event with the instant it was written to the
+    /// server (injected ones too), when [`PlayOptions::log_sent`] is set.
+    pub sent: Vec<(Instant, super::Event)>,
 }
 
 impl Report {
@@ -348,10 +354,25 @@ impl Playback<'_> {
             Action::Key { down, keysym } => {
                 self.session.key(*down, keysym.0).map_err(send_err)?;
                 self.report.events_sent += 1;
+                if self.opts.log_sent {
+                    let event = super::Event::Key {
+                        down: *down,
+                        keysym: *keysym,
+                    };
+                    self.report.sent.push((Instant::now(), event));
+                }
             }
             Action::Pointer { mask, x, y } => {
                 self.session.pointer(*mask, *x, *y).map_err(send_err)?;
                 self.report.events_sent += 1;
+                if self.opts.log_sent {
+                    let event = super::Event::Pointer {
+                        mask: *mask,
+                        x: *x,
+                        y: *y,
+                    };
+                    self.report.sent.push((Instant::now(), event));
+                }
             }
             Action::Comment(text) => observer.comment(text),
             Action::Enter { .. } => {}

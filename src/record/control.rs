@@ -12,6 +12,7 @@
 //! the socket it made, and replaces only a stale socket (a socket file
 //! nobody answers on), never any other file.
 
+use super::kb_sessions::KbSessions;
 use super::{check_output, path_in_dir, record, Job, Note, Observer, RecordError, RecordOptions};
 use super::{Status, Summary};
 use crate::client::{Chain, Target};
@@ -88,6 +89,7 @@ pub struct Sessions {
     opts: Arc<RecordOptions>,
     observer: Arc<dyn Observer + Send>,
     map: Mutex<BTreeMap<String, Session>>,
+    kb: KbSessions,
 }
 
 /// How one recording went, for the final report.
@@ -105,6 +107,7 @@ impl Sessions {
             opts: Arc::new(opts),
             observer,
             map: Mutex::new(BTreeMap::new()),
+            kb: KbSessions::default(),
         }
     }
 
@@ -112,11 +115,7 @@ impl Sessions {
     /// A name in use by a running recording, or a file that may not be
     /// written, is refused before connecting.
     pub fn add(&self, name: &str, target: Target) -> Result<PathBuf, String> {
-        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', ':', '=', ' ']) {
-            return Err(format!(
-                "{name:?} cannot name a recording (it becomes NAME.fb: no '/', ':', '=', spaces, or leading '.')"
-            ));
-        }
+        check_name(name)?;
         let mut map = lock(&self.map);
         if let Some(s) = map.get(name) {
             if lock(&s.shared).result.is_none() {
@@ -175,8 +174,53 @@ impl Sessions {
         Ok(())
     }
 
-    /// Stops every recording; how many were still running.
+    /// Starts recording the keys and pointer of viewers that connect to
+    /// `listen`, proxied to `target` (or, without one, to the server of
+    /// the screen recording `name`), into `dir/name.kb`.
+    pub fn add_kb(
+        &self,
+        name: &str,
+        target: Option<Target>,
+        listen: &str,
+    ) -> Result<String, String> {
+        check_name(name)?;
+        let target = match target {
+            Some(t) => t,
+            None => lock(&self.map)
+                .get(name)
+                .map(|s| s.job.target.clone())
+                .ok_or_else(|| {
+                    format!("no screen recording is named {name:?}: give add-kb {name}=TARGET")
+                })?,
+        };
+        let started = self.kb.add(&self.dir, name, target.clone(), listen)?;
+        let mut answer = format!(
+            "ok: {name}: point a VNC viewer at {} (it reaches {target}); keys and pointer go to {}",
+            started.listen,
+            started.file.display()
+        );
+        if !started.listen.ip().is_loopback() {
+            let warning = format!(
+                "warning: listening on {}, which other machines can reach: whoever connects uses {target} through it (--listen 127.0.0.1:PORT keeps it local)",
+                started.listen
+            );
+            eprintln!("rfbplay: {name}: {warning}");
+            answer = format!("{answer} ({warning})");
+        }
+        Ok(answer)
+    }
+
+    /// Stops the kb recording `name`.
+    pub fn stop_kb(&self, name: &str) -> Result<(), String> {
+        self.kb.stop(name)
+    }
+
+    /// Stops every recording, screen and kb; how many were still running.
     pub fn stop_all(&self) -> usize {
+        self.stop_all_fb() + self.kb.stop_all()
+    }
+
+    fn stop_all_fb(&self) -> usize {
         let names: Vec<String> = lock(&self.map).keys().cloned().collect();
         let mut running = 0;
         for n in names {
@@ -213,6 +257,7 @@ impl Sessions {
                 };
                 let st = sh.status.as_ref();
                 serde_json::json!({
+                    "type": "fb",
                     "name": s.job.name,
                     "target": s.job.target.to_string(),
                     "file": st.map_or(&s.job.out, |st| &st.file),
@@ -225,6 +270,7 @@ impl Sessions {
                     "height": st.map_or(0, |st| st.height),
                 })
             })
+            .chain(self.kb.rows())
             .collect();
         serde_json::json!({ "recordings": rows })
     }
@@ -246,7 +292,25 @@ impl Sessions {
     pub fn answer(&self, line: &str) -> String {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["list"] => self.list().to_string(),
+            ["list"] | ["list", "--json"] => self.list().to_string(),
+            ["add-kb", spec, "--listen", listen] | ["add-kb", "--listen", listen, spec] => {
+                let (name, target) = match spec.split_once('=') {
+                    Some((name, target)) => match target.parse::<Target>() {
+                        Ok(t) => (name, Some(t)),
+                        Err(e) => return format!("error: {e}"),
+                    },
+                    None => (*spec, None),
+                };
+                match self.add_kb(name, target, listen) {
+                    Ok(answer) => answer,
+                    Err(e) => format!("error: {e}"),
+                }
+            }
+            ["add-kb", ..] => "error: add-kb takes NAME[=TARGET] --listen HOST:PORT".into(),
+            ["stop-kb", name] => match self.stop_kb(name) {
+                Ok(()) => format!("ok: stopped {name}'s kb recording"),
+                Err(e) => format!("error: {e}"),
+            },
             ["add", spec] => {
                 let Some((name, target)) = spec.split_once('=') else {
                     return "error: add takes NAME=TARGET".into();
@@ -269,10 +333,20 @@ impl Sessions {
                 Err(e) => format!("error: {e}"),
             },
             _ => format!(
-                "error: unknown request {line:?} (list, add NAME=TARGET, stop NAME, stop --all)"
+                "error: unknown request {line:?} (list, add NAME=TARGET, stop NAME, add-kb NAME[=TARGET] --listen ADDR, stop-kb NAME, stop --all)"
             ),
         }
     }
+}
+
+/// A name becomes NAME.fb and NAME.kb in the recording directory.
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', ':', '=', ' ']) {
+        return Err(format!(
+            "{name:?} cannot name a recording (it becomes NAME.fb: no '/', ':', '=', spaces, or leading '.')"
+        ));
+    }
+    Ok(())
 }
 
 /// A control socket being served; the socket file is removed on drop if

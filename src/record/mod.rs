@@ -19,6 +19,8 @@
 
 #[cfg(unix)]
 pub mod control;
+#[cfg(unix)]
+pub mod kb_sessions;
 pub mod output;
 pub mod pacer;
 mod session;
@@ -123,6 +125,8 @@ pub struct Status {
     /// The file being written.
     pub file: PathBuf,
     pub connected: bool,
+    /// The instant that is time 0 of `file` (its connection's start).
+    pub file_start: Instant,
 }
 
 /// Something the user should know about one recording. Each prints as a

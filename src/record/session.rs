@@ -306,6 +306,7 @@ impl Rec<'_> {
             pacer,
             mut counts,
             size,
+            start,
             ..
         } = self;
         counts.requests = pacer.requests();
@@ -330,6 +331,7 @@ impl Rec<'_> {
                 height: size.1,
                 file: c.path.to_path_buf(),
                 connected: false,
+                file_start: start,
             },
         );
         Ok((end, counts))
@@ -346,6 +348,7 @@ impl Rec<'_> {
                 height: self.size.1,
                 file: self.c.path.to_path_buf(),
                 connected,
+                file_start: self.start,
             },
         );
     }
