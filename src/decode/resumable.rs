@@ -179,7 +179,7 @@ mod tests {
         let (mut plain, mut packed) = (vec![], vec![]);
         for r in 0..n {
             let data: Vec<u8> = (0..20_000 + r * 3_001)
-                .map(|i| ((i * (r + 7)) % 251 ^ (i / 97)) as u8)
+                .map(|i| (((i * (r + 7)) % 251) ^ (i / 97)) as u8)
                 .collect();
             let mut out = Vec::with_capacity(data.len() * 2 + 64);
             c.compress_vec(&data, &mut out, FlushCompress::Sync)
