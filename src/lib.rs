@@ -20,6 +20,7 @@ pub mod export;
 pub mod framebuffer;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod index;
 pub mod info;
 pub mod kb;
 pub mod limits;

@@ -4,6 +4,7 @@ use super::progress::Bar;
 use super::{plural, Usage};
 use anyhow::{bail, Context};
 use rfbplay::export::png::{write_image, PngSequence};
+use rfbplay::index::Index;
 use rfbplay::output::{image_kind, Inputs};
 use rfbplay::player::{PlayOptions, Player, Summary};
 use rfbplay::sampler::{sample, Moment, Shot};
@@ -30,6 +31,9 @@ pub struct FrameArgs {
     /// Draw the cursor where the recording tells its shape and position.
     #[arg(long)]
     cursor: bool,
+    /// Decode from the start instead of using (or building) the seek index.
+    #[arg(long)]
+    no_index: bool,
 }
 
 /// Parses `--fps`: above 0, at most [`MAX_FPS`].
@@ -144,12 +148,23 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
         draw_cursor: args.cursor,
         ..Default::default()
     };
-    let mut player = Player::open(&args.file, options)?;
     let moment = match args.at {
         TimeSpec::At(t) => Moment::At(t),
         TimeSpec::End => Moment::End,
     };
-    let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
+    let (shot, summary, player) = if args.no_index {
+        let mut player = Player::open(&args.file, options)?;
+        let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
+        (shot, summary, player)
+    } else {
+        let mut notes = Vec::new();
+        let index = Index::load_or_build(&args.file, &Bar::new("indexing"), &mut notes)?;
+        let r = index.screen_at(moment, options, &Bar::new("decoding"), &mut notes)?;
+        for n in notes {
+            super::note(&format!("{}: {n}", args.file.display()));
+        }
+        r
+    };
     let code = super::report(&args.file, &summary);
     if args.cursor {
         cursor_note(&args.file, &player);

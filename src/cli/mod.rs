@@ -3,6 +3,7 @@
 
 mod export;
 mod frames;
+mod index;
 mod info;
 mod kb;
 mod progress;
@@ -30,6 +31,8 @@ enum Command {
     Info(info::Args),
     /// The screen at one moment, as a PNG.
     Frame(frames::FrameArgs),
+    /// Build the seek index that makes `frame --at` fast on long recordings.
+    Index(index::Args),
     /// A numbered PNG sequence at a frame rate.
     Frames(frames::FramesArgs),
     /// Record a VNC server's screen to a .fb file (run without arguments for help).
@@ -53,6 +56,7 @@ const COMMANDS: &[&str] = &[
     "info",
     "frame",
     "frames",
+    "index",
     "export",
     "help",
     "play",
@@ -151,6 +155,7 @@ pub fn run() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
+        Command::Index(a) => index::run(a),
         Command::Record(a) => record::run(a),
         Command::Export(a) => export::run(a),
         Command::Play(a) => kb::run_play(a),
