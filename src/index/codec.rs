@@ -23,6 +23,17 @@ pub struct Checkpoint {
     pub last_update: Option<Time>,
     pub point: SeekPoint,
     pub saved: Saved,
+    /// When set, `saved.screen` holds the XOR of the screen with this
+    /// earlier checkpoint's screen (same size), which deflates to little
+    /// when little changed; [`super::Index::checkpoint`] undoes it.
+    pub delta_of: Option<u64>,
+}
+
+/// `a ^= b`, byte by byte (equal lengths).
+pub fn xor_into(a: &mut [u8], b: &[u8]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x ^= *y;
+    }
 }
 
 /// Why a checkpoint's bytes were refused.
@@ -141,8 +152,9 @@ impl<'a> In<'a> {
 
 const WINDOW: u64 = crate::container::access::WINDOW as u64;
 
-/// The checkpoint as uncompressed bytes (the caller deflates them).
-pub fn encode(c: &Checkpoint) -> Vec<u8> {
+/// The checkpoint as uncompressed bytes (the caller deflates them); with
+/// `base`, the screen is stored as its XOR with that checkpoint's screen.
+pub fn encode(c: &Checkpoint, base: Option<(u64, &Framebuffer)>) -> Vec<u8> {
     let mut o = Out(Vec::with_capacity(c.saved.screen.data().len() + 300_000));
     o.u64(c.time.0);
     o.opt_time(c.last_update);
@@ -180,7 +192,19 @@ pub fn encode(c: &Checkpoint) -> Vec<u8> {
     }
     o.u32(s.screen.width());
     o.u32(s.screen.height());
-    o.0.extend_from_slice(s.screen.data());
+    match base {
+        Some((k, fb)) if fb.width() == s.screen.width() && fb.height() == s.screen.height() => {
+            o.u8(1);
+            o.u64(k);
+            let at = o.0.len();
+            o.0.extend_from_slice(s.screen.data());
+            xor_into(&mut o.0[at..], fb.data());
+        }
+        _ => {
+            o.u8(0);
+            o.0.extend_from_slice(s.screen.data());
+        }
+    }
     o.u8(s.cursor.is_some() as u8);
     if let Some(cur) = &s.cursor {
         o.u16(cur.width);
@@ -270,6 +294,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CodecError> {
     limits
         .check_screen(w, h)
         .map_err(|_| CodecError::Bad("the screen size is over the limits"))?;
+    let delta_of = i.flag()?.then(|| i.u64()).transpose()?;
     let len = w as usize * h as usize * crate::framebuffer::BYTES_PER_PIXEL;
     let screen = Framebuffer::from_bgrx(w, h, i.take(len)?.to_vec()).ok_or(CodecError::Short)?;
     let cursor = if i.flag()? {
@@ -298,6 +323,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CodecError> {
         return Err(CodecError::Bad("bytes follow the checkpoint"));
     }
     Ok(Checkpoint {
+        delta_of,
         time,
         last_update,
         point: SeekPoint {

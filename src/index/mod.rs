@@ -30,6 +30,11 @@ use std::path::{Path, PathBuf};
 pub const SPAN_TIME: Time = Time(5 * Time::NANOS_PER_SEC);
 /// ...or this many bytes of RFB stream, whichever comes first.
 pub const SPAN_BYTES: u64 = 16 << 20;
+/// A checkpoint's screen is stored whole at most this many checkpoints
+/// apart, and as a difference from the last whole one in between: a seek
+/// inflates at most two screens, and an index of a Raw recording (where
+/// SPAN_BYTES puts checkpoints a fraction of a second apart) stays small.
+const KEY_EVERY: u64 = 64;
 
 /// Why an index cannot be used (the caller then plays from the start).
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +135,7 @@ impl Index {
         let last_update = Cell::new(None);
         let mut blobs: Vec<(Time, Vec<u8>, u64)> = Vec::new();
         let mut last: Option<(Time, u64)> = None;
+        let mut key: Option<(u64, crate::Framebuffer)> = None;
         let mut hook = |parser: &crate::rfb::Parser,
                         container: &dyn crate::container::Container,
                         time: Time| {
@@ -146,13 +152,26 @@ impl Index {
             let (Some(point), Some(saved)) = (container.seek_point(), parser.save()) else {
                 return;
             };
-            let c = Checkpoint {
-                time,
-                last_update: last_update.get(),
-                point,
-                saved,
+            let n = blobs.len() as u64;
+            let base = key.as_ref().filter(|(k, fb)| {
+                n - k < KEY_EVERY
+                    && fb.width() == saved.screen.width()
+                    && fb.height() == saved.screen.height()
+            });
+            let raw = {
+                let c = Checkpoint {
+                    time,
+                    last_update: last_update.get(),
+                    point,
+                    saved,
+                    delta_of: None,
+                };
+                let raw = codec::encode(&c, base.map(|(k, fb)| (*k, fb)));
+                if base.is_none() {
+                    key = Some((n, c.saved.screen));
+                }
+                raw
             };
-            let raw = codec::encode(&c);
             blobs.push((time, store::deflate(&raw), raw.len() as u64));
             last = Some((time, parser.offset()));
         };
@@ -259,6 +278,36 @@ impl Index {
 
     /// Reads checkpoint `k`.
     pub fn checkpoint(&self, k: usize) -> Result<Checkpoint, IndexError> {
+        let bad = |source| IndexError::Checkpoint {
+            path: self.path(),
+            index: k,
+            source,
+        };
+        let mut c = self.stored(k)?;
+        if let Some(j) = c.delta_of {
+            // The base comes earlier and must be whole: no chains.
+            let j = usize::try_from(j)
+                .ok()
+                .filter(|&j| j < k)
+                .ok_or(bad(CodecError::Bad(
+                    "a screen is a difference from a later one",
+                )))?;
+            let base = self.stored(j)?;
+            let (a, b) = (&c.saved.screen, &base.saved.screen);
+            if base.delta_of.is_some() || a.width() != b.width() || a.height() != b.height() {
+                return Err(bad(CodecError::Bad("a screen's base does not fit")));
+            }
+            let mut data = c.saved.screen.data().to_vec();
+            codec::xor_into(&mut data, b.data());
+            c.saved.screen = crate::Framebuffer::from_bgrx(a.width(), a.height(), data)
+                .ok_or(bad(CodecError::Short))?;
+            c.delta_of = None;
+        }
+        Ok(c)
+    }
+
+    /// Checkpoint `k` as stored (its screen maybe a difference).
+    fn stored(&self, k: usize) -> Result<Checkpoint, IndexError> {
         let entry = self.entries.get(k).ok_or_else(|| IndexError::Damaged {
             path: self.path(),
             what: format!("no checkpoint {k}"),
@@ -267,13 +316,12 @@ impl Index {
             Bytes::Memory(image) => store::blob_from(image, entry, &self.path()),
             Bytes::File(p) => store::blob_from_file(p, entry),
         }?;
-        codec::decode(&raw, &crate::limits::Limits::default()).map_err(|source| {
-            IndexError::Checkpoint {
-                path: self.path(),
-                index: k,
-                source,
-            }
-        })
+        let bad = |source| IndexError::Checkpoint {
+            path: self.path(),
+            index: k,
+            source,
+        };
+        codec::decode(&raw, &crate::limits::Limits::default()).map_err(bad)
     }
 
     fn path(&self) -> PathBuf {
