@@ -10,14 +10,19 @@ use std::process::ExitCode;
 pub struct Args {
     /// Recording (.fb; other formats get an index with no checkpoints).
     file: PathBuf,
-    /// Recording time between checkpoints (seconds or a duration such as
-    /// 500ms); shorter makes seeks faster and the index bigger.
-    #[arg(long, default_value = "5", value_parser = rfbplay::time::parse_duration)]
-    every: rfbplay::Time,
+    /// Recording time between checkpoints at most (seconds or a duration
+    /// such as 500ms; default 60 s, and every 32 MiB of stream in any
+    /// case); shorter makes seeks faster and the index bigger.
+    #[arg(long, value_parser = rfbplay::time::parse_duration)]
+    every: Option<rfbplay::Time>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let built = Index::build_every(&args.file, args.every, &Bar::new("indexing"))?;
+    let built = Index::build_every(
+        &args.file,
+        args.every.unwrap_or(rfbplay::index::SPAN_TIME),
+        &Bar::new("indexing"),
+    )?;
     let code = super::report(&args.file, &built.summary);
     let path = built.index.save()?;
     let size = built.index.file_size();

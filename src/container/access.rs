@@ -276,7 +276,6 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::super::gzip::GzipReader;
-    use super::*;
     use flate2::write::GzEncoder;
     use std::io::{BufReader, Read, Write};
 

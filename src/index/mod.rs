@@ -27,14 +27,14 @@ use std::path::{Path, PathBuf};
 
 /// A checkpoint is taken once this much recording time has passed since
 /// the last one...
-pub const SPAN_TIME: Time = Time(5 * Time::NANOS_PER_SEC);
+pub const SPAN_TIME: Time = Time(60 * Time::NANOS_PER_SEC);
 /// ...or this many bytes of RFB stream, whichever comes first.
-pub const SPAN_BYTES: u64 = 16 << 20;
+pub const SPAN_BYTES: u64 = 32 << 20;
 /// A checkpoint's screen is stored whole at most this many checkpoints
 /// apart, and as a difference from the last whole one in between: a seek
 /// inflates at most two screens, and an index of a Raw recording (where
 /// SPAN_BYTES puts checkpoints a fraction of a second apart) stays small.
-const KEY_EVERY: u64 = 64;
+const KEY_EVERY: u64 = 16;
 
 /// Why an index cannot be used (the caller then plays from the start).
 #[derive(Debug, thiserror::Error)]
