@@ -38,8 +38,8 @@ calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 maxof() { sort -g | tail -1; }
 
-printf '%-13s %9s %9s %8s %8s %6s %9s %9s %7s %7s %7s\n' \
-  recording duration rec_MB info_s index_s ratio index_MB size_pct seek_med seek_max seek_MB
+printf '%-13s %9s %9s %8s %8s %6s %9s %9s %8s %8s %8s %7s\n' \
+  recording duration rec_MB info_s index_s ratio index_MB size_pct seek_med seek_max seek_cpu seek_MB
 for c in "${cases[@]}"; do
   set -- $c
   name=$1 src=$corpus/$2.fb
@@ -55,22 +55,24 @@ for c in "${cases[@]}"; do
   index_s=$(cat "$dir/time.txt")
   idx_bytes=$(cat "$RFBPLAY_CACHE"/*.idx | wc -c)
   rec_bytes=$(stat -c %s "$fb")
-  walls=() rss=()
+  walls=() cpus=() rss=()
   for k in $(seq "$seeks"); do
     t=$(awk -v d="$duration" -v k="$k" 'BEGIN { srand(k * 7919); printf "%.3f", rand() * d }')
-    /usr/bin/time -f '%e %M' -o "$dir/time.txt" "$bin" -q frame "$fb" "$dir/seek.png" --at "$t"
-    read -r wall kb < "$dir/time.txt"
-    walls+=("$wall") rss+=("$kb")
+    /usr/bin/time -f '%e %U %S %M' -o "$dir/time.txt" "$bin" -q frame "$fb" "$dir/seek.png" --at "$t"
+    read -r wall user sys kb < "$dir/time.txt"
+    walls+=("$wall") cpus+=("$(calc "$user + $sys")") rss+=("$kb")
   done
-  printf '%-13s %8.1fs %9.0f %7.2fs %7.2fs %5.2fx %9.1f %8.2f%% %6.0fms %6.0fms %7.0f\n' \
+  printf '%-13s %8.1fs %9.0f %7.2fs %7.2fs %5.2fx %9.1f %8.2f%% %6.0fms %6.0fms %6.0fms %7.0f\n' \
     "$name" "$duration" "$(calc "$rec_bytes / 1048576")" "$info_s" "$index_s" \
     "$(calc "$index_s / $info_s")" "$(calc "$idx_bytes / 1048576")" \
     "$(calc "$idx_bytes * 100 / $rec_bytes")" \
     "$(calc "$(printf '%s\n' "${walls[@]}" | median) * 1000")" \
     "$(calc "$(printf '%s\n' "${walls[@]}" | maxof) * 1000")" \
+    "$(calc "$(printf '%s\n' "${cpus[@]}" | median) * 1000")" \
     "$(calc "$(printf '%s\n' "${rss[@]}" | maxof) / 1024")"
   grep 'rfbplay: wrote' "$dir/index.log" | sed 's/^/  /'
 done
 echo "ratio: index build / info wall time; seek_*: frame --at wall time in a new process"
-echo "(index on disk), $seeks random times; seek_MB: their highest peak RSS."
+echo "(index on disk), $seeks random times; seek_cpu: median user+sys CPU time of"
+echo "those (what the wall time would be on an idle machine); seek_MB: their highest peak RSS."
 echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
