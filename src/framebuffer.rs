@@ -36,6 +36,18 @@ impl Framebuffer {
         }
     }
 
+    /// A screen of these pixels, when there are exactly enough of them.
+    pub fn from_bgrx(width: u32, height: u32, data: Vec<u8>) -> Option<Framebuffer> {
+        let len = (width as usize)
+            .checked_mul(height as usize)?
+            .checked_mul(BYTES_PER_PIXEL)?;
+        (data.len() == len).then_some(Framebuffer {
+            width,
+            height,
+            data,
+        })
+    }
+
     pub fn width(&self) -> u32 {
         self.width
     }
@@ -394,6 +406,28 @@ impl Screen {
             shown: keep_shown.then(Framebuffer::default),
             ..Screen::default()
         }
+    }
+
+    /// A screen between updates as the seek index saved it: `drawn` is
+    /// what every update so far drew, and the shown screen is made from it
+    /// as the last update's commit made it (cursor included when drawn).
+    pub fn restore(
+        drawn: Framebuffer,
+        cursor: Option<Cursor>,
+        pointer: Option<(u16, u16)>,
+        generation: u64,
+        keep_shown: bool,
+        draw_cursor: bool,
+    ) -> Screen {
+        let mut s = Screen::new(keep_shown);
+        s.drawn = drawn;
+        s.cursor = cursor;
+        s.pointer = pointer;
+        s.draw_cursor = draw_cursor;
+        s.resized = true;
+        s.commit();
+        s.generation = generation;
+        s
     }
 
     /// The framebuffer decoders draw into.

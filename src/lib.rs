@@ -22,6 +22,7 @@ pub mod export;
 pub mod framebuffer;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod index;
 pub mod info;
 pub mod inspect;
 pub mod kb;

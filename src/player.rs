@@ -141,16 +141,75 @@ pub struct Player {
     container: Box<dyn Container>,
     parser: Parser,
     file_len: u64,
+    /// The last update before the place a resumed player starts at.
+    resumed_after: Option<Time>,
 }
+
+/// Called after each piece is applied, with the parser, the container and
+/// the piece's time: how the seek index builder takes checkpoints during
+/// the one playback loop.
+pub type PieceHook<'a> = &'a mut dyn FnMut(&Parser, &dyn Container, Time);
 
 impl Player {
     pub fn open(path: &Path, options: PlayOptions) -> Result<Player, PlayError> {
+        Player::open_with(path, options, false)
+    }
+
+    /// Opens a file for a seek index build: the container keeps access
+    /// points (see [`Container::seek_point`]).
+    pub fn open_tracking(path: &Path, options: PlayOptions) -> Result<Player, PlayError> {
+        Player::open_with(path, options, true)
+    }
+
+    /// A player that starts at a place the seek index saved: the container
+    /// reads on from `point`, the parser from `saved`, and `last_update`
+    /// is the time of the last update before it.
+    pub fn resume(
+        path: &Path,
+        options: PlayOptions,
+        point: &container::SeekPoint,
+        saved: crate::rfb::parser::Saved,
+        last_update: Option<Time>,
+    ) -> Result<Player, PlayError> {
         let wrap = |source| PlayError::Container {
             file: path.to_path_buf(),
             source,
         };
         let file_len = std::fs::metadata(path).map_err(|e| wrap(e.into()))?.len();
-        let container = container::open(path).map_err(wrap)?;
+        let container = container::resume(path, point).map_err(wrap)?;
+        let parser = Parser::restore(
+            saved,
+            options.limits,
+            options.keep_shown,
+            options.draw_cursor,
+        )
+        .map_err(|e| {
+            wrap(ContainerError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e,
+            )))
+        })?;
+        Ok(Player {
+            path: path.to_path_buf(),
+            container,
+            parser,
+            file_len,
+            resumed_after: last_update,
+        })
+    }
+
+    fn open_with(path: &Path, options: PlayOptions, tracking: bool) -> Result<Player, PlayError> {
+        let wrap = |source| PlayError::Container {
+            file: path.to_path_buf(),
+            source,
+        };
+        let file_len = std::fs::metadata(path).map_err(|e| wrap(e.into()))?.len();
+        let container = if tracking {
+            container::open_tracking(path)
+        } else {
+            container::open(path)
+        }
+        .map_err(wrap)?;
         let (pf, size) = match container.server_init() {
             Some(init) => (
                 init.pixel_format.unwrap_or(PixelFormat::BGRX),
@@ -171,7 +230,14 @@ impl Player {
             container,
             parser,
             file_len,
+            resumed_after: None,
         })
+    }
+
+    /// For a resumed player, the time of the last update before where it
+    /// starts.
+    pub fn resumed_after(&self) -> Option<Time> {
+        self.resumed_after
     }
 
     pub fn path(&self) -> &Path {
@@ -188,8 +254,18 @@ impl Player {
 
     /// Plays to the end, to damage, or until the watcher stops it.
     pub fn run(&mut self, watcher: &mut dyn Watcher, progress: &dyn Progress) -> Summary {
+        self.run_hooked(watcher, progress, &mut |_, _, _| {})
+    }
+
+    /// [`Player::run`], calling `hook` after each piece is applied.
+    pub fn run_hooked(
+        &mut self,
+        watcher: &mut dyn Watcher,
+        progress: &dyn Progress,
+        hook: PieceHook<'_>,
+    ) -> Summary {
         progress.start(self.file_len);
-        let mut last_update = None;
+        let mut last_update = self.resumed_after;
         let mut last_time = Time::ZERO;
         let mut stop = false;
         let mut pieces: u32 = 0;
@@ -247,6 +323,7 @@ impl Player {
             if stop {
                 break Ok(End::Complete);
             }
+            hook(&self.parser, self.container.as_ref(), time);
             let unit = self.parser.unit_offset();
             while starts.len() > 1 && starts[1].0 <= unit {
                 starts.pop_front();

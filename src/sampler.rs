@@ -120,6 +120,8 @@ pub fn drive<F>(
 where
     F: FnMut(&Frame<'_>, u64) -> Result<ControlFlow<()>, ExportError>,
 {
+    let mut timeline = timeline;
+    timeline.resume_after(player.resumed_after());
     let mut d = Drive {
         timeline,
         emit,

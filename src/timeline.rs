@@ -124,6 +124,14 @@ impl Timeline {
         }
     }
 
+    /// Starts after an update at `last` that this timeline did not see (a
+    /// player resumed by the seek index): frames after it show the screen.
+    pub fn resume_after(&mut self, last: Option<Time>) {
+        if last.is_some() {
+            self.last_update = last;
+        }
+    }
+
     /// Whether every wanted frame is out. Held frames are not: playback must
     /// go on until an update confirms them.
     pub fn done(&self) -> bool {

@@ -4,6 +4,7 @@ use super::progress::Bar;
 use super::{plural, Usage};
 use anyhow::{bail, Context};
 use rfbplay::export::png::{write_image, PngSequence};
+use rfbplay::index::Index;
 use rfbplay::output::{image_kind, Inputs};
 use rfbplay::player::{PlayOptions, Player, Summary};
 use rfbplay::sampler::{sample, Moment, Shot};
@@ -38,6 +39,9 @@ pub struct FrameArgs {
     /// Draw the cursor where the recording tells its shape and position.
     #[arg(long)]
     cursor: bool,
+    /// Decode from the start instead of using (or building) the seek index.
+    #[arg(long)]
+    no_index: bool,
 }
 
 /// Which frames to take, shared by `frames` and `export`.
@@ -118,6 +122,10 @@ pub struct FramesArgs {
     on_change: bool,
 }
 
+/// Recordings from this size on (compressed) get a seek index built on the
+/// first `frame --at`, about two minutes of a raw minimega recording.
+const BUILD_INDEX_FROM: u64 = 16 << 20;
+
 /// Says once when `--cursor` can draw nothing (only after a playback
 /// that ran to its end: earlier, the position may still come).
 pub(crate) fn cursor_note(file: &Path, player: &Player) {
@@ -189,8 +197,8 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
         draw_cursor: args.cursor,
         ..Default::default()
     };
-    let mut player = Player::open(&args.file, options)?;
     if let Some(n) = args.update {
+        let mut player = Player::open(&args.file, options)?;
         let (shot, summary) =
             rfbplay::inspect::screen_after_update(&mut player, n, &Bar::new("decoding"));
         let code = super::report(&args.file, &summary);
@@ -216,7 +224,38 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
         TimeSpec::At(t) => Moment::At(t),
         TimeSpec::End => Moment::End,
     };
-    let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
+    let (shot, summary, player) = if args.no_index {
+        let mut player = Player::open(&args.file, options)?;
+        let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
+        (shot, summary, player)
+    } else {
+        let mut notes = Vec::new();
+        // A saved index is always used. Building one costs a full pass, which
+        // pays for itself on long recordings only: short ones decode from
+        // the start, stopping at the moment asked for.
+        let long = std::fs::metadata(&args.file).is_ok_and(|m| m.len() >= BUILD_INDEX_FROM);
+        let index = match Index::load(&args.file) {
+            Ok(index) => Some(index),
+            Err(_) if long => Some(Index::load_or_build(
+                &args.file,
+                &Bar::new("indexing"),
+                &mut notes,
+            )?),
+            Err(_) => None,
+        };
+        let r = match index {
+            Some(index) => index.screen_at(moment, options, &Bar::new("decoding"), &mut notes)?,
+            None => {
+                let mut player = Player::open(&args.file, options)?;
+                let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
+                (shot, summary, player)
+            }
+        };
+        for n in notes {
+            super::note(&format!("{}: {n}", args.file.display()));
+        }
+        r
+    };
     let code = super::report(&args.file, &summary);
     if args.cursor && !summary.stopped && summary.error.is_none() {
         cursor_note(&args.file, &player);

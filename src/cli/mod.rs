@@ -7,6 +7,7 @@ mod compare;
 mod compare_rec;
 mod export;
 mod frames;
+mod index;
 mod info;
 mod kb;
 mod progress;
@@ -35,6 +36,8 @@ enum Command {
     Info(info::Args),
     /// The screen at one moment, as a PNG.
     Frame(frames::FrameArgs),
+    /// Build the seek index that makes `frame --at` fast on long recordings.
+    Index(index::Args),
     /// A numbered PNG sequence at a frame rate, or one PNG per change.
     Frames(frames::FramesArgs),
     /// Every message: each update's rectangles and the pixels it changed.
@@ -63,6 +66,7 @@ const COMMANDS: &[&str] = &[
     "frame",
     "frames",
     "updates",
+    "index",
     "export",
     "help",
     "play",
@@ -180,6 +184,7 @@ pub fn run() -> ExitCode {
         Command::Frame(a) => frames::run_frame(a),
         Command::Frames(a) => frames::run_frames(a),
         Command::Updates(a) => updates::run(a),
+        Command::Index(a) => index::run(a),
         Command::Record(a) => record::run(a),
         Command::Export(a) => export::run(a),
         Command::Play(a) => kb::run_play(a),

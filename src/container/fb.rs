@@ -6,6 +6,7 @@
 //! the gzip stream, a header, a payload or a trailer) ends the recording
 //! with [`End::Truncated`] after every byte before the cut was delivered.
 
+use super::access::AccessPoint;
 use super::gzip::{GzipFailure, GzipReader};
 use super::{Container, ContainerError, End, Piece, RecordProblem, Truncation, TruncationCause};
 use crate::limits::Limits;
@@ -56,6 +57,25 @@ pub struct FbReader {
     declared: u64,
     /// The decompressor hit the end of the file inside its stream.
     gzip_cut: bool,
+    /// Where the last piece handed out ends, and the payload bytes its
+    /// chunk has left from there.
+    last_piece: Option<(u64, u64)>,
+}
+
+/// A place to start reading an `.fb` file again: the end of a piece
+/// inside or at the end of a chunk's payload (see [`FbReader::seek_point`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeekPoint {
+    /// Decompressed offset just after the piece.
+    pub offset: u64,
+    /// The chunk's time, its number, and its payload length and bytes left
+    /// from `offset` on.
+    pub time: Time,
+    pub chunks: u64,
+    pub declared: u64,
+    pub left: u64,
+    /// For gzip files, where inflating starts (at or before `offset`).
+    pub gzip: Option<AccessPoint>,
 }
 
 impl FbReader {
@@ -84,7 +104,78 @@ impl FbReader {
             finished: false,
             declared: 0,
             gzip_cut: false,
+            last_piece: None,
         }
+    }
+
+    /// A reader over a gzip `.fb` stream that keeps access points for
+    /// [`FbReader::seek_point`].
+    pub fn gzip_tracking<R: BufRead + Send + 'static>(src: R) -> FbReader {
+        FbReader::with_source(Source::Gzip(Box::new(GzipReader::tracking(Box::new(src)))))
+    }
+
+    /// Continues at `point`. `src` reads the file from the access point's
+    /// compressed byte (gzip), or from `point.offset` (uncompressed).
+    pub fn resume<R: BufRead + Send + 'static>(
+        src: R,
+        point: &SeekPoint,
+    ) -> Result<FbReader, ContainerError> {
+        let (mut r, from) = match &point.gzip {
+            Some(ap) => (
+                FbReader::with_source(Source::Gzip(Box::new(GzipReader::resume(
+                    Box::new(src),
+                    ap,
+                )))),
+                ap.out,
+            ),
+            None => (FbReader::plain(src), point.offset),
+        };
+        r.offset = from;
+        r.time = point.time;
+        let mut skip = point.offset.checked_sub(from).ok_or_else(|| {
+            ContainerError::Io(std::io::Error::new(
+                ErrorKind::InvalidData,
+                "the access point lies after the seek point",
+            ))
+        })?;
+        while skip > 0 {
+            if r.available() == 0 {
+                r.fill()?;
+                if r.available() == 0 {
+                    return Err(ContainerError::Io(ErrorKind::UnexpectedEof.into()));
+                }
+            }
+            let n = (r.available() as u64).min(skip) as usize;
+            r.start += n;
+            skip -= n as u64;
+        }
+        r.chunks = point.chunks;
+        r.declared = point.declared;
+        r.at = if point.left == 0 {
+            Where::Trailer
+        } else {
+            Where::Payload { left: point.left }
+        };
+        Ok(r)
+    }
+
+    /// Where the last piece handed out ends, as a place to resume
+    /// reading; None when the gzip reader no longer holds an access point
+    /// before it (or does not keep them).
+    pub fn seek_point(&self) -> Option<SeekPoint> {
+        let (offset, left) = self.last_piece?;
+        let gzip = match &self.src {
+            Source::Gzip(g) => Some(g.access_point_before(offset)?),
+            Source::Plain(_) => None,
+        };
+        Some(SeekPoint {
+            offset,
+            time: self.time,
+            chunks: self.chunks,
+            declared: self.declared,
+            left,
+            gzip,
+        })
     }
 
     pub fn with_limits(mut self, limits: Limits) -> FbReader {
@@ -186,6 +277,10 @@ impl Container for FbReader {
         }
     }
 
+    fn seek_point(&self) -> Option<SeekPoint> {
+        FbReader::seek_point(self)
+    }
+
     fn trailing_data_at(&self) -> Option<u64> {
         match &self.src {
             Source::Gzip(g) => g.trailing_data_at(),
@@ -213,6 +308,7 @@ impl Container for FbReader {
                     }
                     let n = (self.available() as u64).min(left) as usize;
                     let start = self.start;
+                    self.last_piece = Some((self.offset + (start + n) as u64, left - n as u64));
                     self.start += n;
                     let offset = self.offset + start as u64;
                     self.at = if left == n as u64 {

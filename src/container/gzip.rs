@@ -5,6 +5,7 @@
 //! another member are reported as trailing data instead of failing the
 //! recording they follow.
 
+use super::access::{AccessPoint, Tracker};
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 use std::io::{self, BufRead, Read};
 
@@ -55,6 +56,9 @@ pub struct GzipReader<R> {
     /// Where non-gzip bytes follow the last complete member.
     trailing: Option<u64>,
     members: u64,
+    /// Set when access points are wanted (index builds, resumed reads):
+    /// inflates with miniz_oxide instead of `inflate`.
+    tracker: Option<Box<Tracker>>,
 }
 
 impl<R: BufRead> GzipReader<R> {
@@ -68,7 +72,35 @@ impl<R: BufRead> GzipReader<R> {
             header: Vec::new(),
             trailing: None,
             members: 0,
+            tracker: None,
         }
+    }
+
+    /// A reader that remembers access points (see [`GzipReader::access_point_before`]).
+    pub fn tracking(src: R) -> GzipReader<R> {
+        let mut g = GzipReader::new(src);
+        g.tracker = Some(Box::new(Tracker::new(0)));
+        g
+    }
+
+    /// A reader that continues from `ap`; `src` must start at its
+    /// compressed byte.
+    pub fn resume(src: R, ap: &AccessPoint) -> GzipReader<R> {
+        let mut g = GzipReader::new(src);
+        g.consumed = ap.compressed;
+        if ap.member_start {
+            g.tracker = Some(Box::new(Tracker::new(ap.out)));
+        } else {
+            g.tracker = Some(Box::new(Tracker::resume(ap)));
+            g.state = State::Body;
+        }
+        g
+    }
+
+    /// The last access point at or before decompressed byte `out`, while a
+    /// tracking reader still holds its window.
+    pub fn access_point_before(&self, out: u64) -> Option<AccessPoint> {
+        self.tracker.as_ref()?.access_point_before(out)
     }
 
     /// Compressed bytes consumed so far.
@@ -107,6 +139,9 @@ impl<R: BufRead> GzipReader<R> {
         loop {
             match parse_header(&self.header) {
                 Ok(Some(_)) => {
+                    if let Some(t) = self.tracker.as_mut() {
+                        t.member_start(start);
+                    }
                     self.header.clear();
                     self.inflate.reset(false);
                     self.crc.reset();
@@ -225,14 +260,18 @@ impl<R: BufRead> Read for GzipReader<R> {
                     let at = self.consumed - 8;
                     let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
                     let len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-                    if crc != self.crc.sum() {
+                    let (sum, amount) = match &self.tracker {
+                        Some(t) => t.member_sums(),
+                        None => (self.crc.sum(), self.crc.amount()),
+                    };
+                    if crc != sum {
                         return Err(self.fail(at, GzipError::Checksum));
                     }
-                    if len != self.crc.amount() {
+                    if len != amount {
                         return Err(self.fail(
                             at + 4,
                             GzipError::Length {
-                                got: self.crc.amount(),
+                                got: amount,
                                 expected: len,
                             },
                         ));
@@ -241,9 +280,36 @@ impl<R: BufRead> Read for GzipReader<R> {
                     self.state = State::Between;
                 }
                 State::Body => {
+                    if let Some(t) = self.tracker.as_mut() {
+                        // Output already inflated goes out before any
+                        // question about input (a cut file has none left).
+                        let step = t.drain(out);
+                        if step.end {
+                            self.state = State::Trailer;
+                        }
+                        if step.made > 0 {
+                            return Ok(step.made);
+                        }
+                    }
                     let avail = self.src.fill_buf()?;
                     if avail.is_empty() {
                         return Err(Self::cut());
+                    }
+                    if let Some(t) = self.tracker.as_mut() {
+                        let step = t.inflate(avail, self.consumed, out);
+                        let at = self.consumed;
+                        let step = step.map_err(|e| self.fail(at, GzipError::Deflate(e)))?;
+                        self.consume(step.used);
+                        if step.end {
+                            self.state = State::Trailer;
+                        }
+                        if step.made > 0 {
+                            return Ok(step.made);
+                        }
+                        if step.used == 0 && !step.end {
+                            return Err(self.fail(at, GzipError::Deflate("stalled".into())));
+                        }
+                        continue;
                     }
                     let (in0, out0) = (self.inflate.total_in(), self.inflate.total_out());
                     let status = self.inflate.decompress(avail, out, FlushDecompress::None);

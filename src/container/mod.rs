@@ -5,12 +5,13 @@
 //! gzip magic means `.fb` (docs/formats.md section 1); `FBS 001.` means an FBS
 //! file; ASCII digits mean an `.fb` whose gzip layer was already removed.
 
+pub mod access;
 pub mod fb;
 pub mod fbs;
 pub mod gzip;
 pub mod writer;
 
-pub use fb::FbReader;
+pub use fb::{FbReader, SeekPoint};
 pub use fbs::FbsReader;
 pub use writer::FbWriter;
 
@@ -217,6 +218,11 @@ pub trait Container: Send {
     fn trailing_data_at(&self) -> Option<u64> {
         None
     }
+    /// Where the last piece ends, as a place the seek index can resume
+    /// reading from; None where this container cannot say.
+    fn seek_point(&self) -> Option<SeekPoint> {
+        None
+    }
 }
 
 /// The kind of container a file holds, judged from its first bytes.
@@ -259,6 +265,27 @@ impl<R: Read> Read for Counting<R> {
 
 /// Opens a recording of any supported format.
 pub fn open(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
+    open_with(path, false)
+}
+
+/// Opens a recording for an index build: gzip `.fb` files keep access
+/// points, so that [`Container::seek_point`] can answer.
+pub fn open_tracking(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
+    open_with(path, true)
+}
+
+/// Opens an `.fb` recording to read on from `point`, taken by
+/// [`Container::seek_point`] from this same file.
+pub fn resume(path: &Path, point: &SeekPoint) -> Result<Box<dyn Container>, ContainerError> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let at = point.gzip.as_ref().map_or(point.offset, |ap| ap.compressed);
+    file.seek(SeekFrom::Start(at))?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    Ok(Box::new(FbReader::resume(reader, point)?))
+}
+
+fn open_with(path: &Path, tracking: bool) -> Result<Box<dyn Container>, ContainerError> {
     let mut file = File::open(path)?;
     let mut head = [0u8; 12];
     let mut got = 0;
@@ -280,6 +307,7 @@ pub fn open(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
         std::io::Cursor::new(head[..got].to_vec()).chain(file),
     );
     Ok(match format {
+        Format::GzipFb if tracking => Box::new(FbReader::gzip_tracking(reader)),
         Format::GzipFb => Box::new(FbReader::gzip(reader)),
         Format::PlainFb => Box::new(FbReader::plain(reader)),
         Format::Fbs => Box::new(FbsReader::open(reader)?),

@@ -12,6 +12,7 @@ pub mod copyrect;
 pub mod cursor;
 pub mod hextile;
 pub mod raw;
+pub mod resumable;
 pub mod rre;
 #[cfg(test)]
 mod testutil;
@@ -344,7 +345,7 @@ pub fn resize(cx: &mut RectCx<'_>, width: u32, height: u32) -> Result<(), RectEr
 /// zlib stream. Servers end each rectangle's data with a sync flush, so the
 /// output is complete once the input is used up.
 pub fn inflate_exact(
-    stream: &mut flate2::Decompress,
+    stream: &mut resumable::Inflater,
     mut input: &[u8],
     out: &mut [u8],
 ) -> Result<(), RectError> {
@@ -386,7 +387,7 @@ pub fn inflate_exact(
 /// Inflates all of `input` into `out`, refusing to produce more than `max`
 /// bytes (ZRLE and Tight, whose inflated length is not sent).
 pub fn inflate_bounded(
-    stream: &mut flate2::Decompress,
+    stream: &mut resumable::Inflater,
     mut input: &[u8],
     out: &mut Vec<u8>,
     max: usize,

@@ -32,7 +32,7 @@ const MAX_DEFLATE_RATIO: usize = 1032;
 /// whole connection. A stream is created on first use, so a reset is
 /// "forget the stream": the next use starts a fresh `Decompress`.
 #[derive(Default)]
-pub struct Streams([Option<flate2::Decompress>; 4]);
+pub struct Streams([Option<super::resumable::Inflater>; 4]);
 
 impl std::fmt::Debug for Streams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,8 +58,30 @@ impl Streams {
         }
     }
 
-    pub fn get(&mut self, id: u8) -> &mut flate2::Decompress {
-        self.0[usize::from(id & 3)].get_or_insert_with(|| flate2::Decompress::new(true))
+    pub fn get(&mut self, id: u8) -> &mut super::resumable::Inflater {
+        self.0[usize::from(id & 3)].get_or_insert_with(Default::default)
+    }
+
+    /// The four streams as the seek index saves them (see
+    /// [`super::zlib::Stream::saved`]).
+    #[allow(clippy::result_unit_err)]
+    pub fn saved(&self) -> Result<[Option<Vec<u8>>; 4], ()> {
+        let mut out: [Option<Vec<u8>>; 4] = Default::default();
+        for (o, s) in out.iter_mut().zip(&self.0) {
+            if let Some(i) = s {
+                *o = Some(i.window().ok_or(())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Brings back streams [`Streams::saved`] described.
+    pub fn restore(saved: [Option<&[u8]>; 4]) -> Result<Streams, flate2::DecompressError> {
+        let mut s = Streams::default();
+        for (slot, w) in s.0.iter_mut().zip(saved) {
+            *slot = w.map(super::resumable::Inflater::resume).transpose()?;
+        }
+        Ok(s)
     }
 }
 

@@ -2,11 +2,12 @@
 //! that inflates to the rectangle's Raw pixels. One zlib stream serves every
 //! Zlib rectangle of the connection.
 
+use super::resumable::Inflater;
 use super::{inflate_exact, RectCx, RectError, Step};
 
 /// The connection-long inflater, created on first use.
 #[derive(Default)]
-pub struct Stream(Option<flate2::Decompress>);
+pub struct Stream(Option<Inflater>);
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -23,8 +24,24 @@ impl std::fmt::Debug for Stream {
 }
 
 impl Stream {
-    pub fn get(&mut self) -> &mut flate2::Decompress {
-        self.0.get_or_insert_with(|| flate2::Decompress::new(true))
+    pub fn get(&mut self) -> &mut Inflater {
+        self.0.get_or_insert_with(Inflater::new)
+    }
+
+    /// What the seek index saves: `Ok(None)` for an unused stream, the
+    /// window for one at a sync flush, `Err(())` for one that cannot be
+    /// saved here.
+    #[allow(clippy::result_unit_err)]
+    pub fn saved(&self) -> Result<Option<Vec<u8>>, ()> {
+        match &self.0 {
+            None => Ok(None),
+            Some(i) => i.window().map(Some).ok_or(()),
+        }
+    }
+
+    /// Brings back a stream [`Stream::saved`] described.
+    pub fn restore(saved: Option<&[u8]>) -> Result<Stream, flate2::DecompressError> {
+        Ok(Stream(saved.map(Inflater::resume).transpose()?))
     }
 }
 

@@ -217,6 +217,16 @@ impl ColourMap {
             .unwrap_or([0, 0, 0, 0])
     }
 
+    /// The entries as B, G, R, X (what the seek index saves).
+    pub fn entries(&self) -> &[[u8; 4]] {
+        &self.entries
+    }
+
+    /// A map with these entries (as [`ColourMap::entries`] gave them).
+    pub fn from_entries(entries: Vec<[u8; 4]>) -> ColourMap {
+        ColourMap { entries }
+    }
+
     /// Sets entries from 16-bit RGB triples (RFC 6143 section 7.6.2).
     pub fn set(&mut self, first: u16, colours: &[[u16; 3]]) {
         let end = usize::from(first) + colours.len();

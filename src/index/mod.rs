@@ -1,0 +1,373 @@
+//! The seek index: the screen at any moment of a long recording without
+//! decoding it from the start. One playback pass takes checkpoints (the
+//! parser's whole state between messages, and where the container can
+//! resume reading) every few seconds of recording or megabytes of stream;
+//! the index is kept in a cache directory, one file per recording.
+//!
+//! A seek restores the last checkpoint at or before the wanted time into
+//! a [`Player`] and then runs the same sampler as a playback from the start
+//! ([`crate::sampler::sample`]), so the two cannot disagree. An index that
+//! does not match its recording (size, modification time, first 64 KiB),
+//! or that is damaged, is never trusted: the caller plays from the start.
+
+pub mod codec;
+mod store;
+
+pub use codec::{Checkpoint, CodecError};
+pub use store::{cache_dir, cache_file, Identity};
+
+use crate::player::{PlayError, PlayOptions, Player, Summary, Watcher};
+use crate::progress::Progress;
+use crate::rfb::Event;
+use crate::sampler::{sample, Moment, Shot};
+use crate::time::Time;
+use std::cell::Cell;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// A checkpoint is taken once this much recording time has passed since
+/// the last one...
+pub const SPAN_TIME: Time = Time(60 * Time::NANOS_PER_SEC);
+/// ...or this many bytes of RFB stream, whichever comes first.
+pub const SPAN_BYTES: u64 = 32 << 20;
+/// A checkpoint's screen is stored whole at most this many checkpoints
+/// apart, and as a difference from the last whole one in between: a seek
+/// inflates at most two screens, and an index of a Raw recording (where
+/// SPAN_BYTES puts checkpoints a fraction of a second apart) stays small.
+const KEY_EVERY: u64 = 16;
+
+/// Why an index cannot be used (the caller then plays from the start).
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not an rfbplay index (or one of another version)", path.display())]
+    Foreign { path: PathBuf },
+    #[error("{}: made for {what} than the recording has now", path.display())]
+    Stale { path: PathBuf, what: &'static str },
+    #[error("{}: {what}", path.display())]
+    Damaged { path: PathBuf, what: String },
+    #[error("{}: checkpoint {index}", path.display())]
+    Checkpoint {
+        path: PathBuf,
+        index: usize,
+        #[source]
+        source: CodecError,
+    },
+    #[error("resuming at a checkpoint")]
+    Resume(#[source] PlayError),
+}
+
+/// One checkpoint's place in the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub time: Time,
+    pub offset: u64,
+    pub len: u64,
+    pub raw_len: u64,
+    pub crc: u32,
+}
+
+/// Where the checkpoints' bytes are.
+#[derive(Debug)]
+enum Bytes {
+    /// The whole index file image (just built).
+    Memory(Vec<u8>),
+    /// The index file on disk, read one checkpoint at a time.
+    File(PathBuf),
+}
+
+/// A recording's seek index, in memory (header and checkpoint table; the
+/// checkpoints themselves stay on disk when it was loaded from there).
+#[derive(Debug)]
+pub struct Index {
+    recording: PathBuf,
+    entries: Vec<Entry>,
+    bytes: Bytes,
+}
+
+/// What building an index found.
+pub struct Built {
+    pub index: Index,
+    pub summary: Summary,
+}
+
+/// Watches the build's playback for update times.
+struct LastUpdate<'a>(&'a Cell<Option<Time>>);
+
+impl Watcher for LastUpdate<'_> {
+    fn event(&mut self, event: &Event, _: &crate::framebuffer::Screen) -> ControlFlow<()> {
+        if let Event::Update { time, .. } = event {
+            self.0.set(Some(*time));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Index {
+    /// Plays `recording` once and takes checkpoints every [`SPAN_TIME`] or
+    /// [`SPAN_BYTES`]; the index is in memory ([`Index::save`] writes it).
+    pub fn build(recording: &Path, progress: &dyn Progress) -> Result<Built, PlayError> {
+        Index::build_every(recording, SPAN_TIME, progress)
+    }
+
+    /// [`Index::build`] with checkpoints `every` recording time apart (or
+    /// [`SPAN_BYTES`]); zero takes one wherever the stream allows.
+    pub fn build_every(
+        recording: &Path,
+        every: Time,
+        progress: &dyn Progress,
+    ) -> Result<Built, PlayError> {
+        let identity = Identity::of(recording).map_err(|e| PlayError::Container {
+            file: recording.to_path_buf(),
+            source: e.into(),
+        })?;
+        let options = PlayOptions {
+            keep_shown: false,
+            draw_cursor: false,
+            ..Default::default()
+        };
+        let mut player = Player::open_tracking(recording, options)?;
+        let last_update = Cell::new(None);
+        let mut blobs: Vec<(Time, Vec<u8>, u64)> = Vec::new();
+        let mut last: Option<(Time, u64)> = None;
+        let mut key: Option<(u64, crate::Framebuffer)> = None;
+        let mut hook = |parser: &crate::rfb::Parser,
+                        container: &dyn crate::container::Container,
+                        time: Time| {
+            if !parser.at_message_boundary() {
+                return;
+            }
+            let due = last.is_none_or(|(t, off)| {
+                time.0.saturating_sub(t.0) >= every.0
+                    || parser.offset().saturating_sub(off) >= SPAN_BYTES
+            });
+            if !due {
+                return;
+            }
+            let (Some(point), Some(saved)) = (container.seek_point(), parser.save()) else {
+                return;
+            };
+            let n = blobs.len() as u64;
+            let base = key.as_ref().filter(|(k, fb)| {
+                n - k < KEY_EVERY
+                    && fb.width() == saved.screen.width()
+                    && fb.height() == saved.screen.height()
+            });
+            let raw = {
+                let c = Checkpoint {
+                    time,
+                    last_update: last_update.get(),
+                    point,
+                    saved,
+                    delta_of: None,
+                };
+                let raw = codec::encode(&c, base.map(|(k, fb)| (*k, fb)));
+                if base.is_none() {
+                    key = Some((n, c.saved.screen));
+                }
+                raw
+            };
+            blobs.push((time, store::deflate(&raw), raw.len() as u64));
+            last = Some((time, parser.offset()));
+        };
+        let summary = player.run_hooked(&mut LastUpdate(&last_update), progress, &mut hook);
+        let image = store::write_image(&identity, &blobs);
+        let (entries, _) =
+            store::read_table(&image, image.len() as u64, Path::new(""), Path::new(""))
+                .expect("an index just written reads back");
+        Ok(Built {
+            index: Index {
+                recording: recording.to_path_buf(),
+                entries,
+                bytes: Bytes::Memory(image),
+            },
+            summary,
+        })
+    }
+
+    /// Checkpoints in the index.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes of the index's file form.
+    pub fn file_size(&self) -> u64 {
+        match &self.bytes {
+            Bytes::Memory(v) => v.len() as u64,
+            Bytes::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+        }
+    }
+
+    /// Writes the index to its cache file (a temporary file, then a
+    /// rename, so a reader never sees half of one).
+    pub fn save(&self) -> Result<PathBuf, IndexError> {
+        let Bytes::Memory(image) = &self.bytes else {
+            return cache_file(&self.recording).map_err(|source| IndexError::Io {
+                path: self.recording.clone(),
+                source,
+            });
+        };
+        store::save(&self.recording, image)
+    }
+
+    /// The recording's index from the cache, if there is one that matches
+    /// the recording as it is now.
+    pub fn load(recording: &Path) -> Result<Index, IndexError> {
+        let file = cache_file(recording).map_err(|source| IndexError::Io {
+            path: recording.to_path_buf(),
+            source,
+        })?;
+        Index::load_file(recording, file)
+    }
+
+    /// The index in file `file`, if it was made for `recording` as it is
+    /// now.
+    pub fn load_file(recording: &Path, file: PathBuf) -> Result<Index, IndexError> {
+        let (path, entries) = store::load(recording, file)?;
+        Ok(Index {
+            recording: recording.to_path_buf(),
+            entries,
+            bytes: Bytes::File(path),
+        })
+    }
+
+    /// The cached index, or a new one (saved when the cache can be
+    /// written). `notes` gets one line for each thing a user should know.
+    pub fn load_or_build(
+        recording: &Path,
+        progress: &dyn Progress,
+        notes: &mut Vec<String>,
+    ) -> Result<Index, PlayError> {
+        match Index::load(recording) {
+            Ok(i) => return Ok(i),
+            Err(IndexError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            }
+            Err(e) => notes.push(format!(
+                "index not used, rebuilt: {}",
+                crate::error_chain(&e)
+            )),
+        }
+        let built = Index::build(recording, progress)?;
+        if let Err(e) = built.index.save() {
+            notes.push(format!(
+                "the index could not be saved, so the next seek builds it again: {}",
+                crate::error_chain(&e)
+            ));
+        }
+        Ok(built.index)
+    }
+
+    /// The checkpoint to start from for `moment`: the last one whose time
+    /// is at or before it (every update applied before it is then at or
+    /// before the moment), or the last one for the end.
+    fn pick(&self, moment: Moment) -> Option<usize> {
+        match moment {
+            Moment::End => self.entries.len().checked_sub(1),
+            Moment::At(t) => self.entries.partition_point(|e| e.time <= t).checked_sub(1),
+        }
+    }
+
+    /// Reads checkpoint `k`.
+    pub fn checkpoint(&self, k: usize) -> Result<Checkpoint, IndexError> {
+        let bad = |source| IndexError::Checkpoint {
+            path: self.path(),
+            index: k,
+            source,
+        };
+        let mut c = self.stored(k)?;
+        if let Some(j) = c.delta_of {
+            // The base comes earlier and must be whole: no chains.
+            let j = usize::try_from(j)
+                .ok()
+                .filter(|&j| j < k)
+                .ok_or(bad(CodecError::Bad(
+                    "a screen is a difference from a later one",
+                )))?;
+            let base = self.stored(j)?;
+            let (a, b) = (&c.saved.screen, &base.saved.screen);
+            if base.delta_of.is_some() || a.width() != b.width() || a.height() != b.height() {
+                return Err(bad(CodecError::Bad("a screen's base does not fit")));
+            }
+            let mut data = c.saved.screen.data().to_vec();
+            codec::xor_into(&mut data, b.data());
+            c.saved.screen = crate::Framebuffer::from_bgrx(a.width(), a.height(), data)
+                .ok_or(bad(CodecError::Short))?;
+            c.delta_of = None;
+        }
+        Ok(c)
+    }
+
+    /// Checkpoint `k` as stored (its screen maybe a difference).
+    fn stored(&self, k: usize) -> Result<Checkpoint, IndexError> {
+        let entry = self.entries.get(k).ok_or_else(|| IndexError::Damaged {
+            path: self.path(),
+            what: format!("no checkpoint {k}"),
+        })?;
+        let raw = match &self.bytes {
+            Bytes::Memory(image) => store::blob_from(image, entry, &self.path()),
+            Bytes::File(p) => store::blob_from_file(p, entry),
+        }?;
+        let bad = |source| IndexError::Checkpoint {
+            path: self.path(),
+            index: k,
+            source,
+        };
+        codec::decode(&raw, &crate::limits::Limits::default()).map_err(bad)
+    }
+
+    fn path(&self) -> PathBuf {
+        match &self.bytes {
+            Bytes::File(p) => p.clone(),
+            Bytes::Memory(_) => PathBuf::from("(index in memory)"),
+        }
+    }
+
+    /// A player that starts at the checkpoint for `moment`, or None when
+    /// the moment comes before the first checkpoint (play from the start).
+    pub fn player_at(
+        &self,
+        moment: Moment,
+        options: PlayOptions,
+    ) -> Result<Option<Player>, IndexError> {
+        let Some(k) = self.pick(moment) else {
+            return Ok(None);
+        };
+        let c = self.checkpoint(k)?;
+        let player = Player::resume(&self.recording, options, &c.point, c.saved, c.last_update)
+            .map_err(IndexError::Resume)?;
+        Ok(Some(player))
+    }
+
+    /// The screen at `moment`, through the index; a checkpoint that cannot
+    /// be used falls back to playing from the start, with a note.
+    pub fn screen_at(
+        &self,
+        moment: Moment,
+        options: PlayOptions,
+        progress: &dyn Progress,
+        notes: &mut Vec<String>,
+    ) -> Result<(Shot, Summary, Player), PlayError> {
+        let mut player = match self.player_at(moment, options) {
+            Ok(Some(p)) => p,
+            Ok(None) => Player::open(&self.recording, options)?,
+            Err(e) => {
+                notes.push(format!(
+                    "index not used, decoding from the start: {}",
+                    crate::error_chain(&e)
+                ));
+                Player::open(&self.recording, options)?
+            }
+        };
+        let (shot, summary) = sample(&mut player, moment, progress);
+        Ok((shot, summary, player))
+    }
+}
