@@ -60,6 +60,15 @@ impl Framebuffer {
         if width == self.width && height == self.height {
             return;
         }
+        if width == self.width {
+            // Rows stay where they are: minimega files, which have no
+            // ServerInit, grow the screen rectangle by rectangle down the
+            // first update, and Vec's doubling keeps that linear.
+            self.data
+                .resize(width as usize * height as usize * BYTES_PER_PIXEL, 0);
+            self.height = height;
+            return;
+        }
         let mut next = Framebuffer::new(width, height);
         let keep_w = self.width.min(width) as usize * BYTES_PER_PIXEL;
         for y in 0..self.height.min(height) as usize {

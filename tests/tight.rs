@@ -6,6 +6,7 @@
 mod tight_enc;
 
 use rfbplay::decode::RectError;
+use rfbplay::limits::LimitError;
 use rfbplay::rfb::PixelFormat;
 use tight_enc::check::{assert_picture, decode_error, feed, parser, rect_error, rgb_at};
 use tight_enc::{fill, pictures, tight, update, Encoder, Filter, Picture};
@@ -268,16 +269,16 @@ fn malformed_rectangles_give_typed_errors() {
     // Wider than 2048 (rfbproto "Tight Encoding").
     assert!(matches!(
         decode_error(pf, 2049, 1, vec![0x00]),
-        RectError::TooLong {
+        RectError::Limit(LimitError::TooLong {
             len: 2049,
             max: 2048,
             ..
-        }
+        })
     ));
     // A compact length far beyond what 4x4 pixels can need.
     assert!(matches!(
         decode_error(pf, 4, 4, vec![0x00, 0xff, 0xff, 0x7f]),
-        RectError::TooLong { .. }
+        RectError::Limit(LimitError::TooLong { .. })
     ));
     // A length too short for a large rectangle (over 1032:1).
     assert!(matches!(

@@ -118,17 +118,16 @@ impl Hextile {
         }
         let bpp = cx.ctx.bpp();
         let pf = cx.ctx.pixel_format;
-        let map = &cx.ctx.colour_map;
         let mut p = 1;
         if mask & BACKGROUND_SPECIFIED != 0 {
-            self.background = Some(pf.to_bgrx(&t[p..p + bpp], map));
+            self.background = Some(pf.to_bgrx(&t[p..p + bpp], &cx.ctx.colour_map));
             p += bpp;
         }
         // ForegroundSpecified together with SubrectsColoured breaks a "must"
         // of the spec aimed at servers, but the bytes still parse one way
         // only: the foreground is read and kept for later tiles.
         if mask & FOREGROUND_SPECIFIED != 0 {
-            self.foreground = Some(pf.to_bgrx(&t[p..p + bpp], map));
+            self.foreground = Some(pf.to_bgrx(&t[p..p + bpp], &cx.ctx.colour_map));
             p += bpp;
         }
         // RFC 6143 7.7.4: "The first non-raw tile in a rectangle must have
@@ -136,8 +135,7 @@ impl Hextile {
         let bg = self.background.ok_or(RectError::Malformed(
             "the first non-raw Hextile tile of a rectangle gives no background",
         ))?;
-        let fb = cx.screen.drawn();
-        fb.fill(tile, bg);
+        cx.screen.drawn().fill(tile, bg);
         let count = if mask & ANY_SUBRECTS != 0 {
             p += 1;
             t[p - 1]
@@ -163,7 +161,7 @@ impl Hextile {
         for sub in t[p..].chunks_exact(each) {
             let (colour, geo) = if coloured {
                 let (px, geo) = sub.split_at(bpp);
-                (pf.to_bgrx(px, map), geo)
+                (pf.to_bgrx(px, &cx.ctx.colour_map), geo)
             } else {
                 (fg, sub)
             };
@@ -177,7 +175,8 @@ impl Hextile {
                     tile,
                 });
             }
-            fb.fill(on_screen, colour);
+            cx.paint(on_screen.area(), t.len())?;
+            cx.screen.drawn().fill(on_screen, colour);
         }
         Ok(())
     }

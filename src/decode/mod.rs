@@ -21,7 +21,7 @@ pub mod zlib;
 pub mod zrle;
 
 use crate::framebuffer::Screen;
-use crate::limits::Limits;
+use crate::limits::{LimitError, Limits, Measure};
 use crate::rfb::pixel::ColourMap;
 use crate::rfb::{Encoding, PixelFormat, Rect};
 use std::collections::BTreeMap;
@@ -51,20 +51,8 @@ pub enum RectError {
         width: u32,
         height: u32,
     },
-    #[error("screen size {width}x{height} is over the limit of {max_width}x{max_height} and {max_pixels} pixels")]
-    ScreenTooLarge {
-        width: u32,
-        height: u32,
-        max_width: u32,
-        max_height: u32,
-        max_pixels: u64,
-    },
-    #[error("{what} of {len} bytes is over the limit of {max}")]
-    TooLong {
-        what: &'static str,
-        len: u64,
-        max: u64,
-    },
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error("zlib data is corrupt: {0}")]
     Zlib(String),
     #[error("zlib data ended after {got} of {want} bytes")]
@@ -156,6 +144,19 @@ pub struct DecodeContext {
     pub scratch: Vec<u8>,
     /// The ZRLE encoding's stream (RFC 6143 7.7.6), separate from Zlib's.
     pub zrle: zlib::Stream,
+    /// What the current update has cost so far.
+    pub work: Work,
+}
+
+/// The work an update has caused, against [`Limits::check_work`]. The
+/// parser sets `bytes` before each step, so that the limit depends on where
+/// in the stream a pixel is painted and never on how the stream was split.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Pixels painted (or moved, or allocated by a resize) in this update.
+    pub painted: u64,
+    /// Bytes of the update before the step being run.
+    pub bytes: u64,
 }
 
 impl DecodeContext {
@@ -170,6 +171,7 @@ impl DecodeContext {
             stats: Stats::default(),
             scratch: Vec::new(),
             zrle: zlib::Stream::default(),
+            work: Work::default(),
         }
     }
 
@@ -184,6 +186,29 @@ pub struct RectCx<'a> {
     pub encoding: Encoding,
     pub ctx: &'a mut DecodeContext,
     pub screen: &'a mut Screen,
+}
+
+impl RectCx<'_> {
+    /// Counts `pixels` about to be painted by data that ends `through`
+    /// bytes into the current step's input, and refuses them when the
+    /// update would go past its work limit ([`Limits::check_work`]).
+    pub fn paint(&mut self, pixels: u64, through: usize) -> Result<(), RectError> {
+        let fb = self.screen.drawn_ref();
+        let area = u64::from(fb.width()) * u64::from(fb.height());
+        self.paint_on(pixels, through, area)
+    }
+
+    /// [`RectCx::paint`] against a screen of `area` pixels, for a resize
+    /// weighed before it happens.
+    fn paint_on(&mut self, pixels: u64, through: usize, area: u64) -> Result<(), RectError> {
+        let work = &mut self.ctx.work;
+        let painted = work.painted.saturating_add(pixels);
+        self.ctx
+            .limits
+            .check_work(painted, area, work.bytes + through as u64)?;
+        work.painted = painted;
+        Ok(())
+    }
 }
 
 /// A rectangle being decoded: one variant per encoding, each with the
@@ -315,8 +340,11 @@ pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
         }
         let (nw, nh) = (w.max(rect.right()), h.max(rect.bottom()));
         cx.ctx.limits.check_screen(nw, nh)?;
+        let area = u64::from(nw) * u64::from(nh);
+        cx.paint_on(resize_cost((w, h), (nw, nh)), 0, area)?;
         cx.screen.resize(nw, nh);
     }
+    cx.paint(rect.area(), 0)?;
     cx.screen.touch(rect);
     Ok(())
 }
@@ -335,9 +363,27 @@ pub fn check_pixel_format(cx: &RectCx<'_>) -> Result<(), RectError> {
 /// (RFC 6143 7.8.2).
 pub fn resize(cx: &mut RectCx<'_>, width: u32, height: u32) -> Result<(), RectError> {
     cx.ctx.limits.check_screen(width, height)?;
+    let fb = cx.screen.drawn_ref();
+    let old = (fb.width(), fb.height());
+    let area = u64::from(width) * u64::from(height);
+    cx.paint_on(resize_cost(old, (width, height)), 0, area)?;
     cx.screen.resize(width, height);
     cx.ctx.size_known = true;
     Ok(())
+}
+
+/// Pixels a resize writes ([`crate::framebuffer::Framebuffer::resize`]):
+/// a new width copies the screen into a new one; a new height alone only
+/// adds or drops rows.
+fn resize_cost(old: (u32, u32), new: (u32, u32)) -> u64 {
+    let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
+    if old == new {
+        0
+    } else if old.0 == new.0 {
+        area(new).saturating_sub(area(old))
+    } else {
+        area(new)
+    }
 }
 
 /// Inflates exactly `out.len()` bytes from `input` with a connection-long
@@ -395,11 +441,12 @@ pub fn inflate_bounded(
     while !input.is_empty() {
         if out.len() == out.capacity() {
             if out.len() >= max {
-                return Err(RectError::TooLong {
-                    what: "inflated data",
+                return Err(LimitError::TooLong {
+                    what: Measure::InflatedBytes,
                     len: out.len() as u64 + 1,
                     max: max as u64,
-                });
+                }
+                .into());
             }
             out.reserve((out.len().max(4096)).min(max - out.len()));
         }

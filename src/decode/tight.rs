@@ -11,6 +11,7 @@
 
 use super::tight_filters::{Filter, Tpixel};
 use super::{inflate_exact, RectCx, RectError, Step};
+use crate::limits::{LimitError, Measure};
 use crate::rfb::Encoding;
 
 /// rfbproto "Tight Encoding": "the width of any Tight-encoded rectangle
@@ -274,11 +275,12 @@ impl Tight {
 /// Rectangles carrying pixels may be at most [`MAX_WIDTH`] wide.
 fn check_width(cx: &RectCx<'_>) -> Result<(), RectError> {
     if cx.rect.w > MAX_WIDTH {
-        return Err(RectError::TooLong {
-            what: "Tight rectangle width",
+        return Err(LimitError::TooLong {
+            what: Measure::TightWidth,
             len: u64::from(cx.rect.w),
             max: u64::from(MAX_WIDTH),
-        });
+        }
+        .into());
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::super::testutil::{
     RGB565_BE,
 };
 use super::*;
+use crate::limits::{LimitError, Measure};
 
 const BGRX: PixelFormat = PixelFormat::BGRX;
 
@@ -259,7 +260,10 @@ fn bad_zlib_and_overlong_lengths_are_refused() {
     assert!(matches!(err.root(), RectError::Zlib(_)), "{err}");
     let huge = u32::MAX.to_be_bytes().to_vec();
     let err = decode(BGRX, 1, 1, &[(rect, Encoding::ZRLE, huge)]).unwrap_err();
-    assert!(matches!(err.root(), RectError::TooLong { .. }), "{err}");
+    assert!(
+        matches!(err.root(), RectError::Limit(LimitError::TooLong { .. })),
+        "{err}"
+    );
     // A zlib bomb: 1 MiB of zeros for a 1x1 rectangle stops at the bound.
     let mut z = flate2::Compress::new(flate2::Compression::best(), true);
     let bomb = zlib_payload(&mut z, &vec![0u8; 1 << 20]);
@@ -267,10 +271,10 @@ fn bad_zlib_and_overlong_lengths_are_refused() {
     assert!(
         matches!(
             err.root(),
-            RectError::TooLong {
-                what: "compressed data" | "inflated data",
+            RectError::Limit(LimitError::TooLong {
+                what: Measure::CompressedBytes | Measure::InflatedBytes,
                 ..
-            }
+            })
         ),
         "{err}"
     );

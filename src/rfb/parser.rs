@@ -126,6 +126,8 @@ pub struct Parser {
     ctx: DecodeContext,
     screen: Screen,
     size_at_update_start: (u32, u32),
+    /// Stream offset of the FramebufferUpdate in progress.
+    update_start: u64,
     messages: std::collections::BTreeMap<&'static str, u64>,
 }
 
@@ -144,6 +146,7 @@ impl Parser {
             ctx: DecodeContext::new(pixel_format, limits),
             screen: Screen::new(keep_shown),
             size_at_update_start: (0, 0),
+            update_start: 0,
             messages: Default::default(),
         }
     }
@@ -340,6 +343,8 @@ impl Parser {
                 let count = u16::from_be_bytes([input[1], input[2]]);
                 let fb = self.screen.drawn_ref();
                 self.size_at_update_start = (fb.width(), fb.height());
+                self.update_start = self.unit_offset;
+                self.ctx.work = decode::Work::default();
                 self.state = State::RectHeader {
                     left: count,
                     done: 0,
@@ -373,6 +378,9 @@ impl Parser {
                     .bytes
                     .entry(decode::Stats::key(encoding))
                     .or_default() += 12;
+                // The header is part of what the rectangle's work is
+                // weighed against.
+                self.ctx.work.bytes = self.offset + 12 - self.update_start;
                 let mut cx = RectCx {
                     rect,
                     encoding,
@@ -416,6 +424,7 @@ impl Parser {
                 state,
             } => {
                 let (rect, encoding, left, done) = (*rect, *encoding, *left, *done);
+                self.ctx.work.bytes = self.offset - self.update_start;
                 let mut cx = RectCx {
                     rect,
                     encoding,
