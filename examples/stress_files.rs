@@ -1,6 +1,7 @@
 //! Writes recordings that stress rfbplay's bounds, for measuring its peak
 //! memory and checking its work limits by hand:
 //! `raw_WxH.fb` (one full-screen Raw update, then a few small ones),
+//! `zlib_WxH.fb` (the same picture as one Zlib rectangle),
 //! `tight_fill_bomb.fb` (65,535 full-screen Tight fills on an 8192x8192
 //! screen) and `rre_bomb.fb` (65,535 full-screen RRE subrectangles).
 //! Run: `cargo run --release --example stress_files -- DIR`.
@@ -40,7 +41,12 @@ fn raw(dir: &Path, w: u16, h: u16) -> std::io::Result<()> {
         u.raw(Rect::new(i * 8, i * 8, 8, 8), &[i as u8; 256]);
         updates.push(u.finish());
     }
-    write(&dir.join(format!("raw_{w}x{h}.fb")), &updates)
+    write(&dir.join(format!("raw_{w}x{h}.fb")), &updates)?;
+    // The same picture as one Zlib rectangle.
+    let mut z = flate2::Compress::new(flate2::Compression::fast(), true);
+    let mut u = UpdateBuilder::new();
+    u.zlib(Rect::new(0, 0, w, h), &px, &mut z);
+    write(&dir.join(format!("zlib_{w}x{h}.fb")), &[u.finish()])
 }
 
 fn main() -> std::io::Result<()> {

@@ -13,11 +13,30 @@ use crate::rfb::Rect;
 pub const BYTES_PER_PIXEL: usize = 4;
 
 /// A width x height screen of B, G, R, X pixels, rows top to bottom.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Default, PartialEq, Eq)]
 pub struct Framebuffer {
     width: u32,
     height: u32,
     data: Vec<u8>,
+}
+
+impl Clone for Framebuffer {
+    fn clone(&self) -> Self {
+        Framebuffer {
+            width: self.width,
+            height: self.height,
+            data: self.data.clone(),
+        }
+    }
+
+    /// Copies into the existing allocation: the derived `clone_from` would
+    /// allocate a new screen before freeing the old one, a third screen at
+    /// the end of every update that resized.
+    fn clone_from(&mut self, source: &Self) {
+        self.width = source.width;
+        self.height = source.height;
+        self.data.clone_from(&source.data);
+    }
 }
 
 impl std::fmt::Debug for Framebuffer {
@@ -332,6 +351,14 @@ impl Screen {
     /// The screen as of the last complete update.
     pub fn shown(&self) -> &Framebuffer {
         self.shown.as_ref().unwrap_or(&self.drawn)
+    }
+
+    /// Takes the shown screen out, for a caller that is done playing and
+    /// wants the picture without copying it (`frame` at the end). The
+    /// screen is left empty.
+    pub fn take_shown(&mut self) -> Framebuffer {
+        let drawn = std::mem::take(&mut self.drawn);
+        self.shown.take().unwrap_or(drawn)
     }
 
     pub fn resize(&mut self, width: u32, height: u32) {

@@ -125,6 +125,10 @@ impl Stats {
     }
 }
 
+/// The largest inflate buffer kept between rectangles (a full 1920x1080
+/// screen of ZRLE needs about 8 MiB).
+const MAX_IDLE_SCRATCH: usize = 16 << 20;
+
 /// Decoder state that lasts for the whole connection.
 #[derive(Debug)]
 pub struct DecodeContext {
@@ -177,6 +181,15 @@ impl DecodeContext {
 
     pub fn bpp(&self) -> usize {
         self.pixel_format.bytes_per_pixel()
+    }
+
+    /// Hands the inflate buffer back for the next rectangle, unless a large
+    /// rectangle grew it past what ordinary ones need: then it is freed,
+    /// rather than kept for the rest of the recording.
+    pub fn put_scratch(&mut self, buf: Vec<u8>) {
+        if buf.capacity() <= MAX_IDLE_SCRATCH {
+            self.scratch = buf;
+        }
     }
 }
 

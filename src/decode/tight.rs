@@ -262,7 +262,7 @@ impl Tight {
                         out.resize(raw_len, 0);
                         let result = inflate_exact(cx.ctx.tight.get(stream), data, &mut out)
                             .and_then(|()| filter.apply(&out, cx));
-                        cx.ctx.scratch = out;
+                        cx.ctx.put_scratch(out);
                         result?;
                     }
                 }

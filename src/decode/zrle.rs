@@ -41,7 +41,7 @@ impl Zrle {
         let mut data = std::mem::take(&mut cx.ctx.scratch);
         let result = inflate_bounded(cx.ctx.zrle.get(), &input[..len], &mut data, max)
             .and_then(|()| decode_tiles(&data, cpixel, cx));
-        cx.ctx.scratch = data;
+        cx.ctx.put_scratch(data);
         result.map(|()| Step::Done(len))
     }
 }

@@ -13,6 +13,10 @@ use crate::limits::Limits;
 use crate::rfb::{message, Encoding, PixelFormat, Rect};
 use crate::time::Time;
 
+/// Capacity of the held-back buffer kept between rectangles; a larger one,
+/// left by a large compressed rectangle, is freed once empty.
+const MAX_IDLE_PENDING: usize = 4 << 20;
+
 /// Something the stream said, reported as the parser meets it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -172,8 +176,20 @@ impl Parser {
         &self.screen
     }
 
+    /// The screen, for a caller that is done feeding (see
+    /// [`Screen::take_shown`]).
+    pub fn screen_mut(&mut self) -> &mut Screen {
+        &mut self.screen
+    }
+
     pub fn context(&self) -> &DecodeContext {
         &self.ctx
+    }
+
+    /// Bytes held outside the screens: the piece of stream kept back for
+    /// the next step and the decoders' inflate buffer.
+    pub fn buffered(&self) -> usize {
+        self.pending.capacity() + self.ctx.scratch.capacity()
     }
 
     /// Stream bytes consumed so far.
@@ -228,6 +244,11 @@ impl Parser {
                     }
                 };
                 buf.drain(..used);
+                if buf.is_empty() && buf.capacity() > MAX_IDLE_PENDING {
+                    // A large rectangle's data was held here; do not keep
+                    // its size for the rest of the recording.
+                    buf = Vec::new();
+                }
                 self.pending = buf;
                 if !self.pending.is_empty() && self.pending.len() < self.need && input.is_empty() {
                     return Ok(());
