@@ -485,3 +485,69 @@ fn overdraw_within_the_work_limit_still_decodes() {
     assert!(err.is_none(), "{err:?}");
     assert_eq!(screens.len(), 2);
 }
+
+#[test]
+fn a_cut_text_of_4_gb_is_reported_where_it_starts() {
+    let mut u = UpdateBuilder::new();
+    u.raw(Rect::new(0, 0, 1, 1), &[1, 2, 3, 0]);
+    let first = u.finish();
+    let mut stream = first.clone();
+    stream.extend_from_slice(&[3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    stream.extend_from_slice(&first);
+    let mut p = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+    let mut warnings = Vec::new();
+    p.feed(&stream, rfbplay::Time(7), &mut |e, _| {
+        if let Event::Warning(w) = e {
+            warnings.push(w);
+        }
+    })
+    .unwrap();
+    assert_eq!(p.updates(), 1, "the update after it is read as text");
+    assert_eq!(warnings.len(), 1);
+    let w = &warnings[0];
+    assert_eq!(w.offset, first.len() as u64);
+    assert_eq!(
+        w.kind,
+        rfbplay::rfb::WarningKind::LongCutText {
+            len: u32::MAX,
+            limit: Limits::default().warn_cut_text
+        }
+    );
+    assert!(
+        w.to_string()
+            .contains(&format!("RFB stream byte {}", first.len())),
+        "{w}"
+    );
+}
+
+#[test]
+fn an_error_inside_a_rectangle_names_its_start_and_the_failing_byte_whatever_the_pieces() {
+    // RRE: 8 header bytes, then 12 per subrectangle; the third is outside.
+    let rect = Rect::new(0, 0, 4, 4);
+    let mut data = 3u32.to_be_bytes().to_vec();
+    data.extend_from_slice(&[0; 4]);
+    for geo in [[0u16, 0, 1, 1], [1, 1, 1, 1], [3, 3, 2, 2]] {
+        data.extend_from_slice(&[9, 9, 9, 0]);
+        for v in geo {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    let mut u = UpdateBuilder::new();
+    u.raw(Rect::new(0, 0, 4, 4), &[0; 64]);
+    u.header(rect, Encoding::RRE).extend_from_slice(&data);
+    let stream = u.finish();
+    let rect_at = 4 + 12 + 64;
+    for size in [usize::MAX, 1, 5, 13] {
+        let mut p = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+        let err = stream
+            .chunks(size.min(stream.len()))
+            .find_map(|piece| p.feed(piece, rfbplay::Time(1), &mut |_, _| {}).err())
+            .expect("refused");
+        assert_eq!(err.offset, rect_at as u64, "pieces of {size}");
+        assert_eq!(
+            err.failing_offset,
+            (rect_at + 12 + 8 + 2 * 12) as u64,
+            "pieces of {size}"
+        );
+    }
+}

@@ -419,3 +419,67 @@ fn random_payloads_never_panic() {
         let _ = feed(&mut p, &msg);
     }
 }
+
+/// Feeds one Tight JPEG rectangle of `pic` whose JPEG data is `edit`ed,
+/// and returns the warnings reported.
+fn jpeg_warnings(pic: &Picture, edit: impl Fn(&mut Vec<u8>)) -> Vec<rfbplay::rfb::Warning> {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode(
+            &pic.rgb,
+            pic.w as u32,
+            pic.h as u32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    edit(&mut jpeg);
+    let mut payload = vec![0x90];
+    payload.extend(tight_enc::compact_len(jpeg.len()));
+    payload.extend(jpeg);
+    let mut p = parser(pic.w as u32, pic.h as u32);
+    let mut warnings = Vec::new();
+    let stream = update(&[tight(0, 0, pic.w as u16, pic.h as u16, payload)]);
+    p.feed(&stream, rfbplay::Time::ZERO, &mut |e, _| {
+        if let rfbplay::rfb::Event::Warning(w) = e {
+            warnings.push(w);
+        }
+    })
+    .expect("a cut JPEG still decodes");
+    assert_eq!(p.updates(), 1);
+    warnings
+}
+
+#[test]
+fn a_jpeg_cut_short_decodes_with_a_warning_naming_its_place() {
+    // Noise, so that most of the JPEG is scan data after its headers.
+    let pic = Picture::new(64, 32, |x, y| {
+        let v = (x * 7919 + y * 104_729) as u32;
+        let v = v ^ (v >> 5) ^ (v << 3);
+        [v as u8, (v >> 8) as u8, (v >> 16) as u8]
+    });
+    assert_eq!(jpeg_warnings(&pic, |_| {}), []);
+    let cut = jpeg_warnings(&pic, |j| j.truncate(j.len() * 3 / 4));
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    let w = &cut[0];
+    // The update header is 4 bytes; the rectangle starts after it.
+    assert_eq!(w.offset, 4);
+    assert!(
+        matches!(
+            w.kind,
+            rfbplay::rfb::WarningKind::Rect {
+                update: 0,
+                warning: rfbplay::decode::RectWarning::JpegEnd { .. },
+                ..
+            }
+        ),
+        "{w}"
+    );
+    let text = w.to_string();
+    assert!(
+        text.contains("Tight (7) rectangle 64x32+0+0 of update 0") && text.contains("byte 4"),
+        "{text}"
+    );
+    // Bytes after the image: the length and the image disagree too.
+    let long = jpeg_warnings(&pic, |j| j.extend_from_slice(&[0; 7]));
+    assert_eq!(long.len(), 1, "{long:?}");
+}

@@ -4,7 +4,7 @@
 //! step waits for exactly one tile and draws it: nothing beyond one tile is
 //! ever buffered, whatever the rectangle's size.
 
-use super::{raw, RectCx, RectError, Step};
+use super::{raw, RectCx, RectError, Step, Within};
 use crate::rfb::{Encoding, Rect};
 
 /// Subencoding mask bits (RFC 6143 7.7.4).
@@ -65,7 +65,7 @@ impl Hextile {
 
     fn at(&self, error: RectError) -> RectError {
         RectError::At {
-            within: "Hextile data",
+            within: Within::Data,
             offset: self.offset,
             error: Box::new(error),
         }

@@ -71,9 +71,9 @@ pub enum RectError {
     SubrectOutsideTile { sub: Rect, tile: Rect },
     /// An error inside a rectangle's data, with where it happened: bytes
     /// from the start of the rectangle's payload, or of its inflated data.
-    #[error("{error} (byte {offset} of the {within})")]
+    #[error("{error} (byte {offset} of the rectangle's {within})")]
     At {
-        within: &'static str,
+        within: Within,
         offset: u64,
         error: Box<RectError>,
     },
@@ -83,6 +83,35 @@ pub enum RectError {
     PixelFormat(String),
     #[error("no decoder for this encoding")]
     Unsupported,
+}
+
+/// What a [`RectError::At`] offset counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    /// Bytes of the stream after the rectangle header.
+    Data,
+    /// Bytes of what the rectangle's zlib data inflated to.
+    Inflated,
+}
+
+impl std::fmt::Display for Within {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Within::Data => "data",
+            Within::Inflated => "inflated data",
+        })
+    }
+}
+
+/// Something odd in a rectangle that did not stop its decoding; the parser
+/// reports it as a [`crate::rfb::Event::Warning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RectWarning {
+    /// rfbproto "JpegCompression": the data is one JPEG image. One that
+    /// does not end with its end-of-image marker is cut short (its missing
+    /// part decodes grey) or followed by bytes that belong to no image.
+    #[error("the JPEG data of {len} bytes does not end with the image's end marker: the picture is cut short or the length is wrong")]
+    JpegEnd { len: usize },
 }
 
 /// Counts of what a stream held, for `rfbplay info`.
@@ -150,6 +179,8 @@ pub struct DecodeContext {
     pub zrle: zlib::Stream,
     /// What the current update has cost so far.
     pub work: Work,
+    /// Warnings of the step being run, for the parser to report.
+    pub warnings: Vec<RectWarning>,
 }
 
 /// The work an update has caused, against [`Limits::check_work`]. The
@@ -176,6 +207,7 @@ impl DecodeContext {
             scratch: Vec::new(),
             zrle: zlib::Stream::default(),
             work: Work::default(),
+            warnings: Vec::new(),
         }
     }
 

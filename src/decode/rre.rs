@@ -3,7 +3,7 @@
 //! and each entry stands alone, so entries are drawn in batches as their
 //! bytes arrive and nothing is buffered or reserved for the whole list.
 
-use super::{RectCx, RectError, Step};
+use super::{RectCx, RectError, Step, Within};
 use crate::limits::{LimitError, Measure};
 use crate::rfb::Rect;
 
@@ -59,7 +59,7 @@ impl Rre {
             if sub.right() > u32::from(rect.w) || sub.bottom() > u32::from(rect.h) {
                 let index = u64::from(done) + i as u64;
                 return Err(RectError::At {
-                    within: "RRE data",
+                    within: Within::Data,
                     offset: header as u64 + index * size as u64,
                     error: Box::new(RectError::SubrectOutside { sub }),
                 });

@@ -10,7 +10,7 @@
 //! lives in `tight_filters.rs`.
 
 use super::tight_filters::{Filter, Tpixel};
-use super::{inflate_exact, RectCx, RectError, Step};
+use super::{inflate_exact, RectCx, RectError, RectWarning, Step};
 use crate::limits::{LimitError, Measure};
 use crate::rfb::Encoding;
 
@@ -345,6 +345,12 @@ fn jpeg(data: &[u8], cx: &mut RectCx<'_>) -> Result<(), RectError> {
     }
     let mut pixels = vec![0u8; rect.area() as usize * channels];
     decoder.read_image(&mut pixels).map_err(err)?;
+    // The decoder fills what a cut JPEG lacks with grey and says nothing.
+    if !data.ends_with(&[0xff, 0xd9]) {
+        cx.ctx
+            .warnings
+            .push(RectWarning::JpegEnd { len: data.len() });
+    }
     let fb = cx.screen.drawn();
     let w = usize::from(rect.w);
     for (y, src) in pixels.chunks_exact(w * channels).enumerate() {

@@ -7,7 +7,7 @@
 //! rectangle of this size can take, and every run, index and tile is checked
 //! against the tile before a pixel is written.
 
-use super::{inflate_bounded, RectCx, RectError, Step};
+use super::{inflate_bounded, RectCx, RectError, Step, Within};
 use crate::framebuffer::Framebuffer;
 use crate::rfb::pixel::ColourMap;
 use crate::rfb::{Encoding, PixelFormat, Rect};
@@ -188,7 +188,7 @@ fn decode_tiles(data: &[u8], cpixel: CPixel, cx: &mut RectCx<'_>) -> Result<(), 
     let rect = cx.rect;
     let mut r = Reader { data, pos: 0 };
     let at = |offset: usize, error| RectError::At {
-        within: "inflated ZRLE data",
+        within: Within::Inflated,
         offset: offset as u64,
         error: Box::new(error),
     };

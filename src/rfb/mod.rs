@@ -9,7 +9,7 @@ pub mod encode;
 pub mod parser;
 pub mod pixel;
 
-pub use parser::{Event, ParseError, ParseErrorKind, Parser};
+pub use parser::{Event, ParseError, ParseErrorKind, Parser, Warning, WarningKind};
 pub use pixel::PixelFormat;
 
 use std::fmt;

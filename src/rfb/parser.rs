@@ -56,15 +56,48 @@ pub enum Event {
         kind: u8,
         time: Time,
     },
+    /// Something odd that did not stop decoding; callers show it.
+    Warning(Warning),
+}
+
+/// Something odd in the stream, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} (RFB stream byte {offset}, recording time {time})")]
+pub struct Warning {
+    /// Where the message or rectangle starts, in bytes of the
+    /// server-to-client stream.
+    pub offset: u64,
+    pub time: Time,
+    pub kind: WarningKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WarningKind {
+    /// A ServerCutText longer than [`Limits::warn_cut_text`]: its text is
+    /// skipped as usual, but a damaged length swallows the rest.
+    #[error("ServerCutText claims {len} bytes of text, more than {limit}; if the length is damaged, the rest of the recording is read as text")]
+    LongCutText { len: u32, limit: u32 },
+    #[error("{encoding} rectangle {rect} of update {update}: {warning}")]
+    Rect {
+        update: u64,
+        encoding: Encoding,
+        rect: Rect,
+        warning: decode::RectWarning,
+    },
 }
 
 /// A stream that cannot be decoded further.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} (RFB stream byte {offset}, recording time {time})")]
 pub struct ParseError {
-    /// Where the message or rectangle that failed starts, counted in bytes of
-    /// the server-to-client stream.
+    /// Where the message or rectangle that failed starts (its header's
+    /// first byte), counted in bytes of the server-to-client stream.
     pub offset: u64,
+    /// Where the data that failed starts, in the same count: the Hextile
+    /// tile or RRE subrectangle, the zlib data of a ZRLE rectangle, the
+    /// Tight field, the piece of Zlib data; `offset` when nothing finer is
+    /// known.
+    pub failing_offset: u64,
     pub time: Time,
     pub kind: ParseErrorKind,
 }
@@ -308,8 +341,61 @@ impl Parser {
     fn error(&self, kind: ParseErrorKind) -> ParseError {
         ParseError {
             offset: self.unit_offset,
+            failing_offset: self.unit_offset,
             time: self.time,
             kind,
+        }
+    }
+
+    /// A rectangle's error, placed: `step_at` is where the failing step's
+    /// input starts, `header` whether the step was the header itself.
+    fn rect_error(
+        &self,
+        rect: Rect,
+        encoding: Encoding,
+        error: RectError,
+        step_at: u64,
+    ) -> ParseError {
+        let failing = match &error {
+            RectError::At {
+                within: decode::Within::Data,
+                offset,
+                ..
+            } => self.unit_offset + 12 + offset,
+            _ => step_at,
+        };
+        ParseError {
+            offset: self.unit_offset,
+            failing_offset: failing,
+            time: self.time,
+            kind: ParseErrorKind::Rect {
+                update: self.updates,
+                encoding,
+                rect,
+                error,
+            },
+        }
+    }
+
+    /// Reports the warnings the last decoder step left.
+    fn warn_rect(
+        &mut self,
+        rect: Rect,
+        encoding: Encoding,
+        on_event: &mut dyn FnMut(Event, &Screen),
+    ) {
+        for warning in std::mem::take(&mut self.ctx.warnings) {
+            let w = Warning {
+                offset: self.unit_offset,
+                time: self.time,
+                kind: WarningKind::Rect {
+                    update: self.updates,
+                    encoding,
+                    rect,
+                    warning,
+                },
+            };
+            on_event(Event::Warning(w), &self.screen);
         }
     }
 
@@ -392,7 +478,6 @@ impl Parser {
                 ]));
                 let (left, done) = (*left - 1, *done + 1);
                 self.unit_offset = self.offset;
-                let update = self.updates;
                 *self
                     .ctx
                     .stats
@@ -408,16 +493,10 @@ impl Parser {
                     ctx: &mut self.ctx,
                     screen: &mut self.screen,
                 };
-                let state = decode::begin(encoding, &mut cx).map_err(|error| ParseError {
-                    offset: self.unit_offset,
-                    time,
-                    kind: ParseErrorKind::Rect {
-                        update,
-                        encoding,
-                        rect,
-                        error,
-                    },
-                })?;
+                let state = match decode::begin(encoding, &mut cx) {
+                    Ok(state) => state,
+                    Err(error) => return Err(self.rect_error(rect, encoding, error, self.offset)),
+                };
                 if encoding == Encoding::LAST_RECT {
                     *self
                         .ctx
@@ -452,16 +531,13 @@ impl Parser {
                     ctx: &mut self.ctx,
                     screen: &mut self.screen,
                 };
-                let step = state.step(input, &mut cx).map_err(|error| ParseError {
-                    offset: self.unit_offset,
-                    time,
-                    kind: ParseErrorKind::Rect {
-                        update: self.updates,
-                        encoding,
-                        rect,
-                        error,
-                    },
-                })?;
+                let step = match state.step(input, &mut cx) {
+                    Ok(step) => step,
+                    Err(error) => return Err(self.rect_error(rect, encoding, error, self.offset)),
+                };
+                if !self.ctx.warnings.is_empty() {
+                    self.warn_rect(rect, encoding, on_event);
+                }
                 let used = match step {
                     Step::Need(_) => return Ok(step),
                     Step::Advance(n) | Step::Done(n) => n,
@@ -520,6 +596,15 @@ impl Parser {
                     return Ok(Step::Need(7));
                 }
                 let len = u32::from_be_bytes([input[3], input[4], input[5], input[6]]);
+                let limit = self.ctx.limits.warn_cut_text;
+                if len > limit {
+                    let w = Warning {
+                        offset: self.unit_offset,
+                        time,
+                        kind: WarningKind::LongCutText { len, limit },
+                    };
+                    on_event(Event::Warning(w), &self.screen);
+                }
                 self.state = State::CutText { left: len, len };
                 Ok(Step::Advance(7))
             }
