@@ -8,7 +8,7 @@
 //! brought up to date from the drawn one, rectangle by rectangle, when an
 //! update completes.
 
-use crate::rfb::Rect;
+use crate::wire::Rect;
 
 pub const BYTES_PER_PIXEL: usize = 4;
 

@@ -30,6 +30,7 @@ pub mod rfb;
 pub mod synth;
 pub mod time;
 pub mod timeline;
+pub mod wire;
 
 pub use framebuffer::Framebuffer;
 pub use time::Time;

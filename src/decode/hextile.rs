@@ -5,7 +5,7 @@
 //! ever buffered, whatever the rectangle's size.
 
 use super::{raw, RectCx, RectError, Step, Within};
-use crate::rfb::{Encoding, Rect};
+use crate::wire::{Encoding, Rect};
 
 /// Subencoding mask bits (RFC 6143 7.7.4).
 pub const RAW: u8 = 1;

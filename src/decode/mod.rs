@@ -22,8 +22,8 @@ pub mod zrle;
 
 use crate::framebuffer::Screen;
 use crate::limits::{LimitError, Limits, Measure};
-use crate::rfb::pixel::ColourMap;
-use crate::rfb::{Encoding, PixelFormat, Rect};
+use crate::wire::ColourMap;
+use crate::wire::{Encoding, PixelFormat, Rect};
 use std::collections::BTreeMap;
 
 pub use cursor::Cursor;

@@ -65,13 +65,18 @@ pub fn write_pixels(cx: &mut RectCx<'_>, pixels: &[u8]) {
 }
 
 /// Writes `pixels` (wire format, rows of `rect.w`) into `rect`.
-pub fn write_pixels_at(cx: &mut RectCx<'_>, rect: crate::rfb::Rect, pixels: &[u8]) {
+pub fn write_pixels_at(cx: &mut RectCx<'_>, rect: crate::wire::Rect, pixels: &[u8]) {
     write_pixels_from(cx, rect, 0, pixels);
 }
 
 /// Writes `pixels` (wire format) into `rect` from its pixel `first` on,
 /// counted left to right, top to bottom.
-pub fn write_pixels_from(cx: &mut RectCx<'_>, rect: crate::rfb::Rect, first: usize, pixels: &[u8]) {
+pub fn write_pixels_from(
+    cx: &mut RectCx<'_>,
+    rect: crate::wire::Rect,
+    first: usize,
+    pixels: &[u8],
+) {
     let pf = cx.ctx.pixel_format;
     let fb = cx.screen.drawn();
     let bpp = pf.bytes_per_pixel();

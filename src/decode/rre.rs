@@ -5,7 +5,7 @@
 
 use super::{RectCx, RectError, Step, Within};
 use crate::limits::{LimitError, Measure};
-use crate::rfb::Rect;
+use crate::wire::Rect;
 
 #[derive(Debug, Default)]
 pub struct Rre {

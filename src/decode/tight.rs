@@ -12,7 +12,7 @@
 use super::tight_filters::{Filter, Tpixel};
 use super::{inflate_exact, RectCx, RectError, RectWarning, Step};
 use crate::limits::{LimitError, Measure};
-use crate::rfb::Encoding;
+use crate::wire::Encoding;
 
 /// rfbproto "Tight Encoding": "the width of any Tight-encoded rectangle
 /// cannot exceed 2048 pixels". Servers split wider areas, except solid

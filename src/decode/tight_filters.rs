@@ -5,7 +5,7 @@
 //! the per-pixel work happens, and it never looks at the wire framing.
 
 use super::{RectCx, RectError};
-use crate::rfb::pixel::{ColourMap, PixelFormat};
+use crate::wire::{ColourMap, PixelFormat};
 
 /// How a TPIXEL is laid out for the connection's pixel format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

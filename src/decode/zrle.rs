@@ -9,8 +9,8 @@
 
 use super::{inflate_bounded, RectCx, RectError, Step, Within};
 use crate::framebuffer::Framebuffer;
-use crate::rfb::pixel::ColourMap;
-use crate::rfb::{Encoding, PixelFormat, Rect};
+use crate::wire::ColourMap;
+use crate::wire::{Encoding, PixelFormat, Rect};
 
 const TILE: u16 = 64;
 /// Palette RLE tiles carry up to 127 colours (subencodings 130 to 255).

@@ -10,8 +10,8 @@
 use crate::decode::{self, DecodeContext, RectCx, RectError, RectState, Step};
 use crate::framebuffer::Screen;
 use crate::limits::Limits;
-use crate::rfb::{message, Encoding, PixelFormat, Rect};
 use crate::time::Time;
+use crate::wire::{Encoding, PixelFormat, Rect, ServerMessage};
 
 /// Capacity of the held-back buffer kept between rectangles; a larger one,
 /// left by a large compressed rectangle, is freed once empty.
@@ -104,9 +104,9 @@ pub struct ParseError {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseErrorKind {
-    #[error("unknown server message type {0}")]
-    UnknownMessage(u8),
-    #[error("{encoding} rectangle {rect} of update {update}: {error}")]
+    #[error("unknown server message type {}", .0.0)]
+    UnknownMessage(ServerMessage),
+    #[error("{} rectangle {rect} of update {update}: {error}", Named(*encoding))]
     Rect {
         update: u64,
         encoding: Encoding,
@@ -115,6 +115,23 @@ pub enum ParseErrorKind {
     },
     #[error("internal error: a decoder asked for {need} bytes with {have} in hand")]
     Stalled { need: usize, have: usize },
+}
+
+/// An encoding as error messages name it: an unknown one says what kind
+/// of number it is, and in hex, where servers' private numbers show.
+struct Named(Encoding);
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.name() {
+            Some(_) => self.0.fmt(f),
+            None => write!(
+                f,
+                "unknown encoding {} (0x{:08x})",
+                self.0 .0, self.0 .0 as u32
+            ),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -411,36 +428,35 @@ impl Parser {
                     return Ok(Step::Need(1));
                 }
                 self.unit_offset = self.offset;
-                let kind = input[0];
-                *self.messages.entry(message::name(kind)).or_default() += 1;
+                let kind = ServerMessage(input[0]);
                 self.state = match kind {
-                    message::FRAMEBUFFER_UPDATE => State::UpdateHeader,
-                    message::SET_COLOUR_MAP_ENTRIES => State::ColourMapHeader,
-                    message::BELL => {
+                    ServerMessage::FRAMEBUFFER_UPDATE => State::UpdateHeader,
+                    ServerMessage::SET_COLOUR_MAP_ENTRIES => State::ColourMapHeader,
+                    ServerMessage::BELL => {
                         on_event(Event::Bell { time }, &self.screen);
                         State::MessageType
                     }
-                    message::SERVER_CUT_TEXT => State::CutTextHeader,
+                    ServerMessage::SERVER_CUT_TEXT => State::CutTextHeader,
                     // EndOfContinuousUpdates (rfbproto): the type byte alone.
-                    150 => {
-                        on_event(Event::Other { kind, time }, &self.screen);
+                    ServerMessage::END_OF_CONTINUOUS_UPDATES => {
+                        on_event(Event::Other { kind: kind.0, time }, &self.screen);
                         State::MessageType
                     }
                     // ServerFence (rfbproto): 3 padding, u32 flags, u8 length, data.
-                    248 => State::Skip {
+                    ServerMessage::SERVER_FENCE => State::Skip {
                         left: 8,
                         then_fence: true,
                     },
                     // xvp (rfbproto): padding, version, code.
-                    250 => State::Skip {
+                    ServerMessage::XVP => State::Skip {
                         left: 3,
                         then_fence: false,
                     },
-                    other => {
-                        self.messages.remove(message::name(other));
-                        return Err(self.error(ParseErrorKind::UnknownMessage(other)));
-                    }
+                    other => return Err(self.error(ParseErrorKind::UnknownMessage(other))),
                 };
+                if let Some(name) = kind.name() {
+                    *self.messages.entry(name).or_default() += 1;
+                }
                 Ok(Step::Advance(1))
             }
             State::UpdateHeader => {
@@ -643,7 +659,8 @@ impl Parser {
                     return Ok(Step::Need(1));
                 }
                 let len = usize::from(input[0]);
-                on_event(Event::Other { kind: 248, time }, &self.screen);
+                let kind = ServerMessage::SERVER_FENCE.0;
+                on_event(Event::Other { kind, time }, &self.screen);
                 self.state = State::Skip {
                     left: len,
                     then_fence: false,
