@@ -229,11 +229,26 @@ fn corrupt_zlib_data_is_reported_with_its_encoding() {
     stream[data_at] ^= 0xff;
     let (screens, err) = decode(&[(rfbplay::Time(1), stream)]);
     assert_eq!(screens.len(), 2);
-    let text = err.expect("decoding stops").to_string();
+    let err = err.expect("decoding stops");
+    let text = err.to_string();
     assert!(
-        text.contains("Zlib (6)") && text.contains("zlib data is corrupt"),
+        text.contains("Zlib (6)") && text.contains("zlib data is corrupt: "),
         "{text}"
     );
+    // The cause stays typed, with flate2's error as its source, and the
+    // message says each part once.
+    let ParseErrorKind::Rect { error, .. } = &err.kind else {
+        panic!("{err}")
+    };
+    assert!(matches!(error, RectError::Zlib(_)));
+    let cause = std::error::Error::source(error)
+        .expect("flate2's error")
+        .to_string();
+    assert!(
+        !cause.is_empty() && text.matches(&cause).count() == 1,
+        "{text}"
+    );
+    assert_eq!(text.matches("corrupt").count(), 1, "{text}");
 }
 
 #[test]

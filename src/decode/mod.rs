@@ -22,6 +22,7 @@ pub mod zrle;
 
 use crate::framebuffer::Screen;
 use crate::limits::{LimitError, Limits, Measure};
+use crate::wire::pixel::PixelFormatError;
 use crate::wire::ColourMap;
 use crate::wire::{Encoding, PixelFormat, Rect};
 use std::collections::BTreeMap;
@@ -53,14 +54,14 @@ pub enum RectError {
     },
     #[error(transparent)]
     Limit(#[from] LimitError),
-    #[error("zlib data is corrupt: {0}")]
-    Zlib(String),
+    #[error("zlib data is corrupt")]
+    Zlib(#[source] ZlibError),
     #[error("zlib data ended after {got} of {want} bytes")]
     ZlibShort { got: usize, want: usize },
     #[error("unknown subencoding 0x{0:02x}")]
     BadSubencoding(u8),
     #[error("{0}")]
-    Malformed(&'static str),
+    Malformed(Malformation),
     #[error("palette index {index} is past the {size}-colour palette")]
     PaletteIndex { index: usize, size: usize },
     #[error("subrectangle {sub} lies outside the rectangle")]
@@ -71,18 +72,111 @@ pub enum RectError {
     SubrectOutsideTile { sub: Rect, tile: Rect },
     /// An error inside a rectangle's data, with where it happened: bytes
     /// from the start of the rectangle's payload, or of its inflated data.
-    #[error("{error} (byte {offset} of the rectangle's {within})")]
+    #[error("{} (byte {offset} of the rectangle's {within})", Chain(&**error))]
     At {
         within: Within,
         offset: u64,
         error: Box<RectError>,
     },
-    #[error("JPEG data is corrupt: {0}")]
-    Jpeg(String),
-    #[error("pixel format is not supported: {0}")]
-    PixelFormat(String),
+    #[error(transparent)]
+    Jpeg(#[from] JpegError),
+    #[error("pixel format is not supported")]
+    PixelFormat(#[source] PixelFormatError),
     #[error("no decoder for this encoding")]
     Unsupported,
+}
+
+/// Ways a rectangle's data breaks its encoding's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformation {
+    /// RFC 6143 7.7.4: "The first non-raw tile in a rectangle must have
+    /// this bit set".
+    #[error("the first non-raw Hextile tile of a rectangle gives no background")]
+    NoBackground,
+    #[error("Hextile subrectangles use a foreground no tile of the rectangle gave")]
+    NoForeground,
+    #[error("zlib data holds more than the rectangle")]
+    ZlibTooLong,
+    #[error("zlib data stops short")]
+    ZlibStopsShort,
+    #[error("Tight JPEG needs 16 or 32 bits per pixel")]
+    TightJpegDepth,
+    #[error("Tight gradient filter needs a 16 or 32 bpp true-colour format")]
+    TightGradientFormat,
+    #[error("Tight palette of 1 colour (rfbproto allows 2..256)")]
+    TightPaletteOfOne,
+    #[error("Tight zlib data is too short to inflate to the rectangle")]
+    TightZlibTooShort,
+    #[error("Tight data is shorter than the filter needs")]
+    TightDataShort,
+    #[error("ZRLE data ends inside a tile")]
+    ZrleEndsInTile,
+    #[error("ZRLE run goes past the end of its tile")]
+    ZrleRunPastTile,
+    #[error("ZRLE data goes on past the rectangle's last tile")]
+    ZrleTooLong,
+}
+
+/// flate2's error, kept as it came (its message says what broke). Two are
+/// equal when they say the same.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ZlibError(pub flate2::DecompressError);
+
+impl PartialEq for ZlibError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for ZlibError {}
+
+/// Why a Tight JPEG rectangle could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JpegError {
+    #[error("JPEG data is corrupt")]
+    Corrupt(#[source] ImageError),
+    /// Checked before the pixels are decoded, so a header claiming a huge
+    /// image reserves nothing.
+    #[error("JPEG image is {width}x{height}, the rectangle {rect_w}x{rect_h}")]
+    Size {
+        width: u32,
+        height: u32,
+        rect_w: u16,
+        rect_h: u16,
+    },
+    #[error("JPEG colour type {0:?} is neither grey nor RGB")]
+    Colour(image::ColorType),
+}
+
+/// The `image` crate's error, shared so that errors stay cloneable. Two
+/// are equal when they say the same.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ImageError(pub std::sync::Arc<image::ImageError>);
+
+impl PartialEq for ImageError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for ImageError {}
+
+/// Prints an error followed by its sources, for a layer that embeds a lower
+/// error in its own message rather than chaining it.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
 }
 
 /// What a [`RectError::At`] offset counts.
@@ -398,10 +492,7 @@ pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
 /// other than 8, 16, 32; a zero colour max; a shift past 31) before a
 /// decoder reads pixels in it.
 pub fn check_pixel_format(cx: &RectCx<'_>) -> Result<(), RectError> {
-    match cx.ctx.pixel_format.unsupported_reason() {
-        Some(reason) => Err(RectError::PixelFormat(reason)),
-        None => Ok(()),
-    }
+    cx.ctx.pixel_format.check().map_err(RectError::PixelFormat)
 }
 
 /// Applies a new screen size from DesktopSize or ExtendedDesktopSize
@@ -445,7 +536,7 @@ pub fn inflate_exact(
         let before_out = stream.total_out();
         stream
             .decompress(input, &mut out[filled..], flate2::FlushDecompress::Sync)
-            .map_err(|e| RectError::Zlib(e.to_string()))?;
+            .map_err(|e| RectError::Zlib(ZlibError(e)))?;
         let used = (stream.total_in() - before_in) as usize;
         let made = (stream.total_out() - before_out) as usize;
         input = &input[used..];
@@ -464,11 +555,9 @@ pub fn inflate_exact(
         let before_out = stream.total_out();
         stream
             .decompress(input, &mut sink, flate2::FlushDecompress::Sync)
-            .map_err(|e| RectError::Zlib(e.to_string()))?;
+            .map_err(|e| RectError::Zlib(ZlibError(e)))?;
         if stream.total_out() != before_out {
-            return Err(RectError::Malformed(
-                "zlib data holds more than the rectangle",
-            ));
+            return Err(RectError::Malformed(Malformation::ZlibTooLong));
         }
     }
     Ok(())
@@ -499,11 +588,11 @@ pub fn inflate_bounded(
         let before_len = out.len();
         stream
             .decompress_vec(input, out, flate2::FlushDecompress::Sync)
-            .map_err(|e| RectError::Zlib(e.to_string()))?;
+            .map_err(|e| RectError::Zlib(ZlibError(e)))?;
         let used = (stream.total_in() - before_in) as usize;
         input = &input[used..];
         if used == 0 && out.len() == before_len && out.len() < out.capacity() {
-            return Err(RectError::Malformed("zlib data stops short"));
+            return Err(RectError::Malformed(Malformation::ZlibStopsShort));
         }
     }
     Ok(())

@@ -10,7 +10,9 @@
 //! lives in `tight_filters.rs`.
 
 use super::tight_filters::{Filter, Tpixel};
-use super::{inflate_exact, RectCx, RectError, RectWarning, Step};
+use super::{
+    inflate_exact, ImageError, JpegError, Malformation, RectCx, RectError, RectWarning, Step,
+};
 use crate::limits::{LimitError, Measure};
 use crate::wire::Encoding;
 
@@ -120,9 +122,7 @@ impl Tight {
                         // "JpegCompression may only be used when
                         // bits-per-pixel is either 16 or 32".
                         if !matches!(cx.ctx.pixel_format.bits_per_pixel, 16 | 32) {
-                            return Err(RectError::Malformed(
-                                "Tight JPEG needs 16 or 32 bits per pixel",
-                            ));
+                            return Err(RectError::Malformed(Malformation::TightJpegDepth));
                         }
                         check_width(cx)?;
                         cx.ctx.stats.count_sub(Encoding::TIGHT, "jpeg");
@@ -154,9 +154,7 @@ impl Tight {
                         // "The GradientFilter may only be used when
                         // bits-per-pixel is either 16 or 32."
                         if !matches!(pf.bits_per_pixel, 16 | 32) || !pf.true_colour {
-                            return Err(RectError::Malformed(
-                                "Tight gradient filter needs a 16 or 32 bpp true-colour format",
-                            ));
+                            return Err(RectError::Malformed(Malformation::TightGradientFormat));
                         }
                         basic(stream, Filter::Gradient, cx, tpixel)
                     }
@@ -172,9 +170,7 @@ impl Tight {
                 // "a palette which can consist of 2..256 colors"; the byte
                 // is the count minus one.
                 if n == 0 {
-                    return Err(RectError::Malformed(
-                        "Tight palette of 1 colour (rfbproto allows 2..256)",
-                    ));
+                    return Err(RectError::Malformed(Malformation::TightPaletteOfOne));
                 }
                 self.state = State::Palette {
                     stream,
@@ -218,9 +214,7 @@ impl Tight {
                         let raw_len =
                             filter.data_len(usize::from(cx.rect.w), usize::from(cx.rect.h), tpixel);
                         if raw_len / MAX_DEFLATE_RATIO > len {
-                            return Err(RectError::Malformed(
-                                "Tight zlib data is too short to inflate to the rectangle",
-                            ));
+                            return Err(RectError::Malformed(Malformation::TightZlibTooShort));
                         }
                         raw_len
                     }
@@ -324,24 +318,24 @@ pub fn compact_len(input: &[u8]) -> Option<(usize, usize)> {
 /// size, into the framebuffer.
 fn jpeg(data: &[u8], cx: &mut RectCx<'_>) -> Result<(), RectError> {
     use image::ImageDecoder;
-    let err = |e: image::ImageError| RectError::Jpeg(e.to_string());
+    let err = |e: image::ImageError| JpegError::Corrupt(ImageError(std::sync::Arc::new(e)));
     let decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(data)).map_err(err)?;
     let rect = cx.rect;
     let (w, h) = decoder.dimensions();
     // Checked before the pixels are decoded, so a header claiming a huge
     // image reserves nothing.
     if (w, h) != (u32::from(rect.w), u32::from(rect.h)) {
-        return Err(RectError::Jpeg(format!(
-            "image is {w}x{h}, the rectangle {}x{}",
-            rect.w, rect.h
-        )));
+        return Err(JpegError::Size {
+            width: w,
+            height: h,
+            rect_w: rect.w,
+            rect_h: rect.h,
+        }
+        .into());
     }
     let channels = usize::from(decoder.color_type().channel_count());
     if !matches!(channels, 1..=4) || decoder.color_type().bytes_per_pixel() as usize != channels {
-        return Err(RectError::Jpeg(format!(
-            "unexpected colour type {:?}",
-            decoder.color_type()
-        )));
+        return Err(JpegError::Colour(decoder.color_type()).into());
     }
     let mut pixels = vec![0u8; rect.area() as usize * channels];
     decoder.read_image(&mut pixels).map_err(err)?;

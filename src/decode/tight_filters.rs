@@ -4,7 +4,7 @@
 //! It is apart from the state machine in `tight.rs` because this is where
 //! the per-pixel work happens, and it never looks at the wire framing.
 
-use super::{RectCx, RectError};
+use super::{Malformation, RectCx, RectError};
 use crate::wire::{ColourMap, PixelFormat};
 
 /// How a TPIXEL is laid out for the connection's pixel format.
@@ -85,9 +85,7 @@ impl Filter {
         let tpixel = Tpixel::of(&cx.ctx.pixel_format);
         let len = self.data_len(w, h, tpixel);
         let Some(data) = data.get(..len) else {
-            return Err(RectError::Malformed(
-                "Tight data is shorter than the filter needs",
-            ));
+            return Err(RectError::Malformed(Malformation::TightDataShort));
         };
         if len == 0 {
             return Ok(());
@@ -178,9 +176,7 @@ fn gradient_values(data: &[u8], cx: &mut RectCx<'_>) -> Result<(), RectError> {
     // rfbproto: "The GradientFilter may only be used when bits-per-pixel is
     // either 16 or 32"; it works on intensities, so colour maps cannot use it.
     if !matches!(pf.bits_per_pixel, 16 | 32) || !pf.true_colour {
-        return Err(RectError::Malformed(
-            "Tight gradient filter needs a 16 or 32 bpp true-colour format",
-        ));
+        return Err(RectError::Malformed(Malformation::TightGradientFormat));
     }
     let rect = cx.rect;
     let w = usize::from(rect.w);

@@ -2,7 +2,7 @@
 //! that inflates to the rectangle's Raw pixels. One zlib stream serves every
 //! Zlib rectangle of the connection.
 
-use super::{RectCx, RectError, Step};
+use super::{Malformation, RectCx, RectError, Step};
 
 /// The connection-long inflater, created on first use.
 #[derive(Default)]
@@ -74,14 +74,12 @@ impl Zlib {
             let (before_in, before_out) = (stream.total_in(), stream.total_out());
             stream
                 .decompress(data, &mut buf, flate2::FlushDecompress::Sync)
-                .map_err(|e| RectError::Zlib(e.to_string()))?;
+                .map_err(|e| RectError::Zlib(super::ZlibError(e)))?;
             let took = (stream.total_in() - before_in) as usize;
             let made = (stream.total_out() - before_out) as usize;
             data = &data[took..];
             if made > want {
-                return Err(RectError::Malformed(
-                    "zlib data holds more than the rectangle",
-                ));
+                return Err(RectError::Malformed(Malformation::ZlibTooLong));
             }
             self.write(&buf[..made], cx);
             if took == 0 && made == 0 {

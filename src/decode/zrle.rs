@@ -7,7 +7,7 @@
 //! rectangle of this size can take, and every run, index and tile is checked
 //! against the tile before a pixel is written.
 
-use super::{inflate_bounded, RectCx, RectError, Step, Within};
+use super::{inflate_bounded, Malformation, RectCx, RectError, Step, Within};
 use crate::framebuffer::Framebuffer;
 use crate::wire::ColourMap;
 use crate::wire::{Encoding, PixelFormat, Rect};
@@ -141,7 +141,7 @@ impl<'a> Reader<'a> {
         let got = self
             .data
             .get(self.pos..end)
-            .ok_or(RectError::Malformed("ZRLE data ends inside a tile"))?;
+            .ok_or(RectError::Malformed(Malformation::ZrleEndsInTile))?;
         self.pos = end;
         Ok(got)
     }
@@ -159,9 +159,7 @@ impl<'a> Reader<'a> {
             let b = self.byte()?;
             len += usize::from(b);
             if len > max {
-                return Err(RectError::Malformed(
-                    "ZRLE run goes past the end of its tile",
-                ));
+                return Err(RectError::Malformed(Malformation::ZrleRunPastTile));
             }
             if b != 255 {
                 return Ok(len);
@@ -205,10 +203,7 @@ fn decode_tiles(data: &[u8], cpixel: CPixel, cx: &mut RectCx<'_>) -> Result<(), 
         }
     }
     if r.pos != data.len() {
-        return Err(at(
-            r.pos,
-            RectError::Malformed("ZRLE data goes on past the rectangle's last tile"),
-        ));
+        return Err(at(r.pos, RectError::Malformed(Malformation::ZrleTooLong)));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::super::testutil::{
     RGB565_BE,
 };
 use super::*;
+use crate::decode::Malformation;
 use crate::limits::{LimitError, Measure};
 
 const BGRX: PixelFormat = PixelFormat::BGRX;
@@ -230,7 +231,7 @@ fn malformed_tiles_give_typed_errors() {
         err(2, 1, [vec![130], cp(1), cp(2), vec![2, 0]].concat()),
         RectError::PaletteIndex { index: 2, size: 2 }
     );
-    let past = |e: RectError| matches!(e, RectError::Malformed(m) if m.contains("past the end"));
+    let past = |e: RectError| matches!(e, RectError::Malformed(Malformation::ZrleRunPastTile));
     assert!(past(err(2, 1, [vec![128], cp(1), vec![2]].concat())));
     assert!(past(err(
         2,
@@ -242,12 +243,12 @@ fn malformed_tiles_give_typed_errors() {
         64,
         [vec![128], cp(1), vec![255; 17]].concat()
     )));
-    let short = |e: RectError| matches!(e, RectError::Malformed(m) if m.contains("ends inside"));
+    let short = |e: RectError| matches!(e, RectError::Malformed(Malformation::ZrleEndsInTile));
     assert!(short(err(2, 2, [vec![0], cp(1), cp(2)].concat())));
     assert!(short(err(2, 2, vec![])));
     assert!(matches!(
         err(1, 1, [vec![1], cp(1), vec![1]].concat()),
-        RectError::Malformed(m) if m.contains("past the rectangle's last tile")
+        RectError::Malformed(Malformation::ZrleTooLong)
     ));
 }
 

@@ -106,7 +106,7 @@ pub struct ParseError {
 pub enum ParseErrorKind {
     #[error("unknown server message type {}", .0.0)]
     UnknownMessage(ServerMessage),
-    #[error("{} rectangle {rect} of update {update}: {error}", Named(*encoding))]
+    #[error("{} rectangle {rect} of update {update}: {}", Named(*encoding), decode::Chain(error))]
     Rect {
         update: u64,
         encoding: Encoding,

@@ -113,27 +113,30 @@ impl PixelFormat {
         b
     }
 
-    /// Why this format cannot be decoded, if it cannot (RFC 6143 7.4 allows
-    /// 8, 16 and 32 bits per pixel).
-    pub fn unsupported_reason(&self) -> Option<String> {
+    /// Refuses a format rfbplay cannot decode (RFC 6143 7.4 allows 8, 16
+    /// and 32 bits per pixel; a true-colour component needs a maximum and a
+    /// shift inside the pixel).
+    pub fn check(&self) -> Result<(), PixelFormatError> {
         if !matches!(self.bits_per_pixel, 8 | 16 | 32) {
-            return Some(format!(
-                "{} bits per pixel (RFC 6143 allows 8, 16, 32)",
-                self.bits_per_pixel
-            ));
+            return Err(PixelFormatError::BitsPerPixel(self.bits_per_pixel));
         }
         if self.true_colour {
-            for (name, max, shift) in [
-                ("red", self.red_max, self.red_shift),
-                ("green", self.green_max, self.green_shift),
-                ("blue", self.blue_max, self.blue_shift),
+            for (colour, max, shift) in [
+                (Colour::Red, self.red_max, self.red_shift),
+                (Colour::Green, self.green_max, self.green_shift),
+                (Colour::Blue, self.blue_max, self.blue_shift),
             ] {
                 if max == 0 || shift >= 32 {
-                    return Some(format!("{name} max {max} shift {shift}"));
+                    return Err(PixelFormatError::Component { colour, max, shift });
                 }
             }
         }
-        None
+        Ok(())
+    }
+
+    /// Why this format cannot be decoded, if it cannot ([`Self::check`]).
+    pub fn unsupported_reason(&self) -> Option<String> {
+        self.check().err().map(|e| e.to_string())
     }
 
     /// Reads one wire pixel value (bytes_per_pixel bytes) in this format's
@@ -174,6 +177,33 @@ impl PixelFormat {
             return [*blue, *green, *red, 0];
         }
         self.value_to_bgrx(self.read_value(b), map)
+    }
+}
+
+/// Why a pixel format cannot be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PixelFormatError {
+    #[error("{0} bits per pixel (RFC 6143 allows 8, 16, 32)")]
+    BitsPerPixel(u8),
+    #[error("{colour} max {max} shift {shift}")]
+    Component { colour: Colour, max: u16, shift: u8 },
+}
+
+/// A colour component of a true-colour format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colour {
+    Red,
+    Green,
+    Blue,
+}
+
+impl std::fmt::Display for Colour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Colour::Red => "red",
+            Colour::Green => "green",
+            Colour::Blue => "blue",
+        })
     }
 }
 
