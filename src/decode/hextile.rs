@@ -4,8 +4,8 @@
 //! step waits for exactly one tile and draws it: nothing beyond one tile is
 //! ever buffered, whatever the rectangle's size.
 
-use super::{raw, Malformation, RectCx, RectError, Step, Within};
-use crate::wire::{Encoding, Rect};
+use super::{raw, Malformation, RectCx, RectError, Step, Sub, Within};
+use crate::wire::Rect;
 
 /// Subencoding mask bits (RFC 6143 7.7.4).
 pub const RAW: u8 = 1;
@@ -112,7 +112,7 @@ impl Hextile {
     fn draw(&mut self, t: &[u8], tile: Rect, cx: &mut RectCx<'_>) -> Result<(), RectError> {
         let mask = t[0];
         if mask & RAW != 0 {
-            cx.ctx.stats.count_sub(Encoding::HEXTILE, "raw");
+            cx.ctx.counters.add_sub(Sub::HextileRaw);
             raw::write_pixels_at(cx, tile, &t[1..]);
             return Ok(());
         }
@@ -142,8 +142,12 @@ impl Hextile {
         } else {
             0
         };
-        let kind = if count == 0 { "solid" } else { "subrects" };
-        cx.ctx.stats.count_sub(Encoding::HEXTILE, kind);
+        let kind = if count == 0 {
+            Sub::HextileSolid
+        } else {
+            Sub::HextileSubrects
+        };
+        cx.ctx.counters.add_sub(kind);
         if count == 0 {
             return Ok(());
         }
@@ -186,7 +190,7 @@ mod tests {
     };
     use super::*;
     use crate::framebuffer::Framebuffer;
-    use crate::rfb::PixelFormat;
+    use crate::rfb::{Encoding, PixelFormat};
 
     const BGRX: PixelFormat = PixelFormat::BGRX;
 
@@ -281,7 +285,8 @@ mod tests {
         let mut p = crate::rfb::Parser::new(BGRX, Default::default(), false);
         p.set_screen_size(48, 1).unwrap();
         p.feed(&stream, crate::Time::ZERO, &mut |_, _| {}).unwrap();
-        let subs = &p.context().stats.subencodings["Hextile"];
+        let stats = p.context().stats();
+        let subs = &stats.subencodings["Hextile"];
         assert_eq!(
             subs.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
             [("raw", 1), ("solid", 1), ("subrects", 1)]

@@ -13,6 +13,7 @@ pub mod cursor;
 pub mod hextile;
 pub mod raw;
 pub mod rre;
+pub mod stats;
 #[cfg(test)]
 mod testutil;
 pub mod tight;
@@ -25,9 +26,9 @@ use crate::limits::{LimitError, Limits, Measure};
 use crate::wire::pixel::PixelFormatError;
 use crate::wire::ColourMap;
 use crate::wire::{Encoding, PixelFormat, Rect};
-use std::collections::BTreeMap;
 
 pub use cursor::Cursor;
+pub use stats::{Counters, Stats, Sub};
 
 /// What a decoder step did with the bytes it was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,17 +209,6 @@ pub enum RectWarning {
     JpegEnd { len: usize },
 }
 
-/// Counts of what a stream held, for `rfbplay info`.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct Stats {
-    /// Rectangles per encoding name (or number when unnamed).
-    pub rects: BTreeMap<String, u64>,
-    /// Payload bytes per encoding, rectangle headers included.
-    pub bytes: BTreeMap<String, u64>,
-    /// Subencodings per encoding: Hextile tiles, ZRLE tiles, Tight rectangles.
-    pub subencodings: BTreeMap<String, BTreeMap<&'static str, u64>>,
-}
-
 impl RectError {
     /// The error itself, without the [`RectError::At`] wrappers that say
     /// where it happened.
@@ -227,24 +217,6 @@ impl RectError {
             RectError::At { error, .. } => error.root(),
             other => other,
         }
-    }
-}
-
-impl Stats {
-    pub fn key(encoding: Encoding) -> String {
-        match encoding.name() {
-            Some(n) => n.to_string(),
-            None => encoding.0.to_string(),
-        }
-    }
-
-    pub fn count_sub(&mut self, encoding: Encoding, sub: &'static str) {
-        *self
-            .subencodings
-            .entry(Self::key(encoding))
-            .or_default()
-            .entry(sub)
-            .or_default() += 1;
     }
 }
 
@@ -266,7 +238,8 @@ pub struct DecodeContext {
     /// first update done). Until then rectangles grow the screen: minimega
     /// files store no ServerInit, and their first update covers the screen.
     pub size_known: bool,
-    pub stats: Stats,
+    /// What the stream held so far ([`DecodeContext::stats`]).
+    pub counters: Counters,
     /// Reused buffer for inflated data.
     pub scratch: Vec<u8>,
     /// The ZRLE encoding's stream (RFC 6143 7.7.6), separate from Zlib's.
@@ -297,12 +270,17 @@ impl DecodeContext {
             zlib: zlib::Stream::default(),
             tight: tight::Streams::default(),
             size_known: false,
-            stats: Stats::default(),
+            counters: Counters::default(),
             scratch: Vec::new(),
             zrle: zlib::Stream::default(),
             work: Work::default(),
             warnings: Vec::new(),
         }
+    }
+
+    /// Rectangles, bytes and subencodings counted so far, by name.
+    pub fn stats(&self) -> Stats {
+        self.counters.stats()
     }
 
     pub fn bpp(&self) -> usize {

@@ -11,10 +11,9 @@
 
 use super::tight_filters::{Filter, Tpixel};
 use super::{
-    inflate_exact, ImageError, JpegError, Malformation, RectCx, RectError, RectWarning, Step,
+    inflate_exact, ImageError, JpegError, Malformation, RectCx, RectError, RectWarning, Step, Sub,
 };
 use crate::limits::{LimitError, Measure};
-use crate::wire::Encoding;
 
 /// rfbproto "Tight Encoding": "the width of any Tight-encoded rectangle
 /// cannot exceed 2048 pixels". Servers split wider areas, except solid
@@ -115,7 +114,7 @@ impl Tight {
                 cx.ctx.tight.reset(control & 0x0f);
                 self.state = match control >> 4 {
                     0x8 => {
-                        cx.ctx.stats.count_sub(Encoding::TIGHT, "fill");
+                        cx.ctx.counters.add_sub(Sub::TightFill);
                         State::Fill
                     }
                     0x9 => {
@@ -125,7 +124,7 @@ impl Tight {
                             return Err(RectError::Malformed(Malformation::TightJpegDepth));
                         }
                         check_width(cx)?;
-                        cx.ctx.stats.count_sub(Encoding::TIGHT, "jpeg");
+                        cx.ctx.counters.add_sub(Sub::TightJpeg);
                         State::Length(Payload::Jpeg)
                     }
                     high @ 0..=7 => {
@@ -282,7 +281,7 @@ fn check_width(cx: &RectCx<'_>) -> Result<(), RectError> {
 /// The state after a BasicCompression header: short data comes raw,
 /// longer data after a compact length.
 fn basic(stream: u8, filter: Filter, cx: &mut RectCx<'_>, tpixel: Tpixel) -> State {
-    cx.ctx.stats.count_sub(Encoding::TIGHT, filter.stats_name());
+    cx.ctx.counters.add_sub(filter.sub());
     let len = filter.data_len(usize::from(cx.rect.w), usize::from(cx.rect.h), tpixel);
     let payload = Payload::Basic { stream, filter };
     if len < MIN_TO_COMPRESS {

@@ -4,7 +4,7 @@
 //! It is apart from the state machine in `tight.rs` because this is where
 //! the per-pixel work happens, and it never looks at the wire framing.
 
-use super::{Malformation, RectCx, RectError};
+use super::{Malformation, RectCx, RectError, Sub};
 use crate::wire::{ColourMap, PixelFormat};
 
 /// How a TPIXEL is laid out for the connection's pixel format.
@@ -68,13 +68,13 @@ impl Filter {
         }
     }
 
-    /// The subencoding name `rfbplay info` counts (the corpus vocabulary).
-    pub fn stats_name(&self) -> &'static str {
+    /// The subencoding `rfbplay info` counts.
+    pub fn sub(&self) -> Sub {
         match self {
-            Filter::Copy => "copy",
-            Filter::Palette(colours) if colours.len() == 2 => "palette2",
-            Filter::Palette(_) => "palette",
-            Filter::Gradient => "gradient",
+            Filter::Copy => Sub::TightCopy,
+            Filter::Palette(colours) if colours.len() == 2 => Sub::TightPalette2,
+            Filter::Palette(_) => Sub::TightPalette,
+            Filter::Gradient => Sub::TightGradient,
         }
     }
 

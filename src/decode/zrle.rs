@@ -7,10 +7,10 @@
 //! rectangle of this size can take, and every run, index and tile is checked
 //! against the tile before a pixel is written.
 
-use super::{inflate_bounded, Malformation, RectCx, RectError, Step, Within};
+use super::{inflate_bounded, Malformation, RectCx, RectError, Step, Sub, Within};
 use crate::framebuffer::Framebuffer;
 use crate::wire::ColourMap;
-use crate::wire::{Encoding, PixelFormat, Rect};
+use crate::wire::{PixelFormat, Rect};
 
 const TILE: u16 = 64;
 /// Palette RLE tiles carry up to 127 colours (subencodings 130 to 255).
@@ -199,7 +199,7 @@ fn decode_tiles(data: &[u8], cpixel: CPixel, cx: &mut RectCx<'_>) -> Result<(), 
                 (rect.h - ty).min(TILE),
             );
             let kind = decode_tile(&mut r, tile, &cpixel, cx).map_err(|e| at(r.pos, e))?;
-            cx.ctx.stats.count_sub(Encoding::ZRLE, kind);
+            cx.ctx.counters.add_sub(kind);
         }
     }
     if r.pos != data.len() {
@@ -214,7 +214,7 @@ fn decode_tile(
     tile: Rect,
     cpixel: &CPixel,
     cx: &mut RectCx<'_>,
-) -> Result<&'static str, RectError> {
+) -> Result<Sub, RectError> {
     let map = &cx.ctx.colour_map;
     let fb = cx.screen.drawn();
     let area = tile.area() as usize;
@@ -233,12 +233,12 @@ fn decode_tile(
                     d.copy_from_slice(&cpixel.to_bgrx(s, map));
                 }
             }
-            "raw"
+            Sub::ZrleRaw
         }
         1 => {
             let px = cpixel.to_bgrx(r.take(cpixel.len)?, map);
             fb.fill(tile, px);
-            "solid"
+            Sub::ZrleSolid
         }
         2..=16 => {
             let size = usize::from(sub);
@@ -268,7 +268,7 @@ fn decode_tile(
                     d.copy_from_slice(&palette[index]);
                 }
             }
-            "packed_palette"
+            Sub::ZrlePackedPalette
         }
         128 => {
             let mut pos = 0;
@@ -278,7 +278,7 @@ fn decode_tile(
                 fill_run(fb, tile, pos, run, px);
                 pos += run;
             }
-            "rle"
+            Sub::ZrleRle
         }
         130..=255 => {
             let size = usize::from(sub - 128);
@@ -298,7 +298,7 @@ fn decode_tile(
                 fill_run(fb, tile, pos, run, palette[index]);
                 pos += run;
             }
-            "palette_rle"
+            Sub::ZrlePaletteRle
         }
         // 17 to 127 and 129 are unused (RFC 6143 7.7.6).
         _ => return Err(RectError::BadSubencoding(sub)),

@@ -9,6 +9,7 @@ use super::super::testutil::{
 use super::*;
 use crate::decode::Malformation;
 use crate::limits::{LimitError, Measure};
+use crate::wire::Encoding;
 
 const BGRX: PixelFormat = PixelFormat::BGRX;
 
@@ -155,7 +156,8 @@ fn tiles_are_counted_by_kind() {
     let mut p = crate::rfb::Parser::new(BGRX, Default::default(), false);
     p.set_screen_size(65, 1).unwrap();
     p.feed(&stream, crate::Time::ZERO, &mut |_, _| {}).unwrap();
-    let subs = &p.context().stats.subencodings["ZRLE"];
+    let stats = p.context().stats();
+    let subs = &stats.subencodings["ZRLE"];
     assert_eq!(subs.get("solid"), Some(&1));
     assert_eq!(subs.get("rle"), Some(&1));
 }

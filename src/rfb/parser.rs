@@ -494,12 +494,7 @@ impl Parser {
                 ]));
                 let (left, done) = (*left - 1, *done + 1);
                 self.unit_offset = self.offset;
-                *self
-                    .ctx
-                    .stats
-                    .bytes
-                    .entry(decode::Stats::key(encoding))
-                    .or_default() += 12;
+                self.ctx.counters.add_bytes(encoding, 12);
                 // The header is part of what the rectangle's work is
                 // weighed against.
                 self.ctx.work.bytes = self.offset + 12 - self.update_start;
@@ -514,12 +509,7 @@ impl Parser {
                     Err(error) => return Err(self.rect_error(rect, encoding, error, self.offset)),
                 };
                 if encoding == Encoding::LAST_RECT {
-                    *self
-                        .ctx
-                        .stats
-                        .rects
-                        .entry(decode::Stats::key(encoding))
-                        .or_default() += 1;
+                    self.ctx.counters.add_rect(encoding);
                     self.state = State::RectHeader { left: 0, done };
                 } else {
                     self.state = State::Rect {
@@ -558,20 +548,10 @@ impl Parser {
                     Step::Need(_) => return Ok(step),
                     Step::Advance(n) | Step::Done(n) => n,
                 };
-                *self
-                    .ctx
-                    .stats
-                    .bytes
-                    .entry(decode::Stats::key(encoding))
-                    .or_default() += used as u64;
+                self.ctx.counters.add_bytes(encoding, used as u64);
                 if let Step::Done(n) = step {
                     // Counted when complete, so a cut rectangle is not.
-                    *self
-                        .ctx
-                        .stats
-                        .rects
-                        .entry(decode::Stats::key(encoding))
-                        .or_default() += 1;
+                    self.ctx.counters.add_rect(encoding);
                     self.state = State::RectHeader { left, done };
                     return Ok(Step::Advance(n));
                 }
