@@ -481,4 +481,36 @@ mod tests {
         screen.commit();
         assert_eq!(screen.generation(), before + 1);
     }
+
+    #[test]
+    fn a_commit_after_a_resize_copies_into_the_shown_screen_in_place() {
+        // The derived clone_from allocated a new shown screen while the old
+        // one still lived: three screens at the peak instead of two.
+        let mut screen = Screen::new(true);
+        screen.resize(4, 4);
+        screen.commit();
+        let before = screen.shown().data().as_ptr();
+        screen.resize(8, 2);
+        screen.drawn().fill(Rect::new(0, 0, 8, 2), [1, 2, 3, 0]);
+        screen.commit();
+        assert_eq!(screen.shown().width(), 8);
+        assert_eq!(screen.shown().row(7, 1, 1), &[1, 2, 3, 0]);
+        assert_eq!(screen.shown().data().as_ptr(), before);
+    }
+
+    #[test]
+    fn take_shown_gives_the_last_complete_update_not_the_drawing() {
+        let mut screen = Screen::new(true);
+        screen.resize(2, 1);
+        screen.commit();
+        let r = Rect::new(0, 0, 1, 1);
+        screen.touch(r);
+        screen.drawn().fill(r, [9, 9, 9, 0]);
+        let shown = screen.take_shown();
+        assert_eq!(shown.row(0, 0, 1), &[0, 0, 0, 0]);
+        let mut plain = Screen::new(false);
+        plain.resize(1, 1);
+        plain.drawn().fill(r, [4, 4, 4, 0]);
+        assert_eq!(plain.take_shown().row(0, 0, 1), &[4, 4, 4, 0]);
+    }
 }
