@@ -7,9 +7,11 @@
 pub mod encode;
 pub mod parser;
 pub mod pixel;
+pub mod stream_map;
 
 pub use crate::wire::{Encoding, PixelFormat, Rect, ServerMessage};
 pub use parser::{Event, ParseError, ParseErrorKind, Parser, Warning, WarningKind};
+pub use stream_map::StreamMap;
 
 /// Server-to-client message types as bare numbers, for code written before
 /// [`ServerMessage`]; the numbers and names come from it.
