@@ -68,12 +68,17 @@ impl Zlib {
         let mut buf = std::mem::take(&mut cx.ctx.scratch);
         let result = (|| loop {
             let want = (total - self.made).min(PIECE);
-            buf.clear();
-            buf.resize(want.max(64), 0);
+            // Room for a little more than the rectangle needs, so that data
+            // holding more shows; grown once and never zeroed again, since
+            // pieces may be a byte long.
+            let room = want.max(64);
+            if buf.len() < room {
+                buf.resize(room, 0);
+            }
             let stream = cx.ctx.zlib.get();
             let (before_in, before_out) = (stream.total_in(), stream.total_out());
             stream
-                .decompress(data, &mut buf, flate2::FlushDecompress::Sync)
+                .decompress(data, &mut buf[..room], flate2::FlushDecompress::Sync)
                 .map_err(|e| RectError::Zlib(super::ZlibError(e)))?;
             let took = (stream.total_in() - before_in) as usize;
             let made = (stream.total_out() - before_out) as usize;
