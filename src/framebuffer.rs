@@ -8,16 +8,35 @@
 //! brought up to date from the drawn one, rectangle by rectangle, when an
 //! update completes.
 
-use crate::rfb::Rect;
+use crate::wire::Rect;
 
 pub const BYTES_PER_PIXEL: usize = 4;
 
 /// A width x height screen of B, G, R, X pixels, rows top to bottom.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Default, PartialEq, Eq)]
 pub struct Framebuffer {
     width: u32,
     height: u32,
     data: Vec<u8>,
+}
+
+impl Clone for Framebuffer {
+    fn clone(&self) -> Self {
+        Framebuffer {
+            width: self.width,
+            height: self.height,
+            data: self.data.clone(),
+        }
+    }
+
+    /// Copies into the existing allocation: the derived `clone_from` would
+    /// allocate a new screen before freeing the old one, a third screen at
+    /// the end of every update that resized.
+    fn clone_from(&mut self, source: &Self) {
+        self.width = source.width;
+        self.height = source.height;
+        self.data.clone_from(&source.data);
+    }
 }
 
 impl std::fmt::Debug for Framebuffer {
@@ -70,6 +89,15 @@ impl Framebuffer {
     /// recorder never asks for area beyond the first size.
     pub fn resize(&mut self, width: u32, height: u32) {
         if width == self.width && height == self.height {
+            return;
+        }
+        if width == self.width {
+            // Rows stay where they are: minimega files, which have no
+            // ServerInit, grow the screen rectangle by rectangle down the
+            // first update, and Vec's doubling keeps that linear.
+            self.data
+                .resize(width as usize * height as usize * BYTES_PER_PIXEL, 0);
+            self.height = height;
             return;
         }
         let mut next = Framebuffer::new(width, height);
@@ -444,6 +472,14 @@ impl Screen {
         self.shown.as_ref().unwrap_or(&self.drawn)
     }
 
+    /// Takes the shown screen out, for a caller that is done playing and
+    /// wants the picture without copying it (`frame` at the end). The
+    /// screen is left empty.
+    pub fn take_shown(&mut self) -> Framebuffer {
+        let drawn = std::mem::take(&mut self.drawn);
+        self.shown.take().unwrap_or(drawn)
+    }
+
     pub fn resize(&mut self, width: u32, height: u32) {
         self.drawn.resize(width, height);
         self.resized = true;
@@ -627,5 +663,37 @@ mod tests {
         screen.drawn().fill(r, [5, 5, 5, 0]);
         screen.commit();
         assert_eq!(screen.generation(), before + 1);
+    }
+
+    #[test]
+    fn a_commit_after_a_resize_copies_into_the_shown_screen_in_place() {
+        // The derived clone_from allocated a new shown screen while the old
+        // one still lived: three screens at the peak instead of two.
+        let mut screen = Screen::new(true);
+        screen.resize(4, 4);
+        screen.commit();
+        let before = screen.shown().data().as_ptr();
+        screen.resize(8, 2);
+        screen.drawn().fill(Rect::new(0, 0, 8, 2), [1, 2, 3, 0]);
+        screen.commit();
+        assert_eq!(screen.shown().width(), 8);
+        assert_eq!(screen.shown().row(7, 1, 1), &[1, 2, 3, 0]);
+        assert_eq!(screen.shown().data().as_ptr(), before);
+    }
+
+    #[test]
+    fn take_shown_gives_the_last_complete_update_not_the_drawing() {
+        let mut screen = Screen::new(true);
+        screen.resize(2, 1);
+        screen.commit();
+        let r = Rect::new(0, 0, 1, 1);
+        screen.touch(r);
+        screen.drawn().fill(r, [9, 9, 9, 0]);
+        let shown = screen.take_shown();
+        assert_eq!(shown.row(0, 0, 1), &[0, 0, 0, 0]);
+        let mut plain = Screen::new(false);
+        plain.resize(1, 1);
+        plain.drawn().fill(r, [4, 4, 4, 0]);
+        assert_eq!(plain.take_shown().row(0, 0, 1), &[4, 4, 4, 0]);
     }
 }

@@ -127,7 +127,7 @@ pub fn gather(player: &mut Player, progress: &dyn Progress) -> (Info, Summary) {
         sizes: g.sizes,
         messages: parser.messages().clone(),
         bells_s: g.bells,
-        stats: parser.context().stats.clone(),
+        stats: parser.context().stats(),
         stream_bytes: summary.stream_bytes,
         truncated,
         error: summary.error.as_ref().map(|e| crate::error_chain(e)),

@@ -36,6 +36,7 @@ pub mod sampler;
 pub mod synth;
 pub mod time;
 pub mod timeline;
+pub mod wire;
 
 pub use framebuffer::Framebuffer;
 

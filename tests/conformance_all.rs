@@ -40,7 +40,7 @@ fn check(dir: &Path, name: &str) -> Result<(), String> {
             stream["framebuffer_updates"]
         ));
     }
-    let stats = &parser.context().stats;
+    let stats = parser.context().stats();
     for (enc, n) in stream["rects_per_encoding"].as_object().unwrap() {
         let got = stats.rects.get(enc).copied().unwrap_or(0);
         if got != n.as_u64().unwrap() {

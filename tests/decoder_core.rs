@@ -6,9 +6,11 @@
 mod common;
 
 use rfbplay::container::{Container, End, FbReader, Piece};
+use rfbplay::decode::RectError;
 use rfbplay::framebuffer::Framebuffer;
-use rfbplay::limits::Limits;
-use rfbplay::rfb::{Event, ParseErrorKind, Parser, PixelFormat};
+use rfbplay::limits::{LimitError, Limits};
+use rfbplay::rfb::encode::UpdateBuilder;
+use rfbplay::rfb::{Encoding, Event, ParseErrorKind, Parser, PixelFormat, Rect};
 use rfbplay::synth::{self, Message};
 
 /// Decodes timed pieces; returns the shown screen after each update, or the
@@ -227,11 +229,26 @@ fn corrupt_zlib_data_is_reported_with_its_encoding() {
     stream[data_at] ^= 0xff;
     let (screens, err) = decode(&[(rfbplay::Time(1), stream)]);
     assert_eq!(screens.len(), 2);
-    let text = err.expect("decoding stops").to_string();
+    let err = err.expect("decoding stops");
+    let text = err.to_string();
     assert!(
-        text.contains("Zlib (6)") && text.contains("zlib data is corrupt"),
+        text.contains("Zlib (6)") && text.contains("zlib data is corrupt: "),
         "{text}"
     );
+    // The cause stays typed, with flate2's error as its source, and the
+    // message says each part once.
+    let ParseErrorKind::Rect { error, .. } = &err.kind else {
+        panic!("{err}")
+    };
+    assert!(matches!(error, RectError::Zlib(_)));
+    let cause = std::error::Error::source(error)
+        .expect("flate2's error")
+        .to_string();
+    assert!(
+        !cause.is_empty() && text.matches(&cause).count() == 1,
+        "{text}"
+    );
+    assert_eq!(text.matches("corrupt").count(), 1, "{text}");
 }
 
 #[test]
@@ -382,4 +399,170 @@ fn a_zlib_bomb_under_the_length_limit_stops_at_the_rectangle() {
         text.contains("zlib data holds more than the rectangle"),
         "{text}"
     );
+}
+
+/// An update of `n` full-screen rectangles of `encoding`, each with
+/// `payload`, on a `side` x `side` screen.
+fn full_screen_update(side: u16, encoding: Encoding, payload: &[u8], n: u32) -> Vec<u8> {
+    let mut u = UpdateBuilder::new();
+    for _ in 0..n {
+        u.header(Rect::new(0, 0, side, side), encoding)
+            .extend_from_slice(payload);
+    }
+    u.finish()
+}
+
+fn work_limit_error(stream: Vec<u8>) -> rfbplay::rfb::ParseError {
+    let started = std::time::Instant::now();
+    let (screens, err) = decode(&[(rfbplay::Time(1), stream)]);
+    assert!(screens.is_empty());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    err.expect("refused")
+}
+
+#[test]
+fn a_pile_of_full_screen_tight_fills_is_refused_by_the_work_limit() {
+    // 65,535 fills of a 2048x2048 screen: 20 bytes each, 4 M pixels each.
+    let stream = full_screen_update(2048, Encoding::TIGHT, &[0x80, 1, 2, 3], 65_535);
+    let err = work_limit_error(stream);
+    let ParseErrorKind::Rect {
+        update,
+        rect,
+        encoding,
+        error,
+    } = &err.kind
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((*update, *encoding), (0, Encoding::TIGHT));
+    assert_eq!(*rect, Rect::new(0, 0, 2048, 2048));
+    assert!(
+        matches!(
+            error,
+            RectError::Limit(LimitError::Work { screens: 4, screen_area, .. })
+                if *screen_area == 2048 * 2048
+        ),
+        "{error:?}"
+    );
+    // Growing the screen from nothing and three fills make 4 screens; the
+    // fourth fill is refused at its header.
+    assert_eq!(err.offset, 4 + 3 * 16);
+    assert!(err.to_string().contains("over the limit of"), "{err}");
+}
+
+#[test]
+fn full_screen_rre_subrectangles_are_refused_by_the_work_limit() {
+    let side = 2048u16;
+    let mut payload = 65_535u32.to_be_bytes().to_vec();
+    payload.extend_from_slice(&[0; 4]);
+    for i in 0..65_535u32 {
+        payload.extend_from_slice(&[i as u8, 0, 0, 0]);
+        for v in [0, 0, side, side] {
+            payload.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    let err = work_limit_error(full_screen_update(side, Encoding::RRE, &payload, 1));
+    assert!(
+        matches!(
+            &err.kind,
+            ParseErrorKind::Rect {
+                error: RectError::Limit(LimitError::Work { .. }),
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn resizes_back_and_forth_are_refused_by_the_work_limit() {
+    // Each DesktopSize to a new width allocates and copies a screen.
+    let mut u = UpdateBuilder::new();
+    for i in 0..10_000u16 {
+        u.desktop_size(2048 - i % 2, 2048);
+    }
+    let err = work_limit_error(u.finish());
+    assert!(err.to_string().contains("pixels in one update"), "{err}");
+}
+
+#[test]
+fn overdraw_within_the_work_limit_still_decodes() {
+    // Three full-screen fills and a full-screen CopyRect: 4 screens.
+    let mut stream = full_screen_update(512, Encoding::TIGHT, &[0x80, 1, 2, 3], 3);
+    let mut u = UpdateBuilder::new();
+    u.copy_rect(Rect::new(0, 0, 512, 512), 0, 0);
+    stream.extend(u.finish());
+    let (screens, err) = decode(&[(rfbplay::Time(1), stream)]);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(screens.len(), 2);
+}
+
+#[test]
+fn a_cut_text_of_4_gb_is_reported_where_it_starts() {
+    let mut u = UpdateBuilder::new();
+    u.raw(Rect::new(0, 0, 1, 1), &[1, 2, 3, 0]);
+    let first = u.finish();
+    let mut stream = first.clone();
+    stream.extend_from_slice(&[3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    stream.extend_from_slice(&first);
+    let mut p = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+    let mut warnings = Vec::new();
+    p.feed(&stream, rfbplay::Time(7), &mut |e, _| {
+        if let Event::Warning(w) = e {
+            warnings.push(w);
+        }
+    })
+    .unwrap();
+    assert_eq!(p.updates(), 1, "the update after it is read as text");
+    assert_eq!(warnings.len(), 1);
+    let w = &warnings[0];
+    assert_eq!(w.offset, first.len() as u64);
+    assert_eq!(
+        w.kind,
+        rfbplay::rfb::WarningKind::LongCutText {
+            len: u32::MAX,
+            limit: Limits::default().warn_cut_text
+        }
+    );
+    assert!(
+        w.to_string()
+            .contains(&format!("RFB stream byte {}", first.len())),
+        "{w}"
+    );
+}
+
+#[test]
+fn an_error_inside_a_rectangle_names_its_start_and_the_failing_byte_whatever_the_pieces() {
+    // RRE: 8 header bytes, then 12 per subrectangle; the third is outside.
+    let rect = Rect::new(0, 0, 4, 4);
+    let mut data = 3u32.to_be_bytes().to_vec();
+    data.extend_from_slice(&[0; 4]);
+    for geo in [[0u16, 0, 1, 1], [1, 1, 1, 1], [3, 3, 2, 2]] {
+        data.extend_from_slice(&[9, 9, 9, 0]);
+        for v in geo {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    let mut u = UpdateBuilder::new();
+    u.raw(Rect::new(0, 0, 4, 4), &[0; 64]);
+    u.header(rect, Encoding::RRE).extend_from_slice(&data);
+    let stream = u.finish();
+    let rect_at = 4 + 12 + 64;
+    for size in [usize::MAX, 1, 5, 13] {
+        let mut p = Parser::new(PixelFormat::BGRX, Limits::default(), true);
+        let err = stream
+            .chunks(size.min(stream.len()))
+            .find_map(|piece| p.feed(piece, rfbplay::Time(1), &mut |_, _| {}).err())
+            .expect("refused");
+        assert_eq!(err.offset, rect_at as u64, "pieces of {size}");
+        assert_eq!(
+            err.failing_offset,
+            (rect_at + 12 + 8 + 2 * 12) as u64,
+            "pieces of {size}"
+        );
+    }
 }

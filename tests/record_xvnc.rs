@@ -172,7 +172,7 @@ fn typed_text(encodings: &[Encoding], expect: &str) {
     let (fb, s) = rfbplay::export::screen_at(&mut p, None, &NoProgress);
     assert_eq!(s.end, End::Complete, "the gzip stream is closed properly");
     assert!(s.error.is_none(), "{:?}", s.error);
-    let used = &p.parser().context().stats.rects;
+    let used = &p.parser().context().stats().rects;
     assert!(used.contains_key(expect), "{used:?}");
     assert_same(&fb.expect("a screen"), &shot);
 }
@@ -509,7 +509,7 @@ fn compat_minimega_asks_full_raw_frames_at_the_first_size() {
     let s = p.run(&mut updates, &NoProgress);
     assert!(s.error.is_none(), "{:?}", s.error);
     let updates = updates.0;
-    let stats = &p.parser().context().stats;
+    let stats = p.parser().context().stats();
     let names: Vec<&str> = stats.rects.keys().map(String::as_str).collect();
     assert!(
         names.iter().all(|n| matches!(*n, "Raw" | "DesktopSize")),

@@ -30,7 +30,7 @@ fn decode_to_png(
         shot.to_rgb() == want,
         "{name} does not decode to {name}.png"
     );
-    player.parser().context().stats.subencodings.clone()
+    player.parser().context().stats().subencodings
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod tight_enc;
 
 use rfbplay::decode::RectError;
+use rfbplay::limits::LimitError;
 use rfbplay::rfb::PixelFormat;
 use tight_enc::check::{assert_picture, decode_error, feed, parser, rect_error, rgb_at};
 use tight_enc::{fill, pictures, tight, update, Encoder, Filter, Picture};
@@ -21,7 +22,8 @@ fn fill_paints_the_whole_rectangle_from_an_rgb_tpixel() {
             assert_eq!(rgb_at(&p, x, y), want, "{x},{y}");
         }
     }
-    let subs = &p.context().stats.subencodings["Tight"];
+    let stats = p.context().stats();
+    let subs = &stats.subencodings["Tight"];
     assert_eq!(subs.get("fill"), Some(&1));
 }
 
@@ -38,7 +40,7 @@ fn copy_filter_implicit_and_explicit_on_two_streams() {
     assert_picture(&p, 0, 0, &pic);
     assert_picture(&p, 0, 9, &pic);
     assert_eq!(
-        p.context().stats.subencodings["Tight"].get("copy"),
+        p.context().stats().subencodings["Tight"].get("copy"),
         Some(&2)
     );
 }
@@ -56,7 +58,7 @@ fn two_colour_palette_unpacks_padded_bit_rows() {
     .unwrap();
     assert_picture(&p, 0, 0, &pic);
     assert_eq!(
-        p.context().stats.subencodings["Tight"].get("palette2"),
+        p.context().stats().subencodings["Tight"].get("palette2"),
         Some(&1)
     );
 }
@@ -75,7 +77,7 @@ fn palettes_of_three_to_256_colours_use_a_byte_per_pixel() {
         .unwrap();
         assert_picture(&p, 0, 0, &pic);
         assert_eq!(
-            p.context().stats.subencodings["Tight"].get("palette"),
+            p.context().stats().subencodings["Tight"].get("palette"),
             Some(&1)
         );
     }
@@ -109,7 +111,7 @@ fn gradient_filter_reconstructs_with_clamped_prediction() {
     .unwrap();
     assert_picture(&p, 0, 0, &harsh);
     assert_eq!(
-        p.context().stats.subencodings["Tight"].get("gradient"),
+        p.context().stats().subencodings["Tight"].get("gradient"),
         Some(&1)
     );
 }
@@ -221,7 +223,7 @@ fn jpeg_decodes_within_a_small_error() {
     let mean = total as f64 / (48.0 * 24.0 * 3.0);
     assert!(mean <= 2.0, "mean absolute difference {mean}");
     assert_eq!(
-        p.context().stats.subencodings["Tight"].get("jpeg"),
+        p.context().stats().subencodings["Tight"].get("jpeg"),
         Some(&1)
     );
 }
@@ -268,16 +270,16 @@ fn malformed_rectangles_give_typed_errors() {
     // Wider than 2048 (rfbproto "Tight Encoding").
     assert!(matches!(
         decode_error(pf, 2049, 1, vec![0x00]),
-        RectError::TooLong {
+        RectError::Limit(LimitError::TooLong {
             len: 2049,
             max: 2048,
             ..
-        }
+        })
     ));
     // A compact length far beyond what 4x4 pixels can need.
     assert!(matches!(
         decode_error(pf, 4, 4, vec![0x00, 0xff, 0xff, 0x7f]),
-        RectError::TooLong { .. }
+        RectError::Limit(LimitError::TooLong { .. })
     ));
     // A length too short for a large rectangle (over 1032:1).
     assert!(matches!(
@@ -417,4 +419,68 @@ fn random_payloads_never_panic() {
         let msg = update(&[tight(0, 0, w as u16, h as u16, payload)]);
         let _ = feed(&mut p, &msg);
     }
+}
+
+/// Feeds one Tight JPEG rectangle of `pic` whose JPEG data is `edit`ed,
+/// and returns the warnings reported.
+fn jpeg_warnings(pic: &Picture, edit: impl Fn(&mut Vec<u8>)) -> Vec<rfbplay::rfb::Warning> {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode(
+            &pic.rgb,
+            pic.w as u32,
+            pic.h as u32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    edit(&mut jpeg);
+    let mut payload = vec![0x90];
+    payload.extend(tight_enc::compact_len(jpeg.len()));
+    payload.extend(jpeg);
+    let mut p = parser(pic.w as u32, pic.h as u32);
+    let mut warnings = Vec::new();
+    let stream = update(&[tight(0, 0, pic.w as u16, pic.h as u16, payload)]);
+    p.feed(&stream, rfbplay::Time::ZERO, &mut |e, _| {
+        if let rfbplay::rfb::Event::Warning(w) = e {
+            warnings.push(w);
+        }
+    })
+    .expect("a cut JPEG still decodes");
+    assert_eq!(p.updates(), 1);
+    warnings
+}
+
+#[test]
+fn a_jpeg_cut_short_decodes_with_a_warning_naming_its_place() {
+    // Noise, so that most of the JPEG is scan data after its headers.
+    let pic = Picture::new(64, 32, |x, y| {
+        let v = (x * 7919 + y * 104_729) as u32;
+        let v = v ^ (v >> 5) ^ (v << 3);
+        [v as u8, (v >> 8) as u8, (v >> 16) as u8]
+    });
+    assert_eq!(jpeg_warnings(&pic, |_| {}), []);
+    let cut = jpeg_warnings(&pic, |j| j.truncate(j.len() * 3 / 4));
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    let w = &cut[0];
+    // The update header is 4 bytes; the rectangle starts after it.
+    assert_eq!(w.offset, 4);
+    assert!(
+        matches!(
+            w.kind,
+            rfbplay::rfb::WarningKind::Rect {
+                update: 0,
+                warning: rfbplay::decode::RectWarning::JpegEnd { .. },
+                ..
+            }
+        ),
+        "{w}"
+    );
+    let text = w.to_string();
+    assert!(
+        text.contains("Tight (7) rectangle 64x32+0+0 of update 0") && text.contains("byte 4"),
+        "{text}"
+    );
+    // Bytes after the image: the length and the image disagree too.
+    let long = jpeg_warnings(&pic, |j| j.extend_from_slice(&[0; 7]));
+    assert_eq!(long.len(), 1, "{long:?}");
 }

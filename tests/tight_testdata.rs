@@ -229,7 +229,8 @@ fn tight_testdata_decodes_to_its_pictures() {
         } else {
             assert!(frame == want, "{name}: frame differs from its PNG");
         }
-        let subs = &player.parser().context().stats.subencodings["Tight"];
+        let stats = player.parser().context().stats();
+        let subs = &stats.subencodings["Tight"];
         let expected = match name {
             "tight_copy" => "copy",
             "tight_palette2" => "palette2",

@@ -386,7 +386,7 @@ fn verify(path: &Path, want: &Canvas) -> BTreeMap<String, BTreeMap<&'static str,
         "{} does not decode to the painted picture",
         path.display()
     );
-    player.parser().context().stats.subencodings.clone()
+    player.parser().context().stats().subencodings
 }
 
 fn need(used: &BTreeMap<&'static str, usize>, names: &[&str]) {

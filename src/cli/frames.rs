@@ -122,10 +122,6 @@ pub struct FramesArgs {
     on_change: bool,
 }
 
-/// Recordings from this size on (compressed) get a seek index built on the
-/// first `frame --at`, about two minutes of a raw minimega recording.
-const BUILD_INDEX_FROM: u64 = 16 << 20;
-
 /// Says once when `--cursor` can draw nothing (only after a playback
 /// that ran to its end: earlier, the position may still come).
 pub(crate) fn cursor_note(file: &Path, player: &Player) {
@@ -230,27 +226,10 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
         (shot, summary, player)
     } else {
         let mut notes = Vec::new();
-        // A saved index is always used. Building one costs a full pass, which
-        // pays for itself on long recordings only: short ones decode from
-        // the start, stopping at the moment asked for.
-        let long = std::fs::metadata(&args.file).is_ok_and(|m| m.len() >= BUILD_INDEX_FROM);
-        let index = match Index::load(&args.file) {
-            Ok(index) => Some(index),
-            Err(_) if long => Some(Index::load_or_build(
-                &args.file,
-                &Bar::new("indexing"),
-                &mut notes,
-            )?),
-            Err(_) => None,
-        };
-        let r = match index {
-            Some(index) => index.screen_at(moment, options, &Bar::new("decoding"), &mut notes)?,
-            None => {
-                let mut player = Player::open(&args.file, options)?;
-                let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
-                (shot, summary, player)
-            }
-        };
+        // The index is built on first need and saved, so later seeks in
+        // any process are instant (`--no-index` decodes from the start).
+        let index = Index::load_or_build(&args.file, &Bar::new("indexing"), &mut notes)?;
+        let r = index.screen_at(moment, options, &Bar::new("decoding"), &mut notes)?;
         for n in notes {
             super::note(&format!("{}: {n}", args.file.display()));
         }

@@ -8,14 +8,17 @@ use crate::rfb::{Encoding, PixelFormat, Rect};
 use std::io::Write;
 use std::net::TcpStream;
 
-/// Message type numbers (RFC 6143 section 7.5).
+/// Message type numbers (RFC 6143 section 7.5) as bytes, from
+/// [`crate::wire::ClientMessage`].
 pub mod kind {
-    pub const SET_PIXEL_FORMAT: u8 = 0;
-    pub const SET_ENCODINGS: u8 = 2;
-    pub const FRAMEBUFFER_UPDATE_REQUEST: u8 = 3;
-    pub const KEY_EVENT: u8 = 4;
-    pub const POINTER_EVENT: u8 = 5;
-    pub const CLIENT_CUT_TEXT: u8 = 6;
+    use crate::wire::ClientMessage;
+
+    pub const SET_PIXEL_FORMAT: u8 = ClientMessage::SET_PIXEL_FORMAT.0;
+    pub const SET_ENCODINGS: u8 = ClientMessage::SET_ENCODINGS.0;
+    pub const FRAMEBUFFER_UPDATE_REQUEST: u8 = ClientMessage::FRAMEBUFFER_UPDATE_REQUEST.0;
+    pub const KEY_EVENT: u8 = ClientMessage::KEY_EVENT.0;
+    pub const POINTER_EVENT: u8 = ClientMessage::POINTER_EVENT.0;
+    pub const CLIENT_CUT_TEXT: u8 = ClientMessage::CLIENT_CUT_TEXT.0;
 }
 
 /// SetPixelFormat (7.5.1): type, 3 bytes padding, PIXEL_FORMAT.

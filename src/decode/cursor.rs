@@ -3,6 +3,7 @@
 //! draw; it is kept as state so exports can draw it when asked.
 
 use super::{RectCx, RectError, Step};
+use crate::limits::{LimitError, Measure};
 
 pub use crate::framebuffer::Cursor;
 
@@ -19,11 +20,12 @@ impl CursorRect {
         super::check_pixel_format(cx)?;
         let r = cx.rect;
         if r.w > MAX_CURSOR_SIDE || r.h > MAX_CURSOR_SIDE {
-            return Err(RectError::TooLong {
-                what: "cursor side",
+            return Err(LimitError::TooLong {
+                what: Measure::CursorSide,
                 len: u64::from(r.w.max(r.h)),
                 max: u64::from(MAX_CURSOR_SIDE),
-            });
+            }
+            .into());
         }
         let pixels = r.area() as usize * cx.ctx.bpp();
         let mask = usize::from(r.w).div_ceil(8) * usize::from(r.h);

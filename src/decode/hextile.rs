@@ -4,8 +4,8 @@
 //! step waits for exactly one tile and draws it: nothing beyond one tile is
 //! ever buffered, whatever the rectangle's size.
 
-use super::{raw, RectCx, RectError, Step};
-use crate::rfb::{Encoding, Rect};
+use super::{raw, Malformation, RectCx, RectError, Step, Sub, Within};
+use crate::wire::Rect;
 
 /// Subencoding mask bits (RFC 6143 7.7.4).
 pub const RAW: u8 = 1;
@@ -65,7 +65,7 @@ impl Hextile {
 
     fn at(&self, error: RectError) -> RectError {
         RectError::At {
-            within: "Hextile data",
+            within: Within::Data,
             offset: self.offset,
             error: Box::new(error),
         }
@@ -112,40 +112,42 @@ impl Hextile {
     fn draw(&mut self, t: &[u8], tile: Rect, cx: &mut RectCx<'_>) -> Result<(), RectError> {
         let mask = t[0];
         if mask & RAW != 0 {
-            cx.ctx.stats.count_sub(Encoding::HEXTILE, "raw");
+            cx.ctx.counters.add_sub(Sub::HextileRaw);
             raw::write_pixels_at(cx, tile, &t[1..]);
             return Ok(());
         }
         let bpp = cx.ctx.bpp();
         let pf = cx.ctx.pixel_format;
-        let map = &cx.ctx.colour_map;
         let mut p = 1;
         if mask & BACKGROUND_SPECIFIED != 0 {
-            self.background = Some(pf.to_bgrx(&t[p..p + bpp], map));
+            self.background = Some(pf.to_bgrx(&t[p..p + bpp], &cx.ctx.colour_map));
             p += bpp;
         }
         // ForegroundSpecified together with SubrectsColoured breaks a "must"
         // of the spec aimed at servers, but the bytes still parse one way
         // only: the foreground is read and kept for later tiles.
         if mask & FOREGROUND_SPECIFIED != 0 {
-            self.foreground = Some(pf.to_bgrx(&t[p..p + bpp], map));
+            self.foreground = Some(pf.to_bgrx(&t[p..p + bpp], &cx.ctx.colour_map));
             p += bpp;
         }
         // RFC 6143 7.7.4: "The first non-raw tile in a rectangle must have
         // this bit set"; without it the background is undefined.
-        let bg = self.background.ok_or(RectError::Malformed(
-            "the first non-raw Hextile tile of a rectangle gives no background",
-        ))?;
-        let fb = cx.screen.drawn();
-        fb.fill(tile, bg);
+        let bg = self
+            .background
+            .ok_or(RectError::Malformed(Malformation::NoBackground))?;
+        cx.screen.drawn().fill(tile, bg);
         let count = if mask & ANY_SUBRECTS != 0 {
             p += 1;
             t[p - 1]
         } else {
             0
         };
-        let kind = if count == 0 { "solid" } else { "subrects" };
-        cx.ctx.stats.count_sub(Encoding::HEXTILE, kind);
+        let kind = if count == 0 {
+            Sub::HextileSolid
+        } else {
+            Sub::HextileSubrects
+        };
+        cx.ctx.counters.add_sub(kind);
         if count == 0 {
             return Ok(());
         }
@@ -153,17 +155,13 @@ impl Hextile {
         let fg = match (coloured, self.foreground) {
             (true, _) => [0; 4],
             (false, Some(fg)) => fg,
-            (false, None) => {
-                return Err(RectError::Malformed(
-                    "Hextile subrectangles use a foreground no tile of the rectangle gave",
-                ))
-            }
+            (false, None) => return Err(RectError::Malformed(Malformation::NoForeground)),
         };
         let each = if coloured { bpp + 2 } else { 2 };
         for sub in t[p..].chunks_exact(each) {
             let (colour, geo) = if coloured {
                 let (px, geo) = sub.split_at(bpp);
-                (pf.to_bgrx(px, map), geo)
+                (pf.to_bgrx(px, &cx.ctx.colour_map), geo)
             } else {
                 (fg, sub)
             };
@@ -177,7 +175,8 @@ impl Hextile {
                     tile,
                 });
             }
-            fb.fill(on_screen, colour);
+            cx.paint(on_screen.area(), t.len())?;
+            cx.screen.drawn().fill(on_screen, colour);
         }
         Ok(())
     }
@@ -191,7 +190,7 @@ mod tests {
     };
     use super::*;
     use crate::framebuffer::Framebuffer;
-    use crate::rfb::PixelFormat;
+    use crate::rfb::{Encoding, PixelFormat};
 
     const BGRX: PixelFormat = PixelFormat::BGRX;
 
@@ -286,7 +285,8 @@ mod tests {
         let mut p = crate::rfb::Parser::new(BGRX, Default::default(), false);
         p.set_screen_size(48, 1).unwrap();
         p.feed(&stream, crate::Time::ZERO, &mut |_, _| {}).unwrap();
-        let subs = &p.context().stats.subencodings["Hextile"];
+        let stats = p.context().stats();
+        let subs = &stats.subencodings["Hextile"];
         assert_eq!(
             subs.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
             [("raw", 1), ("solid", 1), ("subrects", 1)]
@@ -355,10 +355,17 @@ mod tests {
                 .clone()
         };
         assert_eq!(err(vec![0x21]), RectError::BadSubencoding(0x21));
-        assert!(matches!(err(vec![0]), RectError::Malformed(m) if m.contains("background")));
         assert!(matches!(
-            err(cat(&[&[BACKGROUND_SPECIFIED | ANY_SUBRECTS], &pixel(1), &[1, 0, 0]])),
-            RectError::Malformed(m) if m.contains("foreground")
+            err(vec![0]),
+            RectError::Malformed(Malformation::NoBackground)
+        ));
+        assert!(matches!(
+            err(cat(&[
+                &[BACKGROUND_SPECIFIED | ANY_SUBRECTS],
+                &pixel(1),
+                &[1, 0, 0]
+            ])),
+            RectError::Malformed(Malformation::NoForeground)
         ));
     }
 

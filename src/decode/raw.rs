@@ -65,20 +65,33 @@ pub fn write_pixels(cx: &mut RectCx<'_>, pixels: &[u8]) {
 }
 
 /// Writes `pixels` (wire format, rows of `rect.w`) into `rect`.
-pub fn write_pixels_at(cx: &mut RectCx<'_>, rect: crate::rfb::Rect, pixels: &[u8]) {
+pub fn write_pixels_at(cx: &mut RectCx<'_>, rect: crate::wire::Rect, pixels: &[u8]) {
+    write_pixels_from(cx, rect, 0, pixels);
+}
+
+/// Writes `pixels` (wire format) into `rect` from its pixel `first` on,
+/// counted left to right, top to bottom.
+pub fn write_pixels_from(
+    cx: &mut RectCx<'_>,
+    rect: crate::wire::Rect,
+    first: usize,
+    pixels: &[u8],
+) {
     let pf = cx.ctx.pixel_format;
     let fb = cx.screen.drawn();
+    let bpp = pf.bytes_per_pixel();
     if pf.is_native() {
-        fb.write_rect_bytes(rect, 0, pixels);
+        fb.write_rect_bytes(rect, first * bpp, pixels);
         return;
     }
-    let bpp = pf.bytes_per_pixel();
     let w = usize::from(rect.w).max(1);
+    let area = rect.area() as usize;
     for (i, px) in pixels
         .chunks_exact(bpp)
-        .take(rect.area() as usize)
+        .take(area.saturating_sub(first))
         .enumerate()
     {
+        let i = first + i;
         let bgrx = pf.to_bgrx(px, &cx.ctx.colour_map);
         fb.set(
             u32::from(rect.x) + (i % w) as u32,

@@ -3,8 +3,9 @@
 //! and each entry stands alone, so entries are drawn in batches as their
 //! bytes arrive and nothing is buffered or reserved for the whole list.
 
-use super::{RectCx, RectError, Step};
-use crate::rfb::Rect;
+use super::{RectCx, RectError, Step, Within};
+use crate::limits::{LimitError, Measure};
+use crate::wire::Rect;
 
 #[derive(Debug, Default)]
 pub struct Rre {
@@ -28,11 +29,12 @@ impl Rre {
             // rectangle's area is not a real stream; refusing it here stops a
             // tiny file from holding the decoder in a 4-billion-entry loop.
             if u64::from(count) > rect.area() {
-                return Err(RectError::TooLong {
-                    what: "RRE subrectangle count",
+                return Err(LimitError::TooLong {
+                    what: Measure::RreSubrects,
                     len: u64::from(count),
                     max: rect.area(),
-                });
+                }
+                .into());
             }
             let bg = pf.to_bgrx(&input[4..header], &cx.ctx.colour_map);
             cx.screen.drawn().fill(rect, bg);
@@ -48,7 +50,6 @@ impl Rre {
             return Ok(Step::Need(size));
         }
         let batch = (input.len() / size).min((count - done) as usize);
-        let fb = cx.screen.drawn();
         for (i, entry) in input[..batch * size].chunks_exact(size).enumerate() {
             let (px, geo) = entry.split_at(bpp);
             let be = |i: usize| u16::from_be_bytes([geo[i], geo[i + 1]]);
@@ -58,13 +59,15 @@ impl Rre {
             if sub.right() > u32::from(rect.w) || sub.bottom() > u32::from(rect.h) {
                 let index = u64::from(done) + i as u64;
                 return Err(RectError::At {
-                    within: "RRE data",
+                    within: Within::Data,
                     offset: header as u64 + index * size as u64,
                     error: Box::new(RectError::SubrectOutside { sub }),
                 });
             }
             let on_screen = Rect::new(rect.x + sub.x, rect.y + sub.y, sub.w, sub.h);
-            fb.fill(on_screen, pf.to_bgrx(px, &cx.ctx.colour_map));
+            cx.paint(sub.area(), (i + 1) * size)?;
+            let colour = pf.to_bgrx(px, &cx.ctx.colour_map);
+            cx.screen.drawn().fill(on_screen, colour);
         }
         let done = done + batch as u32;
         self.progress = Some((count, done));
@@ -81,6 +84,7 @@ impl Rre {
 mod tests {
     use super::super::testutil::{decode, mutations, pixel, solid, survive, update, RGB565_BE};
     use super::*;
+    use crate::limits::LimitError;
     use crate::rfb::{Encoding, PixelFormat};
 
     fn rre(bg: [u8; 4], subs: &[([u8; 4], [u16; 4])]) -> Vec<u8> {
@@ -181,7 +185,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(
             err.root(),
-            RectError::TooLong { len, max: 4, .. } if *len == u64::from(u32::MAX)
+            RectError::Limit(LimitError::TooLong { len, max: 4, .. }) if *len == u64::from(u32::MAX)
         ));
     }
 

@@ -10,8 +10,10 @@
 //! lives in `tight_filters.rs`.
 
 use super::tight_filters::{Filter, Tpixel};
-use super::{inflate_exact, RectCx, RectError, Step};
-use crate::rfb::Encoding;
+use super::{
+    inflate_exact, ImageError, JpegError, Malformation, RectCx, RectError, RectWarning, Step, Sub,
+};
+use crate::limits::{LimitError, Measure};
 
 /// rfbproto "Tight Encoding": "the width of any Tight-encoded rectangle
 /// cannot exceed 2048 pixels". Servers split wider areas, except solid
@@ -134,19 +136,17 @@ impl Tight {
                 cx.ctx.tight.reset(control & 0x0f);
                 self.state = match control >> 4 {
                     0x8 => {
-                        cx.ctx.stats.count_sub(Encoding::TIGHT, "fill");
+                        cx.ctx.counters.add_sub(Sub::TightFill);
                         State::Fill
                     }
                     0x9 => {
                         // "JpegCompression may only be used when
                         // bits-per-pixel is either 16 or 32".
                         if !matches!(cx.ctx.pixel_format.bits_per_pixel, 16 | 32) {
-                            return Err(RectError::Malformed(
-                                "Tight JPEG needs 16 or 32 bits per pixel",
-                            ));
+                            return Err(RectError::Malformed(Malformation::TightJpegDepth));
                         }
                         check_width(cx)?;
-                        cx.ctx.stats.count_sub(Encoding::TIGHT, "jpeg");
+                        cx.ctx.counters.add_sub(Sub::TightJpeg);
                         State::Length(Payload::Jpeg)
                     }
                     high @ 0..=7 => {
@@ -175,9 +175,7 @@ impl Tight {
                         // "The GradientFilter may only be used when
                         // bits-per-pixel is either 16 or 32."
                         if !matches!(pf.bits_per_pixel, 16 | 32) || !pf.true_colour {
-                            return Err(RectError::Malformed(
-                                "Tight gradient filter needs a 16 or 32 bpp true-colour format",
-                            ));
+                            return Err(RectError::Malformed(Malformation::TightGradientFormat));
                         }
                         basic(stream, Filter::Gradient, cx, tpixel)
                     }
@@ -193,9 +191,7 @@ impl Tight {
                 // "a palette which can consist of 2..256 colors"; the byte
                 // is the count minus one.
                 if n == 0 {
-                    return Err(RectError::Malformed(
-                        "Tight palette of 1 colour (rfbproto allows 2..256)",
-                    ));
+                    return Err(RectError::Malformed(Malformation::TightPaletteOfOne));
                 }
                 self.state = State::Palette {
                     stream,
@@ -239,9 +235,7 @@ impl Tight {
                         let raw_len =
                             filter.data_len(usize::from(cx.rect.w), usize::from(cx.rect.h), tpixel);
                         if raw_len / MAX_DEFLATE_RATIO > len {
-                            return Err(RectError::Malformed(
-                                "Tight zlib data is too short to inflate to the rectangle",
-                            ));
+                            return Err(RectError::Malformed(Malformation::TightZlibTooShort));
                         }
                         raw_len
                     }
@@ -283,7 +277,7 @@ impl Tight {
                         out.resize(raw_len, 0);
                         let result = inflate_exact(cx.ctx.tight.get(stream), data, &mut out)
                             .and_then(|()| filter.apply(&out, cx));
-                        cx.ctx.scratch = out;
+                        cx.ctx.put_scratch(out);
                         result?;
                     }
                 }
@@ -296,11 +290,12 @@ impl Tight {
 /// Rectangles carrying pixels may be at most [`MAX_WIDTH`] wide.
 fn check_width(cx: &RectCx<'_>) -> Result<(), RectError> {
     if cx.rect.w > MAX_WIDTH {
-        return Err(RectError::TooLong {
-            what: "Tight rectangle width",
+        return Err(LimitError::TooLong {
+            what: Measure::TightWidth,
             len: u64::from(cx.rect.w),
             max: u64::from(MAX_WIDTH),
-        });
+        }
+        .into());
     }
     Ok(())
 }
@@ -308,7 +303,7 @@ fn check_width(cx: &RectCx<'_>) -> Result<(), RectError> {
 /// The state after a BasicCompression header: short data comes raw,
 /// longer data after a compact length.
 fn basic(stream: u8, filter: Filter, cx: &mut RectCx<'_>, tpixel: Tpixel) -> State {
-    cx.ctx.stats.count_sub(Encoding::TIGHT, filter.stats_name());
+    cx.ctx.counters.add_sub(filter.sub());
     let len = filter.data_len(usize::from(cx.rect.w), usize::from(cx.rect.h), tpixel);
     let payload = Payload::Basic { stream, filter };
     if len < MIN_TO_COMPRESS {
@@ -344,27 +339,33 @@ pub fn compact_len(input: &[u8]) -> Option<(usize, usize)> {
 /// size, into the framebuffer.
 fn jpeg(data: &[u8], cx: &mut RectCx<'_>) -> Result<(), RectError> {
     use image::ImageDecoder;
-    let err = |e: image::ImageError| RectError::Jpeg(e.to_string());
+    let err = |e: image::ImageError| JpegError::Corrupt(ImageError(std::sync::Arc::new(e)));
     let decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(data)).map_err(err)?;
     let rect = cx.rect;
     let (w, h) = decoder.dimensions();
     // Checked before the pixels are decoded, so a header claiming a huge
     // image reserves nothing.
     if (w, h) != (u32::from(rect.w), u32::from(rect.h)) {
-        return Err(RectError::Jpeg(format!(
-            "image is {w}x{h}, the rectangle {}x{}",
-            rect.w, rect.h
-        )));
+        return Err(JpegError::Size {
+            width: w,
+            height: h,
+            rect_w: rect.w,
+            rect_h: rect.h,
+        }
+        .into());
     }
     let channels = usize::from(decoder.color_type().channel_count());
     if !matches!(channels, 1..=4) || decoder.color_type().bytes_per_pixel() as usize != channels {
-        return Err(RectError::Jpeg(format!(
-            "unexpected colour type {:?}",
-            decoder.color_type()
-        )));
+        return Err(JpegError::Colour(decoder.color_type()).into());
     }
     let mut pixels = vec![0u8; rect.area() as usize * channels];
     decoder.read_image(&mut pixels).map_err(err)?;
+    // The decoder fills what a cut JPEG lacks with grey and says nothing.
+    if !data.ends_with(&[0xff, 0xd9]) {
+        cx.ctx
+            .warnings
+            .push(RectWarning::JpegEnd { len: data.len() });
+    }
     let fb = cx.screen.drawn();
     let w = usize::from(rect.w);
     for (y, src) in pixels.chunks_exact(w * channels).enumerate() {

@@ -4,8 +4,8 @@
 //! It is apart from the state machine in `tight.rs` because this is where
 //! the per-pixel work happens, and it never looks at the wire framing.
 
-use super::{RectCx, RectError};
-use crate::rfb::pixel::{ColourMap, PixelFormat};
+use super::{Malformation, RectCx, RectError, Sub};
+use crate::wire::{ColourMap, PixelFormat};
 
 /// How a TPIXEL is laid out for the connection's pixel format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,13 +68,13 @@ impl Filter {
         }
     }
 
-    /// The subencoding name `rfbplay info` counts (the corpus vocabulary).
-    pub fn stats_name(&self) -> &'static str {
+    /// The subencoding `rfbplay info` counts.
+    pub fn sub(&self) -> Sub {
         match self {
-            Filter::Copy => "copy",
-            Filter::Palette(colours) if colours.len() == 2 => "palette2",
-            Filter::Palette(_) => "palette",
-            Filter::Gradient => "gradient",
+            Filter::Copy => Sub::TightCopy,
+            Filter::Palette(colours) if colours.len() == 2 => Sub::TightPalette2,
+            Filter::Palette(_) => Sub::TightPalette,
+            Filter::Gradient => Sub::TightGradient,
         }
     }
 
@@ -85,9 +85,7 @@ impl Filter {
         let tpixel = Tpixel::of(&cx.ctx.pixel_format);
         let len = self.data_len(w, h, tpixel);
         let Some(data) = data.get(..len) else {
-            return Err(RectError::Malformed(
-                "Tight data is shorter than the filter needs",
-            ));
+            return Err(RectError::Malformed(Malformation::TightDataShort));
         };
         if len == 0 {
             return Ok(());
@@ -178,9 +176,7 @@ fn gradient_values(data: &[u8], cx: &mut RectCx<'_>) -> Result<(), RectError> {
     // rfbproto: "The GradientFilter may only be used when bits-per-pixel is
     // either 16 or 32"; it works on intensities, so colour maps cannot use it.
     if !matches!(pf.bits_per_pixel, 16 | 32) || !pf.true_colour {
-        return Err(RectError::Malformed(
-            "Tight gradient filter needs a 16 or 32 bpp true-colour format",
-        ));
+        return Err(RectError::Malformed(Malformation::TightGradientFormat));
     }
     let rect = cx.rect;
     let w = usize::from(rect.w);

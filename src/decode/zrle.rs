@@ -7,10 +7,10 @@
 //! rectangle of this size can take, and every run, index and tile is checked
 //! against the tile before a pixel is written.
 
-use super::{inflate_bounded, RectCx, RectError, Step};
+use super::{inflate_bounded, Malformation, RectCx, RectError, Step, Sub, Within};
 use crate::framebuffer::Framebuffer;
-use crate::rfb::pixel::ColourMap;
-use crate::rfb::{Encoding, PixelFormat, Rect};
+use crate::wire::ColourMap;
+use crate::wire::{PixelFormat, Rect};
 
 const TILE: u16 = 64;
 /// Palette RLE tiles carry up to 127 colours (subencodings 130 to 255).
@@ -41,7 +41,7 @@ impl Zrle {
         let mut data = std::mem::take(&mut cx.ctx.scratch);
         let result = inflate_bounded(cx.ctx.zrle.get(), &input[..len], &mut data, max)
             .and_then(|()| decode_tiles(&data, cpixel, cx));
-        cx.ctx.scratch = data;
+        cx.ctx.put_scratch(data);
         result.map(|()| Step::Done(len))
     }
 }
@@ -141,7 +141,7 @@ impl<'a> Reader<'a> {
         let got = self
             .data
             .get(self.pos..end)
-            .ok_or(RectError::Malformed("ZRLE data ends inside a tile"))?;
+            .ok_or(RectError::Malformed(Malformation::ZrleEndsInTile))?;
         self.pos = end;
         Ok(got)
     }
@@ -159,9 +159,7 @@ impl<'a> Reader<'a> {
             let b = self.byte()?;
             len += usize::from(b);
             if len > max {
-                return Err(RectError::Malformed(
-                    "ZRLE run goes past the end of its tile",
-                ));
+                return Err(RectError::Malformed(Malformation::ZrleRunPastTile));
             }
             if b != 255 {
                 return Ok(len);
@@ -188,7 +186,7 @@ fn decode_tiles(data: &[u8], cpixel: CPixel, cx: &mut RectCx<'_>) -> Result<(), 
     let rect = cx.rect;
     let mut r = Reader { data, pos: 0 };
     let at = |offset: usize, error| RectError::At {
-        within: "inflated ZRLE data",
+        within: Within::Inflated,
         offset: offset as u64,
         error: Box::new(error),
     };
@@ -201,14 +199,11 @@ fn decode_tiles(data: &[u8], cpixel: CPixel, cx: &mut RectCx<'_>) -> Result<(), 
                 (rect.h - ty).min(TILE),
             );
             let kind = decode_tile(&mut r, tile, &cpixel, cx).map_err(|e| at(r.pos, e))?;
-            cx.ctx.stats.count_sub(Encoding::ZRLE, kind);
+            cx.ctx.counters.add_sub(kind);
         }
     }
     if r.pos != data.len() {
-        return Err(at(
-            r.pos,
-            RectError::Malformed("ZRLE data goes on past the rectangle's last tile"),
-        ));
+        return Err(at(r.pos, RectError::Malformed(Malformation::ZrleTooLong)));
     }
     Ok(())
 }
@@ -219,7 +214,7 @@ fn decode_tile(
     tile: Rect,
     cpixel: &CPixel,
     cx: &mut RectCx<'_>,
-) -> Result<&'static str, RectError> {
+) -> Result<Sub, RectError> {
     let map = &cx.ctx.colour_map;
     let fb = cx.screen.drawn();
     let area = tile.area() as usize;
@@ -238,12 +233,12 @@ fn decode_tile(
                     d.copy_from_slice(&cpixel.to_bgrx(s, map));
                 }
             }
-            "raw"
+            Sub::ZrleRaw
         }
         1 => {
             let px = cpixel.to_bgrx(r.take(cpixel.len)?, map);
             fb.fill(tile, px);
-            "solid"
+            Sub::ZrleSolid
         }
         2..=16 => {
             let size = usize::from(sub);
@@ -273,7 +268,7 @@ fn decode_tile(
                     d.copy_from_slice(&palette[index]);
                 }
             }
-            "packed_palette"
+            Sub::ZrlePackedPalette
         }
         128 => {
             let mut pos = 0;
@@ -283,7 +278,7 @@ fn decode_tile(
                 fill_run(fb, tile, pos, run, px);
                 pos += run;
             }
-            "rle"
+            Sub::ZrleRle
         }
         130..=255 => {
             let size = usize::from(sub - 128);
@@ -303,7 +298,7 @@ fn decode_tile(
                 fill_run(fb, tile, pos, run, palette[index]);
                 pos += run;
             }
-            "palette_rle"
+            Sub::ZrlePaletteRle
         }
         // 17 to 127 and 129 are unused (RFC 6143 7.7.6).
         _ => return Err(RectError::BadSubencoding(sub)),

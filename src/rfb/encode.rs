@@ -3,7 +3,7 @@
 //! sample files, so every decoder can be checked against a picture whose
 //! intended content is known.
 
-use crate::rfb::{message, Encoding, Rect};
+use crate::wire::{Encoding, Rect, ServerMessage};
 
 /// Builds one FramebufferUpdate message (RFC 6143 7.6.1).
 pub struct UpdateBuilder {
@@ -22,7 +22,7 @@ impl Default for UpdateBuilder {
 impl UpdateBuilder {
     pub fn new() -> UpdateBuilder {
         UpdateBuilder {
-            buf: vec![message::FRAMEBUFFER_UPDATE, 0, 0, 0],
+            buf: vec![ServerMessage::FRAMEBUFFER_UPDATE.0, 0, 0, 0],
             count: 0,
             last_rect: false,
         }
@@ -120,18 +120,18 @@ pub fn deflate_sync(z: &mut flate2::Compress, data: &[u8]) -> Vec<u8> {
 }
 
 pub fn bell() -> Vec<u8> {
-    vec![message::BELL]
+    vec![ServerMessage::BELL.0]
 }
 
 pub fn server_cut_text(text: &[u8]) -> Vec<u8> {
-    let mut b = vec![message::SERVER_CUT_TEXT, 0, 0, 0];
+    let mut b = vec![ServerMessage::SERVER_CUT_TEXT.0, 0, 0, 0];
     b.extend_from_slice(&(text.len() as u32).to_be_bytes());
     b.extend_from_slice(text);
     b
 }
 
 pub fn set_colour_map_entries(first: u16, colours: &[[u16; 3]]) -> Vec<u8> {
-    let mut b = vec![message::SET_COLOUR_MAP_ENTRIES, 0];
+    let mut b = vec![ServerMessage::SET_COLOUR_MAP_ENTRIES.0, 0];
     b.extend_from_slice(&first.to_be_bytes());
     b.extend_from_slice(&(colours.len() as u16).to_be_bytes());
     for c in colours {

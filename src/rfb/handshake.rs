@@ -108,52 +108,8 @@ impl fmt::Display for Version {
     }
 }
 
-/// A security type number with its rfbproto name, for listing what a
-/// server offered.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SecurityType(pub u8);
-
-impl SecurityType {
-    pub const INVALID: SecurityType = SecurityType(0);
-    pub const NONE: SecurityType = SecurityType(1);
-    pub const VNC_AUTH: SecurityType = SecurityType(2);
-
-    pub fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0 => "Invalid",
-            1 => "None",
-            2 => "VNC Authentication",
-            5 => "RA2",
-            6 => "RA2ne",
-            16 => "Tight",
-            17 => "Ultra",
-            18 => "TLS",
-            19 => "VeNCrypt",
-            20 => "SASL",
-            21 => "MD5 hash",
-            22 => "xvp",
-            30 => "Apple Remote Desktop",
-            113 => "MSLogonII",
-            129 => "Unix Login",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for SecurityType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => write!(f, "{n} ({})", self.0),
-            None => write!(f, "unknown ({})", self.0),
-        }
-    }
-}
-
-impl fmt::Debug for SecurityType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+/// Security types are wire vocabulary: they live in [`crate::wire`].
+pub use crate::wire::SecurityType;
 
 struct List<'a>(&'a [SecurityType]);
 

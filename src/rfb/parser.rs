@@ -10,8 +10,12 @@
 use crate::decode::{self, DecodeContext, RectCx, RectError, RectState, Step};
 use crate::framebuffer::{Cursor, Framebuffer, Screen};
 use crate::limits::Limits;
-use crate::rfb::{message, Encoding, PixelFormat, Rect};
 use crate::time::Time;
+use crate::wire::{Encoding, PixelFormat, Rect, ServerMessage};
+
+/// Capacity of the held-back buffer kept between rectangles; a larger one,
+/// left by a large compressed rectangle, is freed once empty.
+const MAX_IDLE_PENDING: usize = 4 << 20;
 
 /// Something the stream said, reported as the parser meets it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +67,34 @@ pub enum Event {
         kind: u8,
         time: Time,
     },
+    /// Something odd that did not stop decoding; callers show it.
+    Warning(Warning),
+}
+
+/// Something odd in the stream, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} (RFB stream byte {offset}, recording time {time})")]
+pub struct Warning {
+    /// Where the message or rectangle starts, in bytes of the
+    /// server-to-client stream.
+    pub offset: u64,
+    pub time: Time,
+    pub kind: WarningKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WarningKind {
+    /// A ServerCutText longer than [`Limits::warn_cut_text`]: its text is
+    /// skipped as usual, but a damaged length swallows the rest.
+    #[error("ServerCutText claims {len} bytes of text, more than {limit}; if the length is damaged, the rest of the recording is read as text")]
+    LongCutText { len: u32, limit: u32 },
+    #[error("{encoding} rectangle {rect} of update {update}: {warning}")]
+    Rect {
+        update: u64,
+        encoding: Encoding,
+        rect: Rect,
+        warning: decode::RectWarning,
+    },
 }
 
 /// A parser's state between messages, as the seek index keeps it: the
@@ -89,18 +121,23 @@ pub struct Saved {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} (RFB stream byte {offset}, recording time {time})")]
 pub struct ParseError {
-    /// Where the message or rectangle that failed starts, counted in bytes of
-    /// the server-to-client stream.
+    /// Where the message or rectangle that failed starts (its header's
+    /// first byte), counted in bytes of the server-to-client stream.
     pub offset: u64,
+    /// Where the data that failed starts, in the same count: the Hextile
+    /// tile or RRE subrectangle, the zlib data of a ZRLE rectangle, the
+    /// Tight field, the piece of Zlib data; `offset` when nothing finer is
+    /// known.
+    pub failing_offset: u64,
     pub time: Time,
     pub kind: ParseErrorKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseErrorKind {
-    #[error("unknown server message type {0}")]
-    UnknownMessage(u8),
-    #[error("{encoding} rectangle {rect} of update {update}: {error}")]
+    #[error("unknown server message type {}", .0.0)]
+    UnknownMessage(ServerMessage),
+    #[error("{} rectangle {rect} of update {update}: {}", Named(*encoding), decode::Chain(error))]
     Rect {
         update: u64,
         encoding: Encoding,
@@ -109,6 +146,23 @@ pub enum ParseErrorKind {
     },
     #[error("internal error: a decoder asked for {need} bytes with {have} in hand")]
     Stalled { need: usize, have: usize },
+}
+
+/// An encoding as error messages name it: an unknown one says what kind
+/// of number it is, and in hex, where servers' private numbers show.
+struct Named(Encoding);
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.name() {
+            Some(_) => self.0.fmt(f),
+            None => write!(
+                f,
+                "unknown encoding {} (0x{:08x})",
+                self.0 .0, self.0 .0 as u32
+            ),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -157,6 +211,8 @@ pub struct Parser {
     ctx: DecodeContext,
     screen: Screen,
     size_at_update_start: (u32, u32),
+    /// Stream offset of the FramebufferUpdate in progress.
+    update_start: u64,
     messages: std::collections::BTreeMap<&'static str, u64>,
     /// Stream bytes of the rectangle being decoded, header included.
     rect_bytes: u64,
@@ -178,6 +234,7 @@ impl Parser {
             ctx: DecodeContext::new(pixel_format, limits),
             screen: Screen::new(keep_shown),
             size_at_update_start: (0, 0),
+            update_start: 0,
             messages: Default::default(),
             rect_bytes: 0,
             message_offset: 0,
@@ -210,8 +267,20 @@ impl Parser {
         &self.screen
     }
 
+    /// The screen, for a caller that is done feeding (see
+    /// [`Screen::take_shown`]).
+    pub fn screen_mut(&mut self) -> &mut Screen {
+        &mut self.screen
+    }
+
     pub fn context(&self) -> &DecodeContext {
         &self.ctx
+    }
+
+    /// Bytes held outside the screens: the piece of stream kept back for
+    /// the next step and the decoders' inflate buffer.
+    pub fn buffered(&self) -> usize {
+        self.pending.capacity() + self.ctx.scratch.capacity()
     }
 
     /// Stream bytes consumed so far.
@@ -272,6 +341,11 @@ impl Parser {
                     }
                 };
                 buf.drain(..used);
+                if buf.is_empty() && buf.capacity() > MAX_IDLE_PENDING {
+                    // A large rectangle's data was held here; do not keep
+                    // its size for the rest of the recording.
+                    buf = Vec::new();
+                }
                 self.pending = buf;
                 if !self.pending.is_empty() && self.pending.len() < self.need && input.is_empty() {
                     return Ok(());
@@ -331,8 +405,61 @@ impl Parser {
     fn error(&self, kind: ParseErrorKind) -> ParseError {
         ParseError {
             offset: self.unit_offset,
+            failing_offset: self.unit_offset,
             time: self.time,
             kind,
+        }
+    }
+
+    /// A rectangle's error, placed: `step_at` is where the failing step's
+    /// input starts, `header` whether the step was the header itself.
+    fn rect_error(
+        &self,
+        rect: Rect,
+        encoding: Encoding,
+        error: RectError,
+        step_at: u64,
+    ) -> ParseError {
+        let failing = match &error {
+            RectError::At {
+                within: decode::Within::Data,
+                offset,
+                ..
+            } => self.unit_offset + 12 + offset,
+            _ => step_at,
+        };
+        ParseError {
+            offset: self.unit_offset,
+            failing_offset: failing,
+            time: self.time,
+            kind: ParseErrorKind::Rect {
+                update: self.updates,
+                encoding,
+                rect,
+                error,
+            },
+        }
+    }
+
+    /// Reports the warnings the last decoder step left.
+    fn warn_rect(
+        &mut self,
+        rect: Rect,
+        encoding: Encoding,
+        on_event: &mut dyn FnMut(Event, &Screen),
+    ) {
+        for warning in std::mem::take(&mut self.ctx.warnings) {
+            let w = Warning {
+                offset: self.unit_offset,
+                time: self.time,
+                kind: WarningKind::Rect {
+                    update: self.updates,
+                    encoding,
+                    rect,
+                    warning,
+                },
+            };
+            on_event(Event::Warning(w), &self.screen);
         }
     }
 
@@ -349,36 +476,35 @@ impl Parser {
                 }
                 self.unit_offset = self.offset;
                 self.message_offset = self.offset;
-                let kind = input[0];
-                *self.messages.entry(message::name(kind)).or_default() += 1;
+                let kind = ServerMessage(input[0]);
                 self.state = match kind {
-                    message::FRAMEBUFFER_UPDATE => State::UpdateHeader,
-                    message::SET_COLOUR_MAP_ENTRIES => State::ColourMapHeader,
-                    message::BELL => {
+                    ServerMessage::FRAMEBUFFER_UPDATE => State::UpdateHeader,
+                    ServerMessage::SET_COLOUR_MAP_ENTRIES => State::ColourMapHeader,
+                    ServerMessage::BELL => {
                         on_event(Event::Bell { time }, &self.screen);
                         State::MessageType
                     }
-                    message::SERVER_CUT_TEXT => State::CutTextHeader,
+                    ServerMessage::SERVER_CUT_TEXT => State::CutTextHeader,
                     // EndOfContinuousUpdates (rfbproto): the type byte alone.
-                    150 => {
-                        on_event(Event::Other { kind, time }, &self.screen);
+                    ServerMessage::END_OF_CONTINUOUS_UPDATES => {
+                        on_event(Event::Other { kind: kind.0, time }, &self.screen);
                         State::MessageType
                     }
                     // ServerFence (rfbproto): 3 padding, u32 flags, u8 length, data.
-                    248 => State::Skip {
+                    ServerMessage::SERVER_FENCE => State::Skip {
                         left: 8,
                         then_fence: true,
                     },
                     // xvp (rfbproto): padding, version, code.
-                    250 => State::Skip {
+                    ServerMessage::XVP => State::Skip {
                         left: 3,
                         then_fence: false,
                     },
-                    other => {
-                        self.messages.remove(message::name(other));
-                        return Err(self.error(ParseErrorKind::UnknownMessage(other)));
-                    }
+                    other => return Err(self.error(ParseErrorKind::UnknownMessage(other))),
                 };
+                if let Some(name) = kind.name() {
+                    *self.messages.entry(name).or_default() += 1;
+                }
                 Ok(Step::Advance(1))
             }
             State::UpdateHeader => {
@@ -388,6 +514,8 @@ impl Parser {
                 let count = u16::from_be_bytes([input[1], input[2]]);
                 let fb = self.screen.drawn_ref();
                 self.size_at_update_start = (fb.width(), fb.height());
+                self.update_start = self.unit_offset;
+                self.ctx.work = decode::Work::default();
                 self.state = State::RectHeader {
                     left: count,
                     done: 0,
@@ -415,36 +543,22 @@ impl Parser {
                 let (left, done) = (*left - 1, *done + 1);
                 self.unit_offset = self.offset;
                 self.rect_bytes = 12;
-                let update = self.updates;
-                *self
-                    .ctx
-                    .stats
-                    .bytes
-                    .entry(decode::Stats::key(encoding))
-                    .or_default() += 12;
+                self.ctx.counters.add_bytes(encoding, 12);
+                // The header is part of what the rectangle's work is
+                // weighed against.
+                self.ctx.work.bytes = self.offset + 12 - self.update_start;
                 let mut cx = RectCx {
                     rect,
                     encoding,
                     ctx: &mut self.ctx,
                     screen: &mut self.screen,
                 };
-                let state = decode::begin(encoding, &mut cx).map_err(|error| ParseError {
-                    offset: self.unit_offset,
-                    time,
-                    kind: ParseErrorKind::Rect {
-                        update,
-                        encoding,
-                        rect,
-                        error,
-                    },
-                })?;
+                let state = match decode::begin(encoding, &mut cx) {
+                    Ok(state) => state,
+                    Err(error) => return Err(self.rect_error(rect, encoding, error, self.offset)),
+                };
                 if encoding == Encoding::LAST_RECT {
-                    *self
-                        .ctx
-                        .stats
-                        .rects
-                        .entry(decode::Stats::key(encoding))
-                        .or_default() += 1;
+                    self.ctx.counters.add_rect(encoding);
                     self.state = State::RectHeader { left: 0, done };
                 } else {
                     self.state = State::Rect {
@@ -465,33 +579,26 @@ impl Parser {
                 state,
             } => {
                 let (rect, encoding, left, done) = (*rect, *encoding, *left, *done);
+                self.ctx.work.bytes = self.offset - self.update_start;
                 let mut cx = RectCx {
                     rect,
                     encoding,
                     ctx: &mut self.ctx,
                     screen: &mut self.screen,
                 };
-                let step = state.step(input, &mut cx).map_err(|error| ParseError {
-                    offset: self.unit_offset,
-                    time,
-                    kind: ParseErrorKind::Rect {
-                        update: self.updates,
-                        encoding,
-                        rect,
-                        error,
-                    },
-                })?;
+                let step = match state.step(input, &mut cx) {
+                    Ok(step) => step,
+                    Err(error) => return Err(self.rect_error(rect, encoding, error, self.offset)),
+                };
+                if !self.ctx.warnings.is_empty() {
+                    self.warn_rect(rect, encoding, on_event);
+                }
                 let used = match step {
                     Step::Need(_) => return Ok(step),
                     Step::Advance(n) | Step::Done(n) => n,
                 };
                 self.rect_bytes += used as u64;
-                *self
-                    .ctx
-                    .stats
-                    .bytes
-                    .entry(decode::Stats::key(encoding))
-                    .or_default() += used as u64;
+                self.ctx.counters.add_bytes(encoding, used as u64);
                 if let Step::Done(n) = step {
                     on_event(
                         Event::Rect {
@@ -505,12 +612,7 @@ impl Parser {
                         &self.screen,
                     );
                     // Counted when complete, so a cut rectangle is not.
-                    *self
-                        .ctx
-                        .stats
-                        .rects
-                        .entry(decode::Stats::key(encoding))
-                        .or_default() += 1;
+                    self.ctx.counters.add_rect(encoding);
                     self.state = State::RectHeader { left, done };
                     return Ok(Step::Advance(n));
                 }
@@ -551,6 +653,15 @@ impl Parser {
                     return Ok(Step::Need(7));
                 }
                 let len = u32::from_be_bytes([input[3], input[4], input[5], input[6]]);
+                let limit = self.ctx.limits.warn_cut_text;
+                if len > limit {
+                    let w = Warning {
+                        offset: self.unit_offset,
+                        time,
+                        kind: WarningKind::LongCutText { len, limit },
+                    };
+                    on_event(Event::Warning(w), &self.screen);
+                }
                 self.state = State::CutText { left: len, len };
                 Ok(Step::Advance(7))
             }
@@ -589,7 +700,8 @@ impl Parser {
                     return Ok(Step::Need(1));
                 }
                 let len = usize::from(input[0]);
-                on_event(Event::Other { kind: 248, time }, &self.screen);
+                let kind = ServerMessage::SERVER_FENCE.0;
+                on_event(Event::Other { kind, time }, &self.screen);
                 self.state = State::Skip {
                     left: len,
                     then_fence: false,
@@ -659,6 +771,7 @@ impl Parser {
             messages: Default::default(),
             rect_bytes: 0,
             message_offset: saved.offset,
+            update_start: saved.offset,
         })
     }
 
