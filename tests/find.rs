@@ -282,13 +282,10 @@ fn errors_exit_2_with_the_schema() {
     let bad_fb = dir.path().join("damaged.fb");
     std::fs::write(&bad_fb, &damaged).unwrap();
     let (code, v, _) = find(&[s(&bad_fb), s(&png)]);
-    if v["error"].is_string() {
-        assert_eq!(code, 2, "{v}");
-        assert!(near(&v["spans"][0]["start_s"], 0.404), "{v}");
-    } else {
-        // The garbage read as a cut recording: still the spans, exit 0.
-        assert_eq!(code, 0, "{v}");
-    }
+    assert_eq!(code, 2, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("ZRLE"), "{v}");
+    assert!(near(&v["spans"][0]["start_s"], 0.404), "{v}");
+    assert_eq!(v["found"], true);
 }
 
 /// The decompressed bytes of a gzip .fb.
