@@ -9,9 +9,9 @@
 #   BENCH_DIR=/tmp/b RUNS=5 SECONDS_INCR=3600 SECONDS_RAW=300 tools/bench_find.sh
 #
 # The needle is an openQA needle whose match area is cut from the
-# recording's screen at 2 s, so it is found; a second, colour-rotated
-# needle is never found (the whole-miss path, which also tracks the
-# closest score). Not a test: timings depend on the machine's load.
+# recording's screen at 2 s, so it is found (once per loop). Keep BENCH_DIR
+# on a roomy disk (or /dev/shm): the hour-long loop takes about 200 MB.
+# Not a test: timings depend on the machine's load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
