@@ -19,6 +19,7 @@ pub mod compare;
 pub mod container;
 pub mod decode;
 pub mod export;
+pub mod find;
 pub mod framebuffer;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -6,6 +6,7 @@ mod batch;
 mod compare;
 mod compare_rec;
 mod export;
+mod find;
 mod frames;
 mod index;
 mod info;
@@ -58,6 +59,8 @@ enum Command {
     RecordKb(kb::RecordKbArgs),
     /// Compare two screenshots (PNG): exit 0 same, 1 different, 2 error.
     Compare(compare::Args),
+    /// Every time span where a needle image (PNG or openQA needle) is on screen: exit 0 found, 1 not, 2 error.
+    Find(find::Args),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
@@ -76,6 +79,7 @@ const COMMANDS: &[&str] = &[
     "record-kb",
     "record",
     "compare",
+    "find",
 ];
 
 /// A mistake in how a command was called: exit status 2, like clap's own.
@@ -193,6 +197,7 @@ pub fn run() -> ExitCode {
         Command::Ctl(a) => kb::run_ctl(a),
         Command::RecordKb(a) => kb::run_record_kb(a),
         Command::Compare(a) => compare::run(a),
+        Command::Find(a) => find::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,183 @@
+//! `rfbplay find FILE NEEDLE`: every time span where a needle image is on
+//! screen. Exit status 0 found, 1 not found, 2 error (a damaged recording
+//! still reports the spans found before the damage). `--json` prints the
+//! schema the README documents. The searching is `rfbplay::find`'s.
+
+use rfbplay::compare::Rect;
+use rfbplay::find::{self, Needle, Options, Outcome};
+use rfbplay::player::{PlayOptions, Player};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The recording (.fb, .fbs).
+    file: PathBuf,
+    /// The needle: a PNG, or an openQA needle JSON with its PNG beside it.
+    needle: PathBuf,
+    /// Stop at the first match.
+    #[arg(long)]
+    first: bool,
+    /// Print the result as JSON (schema 1) on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Only where the whole needle lies inside this rectangle.
+    #[arg(long, value_name = "X,Y,W,H")]
+    region: Option<Rect>,
+    /// Highest score that counts as a match: mean difference per colour
+    /// channel, 0 to 255 [default: 2, or the openQA needle's match level].
+    #[arg(long, value_name = "T", value_parser = score)]
+    threshold: Option<f64>,
+}
+
+fn score(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=255.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a number from 0 to 255, got {s:?}")),
+    }
+}
+
+/// The `--json` document. Field order and names are the schema.
+#[derive(Serialize)]
+struct Report {
+    schema: u32,
+    file: String,
+    needle: String,
+    found: bool,
+    threshold: f64,
+    spans: Vec<SpanReport>,
+    best: Option<BestReport>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SpanReport {
+    start_s: f64,
+    end_s: Option<f64>,
+    open: bool,
+    x: u32,
+    y: u32,
+    score: f64,
+}
+
+#[derive(Serialize)]
+struct BestReport {
+    score: f64,
+    x: u32,
+    y: u32,
+    time_s: f64,
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut threshold = args.threshold.unwrap_or(find::DEFAULT_THRESHOLD);
+    let mut error = None;
+    let mut outcome: Option<Outcome> = None;
+    match Needle::load(&args.needle) {
+        Err(e) => error = Some(super::chain(&e)),
+        Ok(needle) => {
+            if args.threshold.is_none() {
+                threshold = needle.threshold.unwrap_or(threshold);
+            }
+            let opts = PlayOptions {
+                measure_damage: true,
+                ..PlayOptions::default()
+            };
+            match Player::open(&args.file, opts) {
+                Err(e) => error = Some(super::chain(&e)),
+                Ok(mut player) => {
+                    let o = find::find(
+                        &mut player,
+                        &needle,
+                        Options {
+                            threshold,
+                            region: args.region,
+                            first: args.first,
+                        },
+                        &rfbplay::progress::NoProgress,
+                    );
+                    if let Some(w) = o.summary.truncation_warning(&args.file) {
+                        super::warn(&w);
+                    }
+                    if let Some(e) = &o.summary.error {
+                        error = Some(super::chain(e));
+                    }
+                    outcome = Some(o);
+                }
+            }
+        }
+    }
+    if let Some(e) = &error {
+        eprintln!("rfbplay: error: {e}");
+    }
+    let found = outcome.as_ref().is_some_and(|o| !o.spans.is_empty());
+    let spans: Vec<SpanReport> = outcome
+        .iter()
+        .flat_map(|o| &o.spans)
+        .map(|s| SpanReport {
+            start_s: s.start.as_secs_f64(),
+            end_s: s.end.map(|t| t.as_secs_f64()),
+            open: s.open,
+            x: s.x,
+            y: s.y,
+            score: round(s.score),
+        })
+        .collect();
+    let best = outcome.as_ref().and_then(|o| o.best).map(|b| BestReport {
+        score: round(b.score),
+        x: b.x,
+        y: b.y,
+        time_s: b.time.as_secs_f64(),
+    });
+    if args.json {
+        let report = Report {
+            schema: 1,
+            file: super::display(&args.file),
+            needle: super::display(&args.needle),
+            found,
+            threshold,
+            spans,
+            best,
+            error: error.clone(),
+        };
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("rfbplay: error: cannot print the report: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    } else if let Some(o) = &outcome {
+        for s in &o.spans {
+            let end = match (s.end, s.open) {
+                (Some(t), true) => format!("{t} (still on screen at the end)"),
+                (Some(t), false) => t.to_string(),
+                (None, _) => "? (stopped at the first match)".to_string(),
+            };
+            println!(
+                "{} to {end}  at {},{}  score {:.3}",
+                s.start, s.x, s.y, s.score
+            );
+        }
+        if !found {
+            match &o.best {
+                Some(b) => println!(
+                    "not found (threshold {threshold}); closest: score {:.3} at {},{} at {}",
+                    b.score, b.x, b.y, b.time
+                ),
+                None => {
+                    println!("not found (threshold {threshold}); the needle never fit on screen")
+                }
+            }
+        }
+    }
+    Ok(ExitCode::from(match (&error, found) {
+        (Some(_), _) => 2,
+        (None, true) => 0,
+        (None, false) => 1,
+    }))
+}

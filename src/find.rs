@@ -1,0 +1,530 @@
+//! `rfbplay find`: every time span where a needle image is on the screen of
+//! a recording. The needle is a PNG, or an openQA needle (JSON beside its
+//! PNG): its `match` areas must all match at their recorded offsets from
+//! each other, anywhere on the screen, and its `exclude` areas are left out
+//! of the comparison.
+//!
+//! Scores are [`kb::search`](crate::kb::search)'s: the mean absolute
+//! difference per colour channel (0 identical, 255 opposite), so a needle
+//! that differs from the screen only in colour does not match grey-equal
+//! content. The same searcher finds the needle; this file only decides
+//! where to look. It looks only where an update really changed pixels (the
+//! damage the player measures): while the needle is on screen and no change
+//! touches it, it is still there; an update whose changes touch no position
+//! where the needle fits is skipped without a search.
+
+use crate::compare::areas::{parse_mask_file, AreaError, Rect};
+use crate::compare::png::{load_png, LoadError};
+use crate::framebuffer::{Framebuffer, Screen};
+use crate::kb::load::Template;
+use crate::kb::search::{Area, Budget, Searcher};
+use crate::player::{Player, Summary, Watcher};
+use crate::progress::Progress;
+use crate::rfb::Event;
+use crate::time::Time;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The default threshold: near-exact content. Lossless encodings give 0;
+/// a score of 2 allows a few channel values of lossy (JPEG) noise but
+/// nothing a person would call a different picture.
+pub const DEFAULT_THRESHOLD: f64 = 2.0;
+
+/// Why a needle could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum NeedleError {
+    #[error("cannot read {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not an openQA needle", .path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: AreaError,
+    },
+    #[error("{}: match level {level} is not between 0 and 100", .path.display())]
+    Level { path: PathBuf, level: f64 },
+    #[error("{}: no match area lies inside its {width}x{height} image", .path.display())]
+    NoMatchArea {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+    #[error(transparent)]
+    Png(#[from] LoadError),
+}
+
+/// A needle ready to search: its match areas, relative to their bounding
+/// box, and the one area the searcher looks for first (the anchor).
+#[derive(Debug)]
+pub struct Needle {
+    /// Width and height of the bounding box of the match areas.
+    pub width: u32,
+    pub height: u32,
+    /// The openQA match level turned into a threshold, when the file has one.
+    pub threshold: Option<f64>,
+    /// Where the match areas were in the needle's PNG (its top-left corner).
+    pub origin: (u32, u32),
+    /// Compared pixels, row runs (x0, x1, y) relative to the bounding box,
+    /// with their B, G, R, X bytes.
+    runs: Vec<(u32, u32, u32, Vec<u8>)>,
+    /// Channels compared in all (3 per pixel).
+    channels: u64,
+    anchor: Arc<Template>,
+    /// The anchor's offset inside the bounding box.
+    anchor_at: (u32, u32),
+    /// The anchor is the whole needle: its score is the needle's.
+    anchor_is_all: bool,
+}
+
+fn bgrx_of(img: &crate::compare::view::OwnedImage, r: Rect) -> Vec<u8> {
+    let v = img.view();
+    let mut out = Vec::with_capacity(r.area() as usize * 4);
+    for y in r.y..r.y + r.h {
+        for x in r.x..r.x + r.w {
+            let [red, g, b, _] = v.rgba(x, y);
+            out.extend_from_slice(&[b, g, red, 0]);
+        }
+    }
+    out
+}
+
+/// The largest rectangle inside `r` that no exclude area overlaps.
+fn largest_clear(r: Rect, excludes: &[Rect]) -> Option<Rect> {
+    let mut parts = vec![r];
+    for e in excludes {
+        let mut next = Vec::new();
+        for p in parts {
+            if !p.overlaps(e) || e.area() == 0 {
+                next.push(p);
+                continue;
+            }
+            let (px1, py1) = (p.right() as u32, p.bottom() as u32);
+            let (ex1, ey1) = (e.right() as u32, e.bottom() as u32);
+            if e.x > p.x {
+                next.push(Rect::new(p.x, p.y, e.x - p.x, p.h));
+            }
+            if ex1 < px1 {
+                next.push(Rect::new(ex1, p.y, px1 - ex1, p.h));
+            }
+            if e.y > p.y {
+                next.push(Rect::new(p.x, p.y, p.w, e.y - p.y));
+            }
+            if ey1 < py1 {
+                next.push(Rect::new(p.x, ey1, p.w, py1 - ey1));
+            }
+        }
+        // Keep the few largest: the split can grow fast with many excludes.
+        next.sort_by_key(|p| std::cmp::Reverse(p.area()));
+        next.truncate(64);
+        parts = next;
+    }
+    parts.into_iter().max_by_key(|p| p.area())
+}
+
+impl Needle {
+    /// Reads a PNG, or an openQA needle JSON with its PNG beside it.
+    pub fn load(path: &Path) -> Result<Needle, NeedleError> {
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if !is_json {
+            let img = load_png(path)?;
+            let all = Rect::new(0, 0, img.width, img.height);
+            return Needle::build(path, &img, &[all], &[], None);
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| NeedleError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let areas = parse_mask_file(&text).map_err(|source| NeedleError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let json_err = |source| NeedleError::Json {
+            path: path.to_path_buf(),
+            source,
+        };
+        if areas.select.is_empty() && !areas.masks.is_empty() {
+            // A plain list of rectangles is a mask file, not a needle.
+            return Err(json_err(AreaError::Shape));
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| json_err(AreaError::Json(e)))?;
+        let level = match value.get("match") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => match v.as_f64() {
+                Some(l) if (0.0..=100.0).contains(&l) => Some(l),
+                _ => {
+                    return Err(NeedleError::Level {
+                        path: path.to_path_buf(),
+                        level: v.as_f64().unwrap_or(f64::NAN),
+                    })
+                }
+            },
+        };
+        // openQA's similarity is a percentage; 100 is exact. Here it maps
+        // linearly onto the score: 96 (openQA's default) allows 10.2.
+        let threshold = level.map(|l| (100.0 - l) * 2.55);
+        let img = load_png(&path.with_extension("png"))?;
+        Needle::build(path, &img, &areas.select, &areas.masks, threshold)
+    }
+
+    fn build(
+        path: &Path,
+        img: &crate::compare::view::OwnedImage,
+        select: &[Rect],
+        excludes: &[Rect],
+        threshold: Option<f64>,
+    ) -> Result<Needle, NeedleError> {
+        let matches: Vec<Rect> = select
+            .iter()
+            .map(|r| r.clip(img.width, img.height))
+            .filter(|r| r.area() > 0)
+            .collect();
+        let no_area = || NeedleError::NoMatchArea {
+            path: path.to_path_buf(),
+            width: img.width,
+            height: img.height,
+        };
+        let bbox = matches
+            .iter()
+            .copied()
+            .reduce(|a, b| a.union(&b))
+            .ok_or_else(no_area)?;
+        // Compared pixels: in some match area, in no exclude area.
+        let mut runs = Vec::new();
+        let mut channels = 0u64;
+        for y in bbox.y..bbox.y + bbox.h {
+            let mut x = bbox.x;
+            while x < bbox.x + bbox.w {
+                let inside = |x: u32| {
+                    let p = Rect::new(x, y, 1, 1);
+                    matches.iter().any(|m| m.overlaps(&p))
+                        && !excludes.iter().any(|e| e.overlaps(&p))
+                };
+                if !inside(x) {
+                    x += 1;
+                    continue;
+                }
+                let x0 = x;
+                while x < bbox.x + bbox.w && inside(x) {
+                    x += 1;
+                }
+                let px = bgrx_of(img, Rect::new(x0, y, x - x0, 1));
+                channels += u64::from(x - x0) * 3;
+                runs.push((x0 - bbox.x, x - bbox.x, y - bbox.y, px));
+            }
+        }
+        let biggest = matches.iter().copied().max_by_key(|r| r.area());
+        let anchor = biggest
+            .and_then(|b| largest_clear(b, excludes))
+            .filter(|a| a.area() > 0)
+            .ok_or_else(no_area)?;
+        let template = Template {
+            width: anchor.w,
+            height: anchor.h,
+            bgrx: bgrx_of(img, anchor),
+            source: path.display().to_string(),
+            path: Some(path.to_path_buf()),
+        };
+        Ok(Needle {
+            width: bbox.w,
+            height: bbox.h,
+            threshold,
+            origin: (bbox.x, bbox.y),
+            anchor_is_all: anchor == bbox && matches.len() == 1,
+            runs,
+            channels,
+            anchor: Arc::new(template),
+            anchor_at: (anchor.x - bbox.x, anchor.y - bbox.y),
+        })
+    }
+
+    /// The needle's score with its bounding box at (x, y) (which must fit).
+    fn score_at(&self, fb: &Framebuffer, x: u32, y: u32) -> f64 {
+        let mut sad = 0u64;
+        for (x0, x1, ry, px) in &self.runs {
+            let row = fb.row(x + x0, y + ry, x1 - x0);
+            for (p, q) in row.chunks_exact(4).zip(px.chunks_exact(4)) {
+                sad += u64::from(p[0].abs_diff(q[0]))
+                    + u64::from(p[1].abs_diff(q[1]))
+                    + u64::from(p[2].abs_diff(q[2]));
+            }
+        }
+        sad as f64 / self.channels.max(1) as f64
+    }
+}
+
+/// How to search.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Highest score that counts as found.
+    pub threshold: f64,
+    /// Only where the whole needle lies inside this rectangle.
+    pub region: Option<Rect>,
+    /// Stop at the first match.
+    pub first: bool,
+}
+
+/// One time span where the needle was on screen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    /// The time of the update that showed it.
+    pub start: Time,
+    /// The time of the update that removed it, or the recording's end
+    /// (`open`), or None when the search stopped at the first match.
+    pub end: Option<Time>,
+    /// Still on screen when the recording (or its readable part) ended.
+    pub open: bool,
+    /// Top-left corner of the needle (of its match areas' bounding box).
+    pub x: u32,
+    pub y: u32,
+    /// Score when it appeared.
+    pub score: f64,
+}
+
+/// The closest the screen came to the needle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Best {
+    pub score: f64,
+    pub x: u32,
+    pub y: u32,
+    pub time: Time,
+}
+
+/// The result of [`find`].
+#[derive(Debug)]
+pub struct Outcome {
+    pub spans: Vec<Span>,
+    /// The lowest score seen (the best match when found).
+    pub best: Option<Best>,
+    pub summary: Summary,
+    /// Updates whose changes could not host the needle, skipped unsearched.
+    pub skipped: u64,
+    pub updates: u64,
+}
+
+struct Finder<'a> {
+    needle: &'a Needle,
+    searcher: Searcher,
+    opts: Options,
+    /// Threshold on the anchor's score implied by the needle's threshold.
+    anchor_limit: f64,
+    current: Option<Span>,
+    spans: Vec<Span>,
+    best: Option<Best>,
+    skipped: u64,
+    updates: u64,
+}
+
+impl Finder<'_> {
+    /// Needle positions (bounding box top-left) inside the screen and region.
+    fn positions(&self, fb: &Framebuffer) -> Option<Area> {
+        let (w, h) = (fb.width(), fb.height());
+        let r = self.opts.region.unwrap_or(Rect::new(0, 0, w, h)).clip(w, h);
+        let (nw, nh) = (self.needle.width, self.needle.height);
+        (nw <= r.w && nh <= r.h).then(|| Area {
+            x0: r.x,
+            y0: r.y,
+            x1: r.x + r.w - nw + 1,
+            y1: r.y + r.h - nh + 1,
+        })
+    }
+
+    /// The positions whose needle box overlaps `b`, within `all`.
+    fn touching(&self, all: Area, b: Rect) -> Option<Area> {
+        let a = Area {
+            x0: b.x.saturating_sub(self.needle.width - 1).max(all.x0),
+            y0: b.y.saturating_sub(self.needle.height - 1).max(all.y0),
+            x1: (b.right() as u32).min(all.x1),
+            y1: (b.bottom() as u32).min(all.y1),
+        };
+        (a.x0 < a.x1 && a.y0 < a.y1).then_some(a)
+    }
+
+    /// Searches the needle positions in `area`; the best match, with its
+    /// score (which may be above the threshold, as the closest seen).
+    fn search(&mut self, fb: &Framebuffer, area: Area, time: Time) -> Option<(u32, u32, f64)> {
+        let (ax, ay) = self.needle.anchor_at;
+        let shifted = Area {
+            x0: area.x0 + ax,
+            y0: area.y0 + ay,
+            x1: area.x1 + ax,
+            y1: area.y1 + ay,
+        };
+        // While nothing was found, look for the closest too, so a miss can
+        // say how close it came; the bounds prune against the best so far.
+        let limit = match (&self.best, self.spans.is_empty() && self.current.is_none()) {
+            (Some(b), true) => self.anchor_limit.max(b.score * self.scale()),
+            (None, true) => f64::INFINITY,
+            _ => self.anchor_limit,
+        };
+        let found = self
+            .searcher
+            .search(fb, shifted, limit, &mut Budget::unlimited(&mut || false))
+            .best?;
+        let (x, y) = (found.x - ax, found.y - ay);
+        let score = if self.needle.anchor_is_all {
+            found.score
+        } else {
+            self.needle.score_at(fb, x, y)
+        };
+        if self.best.is_none_or(|b| score < b.score) {
+            self.best = Some(Best { score, x, y, time });
+        }
+        Some((x, y, score))
+    }
+
+    /// How much larger the anchor's score can be than the needle's.
+    fn scale(&self) -> f64 {
+        let anchor = f64::from(self.needle.anchor.width) * f64::from(self.needle.anchor.height);
+        (self.needle.channels as f64 / 3.0 / anchor.max(1.0)).max(1.0)
+    }
+
+    fn update(&mut self, screen: &Screen, time: Time) -> ControlFlow<()> {
+        self.updates += 1;
+        let fb = screen.shown();
+        let damage = screen.damage();
+        let Some(all) = self.positions(fb) else {
+            self.end_current(time);
+            self.skipped += 1;
+            return ControlFlow::Continue(());
+        };
+        let boxes: Vec<Rect> = if damage.resized {
+            vec![Rect::new(0, 0, fb.width(), fb.height())]
+        } else {
+            damage.boxes.iter().map(|b| Rect::from(*b)).collect()
+        };
+        if let Some(cur) = &self.current {
+            let at = Rect::new(cur.x, cur.y, self.needle.width, self.needle.height);
+            let hit = damage.resized || boxes.iter().any(|b| b.overlaps(&at));
+            if !hit {
+                self.skipped += 1;
+                return ControlFlow::Continue(());
+            }
+            let fits = u64::from(cur.x) < u64::from(all.x1) && u64::from(cur.y) < u64::from(all.y1);
+            if fits && self.needle.score_at(fb, cur.x, cur.y) <= self.opts.threshold {
+                return ControlFlow::Continue(());
+            }
+            self.end_current(time);
+        }
+        // The positions a change could have made a match at, merged when
+        // they overlap (a repaint sends many neighbouring boxes).
+        let mut areas: Vec<Area> = Vec::new();
+        for b in &boxes {
+            if let Some(mut a) = self.touching(all, *b) {
+                while let Some(i) = areas.iter().position(|o| overlap(o, &a)) {
+                    a = a.union(areas.swap_remove(i));
+                }
+                areas.push(a);
+            }
+        }
+        if areas.is_empty() {
+            self.skipped += 1;
+            return ControlFlow::Continue(());
+        }
+        let mut best: Option<(u32, u32, f64)> = None;
+        for a in areas {
+            if let Some(m) = self.search(fb, a, time) {
+                if best.is_none_or(|b| m.2 < b.2 || (m.2 == b.2 && (m.1, m.0) < (b.1, b.0))) {
+                    best = Some(m);
+                }
+            }
+        }
+        if let Some((x, y, score)) = best.filter(|b| b.2 <= self.opts.threshold) {
+            self.current = Some(Span {
+                start: time,
+                end: None,
+                open: false,
+                x,
+                y,
+                score,
+            });
+            if self.opts.first {
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn end_current(&mut self, time: Time) {
+        if let Some(mut s) = self.current.take() {
+            s.end = Some(time);
+            self.spans.push(s);
+        }
+    }
+}
+
+fn overlap(a: &Area, b: &Area) -> bool {
+    a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1
+}
+
+impl Watcher for Finder<'_> {
+    fn event(&mut self, event: &Event, screen: &Screen) -> ControlFlow<()> {
+        match event {
+            Event::Update { time, .. } => self.update(screen, *time),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// Plays `player` (opened with `measure_damage`) and finds every span
+/// where `needle` is on screen.
+pub fn find(
+    player: &mut Player,
+    needle: &Needle,
+    opts: Options,
+    progress: &dyn Progress,
+) -> Outcome {
+    let mut f = Finder {
+        needle,
+        searcher: Searcher::new(needle.anchor.clone()),
+        opts,
+        anchor_limit: 0.0,
+        current: None,
+        spans: Vec::new(),
+        best: None,
+        skipped: 0,
+        updates: 0,
+    };
+    f.anchor_limit = if needle.anchor_is_all {
+        opts.threshold
+    } else {
+        opts.threshold * f.scale()
+    };
+    let summary = player.run(&mut f, progress);
+    if let Some(mut s) = f.current.take() {
+        if !opts.first {
+            s.end = summary.last_update;
+            s.open = true;
+        }
+        f.spans.push(s);
+    }
+    Outcome {
+        spans: f.spans,
+        best: f.best,
+        summary,
+        skipped: f.skipped,
+        updates: f.updates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_clear_avoids_excludes() {
+        let r = Rect::new(0, 0, 100, 50);
+        assert_eq!(largest_clear(r, &[]), Some(r));
+        // A hole near the left edge: the part right of it is largest.
+        let got = largest_clear(r, &[Rect::new(10, 10, 5, 5)]).unwrap();
+        assert_eq!(got, Rect::new(15, 0, 85, 50));
+        assert_eq!(largest_clear(r, &[r]), None);
+    }
+}

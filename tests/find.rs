@@ -1,0 +1,299 @@
+//! `rfbplay find`: needles cut from corpus recordings at known times and
+//! places are found there, in the right spans, and not after the screen
+//! changes; colour matters; openQA needles work; exit codes and the JSON
+//! schema hold for every outcome, errors included.
+
+mod common;
+
+use rfbplay::player::{PlayOptions, Player};
+use rfbplay::progress::NoProgress;
+use rfbplay::sampler::{sample, Moment, Shot};
+use rfbplay::time::Time;
+use rfbplay::Framebuffer;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn screen_at(file: &Path, secs: f64) -> Framebuffer {
+    let mut p = Player::open(file, PlayOptions::default()).unwrap();
+    match sample(&mut p, Moment::At(Time::from_secs_f64(secs)), &NoProgress).0 {
+        Shot::Screen(fb) => fb,
+        other => panic!("no screen at {secs}: {other:?}"),
+    }
+}
+
+/// Cuts w x h at (x, y) out of `fb` as an RGB image.
+fn cut(fb: &Framebuffer, x: u32, y: u32, w: u32, h: u32) -> image::RgbImage {
+    let rgb = fb.to_rgb_image();
+    image::imageops::crop_imm(&rgb, x, y, w, h).to_image()
+}
+
+fn save(img: &image::RgbImage, dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    img.save(&p).unwrap();
+    p
+}
+
+/// Whether `needle` is at (x, y) of `fb`, pixel for pixel.
+fn is_at(fb: &Framebuffer, needle: &image::RgbImage, x: u32, y: u32) -> bool {
+    let rgb = fb.to_rgb_image();
+    if x + needle.width() > rgb.width() || y + needle.height() > rgb.height() {
+        return false;
+    }
+    image::imageops::crop_imm(&rgb, x, y, needle.width(), needle.height()).to_image() == *needle
+}
+
+fn find(args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .arg("find")
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert_schema(&v);
+    (
+        out.status.code().unwrap(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The fields every `--json` report has, whatever the outcome.
+fn assert_schema(v: &Value) {
+    assert_eq!(v["schema"], 1);
+    for k in ["file", "needle"] {
+        assert!(v[k].is_string(), "{k}: {v}");
+    }
+    assert!(v["found"].is_boolean());
+    assert!(v["threshold"].is_number());
+    assert!(v["spans"].is_array());
+    for s in v["spans"].as_array().unwrap() {
+        for k in ["start_s", "x", "y", "score"] {
+            assert!(s[k].is_number(), "{k}: {s}");
+        }
+        assert!(s["end_s"].is_number() || s["end_s"].is_null());
+        assert!(s["open"].is_boolean());
+    }
+    assert!(v["best"].is_null() || v["best"]["score"].is_number());
+    assert!(v["error"].is_null() || v["error"].is_string());
+    assert_eq!(v["found"], !v["spans"].as_array().unwrap().is_empty());
+}
+
+/// A time in seconds within the millisecond the corpus notes give.
+fn near(v: &Value, secs: f64) -> bool {
+    v.as_f64().is_some_and(|t| (t - secs).abs() < 0.001)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn corpus_file(name: &str) -> Option<PathBuf> {
+    Some(common::corpus()?.join(name))
+}
+
+#[test]
+fn found_in_its_spans_and_gone_after_the_screen_changes() {
+    let Some(fb) = corpus_file("enc_xvnc_zrle.fb") else {
+        return;
+    };
+    let dir = common::TempDir::new("find-spans");
+    // The xterm text drawn by update 2 (0.404 s) at 600,40.
+    let needle = cut(&screen_at(&fb, 0.5), 610, 50, 120, 40);
+    let png = save(&needle, dir.path(), "needle.png");
+    let (code, v, err) = find(&[s(&fb), s(&png)]);
+    assert_eq!(code, 0, "{v} {err}");
+    let spans = v["spans"].as_array().unwrap();
+    assert!(!spans.is_empty());
+    assert!(near(&spans[0]["start_s"], 0.404), "{v}");
+    assert_eq!(
+        (spans[0]["x"].as_u64(), spans[0]["y"].as_u64()),
+        (Some(610), Some(50))
+    );
+    assert_eq!(spans[0]["score"], 0.0);
+    // Every span holds the needle at its place from its start to just
+    // before its end, and (unless it lasts to the end) not at its end.
+    for sp in spans {
+        let (x, y) = (
+            sp["x"].as_u64().unwrap() as u32,
+            sp["y"].as_u64().unwrap() as u32,
+        );
+        let start = sp["start_s"].as_f64().unwrap();
+        let end = sp["end_s"].as_f64().unwrap();
+        assert!(is_at(&screen_at(&fb, start), &needle, x, y), "{sp}");
+        assert!(is_at(&screen_at(&fb, end - 0.0005), &needle, x, y), "{sp}");
+        if sp["open"] == false {
+            assert!(!is_at(&screen_at(&fb, end), &needle, x, y), "{sp}");
+        }
+    }
+    // Before update 2, it is nowhere.
+    assert!(!is_at(&screen_at(&fb, 0.3), &needle, 610, 50));
+}
+
+#[test]
+fn a_needle_that_leaves_ends_its_span_and_first_stops_early() {
+    let Some(fb) = corpus_file("enc_xvnc_zrle.fb") else {
+        return;
+    };
+    let dir = common::TempDir::new("find-leaves");
+    // The first letters typed on the bottom line: complete with update 10
+    // (3.897 s); update 11 (3.997 s) types the next ones into its right
+    // edge, so it is gone from then on.
+    let screen = screen_at(&fb, 3.9);
+    let needle = cut(&screen, 98, 630, 40, 28);
+    let png = save(&needle, dir.path(), "typed.png");
+    let (code, v, err) = find(&[s(&fb), s(&png)]);
+    assert_eq!(code, 0, "{v} {err}");
+    let first = &v["spans"][0];
+    assert!(near(&first["start_s"], 3.897), "{v}");
+    assert_eq!(
+        (first["x"].as_u64(), first["y"].as_u64()),
+        (Some(98), Some(630))
+    );
+    assert!(near(&first["end_s"], 3.997), "{v}");
+    let end = first["end_s"].as_f64().unwrap();
+    assert!(!is_at(&screen_at(&fb, end), &needle, 98, 630), "{v}");
+    assert_eq!(first["open"], false);
+    // --first: the same start, no end.
+    let (code, v1, _) = find(&[s(&fb), s(&png), "--first"]);
+    assert_eq!(code, 0);
+    assert_eq!(v1["spans"].as_array().unwrap().len(), 1);
+    assert!(near(&v1["spans"][0]["start_s"], 3.897), "{v1}");
+    assert!(v1["spans"][0]["end_s"].is_null());
+    // --region that leaves the needle's place out: not found there.
+    let (code, v2, _) = find(&[s(&fb), s(&png), "--region", "0,0,500,400"]);
+    assert_eq!(code, 1, "{v2}");
+}
+
+#[test]
+fn colour_matters_not_just_grey_levels() {
+    let Some(fb) = corpus_file("enc_xvnc_zrle.fb") else {
+        return;
+    };
+    let dir = common::TempDir::new("find-colour");
+    let screen = screen_at(&fb, 0.5);
+    let needle = cut(&screen, 610, 50, 120, 40);
+    // Same grey level per pixel (R+G+B kept), colours rotated: R->G->B->R.
+    let mut swapped = needle.clone();
+    for p in swapped.pixels_mut() {
+        let [r, g, b] = p.0;
+        p.0 = [b, r, g];
+    }
+    assert_ne!(swapped, needle, "the cut must hold colour");
+    let png = save(&swapped, dir.path(), "swapped.png");
+    let (code, v, _) = find(&[s(&fb), s(&png)]);
+    assert_eq!(code, 1, "{v}");
+    assert!(v["best"]["score"].as_f64().unwrap() > 2.0, "{v}");
+    // The text output says how close it came.
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["find", s(&fb), s(&png)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not found"));
+}
+
+#[test]
+fn openqa_needle_with_match_and_exclude_areas() {
+    let Some(fb) = corpus_file("enc_xvnc_zrle.fb") else {
+        return;
+    };
+    let dir = common::TempDir::new("find-openqa");
+    let screen = screen_at(&fb, 0.5);
+    // A needle shot of a larger area, two match areas, and an exclude over
+    // a part that is then scribbled on (so it must be ignored).
+    let mut shot = cut(&screen, 580, 30, 200, 120);
+    for y in 40..60 {
+        for x in 60..90 {
+            shot.put_pixel(x, y, image::Rgb([255, 0, 255]));
+        }
+    }
+    save(&shot, dir.path(), "login.png");
+    let json = dir.path().join("login.json");
+    std::fs::write(
+        &json,
+        r#"{"area":[
+            {"xpos":20,"ypos":15,"width":100,"height":60,"type":"match"},
+            {"xpos":130,"ypos":80,"width":50,"height":30,"type":"match"},
+            {"xpos":55,"ypos":35,"width":40,"height":30,"type":"exclude"}],
+          "tags":["login"],"properties":[]}"#,
+    )
+    .unwrap();
+    let (code, v, err) = find(&[s(&fb), s(&json)]);
+    assert_eq!(code, 0, "{v} {err}");
+    // The match areas' bounding box: (20,15) of the shot, at 600,45.
+    assert_eq!(v["spans"][0]["x"], 600);
+    assert_eq!(v["spans"][0]["y"], 45);
+    assert!(near(&v["spans"][0]["start_s"], 0.404), "{v}");
+    // Without the exclude area the scribble makes it fail at threshold 0.
+    std::fs::write(
+        &json,
+        r#"{"area":[{"xpos":20,"ypos":15,"width":100,"height":60,"type":"match"}],"match":100}"#,
+    )
+    .unwrap();
+    let (code, v, _) = find(&[s(&fb), s(&json)]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["threshold"], 0.0);
+}
+
+#[test]
+fn errors_exit_2_with_the_schema() {
+    let Some(fb) = corpus_file("enc_xvnc_zrle.fb") else {
+        return;
+    };
+    let dir = common::TempDir::new("find-errors");
+    let png = save(
+        &cut(&screen_at(&fb, 0.5), 610, 50, 120, 40),
+        dir.path(),
+        "n.png",
+    );
+    // Missing recording, missing needle, unreadable PNG, bad needle JSON.
+    let missing = dir.path().join("missing.fb");
+    let (code, v, _) = find(&[s(&missing), s(&png)]);
+    assert_eq!(code, 2);
+    assert!(v["error"].is_string());
+    let (code, v, _) = find(&[s(&fb), s(&dir.path().join("nope.png"))]);
+    assert_eq!(code, 2, "{v}");
+    let junk = dir.path().join("junk.png");
+    std::fs::write(&junk, b"not a png").unwrap();
+    let (code, v, _) = find(&[s(&fb), s(&junk)]);
+    assert_eq!(code, 2);
+    assert!(v["error"].as_str().unwrap().contains("junk.png"), "{v}");
+    for bad in [
+        "{",
+        r#"{"area":[{"xpos":1}]}"#,
+        r#"{"area":[{"xpos":0,"ypos":0,"width":5,"height":5,"type":"rainbow"}]}"#,
+        r#"{"area":[{"xpos":0,"ypos":0,"width":5,"height":5}],"match":150}"#,
+        r#"{"area":[{"xpos":900,"ypos":900,"width":5,"height":5}]}"#,
+    ] {
+        std::fs::write(dir.path().join("n.json"), bad).unwrap();
+        let (code, v, _) = find(&[s(&fb), s(&dir.path().join("n.json"))]);
+        assert_eq!(code, 2, "{bad}: {v}");
+        assert!(v["error"].is_string());
+    }
+    // A damaged recording: the spans found before the damage, exit 2.
+    let bytes = rfbplay_gunzip(&fb);
+    let cut_at = bytes.len() * 3 / 4;
+    let mut damaged = bytes[..cut_at].to_vec();
+    damaged.extend(std::iter::repeat_n(0xEEu8, 4096));
+    let bad_fb = dir.path().join("damaged.fb");
+    std::fs::write(&bad_fb, &damaged).unwrap();
+    let (code, v, _) = find(&[s(&bad_fb), s(&png)]);
+    assert_eq!(code, 2, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("ZRLE"), "{v}");
+    assert!(near(&v["spans"][0]["start_s"], 0.404), "{v}");
+    assert_eq!(v["found"], true);
+}
+
+/// The decompressed bytes of a gzip .fb.
+fn rfbplay_gunzip(p: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(p).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}

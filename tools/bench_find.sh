@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Benchmarks `rfbplay find` against `rfbplay info` (which decodes every
+# update and nothing more) on long recordings made by looping corpus files
+# (examples/loop_recording.rs), and prints the median of RUNS runs: find's
+# wall time, the recording's duration as a multiple of it (x real time),
+# and info's time over find's (above 1: find is faster than decoding alone).
+#
+#   tools/bench_find.sh
+#   BENCH_DIR=/tmp/b RUNS=5 SECONDS_INCR=3600 SECONDS_RAW=300 tools/bench_find.sh
+#
+# The needle is an openQA needle whose match area is cut from the
+# recording's screen at 2 s, so it is found (once per loop). Keep BENCH_DIR
+# on a roomy disk (or /dev/shm): the hour-long loop takes about 200 MB.
+# Not a test: timings depend on the machine's load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+corpus=${RFBPLAY_CORPUS:-../shared/corpus}
+target=${CARGO_TARGET_DIR:-target}
+dir=${BENCH_DIR:-/tmp/rfbplay-bench-find}
+runs=${RUNS:-3}
+mkdir -p "$dir"
+
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing: run tools/setup.sh" >&2; exit 1; }
+cargo build --release --quiet --bin rfbplay --example loop_recording
+bin="$target/release/rfbplay"
+loop="$target/release/examples/loop_recording"
+
+# name  source  seconds  needle area x,y,w,h
+# Looping keeps Raw/CopyRect streams sound; ZRLE and Tight carry zlib
+# state across updates and break at the seam, so the incremental case is
+# TigerVNC's Raw+CopyRect recording.
+cases=(
+  "incremental enc_xvnc_copyrect_raw ${SECONDS_INCR:-3600} 20,20,120,40"
+  "raw_minimega mm_xvnc_xterm ${SECONDS_RAW:-300} 20,20,120,40"
+)
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+calc() { awk "BEGIN { print $* }"; }
+wall() { /usr/bin/time -f '%e' -o "$dir/time.txt" "$@" > /dev/null 2>&1 || true; cat "$dir/time.txt"; }
+
+printf '%-13s %-6s %9s %8s %9s %8s %8s\n' recording needle duration find_s x_real info_s info/find
+for c in "${cases[@]}"; do
+  set -- $c
+  name=$1 src=$corpus/$2.fb secs=$3 area=$4
+  fb=$dir/$name.fb
+  [ -s "$fb" ] || "$loop" "$src" "$fb" "$secs" 6 > /dev/null
+  duration=$("$bin" info "$fb" 2>/dev/null | awk '/^duration:/ {sub(/s$/, "", $2); print $2}')
+  "$bin" frame "$src" "$dir/$name.png" --at 2 > /dev/null 2>&1
+  IFS=, read -r x y w h <<< "$area"
+  printf '{"area":[{"xpos":%d,"ypos":%d,"width":%d,"height":%d,"type":"match"}],"match":100}\n' \
+    "$x" "$y" "$w" "$h" > "$dir/$name.json"
+  info=()
+  for _ in $(seq "$runs"); do info+=("$(wall "$bin" info "$fb")"); done
+  i=$(printf '%s\n' "${info[@]}" | median)
+  for needle in found; do
+    fs=()
+    for _ in $(seq "$runs"); do fs+=("$(wall "$bin" find "$fb" "$dir/$name.json")"); done
+    f=$(printf '%s\n' "${fs[@]}" | median)
+    printf '%-13s %-6s %8.1fs %7.2fs %8.0fx %7.2fs %8.2f\n' \
+      "$name" "$needle" "$duration" "$f" "$(calc "$duration / $f")" "$i" "$(calc "$i / $f")"
+  done
+  "$bin" find "$fb" "$dir/$name.json" 2>&1 | head -3 | sed 's/^/  /'
+done
+echo "x_real: recording seconds per find second (wall); info/find: info's wall time over find's."
+echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg)"
