@@ -31,6 +31,7 @@ pub mod progress;
 pub mod record;
 pub mod rfb;
 pub mod sampler;
+pub mod serve;
 pub mod synth;
 pub mod time;
 pub mod timeline;
