@@ -20,6 +20,9 @@ $("name").textContent = rel;
 document.title = "rfbplay: " + rel;
 
 const ms = t => Math.round(t * 1000) / 1000;
+// An update's or marker's time, rounded up to the millisecond, so that the
+// screen shown there includes it.
+const ceilMs = t => Math.ceil(t * 1000 - 1e-6) / 1000;
 const clamp = t => Math.min(Math.max(t, 0), st.duration);
 function fmt(t) {
   const m = Math.floor(t / 60), s = t - m * 60;
@@ -110,13 +113,17 @@ function upper(a, t) {
 function stepUpdate(dir) {
   setPlaying(false);
   const u = st.updates;
-  if (dir > 0) { const i = upper(u, st.t + 0.0005); if (i < u.length) seek(u[i]); }
-  else { const i = upper(u, st.t - 0.0005) - 1; if (i >= 0) seek(u[i] < st.t - 0.0005 ? u[i] : (u[i - 1] ?? 0)); }
+  const i = upper(u, st.t);
+  if (dir > 0) { if (i < u.length) seek(ceilMs(u[i])); }
+  else {
+    // st.t shows update i-1; the one before it is i-2.
+    seek(i >= 2 ? ceilMs(u[i - 2]) : 0);
+  }
 }
 function stepMarker(dir) {
-  const m = st.markers.map(x => x.t);
-  if (dir > 0) { const n = m.find(x => x > st.t + 0.0005); if (n !== undefined) seek(n); }
-  else { const p = m.filter(x => x < st.t - 0.0005).pop(); seek(p ?? 0); }
+  const m = st.markers.map(x => ceilMs(x.t));
+  if (dir > 0) { const n = m.find(x => x > st.t); if (n !== undefined) seek(n); }
+  else { const p = m.filter(x => x < st.t).pop(); seek(p ?? 0); }
 }
 
 function drawHeat() {
