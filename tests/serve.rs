@@ -240,3 +240,52 @@ fn a_non_loopback_address_gets_a_warning() {
     let _ = child.wait();
     assert!(first.contains("warning: listening on 0.0.0.0:0"), "{first}");
 }
+
+/// Real-time playback asks rising times on the millisecond grid: an open
+/// session plays forward to each, and every answer, including those a
+/// millisecond either side of an update and after going back, is still
+/// exactly `rfbplay frame --at`.
+#[test]
+fn sessions_play_forward_and_agree_with_frame() {
+    let dir = common::testdata();
+    let file = dir.join("minimega_qemu_ipxe.fb");
+    let server = Server::start(&dir);
+    let (_, _, body) = server.get("/api/timeline?path=minimega_qemu_ipxe.fb");
+    let tl: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let updates: Vec<f64> = tl["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u[0].as_f64().unwrap())
+        .collect();
+    // Around a few updates: the ms before, and the ms that includes it.
+    let mut times = Vec::new();
+    for u in updates.iter().step_by(updates.len() / 8) {
+        let ms = (u * 1000.0).floor();
+        times.extend([ms / 1000.0, (ms + 1.0) / 1000.0]);
+    }
+    times.extend([2.0, 1.0, 1.5]); // back, then forward again
+    let mut sources = Vec::new();
+    for t in &times {
+        let t = format!("{t}");
+        let (status, head, body) =
+            server.get(&format!("/api/frame?path=minimega_qemu_ipxe.fb&t={t}"));
+        assert_eq!(status, 200, "{head}");
+        let head = head.to_ascii_lowercase();
+        let source = head
+            .split("x-frame-source: ")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .unwrap()
+            .to_string();
+        assert!(
+            rgb(&body) == frame_at(&file, &t),
+            "at {t} (from {source}) the served frame differs from `rfbplay frame --at {t}`"
+        );
+        sources.push(source);
+    }
+    assert!(
+        sources.iter().filter(|s| *s == "session").count() >= times.len() / 2,
+        "{sources:?}"
+    );
+}

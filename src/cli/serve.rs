@@ -27,6 +27,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         listen: a.listen,
         decoders: cores * 2,
         cache_bytes: 256 << 20,
+        sessions: 32,
     };
     rfbplay::serve::run(config, |addr| {
         super::note(&format!("serving {} at http://{addr}/", a.dir.display()));

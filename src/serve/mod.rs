@@ -14,6 +14,7 @@
 
 pub mod paths;
 pub mod screens;
+pub mod session;
 pub mod timeline;
 
 use axum::body::Body;
@@ -53,6 +54,8 @@ pub struct Config {
     pub decoders: usize,
     /// Memory for cached frames, in bytes.
     pub cache_bytes: usize,
+    /// Recordings kept playing (each a thread and its screens).
+    pub sessions: usize,
 }
 
 struct App {
@@ -82,12 +85,12 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeEr
     let app = Arc::new(App {
         root,
         budget: Budget::new(config.decoders),
-        screens: Screens::new(config.cache_bytes),
+        screens: Screens::new(config.cache_bytes, config.sessions),
         timelines: Timelines::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
-        .max_blocking_threads(config.decoders.max(1) * 2 + 4)
+        .max_blocking_threads(config.decoders.max(1) * 6 + 4)
         .build()
         .map_err(ServeError::Runtime)?;
     rt.block_on(async move {
@@ -334,11 +337,16 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
         };
         app.screens
             .screen_at(&file, tl.as_deref(), t)
-            .map(|f| (f, t))
+            .map(|(f, source)| (f, t, source))
     })
     .await;
     match result {
-        Ok(Ok((frame, t))) => png_response(&frame.png, Some(t)),
+        Ok(Ok((frame, t, source))) => {
+            let mut r = png_response(&frame.png, Some(t));
+            r.headers_mut()
+                .insert("x-frame-source", HeaderValue::from_static(source.name()));
+            r
+        }
         Ok(Err(e @ (FrameError::PastEnd(_) | FrameError::NoUpdate))) => {
             text(StatusCode::NOT_FOUND, &e.to_string())
         }

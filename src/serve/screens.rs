@@ -1,14 +1,17 @@
 //! "The screen at t" for the web player, and the work it costs. Every frame
-//! the server sends comes from [`Screens::screen_at`], which asks the
-//! sampler (the one author of that rule) and keeps the encoded answers in a
-//! bounded cache: frames are keyed by the update in effect, known from the
-//! recording's timeline, so real-time playback of a screen that changes a
-//! few times a second decodes only when it changes. When a persisted seek
-//! index exists, `screen_at` is the one place that will use it.
+//! the server sends comes from [`Screens::screen_at`]: from an open
+//! [`Session`] that has played the recording up to an earlier time and
+//! goes on forward from there (a time before it starts a new one), or, for
+//! times a session cannot answer, from the sampler directly. Both are the
+//! sampler's rule. Encoded frames are kept in a bounded cache keyed by the
+//! update in effect (known from the recording's timeline), so a screen that
+//! does not change is encoded once. When a persisted seek index exists,
+//! `screen_at` is the one place that will use it, in place of restarts.
 //!
 //! Decoding is bounded: at most `permits` decodes run at once, at most a
 //! few times as many wait, and a request beyond that gets [`Busy`] (503).
 
+use super::session::Session;
 use super::timeline::Timeline;
 use crate::player::{PlayOptions, Player};
 use crate::progress::NoProgress;
@@ -25,6 +28,28 @@ pub struct Frame {
     pub png: Arc<Vec<u8>>,
     pub width: u32,
     pub height: u32,
+}
+
+/// Where a frame came from (the `x-frame-source` header), for tests and
+/// load measurements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Encoded before, for the same screen.
+    Cache,
+    /// An open session played forward to it.
+    Session,
+    /// Played from the start.
+    Replay,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Cache => "cache",
+            Source::Session => "session",
+            Source::Replay => "replay",
+        }
+    }
 }
 
 /// What a frame request can come to, besides a frame.
@@ -114,10 +139,13 @@ impl Lru {
 /// The frames of every recording the server shows.
 pub struct Screens {
     cache: Mutex<Lru>,
+    /// Open sessions, least recently used first.
+    sessions: Mutex<VecDeque<(PathBuf, Session)>>,
+    max_sessions: usize,
 }
 
 impl Screens {
-    pub fn new(max_bytes: usize) -> Screens {
+    pub fn new(max_bytes: usize, max_sessions: usize) -> Screens {
         Screens {
             cache: Mutex::new(Lru {
                 map: HashMap::new(),
@@ -125,7 +153,42 @@ impl Screens {
                 bytes: 0,
                 max_bytes,
             }),
+            sessions: Mutex::new(VecDeque::new()),
+            max_sessions: max_sessions.max(1),
         }
+    }
+
+    /// The open session of `file` furthest along but not past `t`.
+    fn take_session(&self, file: &Path, t: Time) -> Option<Session> {
+        let mut sessions = self.sessions.lock().expect("not poisoned");
+        let best = sessions
+            .iter()
+            .enumerate()
+            .filter(|(_, (p, s))| p == file && s.at <= t)
+            .max_by_key(|(_, (_, s))| s.at)
+            .map(|(i, _)| i)?;
+        sessions.remove(best).map(|(_, s)| s)
+    }
+
+    fn put_session(&self, file: &Path, session: Session) {
+        let mut sessions = self.sessions.lock().expect("not poisoned");
+        sessions.push_back((file.to_path_buf(), session));
+        while sessions.len() > self.max_sessions {
+            sessions.pop_front();
+        }
+    }
+
+    /// The screen at `t` from a session, when one can give it.
+    fn played_forward(&self, file: &Path, t: Time) -> Option<crate::framebuffer::Framebuffer> {
+        if !Session::can_answer(t) {
+            return None;
+        }
+        let mut session = self
+            .take_session(file, t)
+            .or_else(|| Session::start(file, t))?;
+        let fb = session.screen_at(t)?;
+        self.put_session(file, session);
+        Some(fb)
     }
 
     /// The screen of `file` at `t`, as PNG. Blocking: call it from a
@@ -136,24 +199,28 @@ impl Screens {
         file: &Path,
         timeline: Option<&Timeline>,
         t: Time,
-    ) -> Result<Arc<Frame>, FrameError> {
+    ) -> Result<(Arc<Frame>, Source), FrameError> {
         let key = timeline
             .and_then(|tl| tl.content_key(t))
             .map(|k| (file.to_path_buf(), k));
         if let Some(k) = &key {
             if let Some(f) = self.cache.lock().expect("not poisoned").get(k) {
-                return Ok(f);
+                return Ok((f, Source::Cache));
             }
         }
-        let options = PlayOptions::default();
-        let mut player =
-            Player::open(file, options).map_err(|e| FrameError::Open(crate::error_chain(&e)))?;
-        let (shot, _) = sample(&mut player, Moment::At(t), &NoProgress);
-        let fb = match shot {
-            Shot::Screen(fb) => fb,
-            Shot::PastEnd { duration } => return Err(FrameError::PastEnd(duration)),
-            Shot::NoUpdate => return Err(FrameError::NoUpdate),
-            Shot::Damaged => return Err(FrameError::Damaged),
+        let (fb, source) = match self.played_forward(file, t) {
+            Some(fb) => (fb, Source::Session),
+            None => {
+                let options = PlayOptions::default();
+                let mut player = Player::open(file, options)
+                    .map_err(|e| FrameError::Open(crate::error_chain(&e)))?;
+                match sample(&mut player, Moment::At(t), &NoProgress).0 {
+                    Shot::Screen(fb) => (fb, Source::Replay),
+                    Shot::PastEnd { duration } => return Err(FrameError::PastEnd(duration)),
+                    Shot::NoUpdate => return Err(FrameError::NoUpdate),
+                    Shot::Damaged => return Err(FrameError::Damaged),
+                }
+            }
         };
         let png = crate::export::png::png_bytes(&fb.to_rgb(), fb.width(), fb.height())
             .map_err(|e| FrameError::Encode(crate::error_chain(&e)))?;
@@ -168,6 +235,6 @@ impl Screens {
                 .expect("not poisoned")
                 .put(k, frame.clone());
         }
-        Ok(frame)
+        Ok((frame, source))
     }
 }
