@@ -329,7 +329,12 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
         Err(r) => return r,
     };
     let result = decode(&app, move |app| {
-        let tl = app.timelines.get(&file).ok();
+        // A timeline already read lets frames share the cache; reading one
+        // just for this frame would delay it, except to know where the end is.
+        let tl = match t {
+            Some(_) => app.timelines.cached(&file),
+            None => app.timelines.get(&file).ok(),
+        };
         let t = match (t, &tl) {
             (Some(t), _) => t,
             (None, Some(tl)) => crate::time::Time::from_secs_f64(tl.duration_s),

@@ -238,3 +238,35 @@ impl Screens {
         Ok((frame, source))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_is_busy_at_once() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let budget = Arc::new(Budget::new(1));
+            let held = budget.acquire().await.unwrap();
+            // Four may wait for the one permit; the fifth is told at once.
+            let mut waiting = Vec::new();
+            for _ in 0..4 {
+                let b = budget.clone();
+                waiting.push(tokio::spawn(async move { b.acquire().await.is_ok() }));
+            }
+            while budget.waiting.load(Ordering::SeqCst) < 4 {
+                tokio::task::yield_now().await;
+            }
+            assert!(budget.acquire().await.is_err());
+            drop(held);
+            for w in waiting {
+                assert!(w.await.unwrap());
+            }
+            assert!(budget.acquire().await.is_ok());
+        });
+    }
+}
