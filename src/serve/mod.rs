@@ -337,7 +337,7 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
         };
         let t = match (t, &tl) {
             (Some(t), _) => t,
-            (None, Some(tl)) => crate::time::Time::from_secs_f64(tl.duration_s),
+            (None, Some(tl)) => tl.end().unwrap_or_default(),
             (None, None) => crate::time::Time::ZERO,
         };
         app.screens

@@ -116,6 +116,11 @@ impl Timeline {
         Ok(tl)
     }
 
+    /// The time of the last complete update, exactly.
+    pub fn end(&self) -> Option<Time> {
+        self.duration
+    }
+
     /// A name for the screen shown at `t` that frames of the same screen
     /// share: the number of the last update at or before `t` that changed
     /// a pixel (0 before any). None where the answer is not plain (within a
