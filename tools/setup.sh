@@ -18,7 +18,14 @@ packages=(
   qemu-system-x86
   # benchmarks and helpers
   gzip procps python3 bc time
+  # rfbplay serve's browser tests (tests/serve_browser.rs): headless Chromium
+  chromium
 )
+# Node drives Chromium in those tests; a Node that is already installed
+# (with its own npm) is kept, since Debian's npm would conflict with it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,6 +46,17 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "rfbplay setup: cargo not found; install Rust (rustup) first" >&2
   exit 1
+fi
+
+# The Node packages of tools/package.json (pinned by tools/package-lock.json:
+# puppeteer-core for the browser tests, odiff-bin, pixelmatch and pngjs for
+# the compare benchmark) into tools/node_modules, which git ignores; only
+# when missing or older than the lock file.
+tools="$(cd "$(dirname "$0")" && pwd)"
+if [ ! -d "$tools/node_modules/puppeteer-core" ] \
+  || [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
+  echo "rfbplay setup: installing the Node packages into tools/node_modules" >&2
+  (cd "$tools" && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # ---- compare benchmark tools (tools/bench_compare.sh) -----------------------
@@ -65,7 +83,7 @@ if [ "${1:-}" = "--bench" ]; then
   fi
   if [ ! -x tools/node_modules/.bin/odiff ] || [ ! -x tools/node_modules/.bin/pixelmatch ]; then
     echo "rfbplay setup: npm ci in tools/ (odiff-bin, pixelmatch, pngjs)" >&2
-    (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+    (cd tools && npm install --no-audit --no-fund --loglevel=error)
   fi
   if [ ! -x target/bench-tools/bin/blazediff ]; then
     echo "rfbplay setup: building BlazeDiff's CLI into target/bench-tools" >&2

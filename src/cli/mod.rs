@@ -13,6 +13,7 @@ mod info;
 mod kb;
 mod progress;
 mod record;
+mod serve;
 mod updates;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +62,8 @@ enum Command {
     Compare(compare::Args),
     /// Every time span where a needle image (PNG or openQA needle) is on screen: exit 0 found, 1 not, 2 error.
     Find(find::Args),
+    /// Watch a folder's recordings in a browser; `rfbplay DIR` means this.
+    Serve(serve::Args),
 }
 
 /// Subcommand names, so `rfbplay FILE OUT` can mean `rfbplay export FILE OUT`.
@@ -80,6 +83,7 @@ const COMMANDS: &[&str] = &[
     "record",
     "compare",
     "find",
+    "serve",
 ];
 
 /// A mistake in how a command was called: exit status 2, like clap's own.
@@ -148,7 +152,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Rewrites minimega's forms into subcommands: `rfbplay FILE OUT` means
 /// `rfbplay export FILE OUT` (even when FILE does not exist, so the user
-/// hears that it does not), and `rfbplay help CMD --help` means help.
+/// hears that it does not), `rfbplay DIR` alone means `rfbplay serve DIR`,
+/// and `rfbplay help CMD --help` means help.
 fn rewrite(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     if let Some(first) = args.get(1).and_then(|a| a.to_str()).map(str::to_string) {
         let first = first.as_str();
@@ -157,6 +162,12 @@ fn rewrite(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
             .filter(|a| !a.to_string_lossy().starts_with('-'))
             .count();
         if !first.starts_with('-')
+            && !COMMANDS.contains(&first)
+            && positional - usize::from(args.iter().any(|a| a == "--listen")) == 1
+            && Path::new(first).is_dir()
+        {
+            args.insert(1, "serve".into());
+        } else if !first.starts_with('-')
             && !COMMANDS.contains(&first)
             && (Path::new(first).exists() || positional >= 2)
         {
@@ -198,6 +209,7 @@ pub fn run() -> ExitCode {
         Command::RecordKb(a) => kb::run_record_kb(a),
         Command::Compare(a) => compare::run(a),
         Command::Find(a) => find::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -47,6 +47,22 @@ pub fn write_image(fb: &Framebuffer, path: &Path) -> Result<(), ExportError> {
     write_rgb(&rgb, fb.width(), fb.height(), path, kind, false)
 }
 
+/// 8-bit RGB pixels encoded as PNG in memory (for `rfbplay serve`), with
+/// fast compression: the pixels stay exact, the encoding stays quick.
+pub fn png_bytes(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ExportError> {
+    let mut out = Vec::with_capacity(rgb.len() / 4 + 1024);
+    encode(
+        &mut out,
+        rgb,
+        width,
+        height,
+        ImageKind::Png,
+        true,
+        Path::new("(in memory)"),
+    )?;
+    Ok(out)
+}
+
 fn encode(
     out: &mut dyn Write,
     rgb: &[u8],

@@ -1,0 +1,244 @@
+// rfbplay serve, player page. The server decides the screen at a time (the
+// sampler's rule) and sends it as PNG; this page only chooses times, draws
+// the PNG's exact pixels on a canvas and reads them back for the pixel
+// inspector and the PNG download. `window.rfbplay` exposes the state so the
+// browser tests can check what is shown.
+"use strict";
+const $ = id => document.getElementById(id);
+const canvas = $("screen"), ctx = canvas.getContext("2d", { willReadFrequently: true });
+const rel = (() => {
+  const q = new URLSearchParams(location.search).get("path");
+  if (q) return q;
+  return location.pathname.replace(/^\/play\//, "").split("/").map(decodeURIComponent).join("/");
+})();
+const st = {
+  t: 0, shownT: null, duration: 0, playing: false, speed: 1, idle: 2,
+  updates: [], changes: [], markers: [], loading: false, wanted: null, timeline: null,
+};
+window.rfbplay = st;
+$("name").textContent = rel;
+document.title = "rfbplay: " + rel;
+
+const ms = t => Math.round(t * 1000) / 1000;
+// An update's or marker's time, rounded up to the millisecond, so that the
+// screen shown there includes it.
+const ceilMs = t => Math.ceil(t * 1000 - 1e-6) / 1000;
+const clamp = t => Math.min(Math.max(t, 0), st.duration);
+function fmt(t) {
+  const m = Math.floor(t / 60), s = t - m * 60;
+  return (m ? m + ":" + (s < 10 ? "0" : "") : "") + s.toFixed(3);
+}
+
+// Fetches the frame for the newest wanted time; one request at a time.
+function request(t) {
+  st.wanted = ms(clamp(t));
+  if (!st.loading) load();
+}
+async function load() {
+  const t = st.wanted;
+  st.wanted = null;
+  st.loading = true;
+  try {
+    const r = await fetch("/api/frame?path=" + encodeURIComponent(rel) + "&t=" + t);
+    if (r.ok) {
+      const bmp = await createImageBitmap(await r.blob(),
+        { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+      if (canvas.width !== bmp.width || canvas.height !== bmp.height) {
+        canvas.width = bmp.width; canvas.height = bmp.height; applyZoom();
+      }
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(bmp, 0, 0);
+      st.shownT = t;
+      document.body.dataset.shown = String(t);
+      $("status").textContent = "";
+    } else {
+      $("status").textContent = r.status === 503 ? "server busy, retrying" : (await r.text()).trim();
+      if (r.status === 503 && st.wanted === null) st.wanted = t;
+      if (r.status === 503) await new Promise(res => setTimeout(res, 250));
+    }
+  } catch (e) {
+    $("status").textContent = String(e);
+  }
+  st.loading = false;
+  if (st.wanted !== null) load();
+}
+
+function show() {
+  $("time").textContent = fmt(st.t) + " / " + fmt(st.duration);
+  $("cursor").style.left = (st.duration ? (st.t / st.duration) * 100 : 0) + "%";
+  $("play").innerHTML = st.playing ? "&#10074;&#10074;" : "&#9654;";
+}
+function seek(t) {
+  st.t = ms(clamp(t));
+  show();
+  request(st.t);
+  if (!st.playing) remember();
+}
+function remember() {
+  history.replaceState(null, "", "#t=" + ms(st.t));
+}
+
+// Playback: media time advances by wall time times speed; a gap with no
+// change longer than the idle limit is cut to that limit.
+let lastTick = null;
+function tick(now) {
+  if (!st.playing) { lastTick = null; return; }
+  if (lastTick !== null) {
+    let t = st.t + ((now - lastTick) / 1000) * st.speed;
+    if (st.idle > 0) {
+      const i = upper(st.changes, st.t);
+      const prev = i > 0 ? st.changes[i - 1] : 0, next = st.changes[i];
+      if (next !== undefined && t - prev > st.idle && t < next) t = Math.max(t, next);
+    }
+    if (t >= st.duration) { t = st.duration; st.playing = false; remember(); }
+    st.t = t;
+    show();
+    request(t);
+  }
+  lastTick = now;
+  requestAnimationFrame(tick);
+}
+function setPlaying(p) {
+  st.playing = p && st.duration > 0;
+  if (st.playing && st.t >= st.duration) st.t = 0;
+  show();
+  if (st.playing) requestAnimationFrame(tick); else { request(st.t); remember(); }
+}
+// The first index whose value is > t.
+function upper(a, t) {
+  let lo = 0, hi = a.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (a[m] <= t) lo = m + 1; else hi = m; }
+  return lo;
+}
+function stepUpdate(dir) {
+  setPlaying(false);
+  const u = st.updates;
+  const i = upper(u, st.t);
+  if (dir > 0) { if (i < u.length) seek(ceilMs(u[i])); }
+  else {
+    // st.t shows update i-1; the one before it is i-2.
+    seek(i >= 2 ? ceilMs(u[i - 2]) : 0);
+  }
+}
+function stepMarker(dir) {
+  const m = st.markers.map(x => ceilMs(x.t));
+  if (dir > 0) { const n = m.find(x => x > st.t); if (n !== undefined) seek(n); }
+  else { const p = m.filter(x => x < st.t).pop(); seek(p ?? 0); }
+}
+
+function drawHeat() {
+  const heat = $("heat"), w = heat.clientWidth || 800, h = heat.clientHeight || 36;
+  heat.width = w; heat.height = h;
+  const g = heat.getContext("2d");
+  const bins = new Float64Array(w);
+  const d = st.duration || 1;
+  for (const [t, px] of st.timeline.updates) bins[Math.min(w - 1, Math.floor((t / d) * w))] += px;
+  const perSec = d / w;
+  let max = 0;
+  for (let i = 0; i < w; i++) { bins[i] = Math.log1p(bins[i] / perSec); max = Math.max(max, bins[i]); }
+  for (let i = 0; i < w; i++) {
+    const v = max ? bins[i] / max : 0;
+    g.fillStyle = "rgba(78,161,255," + v.toFixed(3) + ")";
+    g.fillRect(i, 0, 1, h);
+  }
+}
+function addMarkers() {
+  const seekEl = $("seek");
+  for (const m of st.markers) {
+    const el = document.createElement("div");
+    el.className = "marker " + m.kind;
+    el.title = m.kind + " at " + fmt(m.t) + (m.text ? ": " + m.text : "");
+    el.style.left = (st.duration ? (m.t / st.duration) * 100 : 0) + "%";
+    seekEl.appendChild(el);
+  }
+}
+
+function applyZoom() {
+  const z = $("zoom").value;
+  $("stage").classList.toggle("fit", z === "fit");
+  canvas.style.width = z === "fit" ? "" : canvas.width * Number(z) + "px";
+  canvas.style.height = z === "fit" ? "" : canvas.height * Number(z) + "px";
+}
+
+function downloadFrame() {
+  const a = $("download-link");
+  a.href = canvas.toDataURL("image/png");
+  a.download = rel.split("/").pop().replace(/\.[^.]*$/, "") + "_t" + st.shownT + ".png";
+  a.click();
+}
+
+function toggleHelp() { $("help").classList.toggle("open"); }
+
+document.addEventListener("keydown", e => {
+  if (e.target.tagName === "SELECT" || e.target.tagName === "INPUT") return;
+  const k = e.key;
+  if (k === " ") setPlaying(!st.playing);
+  else if (k === "ArrowLeft") seek(st.t - (e.shiftKey ? st.duration / 10 : 5));
+  else if (k === "ArrowRight") seek(st.t + (e.shiftKey ? st.duration / 10 : 5));
+  else if (k === ",") { setPlaying(false); seek(st.t - 0.1); }
+  else if (k === ".") { setPlaying(false); seek(st.t + 0.1); }
+  else if (k === "<") stepUpdate(-1);
+  else if (k === ">") stepUpdate(1);
+  else if (k === "[") stepMarker(-1);
+  else if (k === "]") stepMarker(1);
+  else if (k >= "0" && k <= "9") seek((st.duration * Number(k)) / 10);
+  else if (k === "f") { if (document.fullscreenElement) document.exitFullscreen(); else $("stage").requestFullscreen().catch(() => {}); }
+  else if (k === "?") toggleHelp();
+  else if (k === "Escape") $("help").classList.remove("open");
+  else return;
+  e.preventDefault();
+});
+$("play").onclick = () => setPlaying(!st.playing);
+$("back-frame").onclick = () => { setPlaying(false); seek(st.t - 0.1); };
+$("fwd-frame").onclick = () => { setPlaying(false); seek(st.t + 0.1); };
+$("back-update").onclick = () => stepUpdate(-1);
+$("fwd-update").onclick = () => stepUpdate(1);
+$("speed").onchange = e => { st.speed = Number(e.target.value); };
+$("idle").onchange = e => { st.idle = Number(e.target.value); };
+$("zoom").onchange = applyZoom;
+$("download").onclick = downloadFrame;
+$("help-button").onclick = toggleHelp;
+let dragging = false;
+const seekAt = e => {
+  const r = $("seek").getBoundingClientRect();
+  seek(((e.clientX - r.left) / r.width) * st.duration);
+};
+$("seek").addEventListener("mousedown", e => { dragging = true; seekAt(e); });
+window.addEventListener("mousemove", e => { if (dragging) seekAt(e); });
+window.addEventListener("mouseup", () => { dragging = false; });
+canvas.addEventListener("mousemove", e => {
+  const r = canvas.getBoundingClientRect();
+  const x = Math.floor(((e.clientX - r.left) / r.width) * canvas.width);
+  const y = Math.floor(((e.clientY - r.top) / r.height) * canvas.height);
+  if (x < 0 || y < 0 || x >= canvas.width || y >= canvas.height) return;
+  const p = ctx.getImageData(x, y, 1, 1).data;
+  const hex = "#" + [p[0], p[1], p[2]].map(v => v.toString(16).padStart(2, "0")).join("");
+  $("pixel").textContent = x + "," + y + "  " + hex + "  rgb(" + p[0] + "," + p[1] + "," + p[2] + ")";
+});
+window.addEventListener("hashchange", () => {
+  const m = /t=([0-9.]+)/.exec(location.hash);
+  if (m) seek(Number(m[1]));
+});
+
+fetch("/api/timeline?path=" + encodeURIComponent(rel))
+  .then(r => r.ok ? r.json() : r.text().then(t => Promise.reject(new Error(t.trim()))))
+  .then(tl => {
+    st.timeline = tl;
+    st.duration = tl.duration_s;
+    st.updates = tl.updates.map(u => u[0]);
+    st.changes = tl.updates.filter(u => u[1] > 0).map(u => u[0]);
+    st.markers = [
+      ...tl.bells.map(t => ({ t, kind: "bell" })),
+      ...tl.resizes.map(([t, w, h]) => ({ t, kind: "resize", text: w + "\u00d7" + h })),
+      ...(tl.cut ? [{ t: Math.min(tl.cut.time_s, tl.duration_s), kind: "cut", text: tl.cut.message }] : []),
+      ...(tl.damage ? [{ t: Math.min(tl.damage.time_s, tl.duration_s), kind: "damage", text: tl.damage.message }] : []),
+    ].sort((a, b) => a.t - b.t);
+    if (tl.cut || tl.damage) $("status").textContent = (tl.damage || tl.cut).message;
+    drawHeat();
+    addMarkers();
+    const m = /t=([0-9.]+)/.exec(location.hash);
+    seek(m ? Number(m[1]) : 0);
+    document.body.dataset.ready = "1";
+  })
+  .catch(e => { $("status").textContent = String(e.message || e); document.body.dataset.ready = "error"; });
+window.addEventListener("resize", () => { if (st.timeline) drawHeat(); });
