@@ -59,7 +59,7 @@ impl Default for Limits {
 /// What a stream asked for beyond [`Limits`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
-    #[error("screen size {width}x{height} is over the limit of {max_width}x{max_height} and {max_pixels} pixels")]
+    #[error("screen size {width}x{height} ({} pixels) is over the limit of {max_width}x{max_height} a side and {max_pixels} pixels in all", u64::from(*width) * u64::from(*height))]
     ScreenTooLarge {
         width: u32,
         height: u32,
@@ -166,4 +166,20 @@ fn work_max(screens: u32, screen_area: u64, per_byte: u32, bytes: u64) -> u64 {
     u64::from(screens)
         .saturating_mul(screen_area)
         .saturating_add(u64::from(per_byte).saturating_mul(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_screen_over_the_area_limit_says_which_limit() {
+        let e = Limits::default().check_screen(16384, 16384).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("16384x16384 (268435456 pixels)")
+                && text.contains("67108864 pixels in all"),
+            "{text}"
+        );
+    }
 }

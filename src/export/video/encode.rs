@@ -188,7 +188,19 @@ impl Output {
             VideoFormat::Mp4 | VideoFormat::Mkv | VideoFormat::Mov => {
                 if setup.preset == super::SCREEN_PRESET {
                     opts.set("preset", SCREEN_X264.0);
-                    opts.set("x264-params", SCREEN_X264.1);
+                    // x264 keeps rc-lookahead pictures in memory: ten of an
+                    // 8192x8192 screen are about a gigabyte. Past 4K, look
+                    // ahead by two.
+                    let pixels =
+                        u64::from(setup.geometry.out_width) * u64::from(setup.geometry.out_height);
+                    if pixels > 3840 * 2160 {
+                        opts.set(
+                            "x264-params",
+                            &SCREEN_X264.1.replace("rc-lookahead=10", "rc-lookahead=2"),
+                        );
+                    } else {
+                        opts.set("x264-params", SCREEN_X264.1);
+                    }
                 } else {
                     // Any other name is x264's own, passed on untouched.
                     opts.set("preset", &setup.preset);

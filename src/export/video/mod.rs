@@ -209,8 +209,11 @@ impl VideoExporter {
             constant_rate: self.options.constant_rate,
         };
         // Three frames in flight keep the encoder busy while the decoder
-        // runs ahead, and bound memory to a few canvases.
-        let (jobs, rx) = mpsc::sync_channel(3);
+        // runs ahead, and bound memory to a few canvases; of large screens,
+        // fewer: at most about 256 MiB of canvases wait.
+        let canvas = u64::from(geometry.out_width) * u64::from(geometry.out_height) * 4;
+        let depth = (256 << 20) / canvas.max(1);
+        let (jobs, rx) = mpsc::sync_channel(depth.clamp(1, 3) as usize);
         let (ready_tx, ready_rx) = mpsc::channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let taken = Arc::clone(&pending);
