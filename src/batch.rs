@@ -155,6 +155,8 @@ pub struct Done {
     pub warning: Option<String>,
     /// The work failed: the error, in words.
     pub error: Option<String>,
+    /// Nothing needed doing (the output was already up to date).
+    pub skipped: bool,
 }
 
 /// Runs `work` on every job on `threads` threads (0: all cores), in a
@@ -198,6 +200,8 @@ where
                         output: out.clone(),
                         status: if done.error.is_some() {
                             Status::Failed
+                        } else if done.skipped {
+                            Status::Skipped
                         } else {
                             Status::Ok
                         },

@@ -183,3 +183,24 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     v
 }
+
+#[test]
+fn index_over_a_folder_skips_valid_indexes() {
+    let tmp = TempDir::new("batchindex");
+    let input = tmp.path().join("in");
+    lab(&input);
+    let cache = tmp.path().join("cache");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(["index".as_ref(), input.as_os_str(), "--json".as_ref()])
+            .env("RFBPLAY_CACHE", &cache)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert_eq!(first.status.code(), Some(1), "the damaged file fails");
+    let lines = json_lines(&first);
+    assert_eq!(lines.iter().filter(|l| l["status"] == "ok").count(), 5);
+    let again = json_lines(&run());
+    assert_eq!(again.iter().filter(|l| l["status"] == "skipped").count(), 5);
+}

@@ -146,5 +146,6 @@ pub fn done_from(
         duration_s: summary.last_update.map(|t| t.as_secs_f64()),
         warning: summary.truncation_warning(file),
         error: extra_error.or_else(|| summary.error.as_ref().map(|e| rfbplay::error_chain(e))),
+        skipped: false,
     }
 }

@@ -102,6 +102,7 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
             duration_s: None,
             warning: None,
             error: Some(e),
+            skipped: false,
         };
         if let Err(e) = rfbplay::output::Inputs::new(&[&job.input]).check(out) {
             return fail(rfbplay::error_chain(&e));

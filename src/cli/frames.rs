@@ -150,6 +150,7 @@ fn run_frame_folder(args: FrameArgs) -> anyhow::Result<ExitCode> {
             duration_s: None,
             warning: None,
             error: Some(e),
+            skipped: false,
         };
         let mut player = match Player::open(&job.input, options) {
             Ok(p) => p,

@@ -8,16 +8,54 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Recording (.fb; other formats get an index with no checkpoints).
+    /// Recording (.fb; other formats get an index with no checkpoints), or
+    /// a folder of them (searched recursively; recordings whose index is
+    /// valid are left as they are unless --force).
     file: PathBuf,
     /// Recording time between checkpoints at most (seconds or a duration
     /// such as 500ms; default 60 s, and every 32 MiB of stream in any
     /// case); shorter makes seeks faster and the index bigger.
     #[arg(long, value_parser = rfbplay::time::parse_duration)]
     every: Option<rfbplay::Time>,
+    #[command(flatten)]
+    batch: super::batch::BatchArgs,
+    /// With a folder: print a JSON summary, one object per file.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `index FOLDER`: every recording's index, on all cores.
+fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
+    let plan = super::batch::plan(&args.file, &args.batch, None)?;
+    let every = args.every.unwrap_or(rfbplay::index::SPAN_TIME);
+    super::batch::execute(&plan, &args.batch, args.json, |job, _| {
+        if !args.batch.force && Index::load(&job.input).is_ok() {
+            return rfbplay::batch::Done {
+                duration_s: None,
+                warning: None,
+                error: None,
+                skipped: true,
+            };
+        }
+        match Index::build_every(&job.input, every, &rfbplay::progress::NoProgress) {
+            Ok(built) => {
+                let saved = built.index.save().err().map(|e| rfbplay::error_chain(&e));
+                super::batch::done_from(&job.input, &built.summary, saved)
+            }
+            Err(e) => rfbplay::batch::Done {
+                duration_s: None,
+                warning: None,
+                error: Some(rfbplay::error_chain(&e)),
+                skipped: false,
+            },
+        }
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.file.is_dir() {
+        return run_folder(args);
+    }
     let built = Index::build_every(
         &args.file,
         args.every.unwrap_or(rfbplay::index::SPAN_TIME),

@@ -60,6 +60,7 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
                     duration_s: None,
                     warning: None,
                     error: Some(rfbplay::error_chain(&e)),
+                    skipped: false,
                 }
             }
         };

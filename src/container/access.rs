@@ -202,7 +202,7 @@ impl Tracker {
                 TINFLStatus::FailedCannotMakeProgress => return Err("stalled".into()),
                 TINFLStatus::BadParam => return Err("bad parameter".into()),
                 TINFLStatus::Adler32Mismatch => return Err("checksum".into()),
-                TINFLStatus::Failed => return Err("invalid deflate data".into()),
+                TINFLStatus::Failed => return Err("rejected by the decoder".into()),
             }
         }
         let n = (self.pos - self.drained).min(out.len());
