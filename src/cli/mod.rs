@@ -36,7 +36,7 @@ pub struct Cli {
 enum Command {
     /// Duration, screen sizes, updates and rectangles per encoding, messages, truncation.
     Info(info::Args),
-    /// The screen at one moment, as a PNG.
+    /// The screen at one moment (or after one update), as PNG, JPEG or WebP.
     Frame(frames::FrameArgs),
     /// Build the seek index that makes `frame --at` fast on long recordings.
     Index(index::Args),
@@ -54,11 +54,11 @@ enum Command {
     Type(kb::TypeArgs),
     /// Send one .kb event now.
     Inject(kb::InjectArgs),
-    /// Drive a running `play --control PATH`.
+    /// Drive a running `play --control PATH` or `record --control PATH`.
     Ctl(kb::CtlArgs),
     /// Record a viewer's keys and pointer through a proxy, as a .kb file.
     RecordKb(kb::RecordKbArgs),
-    /// Compare two screenshots (PNG): exit 0 same, 1 different, 2 error.
+    /// Compare screenshots (PNG, or a recording at a moment) or two recordings: exit 0 same, 1 different, 2 error.
     Compare(compare::Args),
     /// Every time span where a needle image (PNG or openQA needle) is on screen: exit 0 found, 1 not, 2 error.
     Find(find::Args),
