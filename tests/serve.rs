@@ -289,3 +289,31 @@ fn sessions_play_forward_and_agree_with_frame() {
         "{sources:?}"
     );
 }
+
+#[test]
+fn with_a_saved_index_seeks_still_equal_frame() {
+    // Sessions start at the index's checkpoint before the time asked for.
+    let dir = common::testdata();
+    let file = dir.join("minimega_qemu_ipxe.fb");
+    let out = rfbplay()
+        .args(["-q", "index"])
+        .arg(&file)
+        .args(["--every", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&dir);
+    for t in ["12.5", "3.05", "9.999", "10.1", "0.9"] {
+        let (status, head, body) =
+            server.get(&format!("/api/frame?path=minimega_qemu_ipxe.fb&t={t}"));
+        assert_eq!(status, 200, "{head}");
+        assert!(
+            rgb(&body) == frame_at(&file, t),
+            "at {t} the served frame differs from `rfbplay frame --at {t}`"
+        );
+    }
+}

@@ -13,6 +13,7 @@ use crate::framebuffer::Framebuffer;
 use crate::player::{PlayOptions, Player};
 use crate::progress::NoProgress;
 use crate::sampler::drive;
+use crate::sampler::Moment;
 use crate::time::Time;
 use crate::timeline::{Sampling, Timeline};
 use std::ops::ControlFlow;
@@ -43,8 +44,18 @@ impl Session {
     }
 
     /// Starts playing `file` so that `from` is the first time it answers.
+    /// With a saved, valid seek index (`rfbplay index`), playing starts
+    /// at the checkpoint before `from` instead of the file's start; the
+    /// sampler resumes there exactly as the index's own seeks do.
     pub fn start(file: &Path, from: Time) -> Option<Session> {
-        let player = Player::open(file, PlayOptions::default()).ok()?;
+        let options = PlayOptions::default();
+        let resumed = crate::index::Index::load(file)
+            .ok()
+            .and_then(|index| index.player_at(Moment::At(from), options).ok().flatten());
+        let player = match resumed {
+            Some(p) => p,
+            None => Player::open(file, options).ok()?,
+        };
         let (asks, rx) = mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("rfbplay-session".into())
