@@ -836,3 +836,79 @@ fn gif_at_high_frame_rates_keeps_its_length() {
     // Frames 0..=240 at 240 fps.
     assert!((p.duration - 241.0 / 240.0).abs() <= 0.02, "{}", p.duration);
 }
+
+/// Checks each sampled frame against the video frame on screen at its
+/// time, as it is delivered.
+struct AgainstVideo<'a> {
+    video: &'a [(f64, Vec<u8>)],
+    width: u32,
+    worst: f64,
+    frames: u64,
+}
+
+impl rfbplay::export::Exporter for AgainstVideo<'_> {
+    fn frame(
+        &mut self,
+        f: &rfbplay::timeline::Frame<'_>,
+    ) -> Result<(), rfbplay::export::ExportError> {
+        let t = f.time.as_secs_f64();
+        // The last video frame that starts at or before t (half a
+        // millisecond of rounding in the container's time base).
+        let shown = self
+            .video
+            .iter()
+            .rev()
+            .find(|(vt, _)| *vt <= t + 0.0005)
+            .unwrap_or(&self.video[0]);
+        let p = psnr(&shown.1, self.width, f.screen);
+        assert!(p >= 35.0, "frame {} at {t:.3}s: {p:.1} dB", f.index);
+        self.worst = self.worst.min(p);
+        self.frames += 1;
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), rfbplay::export::ExportError> {
+        Ok(())
+    }
+    fn frames_written(&self) -> u64 {
+        self.frames
+    }
+}
+
+#[test]
+fn every_video_frame_is_close_to_the_same_frame_of_frames() {
+    // The video's frame at k/10 s against the sampler's frame k (what
+    // `frames` writes), for every k, on the real minimega sample whose
+    // screen changes size; and the video lasts as long as `info` says.
+    let input = common::testdata().join("minimega_qemu_ipxe.fb");
+    let dir = common::TempDir::new("videoframes");
+    let out = dir.path().join("ipxe.mp4");
+    export(&[input.to_str().unwrap(), out.to_str().unwrap(), "-q"]);
+    let video = decode_all(&out);
+    let probe = probe(&out);
+    assert!(video.len() > 10, "{} frames decoded", video.len());
+    let mut check = AgainstVideo {
+        video: &video,
+        width: probe.width,
+        worst: 99.0,
+        frames: 0,
+    };
+    let mut player = Player::open(&input, PlayOptions::default()).unwrap();
+    let report = rfbplay::export::run(
+        &mut player,
+        rfbplay::timeline::Sampling::default(),
+        &mut check,
+        &NoProgress,
+    );
+    assert!(report.output_error.is_none());
+    let (duration, _) = recording_end(&input);
+    assert_eq!(check.frames, (duration * 10.0).floor() as u64 + 1);
+    assert!(
+        (probe.duration - duration).abs() <= 0.1,
+        "video {}s, recording {duration}s",
+        probe.duration
+    );
+    eprintln!(
+        "worst frame: {:.1} dB over {} frames",
+        check.worst, check.frames
+    );
+}
