@@ -5,47 +5,18 @@
 #![cfg(unix)]
 
 mod common;
+#[path = "common/recorder.rs"]
+mod recorder;
 #[path = "common/xvnc.rs"]
 mod xvnc;
 
+use recorder::{ctl, list, rfbplay, Bin};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 use xvnc::Xvnc;
-
-fn rfbplay() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rfbplay"));
-    c.env_remove("VNC_PASSWORD");
-    c
-}
-
-/// The recorder, killed by PID if the test fails first.
-struct Bin(Child);
-
-impl Drop for Bin {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `rfbplay ctl SOCK words...`: (success, answer line).
-fn ctl(sock: &Path, words: &[&str]) -> (bool, String) {
-    let o = rfbplay().arg("ctl").arg(sock).args(words).output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).trim().to_string(),
-    )
-}
-
-fn list(sock: &Path) -> Vec<serde_json::Value> {
-    let (ok, answer) = ctl(sock, &["list", "--json"]);
-    assert!(ok, "{answer}");
-    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
-    v["recordings"].as_array().unwrap().clone()
-}
 
 fn state<'a>(rows: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
     rows.iter()
