@@ -23,16 +23,77 @@ pub struct Checkpoint {
     pub last_update: Option<Time>,
     pub point: SeekPoint,
     pub saved: Saved,
-    /// When set, `saved.screen` holds the XOR of the screen with this
-    /// earlier checkpoint's screen (same size), which deflates to little
-    /// when little changed; [`super::Index::checkpoint`] undoes it.
-    pub delta_of: Option<u64>,
+    /// When set, the screen is stored as its difference from an earlier
+    /// checkpoint's screen and `saved.screen` is empty (0x0) until
+    /// [`super::Index::checkpoint`] applies the difference to that one.
+    pub delta: Option<RowDelta>,
 }
 
-/// `a ^= b`, byte by byte (equal lengths).
-pub fn xor_into(a: &mut [u8], b: &[u8]) {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x ^= *y;
+/// A screen stored as the rows that differ from an earlier checkpoint's
+/// screen of the same size. Rows are compared as whole slices, so finding
+/// them costs a memcmp per row; each differing row is kept XORed with the
+/// base, whose unchanged pixels then deflate to almost nothing. A Raw
+/// recording repaints every 100 ms but changes a few rows, so most of its
+/// checkpoints cost the few kilobytes those rows take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowDelta {
+    /// The checkpoint whose screen this one differs from.
+    pub base: u64,
+    pub width: u32,
+    pub height: u32,
+    /// (first row, number of rows): ascending, disjoint, within the screen.
+    pub runs: Vec<(u32, u32)>,
+    /// The runs' rows XORed with the base's, one run after another.
+    pub xor: Vec<u8>,
+}
+
+impl RowDelta {
+    /// The rows of `screen` that differ from `base` (same size).
+    pub fn between(base_index: u64, base: &Framebuffer, screen: &Framebuffer) -> RowDelta {
+        let stride = screen.stride();
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        let mut xor = Vec::new();
+        let rows = screen
+            .data()
+            .chunks_exact(stride.max(1))
+            .zip(base.data().chunks_exact(stride.max(1)));
+        for (y, (a, b)) in rows.enumerate() {
+            if a == b {
+                continue;
+            }
+            let y = y as u32;
+            match runs.last_mut() {
+                Some((first, n)) if *first + *n == y => *n += 1,
+                _ => runs.push((y, 1)),
+            }
+            xor.extend(a.iter().zip(b).map(|(x, y)| x ^ y));
+        }
+        RowDelta {
+            base: base_index,
+            width: screen.width(),
+            height: screen.height(),
+            runs,
+            xor,
+        }
+    }
+
+    /// Turns `base` (the screen of checkpoint `self.base`) into this one.
+    pub fn apply(&self, base: &mut Framebuffer) -> Result<(), CodecError> {
+        if base.width() != self.width || base.height() != self.height {
+            return Err(CodecError::Bad("a screen's base does not fit"));
+        }
+        let stride = base.stride();
+        let mut xor = self.xor.chunks_exact(stride.max(1));
+        for &(first, n) in &self.runs {
+            for y in first..first + n {
+                let row = base.row_mut(0, y, self.width);
+                let diff = xor.next().ok_or(CodecError::Short)?;
+                for (p, d) in row.iter_mut().zip(diff) {
+                    *p ^= *d;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -151,10 +212,26 @@ impl<'a> In<'a> {
 }
 
 const WINDOW: u64 = crate::container::access::WINDOW as u64;
+/// How a checkpoint's screen is stored: whole, or as a [`RowDelta`].
+const WHOLE: u8 = 0;
+const BLANK: u8 = 1;
+const ROWS: u8 = 2;
 
-/// The checkpoint as uncompressed bytes (the caller deflates them); with
-/// `base`, the screen is stored as its XOR with that checkpoint's screen.
-pub fn encode(c: &Checkpoint, base: Option<(u64, &Framebuffer)>) -> Vec<u8> {
+/// How [`encode`] stores a checkpoint's screen.
+#[derive(Clone, Copy, Debug)]
+pub enum Storage<'a> {
+    Whole,
+    /// As the rows that differ from checkpoint `.0`'s screen, `.1`.
+    Rows(u64, &'a Framebuffer),
+    /// Not at all: the update after the checkpoint repaints every pixel,
+    /// so playing on from a black screen of its size gives the same
+    /// screens from then on.
+    Blank,
+}
+
+/// The checkpoint as uncompressed bytes (the caller deflates them), its
+/// screen stored as `storage` says.
+pub fn encode(c: &Checkpoint, storage: Storage<'_>) -> Vec<u8> {
     let mut o = Out(Vec::with_capacity(c.saved.screen.data().len() + 300_000));
     o.u64(c.time.0);
     o.opt_time(c.last_update);
@@ -192,16 +269,23 @@ pub fn encode(c: &Checkpoint, base: Option<(u64, &Framebuffer)>) -> Vec<u8> {
     }
     o.u32(s.screen.width());
     o.u32(s.screen.height());
-    match base {
-        Some((k, fb)) if fb.width() == s.screen.width() && fb.height() == s.screen.height() => {
-            o.u8(1);
+    match storage {
+        Storage::Blank => o.u8(BLANK),
+        Storage::Rows(k, fb)
+            if fb.width() == s.screen.width() && fb.height() == s.screen.height() =>
+        {
+            let d = RowDelta::between(k, fb, &s.screen);
+            o.u8(ROWS);
             o.u64(k);
-            let at = o.0.len();
-            o.0.extend_from_slice(s.screen.data());
-            xor_into(&mut o.0[at..], fb.data());
+            o.u32(d.runs.len() as u32);
+            for (first, n) in &d.runs {
+                o.u32(*first);
+                o.u32(*n);
+            }
+            o.0.extend_from_slice(&d.xor);
         }
         _ => {
-            o.u8(0);
+            o.u8(WHOLE);
             o.0.extend_from_slice(s.screen.data());
         }
     }
@@ -294,9 +378,45 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CodecError> {
     limits
         .check_screen(w, h)
         .map_err(|_| CodecError::Bad("the screen size is over the limits"))?;
-    let delta_of = i.flag()?.then(|| i.u64()).transpose()?;
-    let len = w as usize * h as usize * crate::framebuffer::BYTES_PER_PIXEL;
-    let screen = Framebuffer::from_bgrx(w, h, i.take(len)?.to_vec()).ok_or(CodecError::Short)?;
+    let stride = w as usize * crate::framebuffer::BYTES_PER_PIXEL;
+    let (screen, delta) = match i.u8()? {
+        WHOLE => {
+            let data = i.take(stride * h as usize)?.to_vec();
+            (
+                Framebuffer::from_bgrx(w, h, data).ok_or(CodecError::Short)?,
+                None,
+            )
+        }
+        BLANK => (Framebuffer::new(w, h), None),
+        ROWS => {
+            let base = i.u64()?;
+            let count = i.u32()?;
+            if count > h {
+                return Err(CodecError::Bad("more row runs than rows"));
+            }
+            let mut runs = Vec::with_capacity(count as usize);
+            let mut next = 0u32;
+            for _ in 0..count {
+                let (first, n) = (i.u32()?, i.u32()?);
+                if first < next || n == 0 || u64::from(first) + u64::from(n) > u64::from(h) {
+                    return Err(CodecError::Bad("the changed rows are out of order"));
+                }
+                next = first + n;
+                runs.push((first, n));
+            }
+            let rows: usize = runs.iter().map(|&(_, n)| n as usize).sum();
+            let xor = i.take(rows * stride)?.to_vec();
+            let delta = RowDelta {
+                base,
+                width: w,
+                height: h,
+                runs,
+                xor,
+            };
+            (Framebuffer::new(0, 0), Some(delta))
+        }
+        _ => return Err(CodecError::Bad("unknown screen storage")),
+    };
     let cursor = if i.flag()? {
         let (cw, ch, hx, hy) = (i.u16()?, i.u16()?, i.u16()?, i.u16()?);
         let area = u64::from(cw) * u64::from(ch);
@@ -323,7 +443,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CodecError> {
         return Err(CodecError::Bad("bytes follow the checkpoint"));
     }
     Ok(Checkpoint {
-        delta_of,
+        delta,
         time,
         last_update,
         point: SeekPoint {
@@ -350,4 +470,89 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CodecError> {
             generation,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rfb::Parser;
+
+    fn checkpoint(screen: Framebuffer) -> Checkpoint {
+        let mut saved = Parser::new(PixelFormat::BGRX, Limits::default(), false)
+            .save()
+            .expect("a new parser is at a message boundary");
+        saved.screen = screen;
+        Checkpoint {
+            time: Time(5),
+            last_update: Some(Time(4)),
+            point: SeekPoint {
+                offset: 10,
+                time: Time(5),
+                chunks: 1,
+                declared: 4,
+                left: 0,
+                gzip: None,
+            },
+            saved,
+            delta: None,
+        }
+    }
+
+    fn screen(seed: u8) -> Framebuffer {
+        let data = (0..64 * 48 * 4).map(|i| (i as u8) ^ seed).collect();
+        Framebuffer::from_bgrx(64, 48, data).unwrap()
+    }
+
+    #[test]
+    fn a_screen_stored_as_changed_rows_reads_back_equal() {
+        let base = screen(0);
+        let mut now = base.clone();
+        now.fill(crate::rfb::Rect::new(3, 7, 10, 2), [9, 9, 9, 0]);
+        now.set(63, 47, [1, 2, 3, 0]);
+        let bytes = encode(&checkpoint(now.clone()), Storage::Rows(0, &base));
+        // Three changed rows of 256 bytes, not the whole 12 KiB screen.
+        let whole = encode(&checkpoint(now.clone()), Storage::Whole);
+        assert_eq!(
+            whole.len() - bytes.len(),
+            64 * 48 * 4 - 3 * 256 - 8 - 4 - 2 * 8
+        );
+        let mut c = decode(&bytes, &Limits::default()).unwrap();
+        let delta = c.delta.take().expect("stored as a difference");
+        assert_eq!(delta.runs, vec![(7, 2), (47, 1)]);
+        let mut rebuilt = base.clone();
+        delta.apply(&mut rebuilt).unwrap();
+        assert_eq!(rebuilt.data(), now.data());
+        // The rest of the record is intact.
+        let mut whole = checkpoint(now.clone());
+        whole.saved.screen = Framebuffer::new(0, 0);
+        assert_eq!(c, whole);
+    }
+
+    #[test]
+    fn row_runs_out_of_order_or_past_the_screen_are_refused() {
+        let base = screen(0);
+        let mut now = base.clone();
+        now.set(0, 40, [1, 1, 1, 0]);
+        let bytes = encode(&checkpoint(now), Storage::Rows(0, &base));
+        // The run table: one run, (40, 1).
+        let table = [1u32, 40, 1].map(u32::to_le_bytes).concat();
+        let at = 4 + bytes
+            .windows(table.len())
+            .position(|w| w == table)
+            .expect("the run table is in the record");
+        for (first, n) in [(47u32, 2u32), (40, 0), (u32::MAX, 1)] {
+            let mut bad = bytes.clone();
+            bad[at..at + 4].copy_from_slice(&first.to_le_bytes());
+            bad[at + 4..at + 8].copy_from_slice(&n.to_le_bytes());
+            assert_eq!(
+                decode(&bad, &Limits::default()),
+                Err(CodecError::Bad("the changed rows are out of order")),
+                "run ({first}, {n})"
+            );
+        }
+        // A difference applied to a screen of another size is refused.
+        let delta = decode(&bytes, &Limits::default()).unwrap().delta.unwrap();
+        let mut other = Framebuffer::new(32, 48);
+        assert!(delta.apply(&mut other).is_err());
+    }
 }

@@ -13,6 +13,7 @@
 pub mod codec;
 mod store;
 
+use codec::Storage;
 pub use codec::{Checkpoint, CodecError};
 pub use store::{cache_dir, cache_file, Identity};
 
@@ -21,7 +22,6 @@ use crate::progress::Progress;
 use crate::rfb::Event;
 use crate::sampler::{sample, Moment, Shot};
 use crate::time::Time;
-use std::cell::Cell;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -96,16 +96,101 @@ pub struct Built {
     pub summary: Summary,
 }
 
-/// Watches the build's playback for update times.
-struct LastUpdate<'a>(&'a Cell<Option<Time>>);
+/// What the build's playback has seen: update times, and whether the last
+/// update repainted the whole screen with pixels of its own.
+#[derive(Default)]
+struct Seen {
+    last_update: Option<Time>,
+    /// Rectangles of the update under way that set every pixel they cover
+    /// without reading the screen (any pixel encoding but CopyRect).
+    opaque: Vec<crate::rfb::Rect>,
+    /// The update under way resized the screen or had a warning.
+    spoiled: bool,
+    /// The number of the last update that repainted the whole screen.
+    full: Option<u64>,
+}
 
-impl Watcher for LastUpdate<'_> {
-    fn event(&mut self, event: &Event, _: &crate::framebuffer::Screen) -> ControlFlow<()> {
-        if let Event::Update { time, .. } = event {
-            self.0.set(Some(*time));
+/// Rectangles of one update followed before it is judged; more than this
+/// and the update is not taken for a repaint.
+const MAX_OPAQUE: usize = 256;
+
+/// Watches the build's playback for [`Seen`].
+struct Watch<'a>(&'a std::cell::RefCell<Seen>);
+
+impl Watcher for Watch<'_> {
+    fn event(&mut self, event: &Event, screen: &crate::framebuffer::Screen) -> ControlFlow<()> {
+        let mut seen = self.0.borrow_mut();
+        match event {
+            Event::Rect { encoding, rect, .. } => {
+                use crate::rfb::Encoding;
+                if *encoding == Encoding::DESKTOP_SIZE
+                    || *encoding == Encoding::EXTENDED_DESKTOP_SIZE
+                    || seen.opaque.len() == MAX_OPAQUE
+                {
+                    seen.spoiled = true;
+                } else if !encoding.is_pseudo() && *encoding != Encoding::COPY_RECT {
+                    seen.opaque.push(*rect);
+                }
+            }
+            Event::Warning(_) => seen.spoiled = true,
+            Event::Update { index, time, .. } => {
+                let fb = screen.drawn_ref();
+                if !seen.spoiled && covers(&seen.opaque, fb.width(), fb.height()) {
+                    seen.full = Some(*index);
+                }
+                seen.opaque.clear();
+                seen.spoiled = false;
+                seen.last_update = Some(*time);
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
+}
+
+/// Whether `rects` together cover every pixel of a `width` x `height`
+/// screen: band by band between the rectangles' top and bottom edges, the
+/// rectangles crossing a band must leave no gap from 0 to `width`.
+fn covers(rects: &[crate::rfb::Rect], width: u32, height: u32) -> bool {
+    if width == 0 || height == 0 {
+        return false;
+    }
+    let mut edges: Vec<u32> = rects
+        .iter()
+        .flat_map(|r| [u32::from(r.y), u32::from(r.y) + u32::from(r.h)])
+        .chain([0, height])
+        .filter(|&y| y <= height)
+        .collect();
+    edges.sort_unstable();
+    edges.dedup();
+    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(rects.len());
+    edges.windows(2).all(|band| {
+        let (top, bottom) = (band[0], band[1]);
+        spans.clear();
+        spans.extend(
+            rects
+                .iter()
+                .filter(|r| u32::from(r.y) <= top && u32::from(r.y) + u32::from(r.h) >= bottom)
+                .map(|r| (u32::from(r.x), u32::from(r.x) + u32::from(r.w))),
+        );
+        spans.sort_unstable();
+        let mut reach = 0;
+        for &(a, b) in &spans {
+            if a > reach {
+                break;
+            }
+            reach = reach.max(b);
+        }
+        reach >= width
+    })
+}
+
+/// A checkpoint taken at a message boundary and not yet stored: if the
+/// message after it repaints the whole screen, its screen is not needed.
+struct Pending {
+    checkpoint: Checkpoint,
+    /// Updates the parser had finished when it was taken.
+    updates: u64,
 }
 
 impl Index {
@@ -132,15 +217,57 @@ impl Index {
             ..Default::default()
         };
         let mut player = Player::open_tracking(recording, options)?;
-        let last_update = Cell::new(None);
+        let seen = std::cell::RefCell::new(Seen::default());
         let mut blobs: Vec<(Time, Vec<u8>, u64)> = Vec::new();
         let mut last: Option<(Time, u64)> = None;
         let mut key: Option<(u64, crate::Framebuffer)> = None;
+        let mut pending: Option<Pending> = None;
+        // Stores a checkpoint: without its screen when the update after it
+        // repainted everything, else whole or as rows changed from the
+        // last whole one.
+        let mut keep = |mut c: Checkpoint, blank: bool| {
+            let n = blobs.len() as u64;
+            let base = key.as_ref().filter(|(k, fb)| {
+                n - k < KEY_EVERY
+                    && fb.width() == c.saved.screen.width()
+                    && fb.height() == c.saved.screen.height()
+            });
+            let storage = if blank {
+                Storage::Blank
+            } else if let Some((k, fb)) = base {
+                Storage::Rows(*k, fb)
+            } else {
+                Storage::Whole
+            };
+            let raw = codec::encode(&c, storage);
+            if matches!(storage, Storage::Whole) {
+                key = Some((
+                    n,
+                    std::mem::replace(&mut c.saved.screen, crate::Framebuffer::new(0, 0)),
+                ));
+            }
+            blobs.push((c.time, store::deflate(&raw), raw.len() as u64));
+        };
         let mut hook = |parser: &crate::rfb::Parser,
                         container: &dyn crate::container::Container,
                         time: Time| {
             if !parser.at_message_boundary() {
                 return;
+            }
+            if let Some(p) = pending.take() {
+                // The message just finished decides how the one taken at
+                // the boundary before it is stored.
+                let full = seen.borrow().full;
+                let repainted = parser.updates() == p.updates + 1
+                    && full == Some(p.updates)
+                    && time >= p.checkpoint.time;
+                let mut c = p.checkpoint;
+                if repainted {
+                    // Valid from the repaint on: a seek to any earlier
+                    // moment picks an earlier checkpoint.
+                    c.time = time;
+                }
+                keep(c, repainted);
             }
             let due = last.is_none_or(|(t, off)| {
                 time.0.saturating_sub(t.0) >= every.0
@@ -152,30 +279,22 @@ impl Index {
             let (Some(point), Some(saved)) = (container.seek_point(), parser.save()) else {
                 return;
             };
-            let n = blobs.len() as u64;
-            let base = key.as_ref().filter(|(k, fb)| {
-                n - k < KEY_EVERY
-                    && fb.width() == saved.screen.width()
-                    && fb.height() == saved.screen.height()
-            });
-            let raw = {
-                let c = Checkpoint {
+            pending = Some(Pending {
+                checkpoint: Checkpoint {
                     time,
-                    last_update: last_update.get(),
+                    last_update: seen.borrow().last_update,
                     point,
                     saved,
-                    delta_of: None,
-                };
-                let raw = codec::encode(&c, base.map(|(k, fb)| (*k, fb)));
-                if base.is_none() {
-                    key = Some((n, c.saved.screen));
-                }
-                raw
-            };
-            blobs.push((time, store::deflate(&raw), raw.len() as u64));
+                    delta: None,
+                },
+                updates: parser.updates(),
+            });
             last = Some((time, parser.offset()));
         };
-        let summary = player.run_hooked(&mut LastUpdate(&last_update), progress, &mut hook);
+        let summary = player.run_hooked(&mut Watch(&seen), progress, &mut hook);
+        if let Some(p) = pending.take() {
+            keep(p.checkpoint, false);
+        }
         let image = store::write_image(&identity, &blobs);
         let (entries, _) =
             store::read_table(&image, image.len() as u64, Path::new(""), Path::new(""))
@@ -284,24 +403,23 @@ impl Index {
             source,
         };
         let mut c = self.stored(k)?;
-        if let Some(j) = c.delta_of {
+        if let Some(delta) = c.delta.take() {
             // The base comes earlier and must be whole: no chains.
-            let j = usize::try_from(j)
+            let j = usize::try_from(delta.base)
                 .ok()
                 .filter(|&j| j < k)
                 .ok_or(bad(CodecError::Bad(
                     "a screen is a difference from a later one",
                 )))?;
             let base = self.stored(j)?;
-            let (a, b) = (&c.saved.screen, &base.saved.screen);
-            if base.delta_of.is_some() || a.width() != b.width() || a.height() != b.height() {
-                return Err(bad(CodecError::Bad("a screen's base does not fit")));
+            if base.delta.is_some() {
+                return Err(bad(CodecError::Bad(
+                    "a screen's base is itself a difference",
+                )));
             }
-            let mut data = c.saved.screen.data().to_vec();
-            codec::xor_into(&mut data, b.data());
-            c.saved.screen = crate::Framebuffer::from_bgrx(a.width(), a.height(), data)
-                .ok_or(bad(CodecError::Short))?;
-            c.delta_of = None;
+            let mut screen = base.saved.screen;
+            delta.apply(&mut screen).map_err(bad)?;
+            c.saved.screen = screen;
         }
         Ok(c)
     }

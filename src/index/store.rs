@@ -21,7 +21,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"RFBPIDX\x01";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEAD: usize = 64 * 1024;
 const MAX_PATH: u64 = 64 * 1024;
 const MAX_ENTRIES: u64 = 1 << 22;
