@@ -489,3 +489,33 @@ impl Index {
         Ok((shot, summary, player))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+    use crate::rfb::Rect;
+
+    #[test]
+    fn strips_that_tile_the_screen_cover_it_and_a_gap_does_not() {
+        // Xvnc sends a full repaint as strips 48 rows high.
+        let strips: Vec<Rect> = (0..16).map(|k| Rect::new(0, k * 48, 1024, 48)).collect();
+        assert!(covers(&strips, 1024, 768));
+        let mut short = strips.clone();
+        short[7].h = 47;
+        assert!(!covers(&short, 1024, 768));
+        let mut narrow = strips.clone();
+        narrow[15].w = 1023;
+        assert!(!covers(&narrow, 1024, 768));
+        // Overlapping and unordered pieces still cover.
+        let pieces = [
+            Rect::new(500, 0, 524, 768),
+            Rect::new(0, 400, 600, 368),
+            Rect::new(0, 0, 501, 401),
+        ];
+        assert!(covers(&pieces, 1024, 768));
+        assert!(!covers(&pieces[..2], 1024, 768));
+        assert!(!covers(&[], 1024, 768));
+        // A rectangle past the screen's edge still covers what it crosses.
+        assert!(covers(&[Rect::new(0, 0, 2000, 2000)], 1024, 768));
+    }
+}
