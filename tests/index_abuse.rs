@@ -13,6 +13,7 @@ use rfbplay::player::PlayOptions;
 use rfbplay::progress::NoProgress;
 use rfbplay::sampler::{Moment, Shot};
 use rfbplay::Time;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -90,14 +91,24 @@ fn same_as_without_index(s: &Setup, at: &str) -> String {
 
 #[test]
 fn a_recording_that_changed_gets_a_new_index() {
-    // Grew: the bytes after the stream are not part of it, but the index
-    // is stale all the same.
+    // Grew by bytes that are not part of the stream: the index still
+    // holds for what it covered and is extended past it.
     let s = setup("grew");
     let mut bytes = std::fs::read(&s.rec).unwrap();
     bytes.extend_from_slice(&[0u8; 100]);
     std::fs::write(&s.rec, &bytes).unwrap();
     let err = same_as_without_index(&s, "10");
-    assert!(err.contains("another size"), "{err}");
+    assert!(!err.contains("index not used"), "{err}");
+
+    // Grew, but the bytes before the old end changed too: rebuilt.
+    let s = setup("rewritten");
+    let mut bytes = std::fs::read(&s.rec).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0x55;
+    bytes.extend_from_slice(&[0u8; 100]);
+    std::fs::write(&s.rec, &bytes).unwrap();
+    let (_, err) = frame(&s.cache, &s.rec, "3", &[]);
+    assert!(err.contains("other bytes before its old end"), "{err}");
 
     // Cut: the index's checkpoints near the end point past the new end.
     let s = setup("cut");
@@ -212,9 +223,10 @@ fn hostile_lengths_are_refused_before_allocation() {
     let s = setup("hostile");
     let idx = index_file(&s.cache);
     let good = std::fs::read(&idx).unwrap();
-    // Header: magic, version, size, mtime, hash, path length + path, count.
-    let path_len = u64::from_le_bytes(good[36..44].try_into().unwrap()) as usize;
-    let count_at = 44 + path_len;
+    // Header: magic, version, size, mtime, head and tail hashes, path
+    // length + path, count.
+    let path_len = u64::from_le_bytes(good[44..52].try_into().unwrap()) as usize;
+    let count_at = 52 + path_len;
     let count = u64::from_le_bytes(good[count_at..count_at + 8].try_into().unwrap()) as usize;
     let table = count_at + 8;
     let crc_at = table + count * 36;
@@ -325,4 +337,86 @@ fn an_unwritable_cache_still_gives_the_frame() {
     // `rfbplay index` itself fails, saying where.
     let o = rfbplay(&cache, &["index", rec.to_str().unwrap()]);
     assert!(!o.status.success());
+}
+
+/// The number of checkpoints `rfbplay index` says it wrote.
+fn checkpoints(stderr: &str) -> u64 {
+    let at = stderr.find(" checkpoint").expect(stderr);
+    let digits: String = stderr[..at]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits
+        .chars()
+        .rev()
+        .collect::<String>()
+        .parse()
+        .expect(stderr)
+}
+
+#[test]
+fn the_index_of_a_recording_still_being_written_is_extended() {
+    let dir = TempDir::new("growing");
+    let cache = dir.path().join("cache");
+    let rec = dir.path().join(REC);
+    let full = std::fs::read(common::testdata().join(REC)).unwrap();
+    let index = |extra: &[&str]| {
+        let mut args = vec!["index", rec.to_str().unwrap()];
+        args.extend(extra);
+        let o = rfbplay(&cache, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        checkpoints(&String::from_utf8_lossy(&o.stderr))
+    };
+    let grow = |to: usize| {
+        let have = std::fs::metadata(&rec).map_or(0, |m| m.len() as usize);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&rec)
+            .unwrap()
+            .write_all(&full[have..to])
+            .unwrap();
+    };
+    // A third is written: the file ends inside the gzip stream.
+    grow(full.len() / 3);
+    let before = index(&["--every", "1"]);
+    assert!(before >= 2, "{before} checkpoints");
+    // More arrives; `index` goes on from the last checkpoint.
+    grow(full.len() * 2 / 3);
+    let after = index(&[]);
+    assert!(after > before, "{before} then {after} checkpoints");
+    let s = Setup {
+        _dir: dir,
+        cache,
+        rec,
+    };
+    for at in ["1", "5", "end"] {
+        let err = same_as_without_index(&s, at);
+        assert!(!err.contains("index"), "{at}: {err}");
+    }
+    // The rest arrives and a seek extends the index itself, without a note.
+    let rec = s.rec.clone();
+    let grow = |to: usize| {
+        let have = std::fs::metadata(&rec).unwrap().len() as usize;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&rec)
+            .unwrap()
+            .write_all(&full[have..to])
+            .unwrap();
+    };
+    grow(full.len());
+    for at in ["12.5", "end"] {
+        let err = same_as_without_index(&s, at);
+        assert!(!err.contains("index"), "{at}: {err}");
+    }
+    // The seek saved the extended index: it fits the whole file now.
+    let extended = Index::load_file(&s.rec, index_file(&s.cache)).unwrap();
+    assert!(!extended.grew());
+    assert!(
+        extended.len() as u64 >= after,
+        "{after} then {}",
+        extended.len()
+    );
 }

@@ -1,5 +1,7 @@
 //! `rfbplay index FILE`: builds a recording's seek index now, into the
-//! cache directory, and says what it holds.
+//! cache directory, and says what it holds. The index of a recording that
+//! grew since (one still being written) is extended from its last
+//! checkpoint instead.
 
 use super::progress::Bar;
 use rfbplay::index::Index;
@@ -29,7 +31,8 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
     let plan = super::batch::plan(&args.file, &args.batch, None)?;
     let every = args.every.unwrap_or(rfbplay::index::SPAN_TIME);
     super::batch::execute(&plan, &args.batch, args.json, |job, _| {
-        if !args.batch.force && Index::load(&job.input).is_ok() {
+        let old = Index::load(&job.input).ok().filter(|_| !args.batch.force);
+        if old.as_ref().is_some_and(|i| !i.grew()) {
             return rfbplay::batch::Done {
                 duration_s: None,
                 warning: None,
@@ -37,7 +40,12 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
                 skipped: true,
             };
         }
-        match Index::build_every(&job.input, every, &rfbplay::progress::NoProgress) {
+        let built = match old {
+            // Still being written: only what was added is read.
+            Some(i) => i.extend(&rfbplay::progress::NoProgress),
+            None => Index::build_every(&job.input, every, &rfbplay::progress::NoProgress),
+        };
+        match built {
             Ok(built) => {
                 let saved = built.index.save().err().map(|e| rfbplay::error_chain(&e));
                 super::batch::done_from(&job.input, &built.summary, saved)
@@ -56,11 +64,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.file.is_dir() {
         return run_folder(args);
     }
-    let built = Index::build_every(
-        &args.file,
-        args.every.unwrap_or(rfbplay::index::SPAN_TIME),
-        &Bar::new("indexing"),
-    )?;
+    // An index of a recording still being written is extended (unless
+    // --every asks for other spacing); anything else is built anew.
+    let grown = Index::load(&args.file)
+        .ok()
+        .filter(|i| i.grew() && args.every.is_none());
+    let built = match grown {
+        Some(i) => i.extend(&Bar::new("indexing"))?,
+        None => Index::build_every(
+            &args.file,
+            args.every.unwrap_or(rfbplay::index::SPAN_TIME),
+            &Bar::new("indexing"),
+        )?,
+    };
     let code = super::report(&args.file, &built.summary);
     let path = built.index.save()?;
     let size = built.index.file_size();

@@ -88,6 +88,9 @@ pub struct Index {
     recording: PathBuf,
     entries: Vec<Entry>,
     bytes: Bytes,
+    /// The recording grew since the index was made (its checkpoints are
+    /// right, but none covers what was added).
+    grew: bool,
 }
 
 /// What building an index found.
@@ -193,6 +196,140 @@ struct Pending {
     updates: u64,
 }
 
+fn identity(recording: &Path) -> Result<Identity, PlayError> {
+    Identity::of(recording).map_err(|e| PlayError::Container {
+        file: recording.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+fn build_options() -> PlayOptions {
+    PlayOptions {
+        keep_shown: false,
+        draw_cursor: false,
+        ..Default::default()
+    }
+}
+
+/// Takes checkpoints during one playback.
+struct Builder {
+    every: Time,
+    /// The number of the first checkpoint it takes (an index being
+    /// extended already has the ones before).
+    first: u64,
+    seen: std::cell::RefCell<Seen>,
+    blobs: Vec<(Time, Vec<u8>, u64)>,
+    /// Time and stream offset of the last checkpoint.
+    last: Option<(Time, u64)>,
+    /// The last checkpoint whose screen is stored whole, and that screen.
+    key: Option<(u64, crate::Framebuffer)>,
+    pending: Option<Pending>,
+}
+
+impl Builder {
+    fn new(every: Time, first: u64) -> Builder {
+        Builder {
+            every,
+            first,
+            seen: Default::default(),
+            blobs: Vec::new(),
+            last: None,
+            key: None,
+            pending: None,
+        }
+    }
+
+    fn run(&mut self, player: &mut Player, progress: &dyn Progress) -> Summary {
+        let seen = std::mem::take(&mut self.seen);
+        let summary = player.run_hooked(&mut Watch(&seen), progress, &mut |p, c, t| {
+            self.at_piece(&seen, p, c, t)
+        });
+        self.seen = seen;
+        summary
+    }
+
+    /// Stores a checkpoint: without its screen when the update after it
+    /// repainted everything, else whole or as rows changed from the last
+    /// whole one.
+    fn keep(&mut self, mut c: Checkpoint, blank: bool) {
+        let n = self.first + self.blobs.len() as u64;
+        let base = self.key.as_ref().filter(|(k, fb)| {
+            n - k < KEY_EVERY
+                && fb.width() == c.saved.screen.width()
+                && fb.height() == c.saved.screen.height()
+        });
+        let storage = if blank {
+            Storage::Blank
+        } else if let Some((k, fb)) = base {
+            Storage::Rows(*k, fb)
+        } else {
+            Storage::Whole
+        };
+        let raw = codec::encode(&c, storage);
+        if matches!(storage, Storage::Whole) {
+            let screen = std::mem::replace(&mut c.saved.screen, crate::Framebuffer::new(0, 0));
+            self.key = Some((n, screen));
+        }
+        self.blobs
+            .push((c.time, store::deflate(&raw), raw.len() as u64));
+    }
+
+    /// After each piece of the recording.
+    fn at_piece(
+        &mut self,
+        seen: &std::cell::RefCell<Seen>,
+        parser: &crate::rfb::Parser,
+        container: &dyn crate::container::Container,
+        time: Time,
+    ) {
+        if !parser.at_message_boundary() {
+            return;
+        }
+        if let Some(p) = self.pending.take() {
+            // The message just finished decides how the one taken at the
+            // boundary before it is stored.
+            let repainted = parser.updates() == p.updates + 1
+                && seen.borrow().full == Some(p.updates)
+                && time >= p.checkpoint.time;
+            let mut c = p.checkpoint;
+            if repainted {
+                // Valid from the repaint on: a seek to any earlier moment
+                // picks an earlier checkpoint.
+                c.time = time;
+            }
+            self.keep(c, repainted);
+        }
+        let due = self.last.is_none_or(|(t, off)| {
+            time.0.saturating_sub(t.0) >= self.every.0
+                || parser.offset().saturating_sub(off) >= SPAN_BYTES
+        });
+        if !due {
+            return;
+        }
+        let (Some(point), Some(saved)) = (container.seek_point(), parser.save()) else {
+            return;
+        };
+        self.pending = Some(Pending {
+            checkpoint: Checkpoint {
+                time,
+                last_update: seen.borrow().last_update,
+                point,
+                saved,
+                delta: None,
+            },
+            updates: parser.updates(),
+        });
+        self.last = Some((time, parser.offset()));
+    }
+
+    fn finish(mut self) -> Vec<(Time, Vec<u8>, u64)> {
+        if let Some(p) = self.pending.take() {
+            self.keep(p.checkpoint, false);
+        }
+        self.blobs
+    }
+}
+
 impl Index {
     /// Plays `recording` once and takes checkpoints every [`SPAN_TIME`] or
     /// [`SPAN_BYTES`]; the index is in memory ([`Index::save`] writes it).
@@ -207,106 +344,82 @@ impl Index {
         every: Time,
         progress: &dyn Progress,
     ) -> Result<Built, PlayError> {
-        let identity = Identity::of(recording).map_err(|e| PlayError::Container {
-            file: recording.to_path_buf(),
-            source: e.into(),
+        let identity = identity(recording)?;
+        let mut player = Player::open_tracking(recording, build_options())?;
+        let mut builder = Builder::new(every, 0);
+        let summary = builder.run(&mut player, progress);
+        let blobs = builder.finish();
+        Ok(Built {
+            index: Index::from_image(recording, store::write_image(&identity, &blobs)),
+            summary,
+        })
+    }
+
+    /// The index of a recording that grew since it was made (one still
+    /// being written): plays on from its last checkpoint only, and adds
+    /// checkpoints for what was added.
+    pub fn extend(&self, progress: &dyn Progress) -> Result<Built, PlayError> {
+        let identity = identity(&self.recording)?;
+        let last = self.entries.len().checked_sub(1);
+        let resumed = last.map(|k| self.checkpoint(k));
+        let (mut player, mut builder) = match resumed {
+            Some(Ok(c)) => {
+                let mut b = Builder::new(SPAN_TIME, self.entries.len() as u64);
+                b.last = Some((c.time, c.saved.offset));
+                b.seen.get_mut().last_update = c.last_update;
+                let player = Player::resume(
+                    &self.recording,
+                    build_options(),
+                    &c.point,
+                    c.saved,
+                    c.last_update,
+                )?;
+                (player, b)
+            }
+            // Nothing to go on from: build it again.
+            _ => return Index::build(&self.recording, progress),
+        };
+        let summary = builder.run(&mut player, progress);
+        let mut blobs = self.stored_blobs().map_err(|e| PlayError::Container {
+            file: self.recording.clone(),
+            source: std::io::Error::other(crate::error_chain(&e)).into(),
         })?;
-        let options = PlayOptions {
-            keep_shown: false,
-            draw_cursor: false,
-            ..Default::default()
-        };
-        let mut player = Player::open_tracking(recording, options)?;
-        let seen = std::cell::RefCell::new(Seen::default());
-        let mut blobs: Vec<(Time, Vec<u8>, u64)> = Vec::new();
-        let mut last: Option<(Time, u64)> = None;
-        let mut key: Option<(u64, crate::Framebuffer)> = None;
-        let mut pending: Option<Pending> = None;
-        // Stores a checkpoint: without its screen when the update after it
-        // repainted everything, else whole or as rows changed from the
-        // last whole one.
-        let mut keep = |mut c: Checkpoint, blank: bool| {
-            let n = blobs.len() as u64;
-            let base = key.as_ref().filter(|(k, fb)| {
-                n - k < KEY_EVERY
-                    && fb.width() == c.saved.screen.width()
-                    && fb.height() == c.saved.screen.height()
-            });
-            let storage = if blank {
-                Storage::Blank
-            } else if let Some((k, fb)) = base {
-                Storage::Rows(*k, fb)
-            } else {
-                Storage::Whole
-            };
-            let raw = codec::encode(&c, storage);
-            if matches!(storage, Storage::Whole) {
-                key = Some((
-                    n,
-                    std::mem::replace(&mut c.saved.screen, crate::Framebuffer::new(0, 0)),
-                ));
-            }
-            blobs.push((c.time, store::deflate(&raw), raw.len() as u64));
-        };
-        let mut hook = |parser: &crate::rfb::Parser,
-                        container: &dyn crate::container::Container,
-                        time: Time| {
-            if !parser.at_message_boundary() {
-                return;
-            }
-            if let Some(p) = pending.take() {
-                // The message just finished decides how the one taken at
-                // the boundary before it is stored.
-                let full = seen.borrow().full;
-                let repainted = parser.updates() == p.updates + 1
-                    && full == Some(p.updates)
-                    && time >= p.checkpoint.time;
-                let mut c = p.checkpoint;
-                if repainted {
-                    // Valid from the repaint on: a seek to any earlier
-                    // moment picks an earlier checkpoint.
-                    c.time = time;
-                }
-                keep(c, repainted);
-            }
-            let due = last.is_none_or(|(t, off)| {
-                time.0.saturating_sub(t.0) >= every.0
-                    || parser.offset().saturating_sub(off) >= SPAN_BYTES
-            });
-            if !due {
-                return;
-            }
-            let (Some(point), Some(saved)) = (container.seek_point(), parser.save()) else {
-                return;
-            };
-            pending = Some(Pending {
-                checkpoint: Checkpoint {
-                    time,
-                    last_update: seen.borrow().last_update,
-                    point,
-                    saved,
-                    delta: None,
-                },
-                updates: parser.updates(),
-            });
-            last = Some((time, parser.offset()));
-        };
-        let summary = player.run_hooked(&mut Watch(&seen), progress, &mut hook);
-        if let Some(p) = pending.take() {
-            keep(p.checkpoint, false);
-        }
-        let image = store::write_image(&identity, &blobs);
+        blobs.extend(builder.finish());
+        Ok(Built {
+            index: Index::from_image(&self.recording, store::write_image(&identity, &blobs)),
+            summary,
+        })
+    }
+
+    /// Every checkpoint as stored (deflated), for a new image.
+    fn stored_blobs(&self) -> Result<Vec<(Time, Vec<u8>, u64)>, IndexError> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let blob = match &self.bytes {
+                    Bytes::Memory(image) => store::deflated_from(image, e, &self.path()),
+                    Bytes::File(p) => store::deflated_from_file(p, e),
+                }?;
+                Ok((e.time, blob, e.raw_len))
+            })
+            .collect()
+    }
+
+    fn from_image(recording: &Path, image: Vec<u8>) -> Index {
         let (entries, _) =
             store::read_table(&image, image.len() as u64, Path::new(""), Path::new(""))
                 .expect("an index just written reads back");
-        Ok(Built {
-            index: Index {
-                recording: recording.to_path_buf(),
-                entries,
-                bytes: Bytes::Memory(image),
-            },
-            summary,
-        })
+        Index {
+            recording: recording.to_path_buf(),
+            entries,
+            bytes: Bytes::Memory(image),
+            grew: false,
+        }
+    }
+
+    /// Whether the recording grew since the index was made.
+    pub fn grew(&self) -> bool {
+        self.grew
     }
 
     /// Checkpoints in the index.
@@ -351,11 +464,12 @@ impl Index {
     /// The index in file `file`, if it was made for `recording` as it is
     /// now.
     pub fn load_file(recording: &Path, file: PathBuf) -> Result<Index, IndexError> {
-        let (path, entries) = store::load(recording, file)?;
+        let (path, entries, fit) = store::load(recording, file)?;
         Ok(Index {
             recording: recording.to_path_buf(),
             entries,
             bytes: Bytes::File(path),
+            grew: fit != store::Fit::Same,
         })
     }
 
@@ -367,6 +481,18 @@ impl Index {
         notes: &mut Vec<String>,
     ) -> Result<Index, PlayError> {
         match Index::load(recording) {
+            Ok(i) if i.grew => {
+                // A recording still being written: go on from the last
+                // checkpoint rather than from the start.
+                let built = i.extend(progress)?;
+                if let Err(e) = built.index.save() {
+                    notes.push(format!(
+                        "the index could not be saved, so the next seek extends it again: {}",
+                        crate::error_chain(&e)
+                    ));
+                }
+                return Ok(built.index);
+            }
             Ok(i) => return Ok(i),
             Err(IndexError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             }

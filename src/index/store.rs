@@ -5,13 +5,18 @@
 //!
 //! ```text
 //! "RFBPIDX" 0x01, version u32, size u64, mtime_ns u64, head_hash u64,
-//! path (u64 length, bytes), count u64,
+//! tail_hash u64, path (u64 length, bytes), count u64,
 //! count x (time u64, offset u64, len u64, raw_len u64, crc32 u32),
 //! crc32 of all the above, then the deflated checkpoints
 //! ```
 //!
 //! All numbers are little-endian. Every length is checked against the
 //! file's size and fixed limits before anything is allocated.
+//!
+//! A recording that only grew since (one still being written: the same
+//! first 64 KiB, and the same 64 KiB before the size the index was made
+//! for) keeps its index: every checkpoint in it is still right, and
+//! [`super::Index::extend`] adds the ones for what was added.
 
 use super::codec::In;
 use super::{Entry, IndexError};
@@ -21,7 +26,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"RFBPIDX\x01";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const HEAD: usize = 64 * 1024;
 const MAX_PATH: u64 = 64 * 1024;
 const MAX_ENTRIES: u64 = 1 << 22;
@@ -35,6 +40,8 @@ pub struct Identity {
     pub size: u64,
     pub mtime_ns: u64,
     pub head_hash: u64,
+    /// Hash of the 64 KiB before `size`.
+    pub tail_hash: u64,
     pub path: PathBuf,
 }
 
@@ -55,9 +62,29 @@ impl Identity {
             size: meta.len(),
             mtime_ns,
             head_hash: fnv1a(&head),
+            tail_hash: tail_hash(&path, meta.len())?,
             path,
         })
     }
+}
+
+/// Hash of the (at most) 64 KiB of `path` before byte `end`.
+fn tail_hash(path: &Path, end: u64) -> std::io::Result<u64> {
+    let start = end.saturating_sub(HEAD as u64);
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::with_capacity(HEAD);
+    f.take(end - start).read_to_end(&mut tail)?;
+    Ok(fnv1a(&tail))
+}
+
+/// How an index's recording is now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fit {
+    /// As it was when the index was made.
+    Same,
+    /// It grew: the index covers its first `.0` bytes.
+    Grew(u64),
 }
 
 /// FNV-1a, 64 bits: stable across Rust versions, unlike std's hasher.
@@ -108,7 +135,7 @@ pub(super) fn write_image(id: &Identity, blobs: &[(Time, Vec<u8>, u64)]) -> Vec<
     let mut h = Vec::new();
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&VERSION.to_le_bytes());
-    for v in [id.size, id.mtime_ns, id.head_hash] {
+    for v in [id.size, id.mtime_ns, id.head_hash, id.tail_hash] {
         h.extend_from_slice(&v.to_le_bytes());
     }
     let p = id.path.as_os_str().as_encoded_bytes();
@@ -147,7 +174,7 @@ pub(super) fn read_table(
     file_len: u64,
     recording: &Path,
     path: &Path,
-) -> Result<(Vec<Entry>, Identity), IndexError> {
+) -> Result<(Vec<Entry>, Fit), IndexError> {
     let short = |_| damaged(path, "the index file ends early");
     let mut i = In::new(head);
     if i.take(8).map_err(|_| IndexError::Foreign {
@@ -159,7 +186,8 @@ pub(super) fn read_table(
             path: path.to_path_buf(),
         });
     }
-    let (size, mtime_ns, head_hash) = (
+    let (size, mtime_ns, head_hash, tail) = (
+        i.u64().map_err(short)?,
         i.u64().map_err(short)?,
         i.u64().map_err(short)?,
         i.u64().map_err(short)?,
@@ -171,6 +199,7 @@ pub(super) fn read_table(
         size,
         mtime_ns,
         head_hash,
+        tail_hash: tail,
         path: PathBuf::from(String::from_utf8_lossy(p).into_owned()),
     };
     let count = i.u64().map_err(short)?;
@@ -215,21 +244,37 @@ pub(super) fn read_table(
         if now.path != id.path {
             return Err(stale("another file"));
         }
+        if now.head_hash != id.head_hash {
+            return Err(stale("other first 64 KiB"));
+        }
+        if now.size > id.size {
+            let before = tail_hash(recording, id.size).map_err(|source| IndexError::Io {
+                path: recording.to_path_buf(),
+                source,
+            })?;
+            if before != id.tail_hash {
+                return Err(stale("another size and other bytes before its old end"));
+            }
+            return Ok((entries, Fit::Grew(id.size)));
+        }
         if now.size != id.size {
             return Err(stale("another size"));
         }
         if now.mtime_ns != id.mtime_ns {
             return Err(stale("another modification time"));
         }
-        if now.head_hash != id.head_hash {
-            return Err(stale("other first 64 KiB"));
+        if now.tail_hash != id.tail_hash {
+            return Err(stale("other last 64 KiB"));
         }
     }
-    Ok((entries, id))
+    Ok((entries, Fit::Same))
 }
 
 /// Loads the table of the index file `path` made for `recording`.
-pub(super) fn load(recording: &Path, path: PathBuf) -> Result<(PathBuf, Vec<Entry>), IndexError> {
+pub(super) fn load(
+    recording: &Path,
+    path: PathBuf,
+) -> Result<(PathBuf, Vec<Entry>, Fit), IndexError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| IndexError::Io { path, source }
@@ -243,14 +288,11 @@ pub(super) fn load(recording: &Path, path: PathBuf) -> Result<(PathBuf, Vec<Entr
         .take(want)
         .read_to_end(&mut head)
         .map_err(io(&path))?;
-    let (entries, _) = read_table(&head, file_len, recording, &path)?;
-    Ok((path, entries))
+    let (entries, fit) = read_table(&head, file_len, recording, &path)?;
+    Ok((path, entries, fit))
 }
 
 fn inflate(blob: &[u8], entry: &Entry, path: &Path) -> Result<Vec<u8>, IndexError> {
-    if crc32fast::hash(blob) != entry.crc {
-        return Err(damaged(path, "a checkpoint's checksum does not match"));
-    }
     let mut out = Vec::new();
     flate2::read::ZlibDecoder::new(blob)
         .take(entry.raw_len + 1)
@@ -262,16 +304,37 @@ fn inflate(blob: &[u8], entry: &Entry, path: &Path) -> Result<Vec<u8>, IndexErro
     Ok(out)
 }
 
-pub(super) fn blob_from(image: &[u8], entry: &Entry, path: &Path) -> Result<Vec<u8>, IndexError> {
+fn checked<'a>(blob: &'a [u8], entry: &Entry, path: &Path) -> Result<&'a [u8], IndexError> {
+    if crc32fast::hash(blob) != entry.crc {
+        return Err(damaged(path, "a checkpoint's checksum does not match"));
+    }
+    Ok(blob)
+}
+
+/// A checkpoint's stored (deflated, checked) bytes in an index image.
+pub(super) fn deflated_from(
+    image: &[u8],
+    entry: &Entry,
+    path: &Path,
+) -> Result<Vec<u8>, IndexError> {
     let blob = usize::try_from(entry.offset)
         .ok()
         .zip(usize::try_from(entry.offset + entry.len).ok())
         .and_then(|(a, b)| image.get(a..b))
         .ok_or_else(|| damaged(path, "a checkpoint lies past the end"))?;
-    inflate(blob, entry, path)
+    Ok(checked(blob, entry, path)?.to_vec())
+}
+
+pub(super) fn blob_from(image: &[u8], entry: &Entry, path: &Path) -> Result<Vec<u8>, IndexError> {
+    inflate(&deflated_from(image, entry, path)?, entry, path)
 }
 
 pub(super) fn blob_from_file(path: &Path, entry: &Entry) -> Result<Vec<u8>, IndexError> {
+    inflate(&deflated_from_file(path, entry)?, entry, path)
+}
+
+/// A checkpoint's stored (deflated, checked) bytes in an index file.
+pub(super) fn deflated_from_file(path: &Path, entry: &Entry) -> Result<Vec<u8>, IndexError> {
     let io = |source| IndexError::Io {
         path: path.to_path_buf(),
         source,
@@ -291,7 +354,8 @@ pub(super) fn blob_from_file(path: &Path, entry: &Entry) -> Result<Vec<u8>, Inde
     if blob.len() as u64 != entry.len {
         return Err(damaged(path, "the index file ends early"));
     }
-    inflate(&blob, entry, path)
+    checked(&blob, entry, path)?;
+    Ok(blob)
 }
 
 /// Writes `image` as `recording`'s index: a temporary file, then a rename.
