@@ -5,6 +5,7 @@ mod args;
 mod batch;
 mod compare;
 mod compare_rec;
+mod compare_report;
 mod export;
 mod find;
 mod frames;

@@ -16,6 +16,7 @@ pub mod png;
 pub mod recording;
 mod regions;
 mod scan;
+pub mod suite;
 pub mod view;
 
 pub use areas::{parse_mask_file, AreaError, MaskFile, Rect};

@@ -150,6 +150,9 @@ pub enum WriteError {
         #[source]
         source: std::io::Error,
     },
+    /// The temporary file could not be made or moved into place.
+    #[error(transparent)]
+    Staged(#[from] crate::output::OutputError),
     #[error("cannot encode {}: {cause}", .path.display())]
     Encode {
         path: PathBuf,
@@ -202,7 +205,7 @@ fn same_inode(_: &Path, _: &Path) -> bool {
 }
 
 /// Writes 8-bit RGB pixels as a PNG through a temporary file renamed into
-/// place, refusing to replace any of `inputs`.
+/// place ([`crate::output::Staged`]), refusing to replace any of `inputs`.
 pub fn write_png(
     path: &Path,
     width: u32,
@@ -215,39 +218,19 @@ pub fn write_png(
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "no file name",
-        ))
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.rfbplay-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp).map_err(io)?;
-        let mut w = std::io::BufWriter::new(file);
-        let enc = image::codecs::png::PngEncoder::new_with_quality(
-            &mut w,
-            image::codecs::png::CompressionType::Fast,
-            image::codecs::png::FilterType::Adaptive,
-        );
-        image::ImageEncoder::write_image(enc, rgb, width, height, image::ExtendedColorType::Rgb8)
-            .map_err(|cause| WriteError::Encode {
+    let (staged, file) = crate::output::Staged::create(path)?;
+    let mut w = std::io::BufWriter::new(file);
+    let enc = image::codecs::png::PngEncoder::new_with_quality(
+        &mut w,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    image::ImageEncoder::write_image(enc, rgb, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|cause| WriteError::Encode {
             path: path.to_path_buf(),
             cause,
         })?;
-        w.flush().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    w.flush().map_err(io)?;
+    drop(w);
+    Ok(staged.commit()?)
 }
