@@ -78,8 +78,11 @@ main { padding: 8px 20px; }
 .sbs { display: flex; gap: 10px; align-items: flex-start; }
 .sbs figure { margin: 0; flex: 1 1 0; min-width: 0; }
 figcaption { color: var(--muted); font-size: 12px; }
-img { max-width: 100%; display: block; image-rendering: pixelated; border: 1px solid var(--line); }
-.stack { position: relative; display: inline-block; max-width: 100%; cursor: pointer; }
+img { display: block; image-rendering: pixelated; border: 1px solid var(--line); }
+.sbs img { width: 100%; max-width: 1024px; }
+.sbs:not(.paired) figure { max-width: 33%; }
+.stack { position: relative; width: min(100%, 1024px); cursor: pointer; }
+.stack img { width: 100%; }
 .stack img.over { position: absolute; left: 0; top: 0; }
 .controls { display: flex; gap: 10px; align-items: center; color: var(--muted); font-size: 12px; margin-top: 4px; }
 .controls input { width: 240px; }
