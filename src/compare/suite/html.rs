@@ -98,11 +98,13 @@ body[data-view="toggle"] .controls input { display: none; }
 const SCRIPT: &str = r##"
 (function () {
   "use strict";
-  function apply(st) {
+  // One viewer: the stack of the two screens and its controls.
+  function apply(v) {
     var view = document.body.dataset.view;
+    var st = v.querySelector(".stack");
     var over = st.querySelector("img.over");
-    var range = st.querySelector("input.amount");
-    var which = st.querySelector(".which");
+    var range = v.querySelector("input.amount");
+    var which = v.querySelector(".which");
     var x = Number(range.value);
     if (view === "slider") {
       over.style.clipPath = "inset(0 0 0 " + x + "%)";
@@ -121,27 +123,27 @@ const SCRIPT: &str = r##"
   }
   function setView(v) {
     document.body.dataset.view = v;
-    document.querySelectorAll(".stack").forEach(apply);
+    document.querySelectorAll(".viewer").forEach(apply);
     try { localStorage.setItem("rfbplay-report-view", v); } catch (e) {}
   }
   window.rfbplayReport = { setView: setView };
   document.querySelectorAll("#views input").forEach(function (r) {
     r.addEventListener("change", function () { setView(r.value); });
   });
-  document.querySelectorAll(".stack").forEach(function (st) {
-    st.querySelector("input.amount").addEventListener("input", function () { apply(st); });
-    st.addEventListener("click", function (e) {
-      if (document.body.dataset.view !== "toggle" || e.target.tagName === "INPUT") return;
-      st.dataset.shown = st.dataset.shown === "actual" ? "expected" : "actual";
-      apply(st);
+  function flip(v) {
+    var st = v.querySelector(".stack");
+    st.dataset.shown = st.dataset.shown === "actual" ? "expected" : "actual";
+    apply(v);
+  }
+  document.querySelectorAll(".viewer").forEach(function (v) {
+    v.querySelector("input.amount").addEventListener("input", function () { apply(v); });
+    v.querySelector(".stack").addEventListener("click", function () {
+      if (document.body.dataset.view === "toggle") flip(v);
     });
   });
   document.addEventListener("keydown", function (e) {
     if (e.key !== "t" || document.body.dataset.view !== "toggle") return;
-    document.querySelectorAll(".stack").forEach(function (st) {
-      st.dataset.shown = st.dataset.shown === "actual" ? "expected" : "actual";
-      apply(st);
-    });
+    document.querySelectorAll(".viewer").forEach(flip);
   });
   var saved = null;
   try { saved = localStorage.getItem("rfbplay-report-view"); } catch (e) {}
