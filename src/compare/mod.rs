@@ -173,6 +173,33 @@ pub fn compare(
     compare_in(expected, actual, options, None)
 }
 
+/// What [`compare`] finds for two images known to be identical (the same
+/// file bytes) of this size, without reading a pixel: nothing differs, and
+/// each mask is reported, clipped, with no change under it.
+pub fn identical(width: u32, height: u32, options: &Options) -> Result<Comparison, CompareError> {
+    if !(0.0..=1.0).contains(&options.threshold) {
+        return Err(CompareError::BadThreshold(options.threshold));
+    }
+    let areas = areas::RowAreas::new(width, height, &options.select, None, &options.masks);
+    Ok(Comparison {
+        width,
+        height,
+        size_mismatch: None,
+        diff_pixels: 0,
+        aa_pixels: 0,
+        bbox: None,
+        regions: Vec::new(),
+        masks: areas
+            .masks
+            .iter()
+            .map(|&rect| MaskCount {
+                rect,
+                diff_pixels: 0,
+            })
+            .collect(),
+    })
+}
+
 /// Compares only inside `dirty` when given: the caller knows the images
 /// are equal elsewhere (a framebuffer's damage since the reference), so
 /// the rest is not read. The result is the same as [`compare`]'s whenever

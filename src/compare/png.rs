@@ -140,6 +140,48 @@ pub fn load_pair(
     }
 }
 
+/// Two PNG files read for a comparison.
+pub enum Pair {
+    /// The same bytes: only the header was decoded, for the size.
+    Identical {
+        width: u32,
+        height: u32,
+    },
+    Decoded(Result<OwnedImage, LoadError>, Result<OwnedImage, LoadError>),
+}
+
+/// Reads two PNG files; when their bytes are equal (most pairs of a
+/// passing screenshot suite) the pixels are not decoded at all, since the
+/// images are equal whatever they hold; otherwise both decode at once.
+pub fn load_pair_unless_identical(a: &Path, b: &Path) -> Pair {
+    let (bytes_a, bytes_b) = rayon::join(|| read(a), || read(b));
+    match (bytes_a, bytes_b) {
+        (Ok(x), Ok(y)) if x == y => match header(&x) {
+            Ok((width, height)) => Pair::Identical { width, height },
+            Err(_) => Pair::Decoded(decode_file(a, &x), decode_file(b, &y)),
+        },
+        (Ok(x), Ok(y)) => {
+            let (p, q) = rayon::join(|| decode_file(a, &x), || decode_file(b, &y));
+            Pair::Decoded(p, q)
+        }
+        (x, y) => Pair::Decoded(
+            x.and_then(|x| decode_file(a, &x)),
+            y.and_then(|y| decode_file(b, &y)),
+        ),
+    }
+}
+
+/// A PNG's size from its header, within the limits.
+fn header(bytes: &[u8]) -> Result<(u32, u32), Decoded> {
+    let decoder =
+        image::codecs::png::PngDecoder::new(std::io::Cursor::new(bytes)).map_err(Decoded::Image)?;
+    let (width, height) = decoder.dimensions();
+    if limits().check_screen(width, height).is_err() {
+        return Err(Decoded::TooLarge(width, height));
+    }
+    Ok((width, height))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("refusing to write the diff image over the input {}", .path.display())]
