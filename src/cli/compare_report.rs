@@ -6,8 +6,29 @@
 //! 2 when any could not be judged, or on a usage error.
 
 use super::compare::{options, tolerance, Args};
-use rfbplay::compare::suite::{self, Settings, Status};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rfbplay::compare::suite::{self, Check, Settings, Status, Watch};
+use std::io::IsTerminal;
 use std::process::ExitCode;
+
+/// One bar over all checks, on a terminal only.
+struct Bar(Option<ProgressBar>);
+
+impl Watch for Bar {
+    fn start(&self, checks: usize) {
+        if let Some(b) = &self.0 {
+            b.set_length(checks as u64);
+        }
+    }
+    fn done(&self, check: &Check) {
+        if let Some(b) = &self.0 {
+            if check.status != Status::Same {
+                b.set_message(format!("{} {}", check.status.name(), check.id));
+            }
+            b.inc(1);
+        }
+    }
+}
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (Some(baseline), Some(actual), Some(report)) =
@@ -28,7 +49,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         threads: args.jobs,
         update: args.update,
     };
-    let r = match suite::run(baseline, actual, report, &settings) {
+    let bar = Bar(
+        (std::io::stderr().is_terminal() && !super::is_quiet()).then(|| {
+            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template("{pos}/{len} checks [{bar:20}] {msg} ETA {eta}")
+                    .expect("template is valid")
+                    .progress_chars("=> "),
+            );
+            b
+        }),
+    );
+    let result = suite::run(baseline, actual, report, &settings, &bar);
+    if let Some(b) = &bar.0 {
+        b.finish_and_clear();
+    }
+    let r = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rfbplay: error: {}", super::chain(&e));
@@ -39,13 +75,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         for c in r.checks.iter().filter(|c| c.status != Status::Same) {
-            let what = match c.status {
-                Status::Error => "error",
-                Status::Different => "different",
-                Status::Missing => "missing",
-                Status::Extra => "extra",
-                Status::Same => "same",
-            };
+            let what = c.status.name();
             let mut line = format!("{what:<9} {}", c.id);
             match (&c.error, c.size_mismatch, c.diff_pixels) {
                 (Some(e), _, _) => line += &format!(": {}", e.message),

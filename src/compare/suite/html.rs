@@ -41,16 +41,6 @@ fn url(path: &str) -> String {
     out
 }
 
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Error => "error",
-        Status::Different => "different",
-        Status::Missing => "missing",
-        Status::Extra => "extra",
-        Status::Same => "same",
-    }
-}
-
 const STYLE: &str = r##"
 :root { --bg: #fafafa; --fg: #1d1d1f; --muted: #666; --line: #ddd;
   --different: #c62828; --missing: #ad5700; --extra: #6a1b9a; --error: #37474f; --same: #2e7d32; }
@@ -163,7 +153,7 @@ fn figure(x: &mut String, caption: &str, img: &Option<String>) {
 }
 
 fn check_section(x: &mut String, n: usize, c: &Check) {
-    let st = status_name(c.status);
+    let st = c.status.name();
     let _ = write!(
         x,
         "<section class=\"check\" id=\"c{n}\" data-status=\"{st}\" data-id=\"{}\">\n<h2><span class=\"badge {st}\">{st}</span><a href=\"#c{n}\">{}</a><span class=\"why\">{}</span>",

@@ -18,7 +18,7 @@ mod html;
 mod junit;
 mod run;
 
-pub use run::{run, Check, Images, Report, Settings, Status, Summary};
+pub use run::{run, Check, Images, Quiet, Report, Settings, Status, Summary, Watch};
 
 use super::recording::{is_png, Pick};
 use std::path::{Path, PathBuf};

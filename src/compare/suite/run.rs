@@ -45,6 +45,19 @@ pub enum Status {
     Same,
 }
 
+impl Status {
+    /// The name report.json gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Error => "error",
+            Status::Different => "different",
+            Status::Missing => "missing",
+            Status::Extra => "extra",
+            Status::Same => "same",
+        }
+    }
+}
+
 /// The report's images of one check, relative to the report folder,
 /// `/`-separated.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -540,6 +553,19 @@ fn update(pairs: &[Pair], baseline: &Path, checks: &mut [Check]) {
     }
 }
 
+/// Hears how a suite goes, for a progress bar. Every method has a no-op
+/// default; calls come from the worker threads.
+pub trait Watch: Sync {
+    /// The pairs are known: this many checks will run.
+    fn start(&self, _checks: usize) {}
+    /// One check is judged.
+    fn done(&self, _check: &Check) {}
+}
+
+/// Hears nothing.
+pub struct Quiet;
+impl Watch for Quiet {}
+
 /// Compares the two trees, writes the report folder, and returns the
 /// report.
 pub fn run(
@@ -547,6 +573,7 @@ pub fn run(
     actual: &Path,
     report: &Path,
     settings: &Settings,
+    watch: &dyn Watch,
 ) -> Result<Report, SuiteError> {
     let started = Instant::now();
     super::check_report_dir(report, &[("baseline", baseline), ("actual", actual)])?;
@@ -556,11 +583,16 @@ pub fn run(
         source,
     })?;
     let jobs = jobs(&pairs);
+    watch.start(jobs.len());
     let mut checks: Vec<Check> = {
         use rayon::prelude::*;
         crate::batch::pool(settings.threads).install(|| {
             jobs.into_par_iter()
-                .map(|j| judge(j, report, &settings.options, &settings.tolerance))
+                .map(|j| {
+                    let c = judge(j, report, &settings.options, &settings.tolerance);
+                    watch.done(&c);
+                    c
+                })
                 .collect()
         })
     };
@@ -630,4 +662,26 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SuiteError> {
     drop(file);
     staged.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_the_json_ones() {
+        for s in [
+            Status::Error,
+            Status::Different,
+            Status::Missing,
+            Status::Extra,
+            Status::Same,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+        }
+        assert_eq!(
+            image_name("menu/open.png", Some("update:3"), "diff"),
+            "images/menu/open.png@update-3.diff.png"
+        );
+    }
 }
