@@ -7,7 +7,7 @@
 //! actual, a blend, a toggle), then the list of checks that passed.
 
 use super::junit::reason;
-use super::run::{Check, Report, Status};
+use super::model::{Check, Report, Status};
 use std::fmt::Write;
 
 /// Escapes text for HTML element content and quoted attributes.

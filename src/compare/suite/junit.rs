@@ -5,7 +5,7 @@
 //! `<error>`. The dialect is the Jenkins xUnit plugin's junit-10 schema,
 //! the one most consumers accept.
 
-use super::run::{Check, Report, Status};
+use super::model::{Check, Report, Status};
 use std::fmt::Write;
 
 /// Escapes text for an XML attribute or element; drops the control

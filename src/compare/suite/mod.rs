@@ -16,9 +16,11 @@
 
 mod html;
 mod junit;
+mod model;
 mod run;
 
-pub use run::{run, Check, Images, Quiet, Report, Settings, Status, Summary, Watch};
+pub use model::{Check, ErrorReport, Images, MaskReport, Report, SettingsReport, Status, Summary};
+pub use run::{run, Quiet, Settings, Watch};
 
 use super::recording::{is_png, Pick};
 use std::path::{Path, PathBuf};
