@@ -388,6 +388,28 @@ fn update_accepts_the_changes_and_the_next_run_passes() {
     let (code, out, err) = run_suite(&g, &r, &report, &[]);
     assert_eq!(code, 1, "{out}{err}");
     assert_eq!(report_json(&report)["result"], "failed");
+    assert_eq!(check(&report_json(&report), "sub/b.png")["diff_pixels"], 8);
+
+    // The one-pair options apply to every pair.
+    let (code, _, _) = run_suite(&g, &r, &report, &["--mask", "0,0,8,8"]);
+    assert_eq!(code, 1, "new/c.png is still extra");
+    let v = report_json(&report);
+    let b = check(&v, "sub/b.png");
+    assert_eq!(b["status"], "same");
+    assert_eq!(
+        b["masks"],
+        serde_json::json!([{"rect": [0, 0, 8, 8], "diff_pixels": 8}])
+    );
+    assert_eq!(v["settings"]["masks"], serde_json::json!([[0, 0, 8, 8]]));
+    let (_, _, _) = run_suite(&g, &r, &report, &["--max-diff-pixels", "8"]);
+    assert_eq!(check(&report_json(&report), "sub/b.png")["status"], "same");
+    let (_, _, _) = run_suite(&g, &r, &report, &["--max-diff-pixels", "7"]);
+    assert_eq!(
+        check(&report_json(&report), "sub/b.png")["status"],
+        "different"
+    );
+    let (code, _, err) = run_suite(&g, &r, &report, &["--threshold", "2"]);
+    assert_eq!(code, 2, "{err}");
 
     let (code, out, err) = run_suite(&g, &r, &report, &["--update"]);
     assert_eq!(code, 0, "every failure accepted: {out}{err}");
