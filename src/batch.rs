@@ -40,6 +40,14 @@ pub fn is_recording(path: &Path) -> bool {
 /// and folders (rfbplay's own partial outputs among them) are passed over;
 /// links are followed only to files.
 pub fn discover(root: &Path) -> std::io::Result<Vec<Job>> {
+    let mut jobs = files_below(root)?;
+    jobs.retain(|j| is_recording(&j.input));
+    Ok(jobs)
+}
+
+/// Every file below `root`, recursively, in path order, by the rules of
+/// [`discover`] but whatever its content.
+pub fn files_below(root: &Path) -> std::io::Result<Vec<Job>> {
     let mut jobs = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -52,9 +60,7 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<Job>> {
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 stack.push(path);
-            } else if (kind.is_file() || (kind.is_symlink() && path.is_file()))
-                && is_recording(&path)
-            {
+            } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
                 let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
                 jobs.push(Job {
                     input: path,
@@ -159,6 +165,15 @@ pub struct Done {
     pub skipped: bool,
 }
 
+/// A work-stealing pool of `threads` threads (0: one per core), for every
+/// command that takes many files at once.
+pub fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+}
+
 /// Runs `work` on every job on `threads` threads (0: all cores), in a
 /// work-stealing pool, calling `finished` as each file ends (for progress).
 /// Outcomes come back in job order.
@@ -174,10 +189,7 @@ where
     F: Fn(&Outcome) + Sync,
 {
     use rayon::prelude::*;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool");
+    let pool = pool(threads);
     let results = Mutex::new(Vec::with_capacity(jobs.len()));
     pool.install(|| {
         jobs.par_iter().enumerate().for_each(|(i, (job, out))| {

@@ -419,3 +419,25 @@ fn corpus_screens() {
         }
     }
 }
+
+#[test]
+fn identical_answers_what_compare_finds_for_an_image_and_itself() {
+    let img = rgb(64, 40, texture);
+    let options = Options {
+        masks: vec![Rect::new(50, 30, 40, 40), Rect::new(0, 0, 8, 8)],
+        select: vec![Rect::new(4, 4, 30, 20)],
+        ..Options::default()
+    };
+    let by_pixels = compare(&view(&img, 64, 40), &view(&img, 64, 40), &options).unwrap();
+    assert_eq!(compare::identical(64, 40, &options).unwrap(), by_pixels);
+    assert_eq!(
+        by_pixels.masks[0].rect,
+        Rect::new(50, 30, 14, 10),
+        "clipped"
+    );
+    let bad = Options {
+        threshold: 2.0,
+        ..Options::default()
+    };
+    assert!(compare::identical(64, 40, &bad).is_err());
+}

@@ -20,6 +20,9 @@ packages=(
   gzip procps python3 bc time
   # rfbplay serve's browser tests (tests/serve_browser.rs): headless Chromium
   chromium
+  # compare --report's junit.xml is validated against a JUnit schema
+  # (tests/compare_report.rs)
+  libxml2-utils
 )
 # Node drives Chromium in those tests; a Node that is already installed
 # (with its own npm) is kept, since Debian's npm would conflict with it.

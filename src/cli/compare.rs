@@ -12,7 +12,6 @@ use rfbplay::compare::{
 use rfbplay::framebuffer::Framebuffer;
 use rfbplay::player::{PlayOptions, Player};
 use rfbplay::progress::NoProgress;
-use rfbplay::sampler::{self, Moment, Shot};
 use rfbplay::time::Time;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -23,9 +22,34 @@ pub struct Args {
     /// The reference: a PNG, or a recording at a moment (FILE@12.5,
     /// FILE@1m3s, FILE@end, FILE@update:42). Two recordings without a
     /// moment are compared by their stable screens.
-    pub(super) expected: String,
+    #[arg(required_unless_present = "baseline")]
+    pub(super) expected: Option<String>,
     /// The screen under test, in the same forms.
-    pub(super) actual: String,
+    #[arg(required_unless_present = "baseline")]
+    pub(super) actual: Option<String>,
+    /// Folder of expected screens (PNGs, recordings, NAME.times sidecars):
+    /// compare it with --actual file by file and write --report.
+    #[arg(long, value_name = "DIR", requires_all = ["actual_dir", "report"], conflicts_with_all = ["expected", "actual", "diff"])]
+    pub(super) baseline: Option<PathBuf>,
+    /// With --baseline: the folder of screens under test.
+    #[arg(
+        long = "actual",
+        id = "actual_dir",
+        value_name = "DIR",
+        requires = "baseline"
+    )]
+    pub(super) actual_dir: Option<PathBuf>,
+    /// With --baseline: where index.html, report.json, junit.xml and the
+    /// images go (not inside either input folder).
+    #[arg(long, value_name = "DIR", requires = "baseline")]
+    pub(super) report: Option<PathBuf>,
+    /// With --baseline: copy the actual file over the baseline for every
+    /// pair that differs or is only in --actual.
+    #[arg(long, requires = "baseline")]
+    pub(super) update: bool,
+    /// With --baseline: how many pairs at once (default: all cores).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(super) jobs: usize,
     /// Recordings: a screen counts as stable when it stays unchanged this
     /// long (500ms, 1.5s, 2).
     #[arg(long, default_value = "500ms", value_name = "DURATION", value_parser = rfbplay::time::parse_duration)]
@@ -142,7 +166,15 @@ fn quad(r: Rect) -> [u32; 4] {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (e, a) = (Side::parse(&args.expected), Side::parse(&args.actual));
+    if args.baseline.is_some() {
+        return super::compare_report::run(&args);
+    }
+    let (Some(expected), Some(actual)) = (&args.expected, &args.actual) else {
+        return Err(
+            super::Usage("compare needs EXPECTED and ACTUAL, or --baseline DIR".into()).into(),
+        );
+    };
+    let (e, a) = (Side::parse(expected), Side::parse(actual));
     let recording = |s: &Side| s.pick.is_none() && s.path.is_file() && !rec::is_png(&s.path);
     if recording(&e) && recording(&a) {
         return super::compare_rec::run(&args, &e.path, &a.path);
@@ -297,54 +329,13 @@ pub(super) fn open_recording(path: &Path) -> Result<Player, Failure> {
 
 /// The screen of a recording at a moment, and that moment's time.
 fn screen_of(path: &Path, pick: Pick) -> Result<(Framebuffer, Time), Failure> {
-    let mut player = open_recording(path)?;
-    let name = shown(path);
-    if let Pick::Update(n) = pick {
-        let (shot, summary) = rfbplay::inspect::screen_after_update(&mut player, n, &NoProgress);
-        return match (shot, summary.error) {
-            (Some(s), _) => Ok(s),
-            (None, Some(e)) => Err(fail("unreadable_recording", e)),
-            (None, None) => Err(fail(
-                "past_end",
-                anyhow::anyhow!("{name} has fewer than {n} updates"),
-            )),
+    rec::screen_at(path, pick, &NoProgress).map_err(|e| {
+        let code = match &e {
+            rec::ScreenError::Unreadable(_) if !path.exists() => "missing_file",
+            e => e.code(),
         };
-    }
-    let moment = match pick {
-        Pick::At(t) => Moment::At(t),
-        _ => Moment::End,
-    };
-    let (shot, summary) = sampler::sample(&mut player, moment, &NoProgress);
-    match shot {
-        Shot::Screen(fb) => {
-            let t = match pick {
-                Pick::At(t) => t,
-                _ => summary.last_update.unwrap_or(Time::ZERO),
-            };
-            Ok((fb, t))
-        }
-        Shot::PastEnd { duration } => Err(fail(
-            "past_end",
-            anyhow::anyhow!(
-                "{name}: {} is after the recording's end at {duration}",
-                match pick {
-                    Pick::At(t) => t,
-                    _ => duration,
-                }
-            ),
-        )),
-        Shot::NoUpdate => Err(fail(
-            "no_screen",
-            anyhow::anyhow!("{name}: no update completed, so there is no screen"),
-        )),
-        Shot::Damaged => match summary.error {
-            Some(e) => Err(fail("unreadable_recording", e)),
-            None => Err(fail(
-                "unreadable_recording",
-                anyhow::anyhow!("{name} is damaged"),
-            )),
-        },
-    }
+        fail(code, e)
+    })
 }
 
 pub(super) fn tolerance(args: &Args) -> Tolerance {
@@ -399,8 +390,8 @@ fn report(
     Report {
         schema: 1,
         result,
-        expected: args.expected.clone(),
-        actual: args.actual.clone(),
+        expected: args.expected.clone().unwrap_or_default(),
+        actual: args.actual.clone().unwrap_or_default(),
         expected_time_s: None,
         actual_time_s: None,
         width: c.map(|c| c.width),

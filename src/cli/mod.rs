@@ -5,6 +5,7 @@ mod args;
 mod batch;
 mod compare;
 mod compare_rec;
+mod compare_report;
 mod export;
 mod find;
 mod frames;
@@ -58,7 +59,7 @@ enum Command {
     Ctl(kb::CtlArgs),
     /// Record a viewer's keys and pointer through a proxy, as a .kb file.
     RecordKb(kb::RecordKbArgs),
-    /// Compare screenshots (PNG, or a recording at a moment) or two recordings: exit 0 same, 1 different, 2 error.
+    /// Compare screenshots (PNG, or a recording at a moment), two recordings, or two folders (--baseline/--actual/--report): exit 0 same, 1 different, 2 error.
     Compare(compare::Args),
     /// Every time span where a needle image (PNG or openQA needle) is on screen: exit 0 found, 1 not, 2 error.
     Find(find::Args),

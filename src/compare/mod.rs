@@ -16,6 +16,7 @@ pub mod png;
 pub mod recording;
 mod regions;
 mod scan;
+pub mod suite;
 pub mod view;
 
 pub use areas::{parse_mask_file, AreaError, MaskFile, Rect};
@@ -170,6 +171,33 @@ pub fn compare(
     options: &Options,
 ) -> Result<Comparison, CompareError> {
     compare_in(expected, actual, options, None)
+}
+
+/// What [`compare`] finds for two images known to be identical (the same
+/// file bytes) of this size, without reading a pixel: nothing differs, and
+/// each mask is reported, clipped, with no change under it.
+pub fn identical(width: u32, height: u32, options: &Options) -> Result<Comparison, CompareError> {
+    if !(0.0..=1.0).contains(&options.threshold) {
+        return Err(CompareError::BadThreshold(options.threshold));
+    }
+    let areas = areas::RowAreas::new(width, height, &options.select, None, &options.masks);
+    Ok(Comparison {
+        width,
+        height,
+        size_mismatch: None,
+        diff_pixels: 0,
+        aa_pixels: 0,
+        bbox: None,
+        regions: Vec::new(),
+        masks: areas
+            .masks
+            .iter()
+            .map(|&rect| MaskCount {
+                rect,
+                diff_pixels: 0,
+            })
+            .collect(),
+    })
 }
 
 /// Compares only inside `dirty` when given: the caller knows the images

@@ -140,6 +140,48 @@ pub fn load_pair(
     }
 }
 
+/// Two PNG files read for a comparison.
+pub enum Pair {
+    /// The same bytes: only the header was decoded, for the size.
+    Identical {
+        width: u32,
+        height: u32,
+    },
+    Decoded(Result<OwnedImage, LoadError>, Result<OwnedImage, LoadError>),
+}
+
+/// Reads two PNG files; when their bytes are equal (most pairs of a
+/// passing screenshot suite) the pixels are not decoded at all, since the
+/// images are equal whatever they hold; otherwise both decode at once.
+pub fn load_pair_unless_identical(a: &Path, b: &Path) -> Pair {
+    let (bytes_a, bytes_b) = rayon::join(|| read(a), || read(b));
+    match (bytes_a, bytes_b) {
+        (Ok(x), Ok(y)) if x == y => match header(&x) {
+            Ok((width, height)) => Pair::Identical { width, height },
+            Err(_) => Pair::Decoded(decode_file(a, &x), decode_file(b, &y)),
+        },
+        (Ok(x), Ok(y)) => {
+            let (p, q) = rayon::join(|| decode_file(a, &x), || decode_file(b, &y));
+            Pair::Decoded(p, q)
+        }
+        (x, y) => Pair::Decoded(
+            x.and_then(|x| decode_file(a, &x)),
+            y.and_then(|y| decode_file(b, &y)),
+        ),
+    }
+}
+
+/// A PNG's size from its header, within the limits.
+fn header(bytes: &[u8]) -> Result<(u32, u32), Decoded> {
+    let decoder =
+        image::codecs::png::PngDecoder::new(std::io::Cursor::new(bytes)).map_err(Decoded::Image)?;
+    let (width, height) = decoder.dimensions();
+    if limits().check_screen(width, height).is_err() {
+        return Err(Decoded::TooLarge(width, height));
+    }
+    Ok((width, height))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("refusing to write the diff image over the input {}", .path.display())]
@@ -150,6 +192,9 @@ pub enum WriteError {
         #[source]
         source: std::io::Error,
     },
+    /// The temporary file could not be made or moved into place.
+    #[error(transparent)]
+    Staged(#[from] crate::output::OutputError),
     #[error("cannot encode {}: {cause}", .path.display())]
     Encode {
         path: PathBuf,
@@ -202,7 +247,7 @@ fn same_inode(_: &Path, _: &Path) -> bool {
 }
 
 /// Writes 8-bit RGB pixels as a PNG through a temporary file renamed into
-/// place, refusing to replace any of `inputs`.
+/// place ([`crate::output::Staged`]), refusing to replace any of `inputs`.
 pub fn write_png(
     path: &Path,
     width: u32,
@@ -215,39 +260,19 @@ pub fn write_png(
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "no file name",
-        ))
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.rfbplay-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp).map_err(io)?;
-        let mut w = std::io::BufWriter::new(file);
-        let enc = image::codecs::png::PngEncoder::new_with_quality(
-            &mut w,
-            image::codecs::png::CompressionType::Fast,
-            image::codecs::png::FilterType::Adaptive,
-        );
-        image::ImageEncoder::write_image(enc, rgb, width, height, image::ExtendedColorType::Rgb8)
-            .map_err(|cause| WriteError::Encode {
+    let (staged, file) = crate::output::Staged::create(path)?;
+    let mut w = std::io::BufWriter::new(file);
+    let enc = image::codecs::png::PngEncoder::new_with_quality(
+        &mut w,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    image::ImageEncoder::write_image(enc, rgb, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|cause| WriteError::Encode {
             path: path.to_path_buf(),
             cause,
         })?;
-        w.flush().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    w.flush().map_err(io)?;
+    drop(w);
+    Ok(staged.commit()?)
 }

@@ -11,9 +11,10 @@
 
 use super::{compare, CompareError, Comparison, ImageView, Options, Tolerance};
 use crate::framebuffer::{Framebuffer, Screen};
-use crate::player::{Player, Summary, Watcher};
+use crate::player::{PlayError, PlayOptions, Player, Summary, Watcher};
 use crate::progress::Progress;
 use crate::rfb::Event;
+use crate::sampler::{self, Moment, Shot};
 use crate::time::{parse_duration, Time};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,84 @@ pub fn is_png(path: &Path) -> bool {
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok_and(|()| magic == *b"\x89PNG\r\n\x1a\n")
+}
+
+/// Why a recording has no screen at the moment asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    /// The recording could not be opened, or damage stopped decoding first.
+    #[error(transparent)]
+    Unreadable(#[from] PlayError),
+    #[error("{} has fewer than {n} updates", .file.display())]
+    FewerUpdates { file: PathBuf, n: u64 },
+    #[error("{}: {at} is after the recording's end at {duration}", .file.display())]
+    PastEnd {
+        file: PathBuf,
+        at: Time,
+        duration: Time,
+    },
+    #[error("{}: no update completed, so there is no screen", .file.display())]
+    NoScreen { file: PathBuf },
+    #[error("{} is damaged", .file.display())]
+    Damaged { file: PathBuf },
+}
+
+impl ScreenError {
+    /// The stable code `compare --json` and the folder report give it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ScreenError::Unreadable(_) | ScreenError::Damaged { .. } => "unreadable_recording",
+            ScreenError::FewerUpdates { .. } | ScreenError::PastEnd { .. } => "past_end",
+            ScreenError::NoScreen { .. } => "no_screen",
+        }
+    }
+}
+
+/// The screen of a recording at `pick`, and the time it stands for (the
+/// time asked for, the last update's time for the end, the update's own
+/// time for `update:N`). Every `compare` form takes its screens here.
+pub fn screen_at(
+    path: &Path,
+    pick: Pick,
+    progress: &dyn Progress,
+) -> Result<(Framebuffer, Time), ScreenError> {
+    let mut player = Player::open(path, PlayOptions::default())?;
+    let file = path.to_path_buf();
+    if let Pick::Update(n) = pick {
+        let (shot, summary) = crate::inspect::screen_after_update(&mut player, n, progress);
+        return match (shot, summary.error) {
+            (Some(s), _) => Ok(s),
+            (None, Some(e)) => Err(e.into()),
+            (None, None) => Err(ScreenError::FewerUpdates { file, n }),
+        };
+    }
+    let moment = match pick {
+        Pick::At(t) => Moment::At(t),
+        _ => Moment::End,
+    };
+    let (shot, summary) = sampler::sample(&mut player, moment, progress);
+    match shot {
+        Shot::Screen(fb) => {
+            let t = match pick {
+                Pick::At(t) => t,
+                _ => summary.last_update.unwrap_or(Time::ZERO),
+            };
+            Ok((fb, t))
+        }
+        Shot::PastEnd { duration } => Err(ScreenError::PastEnd {
+            file,
+            at: match pick {
+                Pick::At(t) => t,
+                _ => duration,
+            },
+            duration,
+        }),
+        Shot::NoUpdate => Err(ScreenError::NoScreen { file }),
+        Shot::Damaged => Err(match summary.error {
+            Some(e) => e.into(),
+            None => ScreenError::Damaged { file },
+        }),
+    }
 }
 
 /// A screen that stayed unchanged from `start` to `end`.
