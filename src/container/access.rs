@@ -34,11 +34,15 @@ pub const WINDOW: usize = 32 * 1024;
 /// about 4 MiB (16K symbols of 258 bytes, as zlib and Go write them), and
 /// the `.fb` reader reads 256 KiB ahead of the piece it hands out.
 const RETAIN: usize = 6 << 20;
-/// The history buffer: when full, the last RETAIN bytes move to its start.
-/// Large, so that moving costs a tenth of the output's size rather than
-/// most of it (16 MiB made the move 30% of an index build's time); its
-/// pages are touched only as output fills them.
+/// The history buffer of a reader that reads a whole file (an index
+/// build): when full, the last RETAIN bytes move to its start. Large, so
+/// that moving costs a tenth of the output's size rather than most of it
+/// (16 MiB made the move 30% of an index build's time).
 const CAPACITY: usize = 64 << 20;
+/// The history buffer of a reader resumed at an access point, which
+/// reads a few megabytes to the moment a seek wants: smaller, so that the
+/// same pages are used again rather than new ones touched.
+const RESUMED_CAPACITY: usize = 16 << 20;
 
 /// Where reading can start again: a deflate block boundary inside a gzip
 /// member, or the start of a member.
@@ -100,9 +104,18 @@ pub struct Tracker {
 impl Tracker {
     /// A tracker whose output so far is `out` bytes.
     pub fn new(out: u64) -> Tracker {
+        Tracker::with_capacity(out, CAPACITY)
+    }
+
+    /// A tracker for a reader resumed at a member's start.
+    pub fn at_member(out: u64) -> Tracker {
+        Tracker::with_capacity(out, RESUMED_CAPACITY)
+    }
+
+    fn with_capacity(out: u64, capacity: usize) -> Tracker {
         Tracker {
             r: Box::default(),
-            buf: vec![0; CAPACITY],
+            buf: vec![0; capacity],
             pos: 0,
             drained: 0,
             base: out,
@@ -116,7 +129,7 @@ impl Tracker {
 
     /// Continues from a block boundary inside a member.
     pub fn resume(ap: &AccessPoint) -> Tracker {
-        let mut t = Tracker::new(ap.out - ap.window.len() as u64);
+        let mut t = Tracker::with_capacity(ap.out - ap.window.len() as u64, RESUMED_CAPACITY);
         t.buf[..ap.window.len()].copy_from_slice(&ap.window);
         t.pos = ap.window.len();
         t.drained = t.pos;

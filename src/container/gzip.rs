@@ -89,7 +89,7 @@ impl<R: BufRead> GzipReader<R> {
         let mut g = GzipReader::new(src);
         g.consumed = ap.compressed;
         if ap.member_start {
-            g.tracker = Some(Box::new(Tracker::new(ap.out)));
+            g.tracker = Some(Box::new(Tracker::at_member(ap.out)));
         } else {
             g.tracker = Some(Box::new(Tracker::resume(ap)));
             g.state = State::Body;
