@@ -176,7 +176,7 @@ fn header_need(got: &[u8]) -> usize {
 
 /// Parses a gzip member header: Ok(Some(len)) when complete, Ok(None) when
 /// more bytes are needed (RFC 1952 section 2.3).
-fn parse_header(h: &[u8]) -> Result<Option<usize>, &'static str> {
+pub(crate) fn parse_header(h: &[u8]) -> Result<Option<usize>, &'static str> {
     if h.len() < 10 {
         if h.len() >= 2 && h[..2] != [0x1f, 0x8b] {
             return Err("not gzip magic");

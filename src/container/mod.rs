@@ -9,6 +9,7 @@ pub mod access;
 pub mod fb;
 pub mod fbs;
 pub mod gzip;
+pub mod salvage;
 pub mod writer;
 
 pub use fb::{FbReader, SeekPoint};
