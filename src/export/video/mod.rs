@@ -478,6 +478,7 @@ pub fn export_file(
         passes += 1;
         let play = PlayOptions {
             draw_cursor: options.cursor,
+            salvage: options.salvage,
             ..Default::default()
         };
         let mut player = Player::open(input, play)?;
