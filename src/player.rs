@@ -276,64 +276,60 @@ impl Player {
         starts: &mut std::collections::VecDeque<(u64, u64)>,
     ) {
         let o = self.options;
-        let (parser, lost) =
-            self.parser
-                .after_damage(resume.stream_offset, o.keep_shown, o.draw_cursor);
-        self.parser = parser;
-        s.resumed(lost);
-        starts.clear();
-        let mut pieces = resume.pieces.into_iter();
-        for (bytes, time, offset) in pieces.by_ref() {
-            if s.searching() {
-                if let Some(again) = s.search(Some((&bytes, time, offset)), &self.parser, false) {
-                    let rest: Vec<_> = pieces.collect();
-                    let mut again = again;
-                    again.pieces.extend(rest);
-                    return self.resume_after_damage(s, again, watcher, last_update, stop, starts);
+        let mut next = Some(resume);
+        while let Some(resume) = next.take() {
+            let (parser, lost) =
+                self.parser
+                    .after_damage(resume.stream_offset, o.keep_shown, o.draw_cursor);
+            self.parser = parser;
+            s.resumed(resume.stream_offset, lost);
+            starts.clear();
+            let mut pieces = resume.pieces.into_iter();
+            while let Some((bytes, time, offset)) = pieces.next() {
+                if s.searching() {
+                    if let Some(mut again) =
+                        s.search(Some((&bytes, time, offset)), &self.parser, false)
+                    {
+                        again.pieces.extend(pieces.by_ref());
+                        next = Some(again);
+                        break;
+                    }
+                    continue;
                 }
-                continue;
-            }
-            if watcher.before_piece(time, self.parser.screen()).is_break() {
-                *stop = true;
-                return;
-            }
-            s.keep(&bytes, time, offset);
-            starts.push_back((self.parser.offset(), offset));
-            let mut on_event = |event: Event, screen: &Screen| {
-                if let Event::Update { time, .. } = event {
-                    *last_update = Some(time);
-                    s.update(time);
-                }
-                if watcher.event(&event, screen).is_break() {
+                if watcher.before_piece(time, self.parser.screen()).is_break() {
                     *stop = true;
+                    return;
                 }
-            };
-            let fed = self.parser.feed(&bytes, time, &mut on_event);
-            if *stop {
-                return;
-            }
-            match fed {
-                Ok(()) => s.fed(&self.parser),
-                Err(e) => {
-                    let at = starts
-                        .iter()
-                        .rev()
-                        .find(|(st, _)| *st <= e.offset)
-                        .map_or(offset, |(st, c)| c + (e.offset - st));
-                    s.bad_message(&self.parser, &e, at, *last_update);
-                    starts.clear();
-                    if let Some(again) = s.search(None, &self.parser, false) {
-                        let rest: Vec<_> = pieces.collect();
-                        let mut again = again;
-                        again.pieces.extend(rest);
-                        return self.resume_after_damage(
-                            s,
-                            again,
-                            watcher,
-                            last_update,
-                            stop,
-                            starts,
-                        );
+                s.keep(&bytes, time, offset);
+                starts.push_back((self.parser.offset(), offset));
+                let mut on_event = |event: Event, screen: &Screen| {
+                    if let Event::Update { time, .. } = event {
+                        *last_update = Some(time);
+                        s.update(time);
+                    }
+                    if watcher.event(&event, screen).is_break() {
+                        *stop = true;
+                    }
+                };
+                let fed = self.parser.feed(&bytes, time, &mut on_event);
+                if *stop {
+                    return;
+                }
+                match fed {
+                    Ok(()) => s.fed(&self.parser),
+                    Err(e) => {
+                        let at = starts
+                            .iter()
+                            .rev()
+                            .find(|(st, _)| *st <= e.offset)
+                            .map_or(offset, |(st, c)| c + (e.offset - st));
+                        s.bad_message(&self.parser, &e, at, *last_update);
+                        starts.clear();
+                        if let Some(mut again) = s.search(None, &self.parser, false) {
+                            again.pieces.extend(pieces.by_ref());
+                            next = Some(again);
+                            break;
+                        }
                     }
                 }
             }

@@ -145,10 +145,6 @@ impl Salvage {
 
     /// Notes a piece that decodes normally, before it is fed.
     pub fn keep(&mut self, bytes: &[u8], time: Time, container: u64) {
-        if self.tail.bytes.is_empty() {
-            self.tail.at = self.received;
-            self.tail.pieces.clear();
-        }
         self.tail.push(bytes, time, container);
         self.received += bytes.len() as u64;
     }
@@ -288,13 +284,17 @@ impl Salvage {
         self.search = None;
     }
 
-    /// After resuming: notes the first update's time and whether zlib
-    /// history was lost.
-    pub fn resumed(&mut self, zlib_lost: bool) {
+    /// Decoding goes on at `stream_offset`: notes whether zlib history was
+    /// lost.
+    pub fn resumed(&mut self, stream_offset: u64, zlib_lost: bool) {
         if let Some(d) = self.damaged.last_mut() {
             d.zlib_history_lost |= zlib_lost;
         }
-        self.tail = Held::default();
+        // The pieces from `stream_offset` on are fed again from here.
+        self.tail = Held {
+            at: stream_offset,
+            ..Held::default()
+        };
     }
 
     pub fn update(&mut self, time: Time) {

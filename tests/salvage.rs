@@ -225,3 +225,37 @@ fn corpus_recordings_survive_damage() {
         }
     }
 }
+
+/// A ZRLE recording whose stream breaks again after each resync (its zlib
+/// history is lost): salvage goes on, each stretch once, and ends. It
+/// used to replay the same bytes forever, placing them at the wrong
+/// stream offset after a resync.
+#[test]
+fn repeated_damage_in_a_zrle_recording_ends() {
+    let Some(dir) = common::corpus() else { return };
+    let clean = dir.join("enc_xvnc_zrle.fb");
+    let tmp = common::TempDir::new("salvage-zrle");
+    let mut d = inflate(&clean);
+    let at = (d.len() - 1) * 3 / 4;
+    d[at] ^= 0x5a;
+    let damaged = write(tmp.path(), "zrle.fb", &gzip(&d));
+    let (good, _) = frames(&clean, false);
+    let started = Instant::now();
+    let (got, s) = frames(&damaged, true);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert!(!s.damaged.is_empty());
+    assert!(
+        s.damaged.iter().all(|d| d.zlib_history_lost),
+        "{:#?}",
+        s.damaged
+    );
+    let updates = |sum: &Summary| sum.last_update;
+    assert!(updates(&s).is_some() && got.len() + 2 >= good.len());
+    let first = s.damaged[0].time_found;
+    for (k, (t, h)) in got.iter().enumerate() {
+        if *t < first {
+            assert_eq!(h, &good[k].1, "frame {k} before the damage");
+        }
+    }
+}
