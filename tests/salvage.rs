@@ -259,3 +259,39 @@ fn repeated_damage_in_a_zrle_recording_ends() {
         }
     }
 }
+
+/// `export --salvage` to Matroska marks the damaged stretch as a chapter
+/// from the last update before it to the first update after it.
+#[test]
+fn matroska_export_marks_the_damage_as_a_chapter() {
+    let Some(ffprobe) = common::tool("ffprobe") else {
+        return;
+    };
+    let clean = common::testdata().join("minimega_qemu_ipxe.fb");
+    let tmp = common::TempDir::new("salvage-mkv");
+    let mut d = inflate(&clean);
+    let heads = update_headers(&d);
+    d[heads[heads.len() / 2] + 8] ^= 0x40;
+    let damaged = write(tmp.path(), "d.fb", &gzip(&d));
+    let out = tmp.path().join("d.mkv");
+    let options = rfbplay::export::video::VideoOptions {
+        salvage: true,
+        ..Default::default()
+    };
+    let report =
+        rfbplay::export::video::export_file(&damaged, &out, &options, &NoProgress).unwrap();
+    let span = &report.export.summary.damaged[0];
+    let probe = std::process::Command::new(ffprobe)
+        .args(["-v", "error", "-show_chapters", "-of", "json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let ch = &j["chapters"][0];
+    let secs = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    let before = span.time_before.unwrap().as_secs_f64();
+    let after = span.time_after.unwrap().as_secs_f64();
+    assert!((secs(&ch["start_time"]) - before).abs() < 0.002, "{ch}");
+    assert!((secs(&ch["end_time"]) - after).abs() < 0.002, "{ch}");
+    assert!(ch["tags"]["title"].as_str().unwrap().starts_with("damaged"));
+}

@@ -92,6 +92,7 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "-".into());
             let state = match (&info.error, &info.truncated) {
                 (Some(_), _) => "damaged",
+                (None, _) if !info.damaged.is_empty() => "salvaged",
                 (None, Some(_)) => "cut",
                 (None, None) => "complete",
             };
