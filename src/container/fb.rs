@@ -18,6 +18,9 @@ use std::io::{BufRead, ErrorKind, Read};
 /// Longest record header accepted: two u64 values, a space and CRLF.
 const MAX_HEADER: usize = 48;
 const BUF_SIZE: usize = 1 << 18;
+/// Decompressed bytes a salvage scan looks through for chunk records
+/// before it takes the gzip stream itself for damaged.
+const SCAN_BEFORE_BLOCKS: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Where {
@@ -78,6 +81,8 @@ pub struct FbReader {
     /// gap being skipped.
     salvage: Option<std::path::PathBuf>,
     gap: Option<Gap>,
+    /// Decompressed bytes a salvage scan has looked through.
+    scanned: u64,
 }
 
 /// A place to start reading an `.fb` file again: the end of a piece
@@ -125,6 +130,7 @@ impl FbReader {
             last_piece: None,
             salvage: None,
             gap: None,
+            scanned: 0,
         }
     }
 
@@ -454,6 +460,23 @@ impl FbReader {
                         }
                         super::salvage::Records::NeedMore(p) => {
                             self.start += p;
+                            self.scanned += p as u64;
+                            // No records within a while of a gzip file's
+                            // damage: the deflate stream itself decodes
+                            // garbage; read on at a later block.
+                            if self.scanned > SCAN_BEFORE_BLOCKS {
+                                if let Source::Gzip(g) = &self.src {
+                                    let after = g.compressed_offset();
+                                    let count = self.offset + self.end as u64;
+                                    if !self.reopen_after(after, count)? {
+                                        if let Some(gap) = self.gap.take() {
+                                            return Ok(Out::Gap(gap));
+                                        }
+                                        return Ok(Out::End(End::Complete));
+                                    }
+                                    continue;
+                                }
+                            }
                             if self.eof {
                                 // Nothing readable follows the damage.
                                 self.start = self.end;
@@ -469,6 +492,64 @@ impl FbReader {
                 }
             }
         }
+    }
+
+    /// Salvage: reads on at the first deflate block or gzip member after
+    /// compressed byte `after` that decodes into chunk records, counting
+    /// decompressed bytes on from `count`. False: none is left.
+    fn reopen_after(&mut self, after: u64, count: u64) -> Result<bool, ContainerError> {
+        let path = self.salvage.clone().expect("salvage is on");
+        let mut file = std::fs::File::open(&path)?;
+        let found = super::salvage::find_resync(&mut file, after, &self.limits)?;
+        let Some(found) = found else {
+            self.finished = true;
+            self.start = self.end;
+            return Ok(false);
+        };
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(found.compressed))?;
+        let window = if found.member_start {
+            Vec::new()
+        } else {
+            vec![0; super::access::WINDOW]
+        };
+        let ap = AccessPoint {
+            out: window.len() as u64,
+            compressed: found.compressed,
+            bits: found.bits,
+            bit_buf: found.bit_buf,
+            crc: 0,
+            member_len: 0,
+            member_start: found.member_start,
+            window,
+        };
+        let reader: Box<dyn BufRead + Send> =
+            Box::new(std::io::BufReader::with_capacity(1 << 16, file));
+        self.src = Source::Gzip(Box::new(GzipReader::resume_unchecked(reader, &ap)));
+        self.offset = count;
+        self.start = 0;
+        self.end = 0;
+        self.eof = false;
+        self.gzip_cut = false;
+        self.scanned = 0;
+        if let Some(gap) = self.gap.as_mut() {
+            gap.file_resumed_at = Some(found.compressed);
+            gap.uncertain_bytes += found.found.uncertain;
+        }
+        let mut skip = found.found.skip;
+        while skip > 0 {
+            if self.available() == 0 {
+                self.fill()?;
+                if self.available() == 0 {
+                    break;
+                }
+            }
+            let n = (self.available() as u64).min(skip) as usize;
+            self.start += n;
+            skip -= n as u64;
+        }
+        self.at = Where::Header;
+        Ok(true)
     }
 
     /// Salvage: starts skipping the damage `e` reports. Some: what to hand
@@ -487,64 +568,20 @@ impl FbReader {
         });
         match e {
             ContainerError::BadRecord { .. } | ContainerError::ChunkTooLong { .. } => {
+                self.scanned = 0;
                 // The bad header's first byte cannot start the next record.
                 self.start = (self.start + 1).min(self.end);
                 self.at = Where::Scan;
                 Ok(None)
             }
             ContainerError::Corrupt { file_offset, .. } => {
-                let damaged_at = self.offset + self.end as u64;
                 gap.file_offset.get_or_insert(file_offset);
-                let path = self.salvage.clone().expect("salvage is on");
-                let mut file = std::fs::File::open(&path)?;
-                let found = super::salvage::find_resync(&mut file, file_offset, &self.limits)?;
-                let Some(found) = found else {
-                    self.finished = true;
-                    self.start = self.end;
-                    return Ok(Some(Out::Gap(self.gap.take().expect("just set"))));
-                };
-                use std::io::{Seek, SeekFrom};
-                file.seek(SeekFrom::Start(found.compressed))?;
-                let window = if found.member_start {
-                    Vec::new()
+                let damaged_at = self.offset + self.end as u64;
+                if self.reopen_after(file_offset, damaged_at)? {
+                    Ok(None)
                 } else {
-                    vec![0; super::access::WINDOW]
-                };
-                let ap = AccessPoint {
-                    out: window.len() as u64,
-                    compressed: found.compressed,
-                    bits: found.bits,
-                    bit_buf: found.bit_buf,
-                    crc: 0,
-                    member_len: 0,
-                    member_start: found.member_start,
-                    window,
-                };
-                let reader: Box<dyn BufRead + Send> =
-                    Box::new(std::io::BufReader::with_capacity(1 << 16, file));
-                self.src = Source::Gzip(Box::new(GzipReader::resume_unchecked(reader, &ap)));
-                self.offset = damaged_at;
-                self.start = 0;
-                self.end = 0;
-                self.eof = false;
-                self.gzip_cut = false;
-                let gap = self.gap.as_mut().expect("just set");
-                gap.file_resumed_at = Some(found.compressed);
-                gap.uncertain_bytes += found.found.uncertain;
-                let mut skip = found.found.skip;
-                while skip > 0 {
-                    if self.available() == 0 {
-                        self.fill()?;
-                        if self.available() == 0 {
-                            break;
-                        }
-                    }
-                    let n = (self.available() as u64).min(skip) as usize;
-                    self.start += n;
-                    skip -= n as u64;
+                    Ok(Some(Out::Gap(self.gap.take().expect("just set"))))
                 }
-                self.at = Where::Header;
-                Ok(None)
             }
             other => Err(other),
         }
