@@ -4,7 +4,8 @@
 //! it gathers what follows and looks for the next place where a
 //! FramebufferUpdate starts (a header whose first rectangle fits the screen
 //! with a known encoding), confirmed by decoding two updates from there on
-//! a copy of the parser without error. The player then goes on from there,
+//! a copy of the parser without error (or one, when the next fails inside
+//! a rectangle's data rather than in the stream's structure). The player then goes on from there,
 //! and each skipped stretch becomes a [`Damage`] in the playback summary.
 
 use crate::container::Gap;
@@ -306,6 +307,19 @@ impl Salvage {
     }
 }
 
+/// Whether a trial's error lies inside a rectangle's data rather than in
+/// the stream's structure (message type, rectangle header).
+fn data_damage(e: &ParseError) -> bool {
+    use crate::decode::RectError;
+    match &e.kind {
+        crate::rfb::ParseErrorKind::Rect { error, .. } => !matches!(
+            error.root(),
+            RectError::OutsideScreen { .. } | RectError::Unsupported | RectError::Limit(_)
+        ),
+        _ => false,
+    }
+}
+
 impl Search {
     /// Tries candidates from `pos` on; Some(position) once one is
     /// confirmed.
@@ -344,7 +358,13 @@ impl Search {
                         *updates += 1;
                     }
                 });
-                if r.is_err() {
+                if let Err(e) = r {
+                    // An update decoded, and the next one starts with a
+                    // well-formed header but has damaged data (bytes that
+                    // a corrupt gzip stream copied on): the place is right.
+                    if t.updates >= 1 && data_damage(&e) {
+                        return Some(t.pos);
+                    }
                     failed = true;
                     break;
                 }
