@@ -25,7 +25,7 @@ fn cut_point(path: &Path) -> Result<(u64, u64), String> {
     let (mut pieces, mut cut) = (0u64, None);
     loop {
         match src.next_piece().map_err(|e| e.to_string())? {
-            Piece::End(_) => break,
+            Piece::End(_) | Piece::Gap(_) => break,
             Piece::Data { time, bytes, .. } => {
                 pieces += 1;
                 if parser.feed(bytes, time, &mut |_, _| {}).is_err() {
@@ -54,7 +54,7 @@ fn run(input: &Path, output: &Path, seconds: f64, level: u32) -> Result<(), Stri
                 Piece::Data { time, bytes, .. } => writer
                     .chunk(i * period + time.0, bytes)
                     .map_err(|e| e.to_string())?,
-                Piece::End(_) => break,
+                Piece::End(_) | Piece::Gap(_) => break,
             }
         }
     }

@@ -30,6 +30,7 @@ fn drain(c: &mut dyn Container) {
                 }
             }
             Ok(Piece::End(_)) | Err(_) => return,
+            Ok(Piece::Gap(_)) => {}
         }
     }
 }

@@ -42,6 +42,47 @@ pub struct Info {
     pub error: Option<String>,
     /// The file byte where data that is not part of the recording starts.
     pub trailing_data_at: Option<u64>,
+    /// With `--salvage`: every damaged stretch that was skipped.
+    pub damaged: Vec<DamageInfo>,
+}
+
+/// A damaged stretch, as `info --json` lists it (see
+/// [`crate::salvage::Damage`]).
+#[derive(Debug, Serialize)]
+pub struct DamageInfo {
+    pub cause: String,
+    pub decompressed_offset: u64,
+    pub resumed_decompressed_offset: Option<u64>,
+    pub file_offset: Option<u64>,
+    pub resumed_file_offset: Option<u64>,
+    pub stream_offset: u64,
+    pub resumed_stream_offset: Option<u64>,
+    pub updates_before: u64,
+    pub last_update_before_s: Option<f64>,
+    pub found_at_s: f64,
+    pub next_update_s: Option<f64>,
+    pub uncertain_bytes: u64,
+    pub zlib_history_lost: bool,
+}
+
+impl From<&crate::salvage::Damage> for DamageInfo {
+    fn from(d: &crate::salvage::Damage) -> Self {
+        DamageInfo {
+            cause: d.cause.clone(),
+            decompressed_offset: d.offset,
+            resumed_decompressed_offset: d.resumed_offset,
+            file_offset: d.file_offset,
+            resumed_file_offset: d.resumed_file_offset,
+            stream_offset: d.stream_offset,
+            resumed_stream_offset: d.resumed_stream_offset,
+            updates_before: d.updates_before,
+            last_update_before_s: d.time_before.map(Time::as_secs_f64),
+            found_at_s: d.time_found.as_secs_f64(),
+            next_update_s: d.time_after.map(Time::as_secs_f64),
+            uncertain_bytes: d.uncertain_bytes,
+            zlib_history_lost: d.zlib_history_lost,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -132,6 +173,7 @@ pub fn gather(player: &mut Player, progress: &dyn Progress) -> (Info, Summary) {
         truncated,
         error: summary.error.as_ref().map(|e| crate::error_chain(e)),
         trailing_data_at: summary.trailing_data_at,
+        damaged: summary.damaged.iter().map(DamageInfo::from).collect(),
     };
     (info, summary)
 }

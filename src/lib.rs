@@ -33,6 +33,7 @@ pub mod player;
 pub mod progress;
 pub mod record;
 pub mod rfb;
+pub mod salvage;
 pub mod sampler;
 pub mod serve;
 pub mod synth;

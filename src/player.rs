@@ -59,6 +59,8 @@ pub struct Summary {
     pub last_update: Option<Time>,
     /// Time of the last chunk read.
     pub last_time: Time,
+    /// With salvage: every damaged stretch that was skipped.
+    pub damaged: Vec<crate::salvage::Damage>,
     /// Where an unfinished message starts, when the stream ends inside one.
     pub unfinished_message_at: Option<u64>,
     pub stream_bytes: u64,
@@ -122,6 +124,9 @@ pub struct PlayOptions {
     pub draw_cursor: bool,
     /// Measure the pixels each update really changed (needs `keep_shown`).
     pub measure_damage: bool,
+    /// Play on past damage (see [`crate::salvage`]); damage is reported in
+    /// [`Summary::damaged`] instead of ending the playback.
+    pub salvage: bool,
 }
 
 impl Default for PlayOptions {
@@ -131,6 +136,7 @@ impl Default for PlayOptions {
             keep_shown: true,
             draw_cursor: false,
             measure_damage: false,
+            salvage: false,
         }
     }
 }
@@ -143,6 +149,7 @@ pub struct Player {
     file_len: u64,
     /// The last update before the place a resumed player starts at.
     resumed_after: Option<Time>,
+    options: PlayOptions,
 }
 
 /// Called after each piece is applied, with the parser, the container and
@@ -195,6 +202,7 @@ impl Player {
             parser,
             file_len,
             resumed_after: last_update,
+            options,
         })
     }
 
@@ -206,6 +214,8 @@ impl Player {
         let file_len = std::fs::metadata(path).map_err(|e| wrap(e.into()))?.len();
         let container = if tracking {
             container::open_tracking(path)
+        } else if options.salvage {
+            container::open_salvage(path)
         } else {
             container::open(path)
         }
@@ -231,6 +241,7 @@ impl Player {
             parser,
             file_len,
             resumed_after: None,
+            options,
         })
     }
 
@@ -250,6 +261,79 @@ impl Player {
 
     pub fn container(&self) -> &dyn Container {
         self.container.as_ref()
+    }
+
+    /// Salvage found where to go on: a parser from there, fed the pieces
+    /// gathered since, as if they came now. Damage among them starts a new
+    /// search with the rest.
+    fn resume_after_damage(
+        &mut self,
+        s: &mut crate::salvage::Salvage,
+        resume: crate::salvage::Resume,
+        watcher: &mut dyn Watcher,
+        last_update: &mut Option<Time>,
+        stop: &mut bool,
+        starts: &mut std::collections::VecDeque<(u64, u64)>,
+    ) {
+        let o = self.options;
+        let mut next = Some(resume);
+        while let Some(resume) = next.take() {
+            let (parser, lost) =
+                self.parser
+                    .after_damage(resume.stream_offset, o.keep_shown, o.draw_cursor);
+            self.parser = parser;
+            s.resumed(resume.stream_offset, lost);
+            starts.clear();
+            let mut pieces = resume.pieces.into_iter();
+            while let Some((bytes, time, offset)) = pieces.next() {
+                if s.searching() {
+                    if let Some(mut again) =
+                        s.search(Some((&bytes, time, offset)), &self.parser, false)
+                    {
+                        again.pieces.extend(pieces.by_ref());
+                        next = Some(again);
+                        break;
+                    }
+                    continue;
+                }
+                if watcher.before_piece(time, self.parser.screen()).is_break() {
+                    *stop = true;
+                    return;
+                }
+                s.keep(&bytes, time, offset);
+                starts.push_back((self.parser.offset(), offset));
+                let mut on_event = |event: Event, screen: &Screen| {
+                    if let Event::Update { time, .. } = event {
+                        *last_update = Some(time);
+                        s.update(time);
+                    }
+                    if watcher.event(&event, screen).is_break() {
+                        *stop = true;
+                    }
+                };
+                let fed = self.parser.feed(&bytes, time, &mut on_event);
+                if *stop {
+                    return;
+                }
+                match fed {
+                    Ok(()) => s.fed(&self.parser),
+                    Err(e) => {
+                        let at = starts
+                            .iter()
+                            .rev()
+                            .find(|(st, _)| *st <= e.offset)
+                            .map_or(offset, |(st, c)| c + (e.offset - st));
+                        s.bad_message(&self.parser, &e, at, *last_update);
+                        starts.clear();
+                        if let Some(mut again) = s.search(None, &self.parser, false) {
+                            again.pieces.extend(pieces.by_ref());
+                            next = Some(again);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Plays to the end, to damage, or until the watcher stops it.
@@ -275,6 +359,7 @@ impl Player {
         // even when that is many pieces back.
         let mut starts: std::collections::VecDeque<(u64, u64)> = Default::default();
         let mut last_end = 0;
+        let mut salvage = self.options.salvage.then(crate::salvage::Salvage::default);
         let outcome = loop {
             let piece = match self.container.next_piece() {
                 Ok(p) => p,
@@ -287,6 +372,13 @@ impl Player {
             };
             let (time, offset, bytes) = match piece {
                 Piece::End(end) => break Ok(end),
+                Piece::Gap(gap) => {
+                    if let Some(s) = salvage.as_mut() {
+                        s.gap(&self.parser, gap, last_update);
+                        starts.clear();
+                    }
+                    continue;
+                }
                 Piece::Data {
                     time,
                     offset,
@@ -295,6 +387,26 @@ impl Player {
             };
             last_time = time;
             last_end = offset + bytes.len() as u64;
+            if let Some(s) = salvage.as_mut() {
+                if s.searching() {
+                    let found = s.search(Some((bytes, time, offset)), &self.parser, false);
+                    if let Some(resume) = found {
+                        self.resume_after_damage(
+                            s,
+                            resume,
+                            watcher,
+                            &mut last_update,
+                            &mut stop,
+                            &mut starts,
+                        );
+                    }
+                    if stop {
+                        break Ok(End::Complete);
+                    }
+                    continue;
+                }
+                s.keep(bytes, time, offset);
+            }
             if watcher.before_piece(time, self.parser.screen()).is_break() {
                 stop = true;
                 break Ok(End::Complete);
@@ -314,6 +426,24 @@ impl Player {
                     .rev()
                     .find(|(s, _)| *s <= source.offset)
                     .map_or(offset, |(s, c)| c + (source.offset - s));
+                if let Some(s) = salvage.as_mut() {
+                    s.bad_message(&self.parser, &source, container_offset, last_update);
+                    starts.clear();
+                    if let Some(resume) = s.search(None, &self.parser, false) {
+                        self.resume_after_damage(
+                            s,
+                            resume,
+                            watcher,
+                            &mut last_update,
+                            &mut stop,
+                            &mut starts,
+                        );
+                    }
+                    if stop {
+                        break Ok(End::Complete);
+                    }
+                    continue;
+                }
                 break Err(PlayError::Stream {
                     file: self.path.clone(),
                     container_offset,
@@ -322,6 +452,9 @@ impl Player {
             }
             if stop {
                 break Ok(End::Complete);
+            }
+            if let Some(s) = salvage.as_mut() {
+                s.fed(&self.parser);
             }
             hook(&self.parser, self.container.as_ref(), time);
             let unit = self.parser.unit_offset();
@@ -333,11 +466,29 @@ impl Player {
                 progress.update(self.container.bytes_read(), time);
             }
         };
+        // The stream ended during a search: the last candidates are judged
+        // on what there is.
+        if let (Some(s), Ok(_), false) = (salvage.as_mut(), &outcome, stop) {
+            while s.searching() {
+                match s.search(None, &self.parser, true) {
+                    Some(resume) => self.resume_after_damage(
+                        s,
+                        resume,
+                        watcher,
+                        &mut last_update,
+                        &mut stop,
+                        &mut starts,
+                    ),
+                    None => s.finish(),
+                }
+            }
+        }
         progress.finish();
         let (mut end, error) = match outcome {
             Ok(end) => (end, None),
             Err(e) => (End::Complete, Some(e)),
         };
+        let damaged = salvage.map(|s| s.damaged).unwrap_or_default();
         let unfinished = (!self.parser.at_message_boundary() && !stop && error.is_none())
             .then(|| self.parser.message_offset());
         // A complete container whose stream stops inside a message is cut
@@ -357,6 +508,7 @@ impl Player {
             last_update,
             last_time,
             unfinished_message_at: unfinished,
+            damaged,
             stream_bytes: self.parser.offset(),
             trailing_data_at: self.container.trailing_data_at(),
         }

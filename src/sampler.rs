@@ -167,6 +167,7 @@ pub fn run(
             error = Some(e);
         }
     }
+    exporter.damaged(&summary.damaged);
     let finished = exporter.finish();
     ExportReport {
         summary,

@@ -90,6 +90,7 @@ fn play_container(mut reader: FbReader) -> (usize, Vec<Framebuffer>, End) {
                     .expect("a prefix decodes without error");
             }
             Piece::End(end) => return (delivered, screens, end),
+            Piece::Gap(g) => panic!("no gaps without salvage: {g:?}"),
         }
     }
 }

@@ -144,7 +144,20 @@ pub fn done_from(
 ) -> Done {
     Done {
         duration_s: summary.last_update.map(|t| t.as_secs_f64()),
-        warning: summary.truncation_warning(file),
+        // Skipped damage says more than the cut every minimega file has.
+        warning: summary
+            .damaged
+            .first()
+            .map(|d| {
+                let more = summary.damaged.len() - 1;
+                let more = if more > 0 {
+                    format!(" (and {more} more damaged stretches)")
+                } else {
+                    String::new()
+                };
+                format!("{}: {}{more}", file.display(), d.describe())
+            })
+            .or_else(|| summary.truncation_warning(file)),
         error: extra_error.or_else(|| summary.error.as_ref().map(|e| rfbplay::error_chain(e))),
         skipped: false,
     }

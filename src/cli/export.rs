@@ -46,6 +46,10 @@ pub struct Args {
     /// editors that want it; files get bigger and slower to make.
     #[arg(long)]
     cfr: bool,
+    /// Read on past damage: skip what cannot be decoded, go on at the
+    /// next update that decodes, and report each skipped stretch.
+    #[arg(long)]
+    salvage: bool,
     /// With a folder: the format of every output (mp4, mkv, mov, webm, gif,
     /// avi), as its extension.
     #[arg(long, default_value = "mp4")]
@@ -79,6 +83,7 @@ fn video_options(args: &Args) -> anyhow::Result<VideoOptions> {
         size: args.size,
         constant_rate: args.cfr,
         cursor: args.cursor,
+        salvage: args.salvage,
     })
 }
 

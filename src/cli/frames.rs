@@ -42,6 +42,10 @@ pub struct FrameArgs {
     /// Decode from the start instead of using (or building) the seek index.
     #[arg(long)]
     no_index: bool,
+    /// Read on past damage: skip what cannot be decoded, go on at the
+    /// next update that decodes, and report each skipped stretch.
+    #[arg(long)]
+    salvage: bool,
 }
 
 /// Which frames to take, shared by `frames` and `export`.
@@ -120,6 +124,10 @@ pub struct FramesArgs {
     /// mapping names to times and update numbers. --fps is ignored.
     #[arg(long)]
     on_change: bool,
+    /// Read on past damage: skip what cannot be decoded, go on at the
+    /// next update that decodes, and report each skipped stretch.
+    #[arg(long)]
+    salvage: bool,
 }
 
 /// Says once when `--cursor` can draw nothing (only after a playback
@@ -142,6 +150,7 @@ fn run_frame_folder(args: FrameArgs) -> anyhow::Result<ExitCode> {
     };
     let options = PlayOptions {
         draw_cursor: args.cursor,
+        salvage: args.salvage,
         ..Default::default()
     };
     super::batch::execute(&plan, &args.batch, args.json, |job, out| {
@@ -192,6 +201,7 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
     }
     let options = PlayOptions {
         draw_cursor: args.cursor,
+        salvage: args.salvage,
         ..Default::default()
     };
     if let Some(n) = args.update {
@@ -221,7 +231,9 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
         TimeSpec::At(t) => Moment::At(t),
         TimeSpec::End => Moment::End,
     };
-    let (shot, summary, player) = if args.no_index {
+    // The seek index holds no damaged recording's later part: salvage
+    // decodes from the start.
+    let (shot, summary, player) = if args.no_index || args.salvage {
         let mut player = Player::open(&args.file, options)?;
         let (shot, summary) = sample(&mut player, moment, &Bar::new("decoding"));
         (shot, summary, player)
@@ -281,6 +293,7 @@ pub fn run_frames(args: FramesArgs) -> anyhow::Result<ExitCode> {
     Inputs::new(&[&args.file]).check(&args.out)?;
     let options = PlayOptions {
         draw_cursor: args.cursor,
+        salvage: args.salvage,
         ..Default::default()
     };
     let mut player = Player::open(&args.file, options)?;

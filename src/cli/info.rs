@@ -14,6 +14,10 @@ pub struct Args {
     /// Print JSON instead of text (for a folder: one object per line).
     #[arg(long)]
     json: bool,
+    /// Read on past damage: skip what cannot be decoded, go on at the next
+    /// update that decodes, and list each skipped stretch.
+    #[arg(long)]
+    salvage: bool,
     #[command(flatten)]
     batch: super::batch::BatchArgs,
 }
@@ -26,6 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.file,
         PlayOptions {
             keep_shown: false,
+            salvage: args.salvage,
             ..Default::default()
         },
     )?;
@@ -50,6 +55,7 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
             &job.input,
             PlayOptions {
                 keep_shown: false,
+                salvage: args.salvage,
                 ..Default::default()
             },
         );
@@ -86,6 +92,7 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "-".into());
             let state = match (&info.error, &info.truncated) {
                 (Some(_), _) => "damaged",
+                (None, _) if !info.damaged.is_empty() => "salvaged",
                 (None, Some(_)) => "cut",
                 (None, None) => "complete",
             };
@@ -193,6 +200,9 @@ fn print_text(out: &mut dyn Write, info: &rfbplay::info::Info) -> std::io::Resul
     }
     if let Some(e) = &info.error {
         writeln!(out, "error:       {e}")?;
+    }
+    if !info.damaged.is_empty() {
+        writeln!(out, "damaged:     {} stretches skipped", info.damaged.len())?;
     }
     Ok(())
 }

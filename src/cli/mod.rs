@@ -240,6 +240,9 @@ pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCod
     if let Some(w) = summary.trailing_data_warning(file) {
         warn(&w);
     }
+    for d in &summary.damaged {
+        warn(&format!("{}: {}", file.display(), d.describe()));
+    }
     match &summary.error {
         Some(e) => {
             eprintln!("rfbplay: error: {}", chain(e));

@@ -8,7 +8,9 @@
 
 use super::access::AccessPoint;
 use super::gzip::{GzipFailure, GzipReader};
-use super::{Container, ContainerError, End, Piece, RecordProblem, Truncation, TruncationCause};
+use super::{
+    Container, ContainerError, End, Gap, Piece, RecordProblem, Truncation, TruncationCause,
+};
 use crate::limits::Limits;
 use crate::time::Time;
 use std::io::{BufRead, ErrorKind, Read};
@@ -16,12 +18,27 @@ use std::io::{BufRead, ErrorKind, Read};
 /// Longest record header accepted: two u64 values, a space and CRLF.
 const MAX_HEADER: usize = 48;
 const BUF_SIZE: usize = 1 << 18;
+/// Decompressed bytes a salvage scan looks through for chunk records
+/// before it takes the gzip stream itself for damaged.
+const SCAN_BEFORE_BLOCKS: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Where {
     Header,
-    Payload { left: u64 },
+    Payload {
+        left: u64,
+    },
     Trailer,
+    /// Salvage: looking for the next run of well-formed records after
+    /// damage.
+    Scan,
+}
+
+/// What one step of [`FbReader::next_piece`] yields, before it is lent out.
+enum Out {
+    Data { start: usize, n: usize },
+    End(End),
+    Gap(Gap),
 }
 
 /// Where the decompressed bytes come from.
@@ -60,6 +77,12 @@ pub struct FbReader {
     /// Where the last piece handed out ends, and the payload bytes its
     /// chunk has left from there.
     last_piece: Option<(u64, u64)>,
+    /// Salvage: the file to reopen after damaged compressed data, and the
+    /// gap being skipped.
+    salvage: Option<std::path::PathBuf>,
+    gap: Option<Gap>,
+    /// Decompressed bytes a salvage scan has looked through.
+    scanned: u64,
 }
 
 /// A place to start reading an `.fb` file again: the end of a piece
@@ -105,6 +128,9 @@ impl FbReader {
             declared: 0,
             gzip_cut: false,
             last_piece: None,
+            salvage: None,
+            gap: None,
+            scanned: 0,
         }
     }
 
@@ -233,13 +259,13 @@ impl FbReader {
         self.gzip_cut = true;
     }
 
-    fn truncated(&mut self, cause: TruncationCause) -> Piece<'_> {
+    fn truncated(&mut self, cause: TruncationCause) -> End {
         self.finished = true;
-        Piece::End(End::Truncated(Truncation {
+        End::Truncated(Truncation {
             offset: self.offset + self.start as u64,
             time: self.time,
             cause,
-        }))
+        })
     }
 
     fn bad(&self, problem: RecordProblem) -> ContainerError {
@@ -288,9 +314,38 @@ impl Container for FbReader {
         }
     }
 
+    fn set_salvage(&mut self, path: &std::path::Path) {
+        self.salvage = Some(path.to_path_buf());
+    }
+
     fn next_piece(&mut self) -> Result<Piece<'_>, ContainerError> {
+        let out = loop {
+            match self.step() {
+                Ok(out) => break out,
+                Err(e) if self.salvage.is_none() => return Err(e),
+                Err(e) => {
+                    if let Some(out) = self.skip_damage(e)? {
+                        break out;
+                    }
+                }
+            }
+        };
+        Ok(match out {
+            Out::Data { start, n } => Piece::Data {
+                time: self.time,
+                offset: self.offset + start as u64,
+                bytes: &self.buf[start..start + n],
+            },
+            Out::End(end) => Piece::End(end),
+            Out::Gap(gap) => Piece::Gap(gap),
+        })
+    }
+}
+
+impl FbReader {
+    fn step(&mut self) -> Result<Out, ContainerError> {
         if self.finished {
-            return Ok(Piece::End(End::Complete));
+            return Ok(Out::End(End::Complete));
         }
         loop {
             match self.at {
@@ -299,18 +354,17 @@ impl Container for FbReader {
                         self.fill()?;
                         if self.available() == 0 {
                             let declared = self.declared;
-                            return Ok(self.truncated(TruncationCause::InsideChunk {
+                            return Ok(Out::End(self.truncated(TruncationCause::InsideChunk {
                                 chunk: self.chunks,
                                 got: declared - left,
                                 declared,
-                            }));
+                            })));
                         }
                     }
                     let n = (self.available() as u64).min(left) as usize;
                     let start = self.start;
                     self.last_piece = Some((self.offset + (start + n) as u64, left - n as u64));
                     self.start += n;
-                    let offset = self.offset + start as u64;
                     self.at = if left == n as u64 {
                         Where::Trailer
                     } else {
@@ -318,19 +372,15 @@ impl Container for FbReader {
                             left: left - n as u64,
                         }
                     };
-                    return Ok(Piece::Data {
-                        time: self.time,
-                        offset,
-                        bytes: &self.buf[start..start + n],
-                    });
+                    return Ok(Out::Data { start, n });
                 }
                 Where::Trailer => {
                     if self.available() < 2 {
                         self.fill()?;
                         if self.available() < 2 {
-                            return Ok(self.truncated(TruncationCause::InChunkTrailer {
+                            return Ok(Out::End(self.truncated(TruncationCause::InChunkTrailer {
                                 chunk: self.chunks,
-                            }));
+                            })));
                         }
                     }
                     if &self.buf[self.start..self.start + 2] != b"\r\n" {
@@ -352,7 +402,7 @@ impl Container for FbReader {
                         if self.available() == before {
                             if before == 0 && !self.gzip_cut {
                                 self.finished = true;
-                                return Ok(Piece::End(End::Complete));
+                                return Ok(Out::End(End::Complete));
                             }
                             let cause = if before == 0 {
                                 TruncationCause::UnfinishedGzip
@@ -361,7 +411,7 @@ impl Container for FbReader {
                                     chunk: self.chunks + 1,
                                 }
                             };
-                            return Ok(self.truncated(cause));
+                            return Ok(Out::End(self.truncated(cause)));
                         }
                         continue;
                     };
@@ -393,8 +443,147 @@ impl Container for FbReader {
                     } else {
                         Where::Payload { left: len }
                     };
+                    if let Some(mut gap) = self.gap.take() {
+                        gap.resumed_at = Some(self.offset + self.start as u64);
+                        let header = nl as u64 + 1;
+                        gap.resumed_at = gap.resumed_at.map(|a| a - header);
+                        return Ok(Out::Gap(gap));
+                    }
+                }
+                Where::Scan => {
+                    let full = self.available() == self.buf.len();
+                    let window = &self.buf[self.start..self.end];
+                    match super::salvage::find_records(window, &self.limits, self.eof, full) {
+                        super::salvage::Records::At(p) => {
+                            self.start += p;
+                            self.at = Where::Header;
+                        }
+                        super::salvage::Records::NeedMore(p) => {
+                            self.start += p;
+                            self.scanned += p as u64;
+                            // No records within a while of a gzip file's
+                            // damage: the deflate stream itself decodes
+                            // garbage; read on at a later block.
+                            if self.scanned > SCAN_BEFORE_BLOCKS {
+                                if let Source::Gzip(g) = &self.src {
+                                    let after = g.compressed_offset();
+                                    let count = self.offset + self.end as u64;
+                                    if !self.reopen_after(after, count)? {
+                                        if let Some(gap) = self.gap.take() {
+                                            return Ok(Out::Gap(gap));
+                                        }
+                                        return Ok(Out::End(End::Complete));
+                                    }
+                                    continue;
+                                }
+                            }
+                            if self.eof {
+                                // Nothing readable follows the damage.
+                                self.start = self.end;
+                                self.finished = true;
+                                if let Some(gap) = self.gap.take() {
+                                    return Ok(Out::Gap(gap));
+                                }
+                                return Ok(Out::End(End::Complete));
+                            }
+                            self.fill()?;
+                        }
+                    }
                 }
             }
+        }
+    }
+
+    /// Salvage: reads on at the first deflate block or gzip member after
+    /// compressed byte `after` that decodes into chunk records, counting
+    /// decompressed bytes on from `count`. False: none is left.
+    fn reopen_after(&mut self, after: u64, count: u64) -> Result<bool, ContainerError> {
+        let path = self.salvage.clone().expect("salvage is on");
+        let mut file = std::fs::File::open(&path)?;
+        let found = super::salvage::find_resync(&mut file, after, &self.limits)?;
+        let Some(found) = found else {
+            self.finished = true;
+            self.start = self.end;
+            return Ok(false);
+        };
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(found.compressed))?;
+        let window = if found.member_start {
+            Vec::new()
+        } else {
+            vec![0; super::access::WINDOW]
+        };
+        let ap = AccessPoint {
+            out: window.len() as u64,
+            compressed: found.compressed,
+            bits: found.bits,
+            bit_buf: found.bit_buf,
+            crc: 0,
+            member_len: 0,
+            member_start: found.member_start,
+            window,
+        };
+        let reader: Box<dyn BufRead + Send> =
+            Box::new(std::io::BufReader::with_capacity(1 << 16, file));
+        self.src = Source::Gzip(Box::new(GzipReader::resume_unchecked(reader, &ap)));
+        self.offset = count;
+        self.start = 0;
+        self.end = 0;
+        self.eof = false;
+        self.gzip_cut = false;
+        self.scanned = 0;
+        if let Some(gap) = self.gap.as_mut() {
+            gap.file_resumed_at = Some(found.compressed);
+            gap.uncertain_bytes += found.found.uncertain;
+        }
+        let mut skip = found.found.skip;
+        while skip > 0 {
+            if self.available() == 0 {
+                self.fill()?;
+                if self.available() == 0 {
+                    break;
+                }
+            }
+            let n = (self.available() as u64).min(skip) as usize;
+            self.start += n;
+            skip -= n as u64;
+        }
+        self.at = Where::Header;
+        Ok(true)
+    }
+
+    /// Salvage: starts skipping the damage `e` reports. Some: what to hand
+    /// out now; None: go on reading.
+    fn skip_damage(&mut self, e: ContainerError) -> Result<Option<Out>, ContainerError> {
+        let here = self.offset + self.start as u64;
+        let cause = crate::error_chain(&e);
+        let gap = self.gap.get_or_insert(Gap {
+            offset: here,
+            resumed_at: None,
+            file_offset: None,
+            file_resumed_at: None,
+            time: self.time,
+            cause,
+            uncertain_bytes: 0,
+        });
+        match e {
+            ContainerError::BadRecord { .. } | ContainerError::ChunkTooLong { .. } => {
+                self.scanned = 0;
+                // The bad header's first byte cannot start the next record.
+                self.start = (self.start + 1).min(self.end);
+                self.at = Where::Scan;
+                Ok(None)
+            }
+            ContainerError::Corrupt { file_offset, .. } => {
+                gap.file_offset.get_or_insert(file_offset);
+                let damaged_at = self.offset + self.end as u64;
+                if self.reopen_after(file_offset, damaged_at)? {
+                    Ok(None)
+                } else {
+                    Ok(Some(Out::Gap(self.gap.take().expect("just set"))))
+                }
+            }
+            other => Err(other),
         }
     }
 }

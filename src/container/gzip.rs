@@ -59,6 +59,8 @@ pub struct GzipReader<R> {
     /// Set when access points are wanted (index builds, resumed reads):
     /// inflates with miniz_oxide instead of `inflate`.
     tracker: Option<Box<Tracker>>,
+    /// The member's checksums cannot hold: reading started after damage.
+    unchecked: bool,
 }
 
 impl<R: BufRead> GzipReader<R> {
@@ -73,6 +75,7 @@ impl<R: BufRead> GzipReader<R> {
             trailing: None,
             members: 0,
             tracker: None,
+            unchecked: false,
         }
     }
 
@@ -94,6 +97,14 @@ impl<R: BufRead> GzipReader<R> {
             g.tracker = Some(Box::new(Tracker::resume(ap)));
             g.state = State::Body;
         }
+        g
+    }
+
+    /// A reader that continues after damage at `ap`, whose window is a
+    /// guess: the trailer of the member it is in is not checked.
+    pub fn resume_unchecked(src: R, ap: &AccessPoint) -> GzipReader<R> {
+        let mut g = GzipReader::resume(src, ap);
+        g.unchecked = !ap.member_start;
         g
     }
 
@@ -142,6 +153,7 @@ impl<R: BufRead> GzipReader<R> {
                     if let Some(t) = self.tracker.as_mut() {
                         t.member_start(start);
                     }
+                    self.unchecked = false;
                     self.header.clear();
                     self.inflate.reset(false);
                     self.crc.reset();
@@ -176,7 +188,7 @@ fn header_need(got: &[u8]) -> usize {
 
 /// Parses a gzip member header: Ok(Some(len)) when complete, Ok(None) when
 /// more bytes are needed (RFC 1952 section 2.3).
-fn parse_header(h: &[u8]) -> Result<Option<usize>, &'static str> {
+pub(crate) fn parse_header(h: &[u8]) -> Result<Option<usize>, &'static str> {
     if h.len() < 10 {
         if h.len() >= 2 && h[..2] != [0x1f, 0x8b] {
             return Err("not gzip magic");
@@ -264,6 +276,11 @@ impl<R: BufRead> Read for GzipReader<R> {
                         Some(t) => t.member_sums(),
                         None => (self.crc.sum(), self.crc.amount()),
                     };
+                    if std::mem::take(&mut self.unchecked) {
+                        self.members += 1;
+                        self.state = State::Between;
+                        continue;
+                    }
                     if crc != sum {
                         return Err(self.fail(at, GzipError::Checksum));
                     }

@@ -9,6 +9,7 @@ pub mod access;
 pub mod fb;
 pub mod fbs;
 pub mod gzip;
+pub mod salvage;
 pub mod writer;
 
 pub use fb::{FbReader, SeekPoint};
@@ -32,6 +33,33 @@ pub enum Piece<'a> {
     },
     /// The container ended; no more pieces follow.
     End(End),
+    /// Damage was skipped (only with salvage, see [`open_salvage`]): the
+    /// next piece does not follow on from the last one.
+    Gap(Gap),
+}
+
+/// A stretch of a container that salvage skipped: where the damage was
+/// found, where reading went on, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// Decompressed byte where the damage was found; every byte before it
+    /// was delivered.
+    pub offset: u64,
+    /// Decompressed byte where reading went on, counting the bytes read
+    /// (bytes lost inside damaged compressed data cannot be counted); None
+    /// when nothing readable followed.
+    pub resumed_at: Option<u64>,
+    /// For damaged compressed data: the file byte where inflate failed and
+    /// the one where decoding went on.
+    pub file_offset: Option<u64>,
+    pub file_resumed_at: Option<u64>,
+    /// Recording time of the last chunk read before the damage.
+    pub time: Time,
+    /// What was wrong, in words.
+    pub cause: String,
+    /// Bytes after the resume point that may differ from the original,
+    /// because they copy from the compressed window lost with the damage.
+    pub uncertain_bytes: u64,
 }
 
 /// How a container ended.
@@ -223,6 +251,10 @@ pub trait Container: Send {
     fn seek_point(&self) -> Option<SeekPoint> {
         None
     }
+    /// Reads past damage from now on, reopening `path` to skip damaged
+    /// compressed data (see [`open_salvage`]); formats that cannot are
+    /// left as they are.
+    fn set_salvage(&mut self, _path: &Path) {}
 }
 
 /// The kind of container a file holds, judged from its first bytes.
@@ -266,6 +298,15 @@ impl<R: Read> Read for Counting<R> {
 /// Opens a recording of any supported format.
 pub fn open(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
     open_with(path, false)
+}
+
+/// Opens a recording to read past damage: an `.fb` file's reader skips
+/// what it cannot read and reports each skipped stretch as a
+/// [`Piece::Gap`] (other formats read as with [`open`]).
+pub fn open_salvage(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
+    let mut c = open_with(path, false)?;
+    c.set_salvage(path);
+    Ok(c)
 }
 
 /// Opens a recording for an index build: gzip `.fb` files keep access

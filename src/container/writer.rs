@@ -84,6 +84,7 @@ mod tests {
         loop {
             match r.next_piece().unwrap() {
                 Piece::Data { time, bytes, .. } => got.push((time.0, bytes.to_vec())),
+                Piece::Gap(g) => panic!("no gaps without salvage: {g:?}"),
                 Piece::End(end) => {
                     assert_eq!(end, End::Complete);
                     break;

@@ -66,6 +66,9 @@ pub trait Exporter {
         Ok(())
     }
     /// Finishes the output; called once, after the last frame.
+    /// The damaged stretches `--salvage` skipped, told before [`Exporter::finish`];
+    /// a video marks them as chapters.
+    fn damaged(&mut self, _spans: &[crate::salvage::Damage]) {}
     fn finish(&mut self) -> Result<(), ExportError>;
     /// Frames written so far.
     fn frames_written(&self) -> u64;

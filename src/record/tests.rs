@@ -90,6 +90,7 @@ fn read_file(path: &Path) -> (Vec<u8>, End) {
         match c.next_piece().unwrap() {
             Piece::Data { bytes, .. } => all.extend_from_slice(bytes),
             Piece::End(end) => return (all, end),
+            Piece::Gap(g) => panic!("no gaps without salvage: {g:?}"),
         }
     }
 }

@@ -11,7 +11,7 @@ pub mod pixel;
 pub mod stream_map;
 
 pub use crate::wire::{Encoding, PixelFormat, Rect, ServerMessage};
-pub use parser::{Event, ParseError, ParseErrorKind, Parser, Warning, WarningKind};
+pub use parser::{Candidate, Event, ParseError, ParseErrorKind, Parser, Warning, WarningKind};
 pub use stream_map::StreamMap;
 
 /// Server-to-client message types as bare numbers, for code written before

@@ -15,8 +15,10 @@ use crate::wire::{Encoding, PixelFormat, Rect, ServerMessage};
 
 mod events;
 mod resume;
+mod salvage;
 pub use events::{Event, ParseError, ParseErrorKind, Warning, WarningKind};
 pub use resume::Saved;
+pub use salvage::Candidate;
 
 /// Capacity of the held-back buffer kept between rectangles; a larger one,
 /// left by a large compressed rectangle, is freed once empty.

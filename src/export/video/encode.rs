@@ -109,6 +109,7 @@ pub(super) fn run(
         }
     };
     let mut end = None;
+    let mut chapters = Vec::new();
     // Where the playing thread may convert colour itself, this thread uses
     // the same converter, so the output does not depend on which thread
     // happened to be less busy.
@@ -131,13 +132,17 @@ pub(super) fn run(
                 }
                 out.stats.busy += started.elapsed();
             }
-            Job::End { end_pts } => {
+            Job::End {
+                end_pts,
+                chapters: c,
+            } => {
                 end = Some(end_pts);
+                chapters = c;
                 break;
             }
         }
     }
-    out.finish(end)
+    out.finish(end, &chapters)
 }
 
 impl Output {
@@ -421,7 +426,11 @@ impl Output {
             .map_err(self.fail("writing a packet"))
     }
 
-    fn finish(mut self, end_pts: Option<i64>) -> Result<EncodeStats, VideoError> {
+    fn finish(
+        mut self,
+        end_pts: Option<i64>,
+        chapters: &[super::Chapter],
+    ) -> Result<EncodeStats, VideoError> {
         if let Some(end) = end_pts {
             if self.constant_rate {
                 self.repeat_until(end)?;
@@ -438,6 +447,20 @@ impl Output {
         // with a one-frame duration rather than lost.
         while let Some(mut p) = self.queue.pop_front() {
             self.write(&mut p, 1)?;
+        }
+        // Chapters, in milliseconds (Matroska writes them with the
+        // trailer); one that runs past the end stops there.
+        let end_ms = end_pts.map_or(i64::MAX, |e| {
+            (e as f64 * 1000.0 * f64::from(self.tb)) as i64
+        });
+        for (i, c) in chapters.iter().enumerate() {
+            let start = (c.start_s * 1000.0) as i64;
+            let stop = ((c.end_s * 1000.0).min(end_ms as f64) as i64).max(start);
+            let added = self
+                .octx
+                .add_chapter(i as i64 + 1, (1, 1000), start, stop, &c.title)
+                .map(|_| ());
+            added.map_err(self.fail("adding a chapter"))?;
         }
         self.octx
             .write_trailer()

@@ -80,7 +80,8 @@ pub(super) fn run(
                 }
                 out.stats.busy += started.elapsed();
             }
-            Job::End { end_pts } => {
+            // GIF has no chapters.
+            Job::End { end_pts, .. } => {
                 end = Some(end_pts);
                 break;
             }

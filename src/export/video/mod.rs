@@ -95,8 +95,20 @@ enum Picture {
 enum Job {
     /// A picture shown from `pts` (in frames) until the next job.
     Frame { picture: Picture, pts: i64 },
-    /// The video ends at `end_pts`.
-    End { end_pts: i64 },
+    /// The video ends at `end_pts`, with these chapters.
+    End {
+        end_pts: i64,
+        chapters: Vec<Chapter>,
+    },
+}
+
+/// A chapter of the video, in its own seconds: `export --salvage` marks
+/// each damaged stretch with one.
+#[derive(Clone, Debug)]
+pub struct Chapter {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub title: String,
 }
 
 /// What the encoder thread did.
@@ -150,6 +162,8 @@ pub struct VideoExporter {
     yuv: Option<yuv::YuvPool>,
     /// Time spent converting them.
     convert: std::time::Duration,
+    /// Damaged stretches to mark (see [`Exporter::damaged`]).
+    chapters: Vec<Chapter>,
 }
 
 impl VideoExporter {
@@ -180,6 +194,7 @@ impl VideoExporter {
             stats: EncodeStats::default(),
             yuv: None,
             convert: std::time::Duration::ZERO,
+            chapters: Vec::new(),
         })
     }
 
@@ -400,6 +415,31 @@ impl Exporter for VideoExporter {
         Ok(())
     }
 
+    fn damaged(&mut self, spans: &[crate::salvage::Damage]) {
+        // FFmpeg 5.1's MP4 muxer places chapters added after its header at
+        // the start of the video; Matroska writes them where they belong.
+        if self.format != VideoFormat::Mkv {
+            return;
+        }
+        let (from, speed) = (self.options.from.as_secs_f64(), self.options.speed);
+        let video_s = |t: crate::time::Time| ((t.as_secs_f64() - from) / speed).max(0.0);
+        self.chapters = spans
+            .iter()
+            .map(|d| {
+                let start = video_s(d.time_before.unwrap_or(d.time_found));
+                let end = d.time_after.map_or(f64::MAX, video_s);
+                Chapter {
+                    start_s: start,
+                    end_s: end.max(start),
+                    title: match d.time_after {
+                        Some(_) => format!("damaged: {}", d.cause),
+                        None => format!("damaged to the end: {}", d.cause),
+                    },
+                }
+            })
+            .collect();
+    }
+
     fn finish(&mut self) -> Result<(), ExportError> {
         if self.outgrown {
             return Ok(());
@@ -425,7 +465,8 @@ impl Exporter for VideoExporter {
             self.send_frame(pixels, pts)?;
         }
         let end_pts = last_pts + 1;
-        self.send(Job::End { end_pts })?;
+        let chapters = std::mem::take(&mut self.chapters);
+        self.send(Job::End { end_pts, chapters })?;
         let Some(worker) = self.worker.take() else {
             return Err(VideoError::EncoderStopped.into());
         };
@@ -478,6 +519,7 @@ pub fn export_file(
         passes += 1;
         let play = PlayOptions {
             draw_cursor: options.cursor,
+            salvage: options.salvage,
             ..Default::default()
         };
         let mut player = Player::open(input, play)?;

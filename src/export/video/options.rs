@@ -126,6 +126,8 @@ pub struct VideoOptions {
     pub constant_rate: bool,
     /// Draw the cursor where the recording tells its shape and position.
     pub cursor: bool,
+    /// Play on past damage (see [`crate::salvage`]).
+    pub salvage: bool,
 }
 
 impl Default for VideoOptions {
@@ -141,6 +143,7 @@ impl Default for VideoOptions {
             size: None,
             constant_rate: false,
             cursor: false,
+            salvage: false,
         }
     }
 }
