@@ -12,6 +12,7 @@
 // request; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod inputs;
 pub mod paths;
 pub mod screens;
 pub mod session;
@@ -132,6 +133,7 @@ fn router(app: Shared) -> Router {
         .route("/api/timeline", get(api_timeline))
         .route("/api/frame", get(api_frame))
         .route("/api/thumb", get(api_thumb))
+        .route("/api/inputs", get(api_inputs))
         .layer(middleware::from_fn(refuse_encoded_separators))
         .with_state(app)
 }
@@ -371,6 +373,18 @@ fn png_response(png: &Arc<Vec<u8>>, t: Option<crate::time::Time>) -> Response {
         }
     }
     r
+}
+
+/// The key and pointer events of the .kb file beside a recording.
+async fn api_inputs(State(app): State<Shared>, Query(q): Query<PathQuery>) -> Response {
+    let file = match app.resolve(q.path.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match decode(&app, move |app| inputs::read(&app.root, &file)).await {
+        Ok(found) => json(&found),
+        Err(r) => r,
+    }
 }
 
 /// The last screen, at most 192 pixels wide.

@@ -13,7 +13,7 @@ const rel = (() => {
 })();
 const st = {
   t: 0, shownT: null, duration: 0, playing: false, speed: 1, idle: 2,
-  updates: [], changes: [], markers: [], loading: false, wanted: null, timeline: null,
+  updates: [], changes: [], markers: [], loading: false, wanted: null, timeline: null, inputs: null,
 };
 window.rfbplay = st;
 $("name").textContent = rel;
@@ -148,6 +148,7 @@ function addMarkers() {
     const el = document.createElement("div");
     el.className = "marker " + m.kind;
     el.title = m.kind + " at " + fmt(m.t) + (m.text ? ": " + m.text : "");
+    el.dataset.t = String(m.t);
     el.style.left = (st.duration ? (m.t / st.duration) * 100 : 0) + "%";
     seekEl.appendChild(el);
   }
@@ -235,10 +236,28 @@ fetch("/api/timeline?path=" + encodeURIComponent(rel))
     ].sort((a, b) => a.t - b.t);
     if (tl.cut || tl.damage) $("status").textContent = (tl.damage || tl.cut).message;
     drawHeat();
-    addMarkers();
-    const m = /t=([0-9.]+)/.exec(location.hash);
-    seek(m ? Number(m[1]) : 0);
-    document.body.dataset.ready = "1";
+    return fetch("/api/inputs?path=" + encodeURIComponent(rel))
+      .then(r => r.ok ? r.json() : null)
+      .catch(() => null)
+      .then(inputs => {
+        // Key presses (blue) and pointer button presses (violet) from the
+        // .kb file beside the recording; they take part in [ and ].
+        st.inputs = inputs;
+        // Events after the recording's end have no screen to show.
+        const kb = inputs ? inputs.markers.filter(m => m.time_s <= st.duration + 0.001) : [];
+        if (kb.length) {
+          st.markers = [...st.markers, ...kb.map(m => ({ t: m.time_s, kind: m.kind, text: m.text }))]
+            .sort((a, b) => a.t - b.t);
+        }
+        if (inputs && inputs.error) $("status").textContent = inputs.error;
+        else if (inputs && kb.length < inputs.markers.length) {
+          $("status").textContent = (inputs.markers.length - kb.length) + " events of " + inputs.kb + " come after the recording's end";
+        }
+        addMarkers();
+        const m = /t=([0-9.]+)/.exec(location.hash);
+        seek(m ? Number(m[1]) : 0);
+        document.body.dataset.ready = "1";
+      });
   })
   .catch(e => { $("status").textContent = String(e.message || e); document.body.dataset.ready = "error"; });
 window.addEventListener("resize", () => { if (st.timeline) drawHeat(); });

@@ -1,0 +1,259 @@
+//! The web player's markers from a .kb file beside a recording, over HTTP
+//! and in a real headless Chromium (tools/browser_player.js): real corpus
+//! recordings paired with the corpus's real .kb files in a temporary
+//! folder. Every screen the canvas showed must equal `rfbplay frame --at T`.
+
+mod common;
+#[path = "common/serve.rs"]
+mod serve;
+
+use common::TempDir;
+use serve::Server;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn frame_at(file: &Path, t: &str) -> (u32, u32, Vec<u8>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["-q", "frame"])
+        .arg(file)
+        .arg("-")
+        .args(["--at", t])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::load_from_memory(&out.stdout).unwrap().to_rgb8();
+    (img.width(), img.height(), img.into_raw())
+}
+
+/// Node, Chromium and puppeteer-core (tools/setup.sh installs all three).
+fn browser() -> Option<PathBuf> {
+    let node = common::tool("node")?;
+    common::require(
+        Path::new("/usr/bin/chromium").is_file().then_some(()),
+        "chromium",
+    )?;
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
+    common::require(
+        tools
+            .join("node_modules/puppeteer-core")
+            .is_dir()
+            .then_some(()),
+        "puppeteer-core (tools/setup.sh installs it)",
+    )?;
+    Some(node)
+}
+
+/// Runs tools/browser_player.js; returns its JSON.
+fn drive(
+    node: &Path,
+    server: &Server,
+    mode: &str,
+    rec: &str,
+    tag: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/serve-artifacts")
+        .join(tag);
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(node)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/browser_player.js"))
+        .arg(mode)
+        .arg(server.url())
+        .arg(rec)
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "browser check failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(
+        result["notes"].as_array().unwrap().is_empty(),
+        "{}",
+        result["notes"]
+    );
+    result
+}
+
+/// Every capture equals `rfbplay frame FILE --at T`.
+fn check_frames(file: &Path, result: &serde_json::Value) -> usize {
+    let checks = result["checks"].as_array().unwrap();
+    for c in checks {
+        let t = c["t"].to_string();
+        let shown = std::fs::read(c["file"].as_str().unwrap()).unwrap();
+        let (w, h, want) = frame_at(file, &t);
+        assert_eq!(
+            (c["w"].as_u64().unwrap(), c["h"].as_u64().unwrap()),
+            (w as u64, h as u64)
+        );
+        assert!(
+            shown == want,
+            "{}: the canvas at {t} differs from `rfbplay frame --at {t}` in {} of {} bytes",
+            c["name"],
+            shown.iter().zip(&want).filter(|(a, b)| a != b).count(),
+            want.len()
+        );
+    }
+    checks.len()
+}
+
+/// lin1.fb (a real xterm recording) with lin1.kb (the corpus's
+/// durations_loadfile.kb, which includes xterm_echo_hello.kb); p.fb with
+/// p.sent.kb (pointer_select_paste.kb); none.fb with no .kb.
+fn kb_folder(corpus: &Path) -> TempDir {
+    let tmp = TempDir::new("serve-kb");
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(corpus.join(from), tmp.path().join(to)).unwrap();
+    };
+    copy("mm_xvnc_xterm.fb", "lin1.fb");
+    copy("durations_loadfile.kb", "lin1.kb");
+    copy("xterm_echo_hello.kb", "xterm_echo_hello.kb");
+    copy("mm_xvnc_bell.fb", "p.fb");
+    copy("pointer_select_paste.kb", "p.sent.kb");
+    copy("mm_qemu_ipxe.fb", "none.fb");
+    tmp
+}
+
+fn get_json(server: &Server, target: &str) -> serde_json::Value {
+    let (status, head, body) = server.get(target);
+    assert_eq!(status, 200, "{target}: {head}");
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The key-press lines of a .kb text, in order.
+fn presses(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_once(":KeyEvent,true,").map(|(_, k)| k.to_string()))
+        .collect()
+}
+
+#[test]
+fn kb_events_beside_a_recording_are_markers() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let tmp = kb_folder(&corpus);
+    let server = Server::start(tmp.path());
+
+    // Keys, through LoadFile: the included file's presses sit where the
+    // LoadFile line is, in order, and times are the sums of the delays.
+    let v = get_json(&server, "/api/inputs?path=lin1.fb");
+    assert_eq!(v["kb"], "lin1.kb");
+    assert!(v["error"].is_null(), "{}", v["error"]);
+    let top = std::fs::read_to_string(corpus.join("durations_loadfile.kb")).unwrap();
+    let inner = std::fs::read_to_string(corpus.join("xterm_echo_hello.kb")).unwrap();
+    let (before, after) = top.split_once(":LoadFile,").unwrap();
+    let want: Vec<String> = [presses(before), presses(&inner), presses(after)].concat();
+    let markers = v["markers"].as_array().unwrap();
+    let keys: Vec<&str> = markers
+        .iter()
+        .filter(|m| m["kind"] == "key")
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, want);
+    // 500ms + 250ms + 1s before the first press of c.
+    assert_eq!(markers[0]["time_s"], 1.75);
+    assert_eq!(markers[0]["text"], "c");
+    assert!(markers
+        .windows(2)
+        .all(|w| w[0]["time_s"].as_f64() <= w[1]["time_s"].as_f64()));
+
+    // Pointer button presses from NAME.sent.kb; motion and releases are
+    // counted but not marked.
+    let v = get_json(&server, "/api/inputs?path=p.fb");
+    assert_eq!(v["kb"], "p.sent.kb");
+    let texts: Vec<&str> = v["markers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "left at 166,23",
+            "left at 166,23",
+            "middle at 104,46",
+            "right at 361,141",
+            "wheel up at 361,141",
+            "wheel down at 361,141"
+        ]
+    );
+    let text = std::fs::read_to_string(corpus.join("pointer_select_paste.kb")).unwrap();
+    assert_eq!(v["events"], text.lines().count());
+    let first_press: u64 = text
+        .lines()
+        .take_while(|l| !l.contains("PointerEvent,1,"))
+        .chain(text.lines().find(|l| l.contains("PointerEvent,1,")))
+        .map(|l| l.split(':').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(v["markers"][0]["time_s"], first_press as f64 / 1e9);
+
+    let v = get_json(&server, "/api/inputs?path=none.fb");
+    assert!(v["kb"].is_null() && v["markers"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_kb_file_cannot_read_outside_the_served_folder() {
+    let tmp = TempDir::new("serve-kb-outside");
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy(common::testdata().join("rre.fb"), root.join("rre.fb")).unwrap();
+    std::fs::write(
+        tmp.path().join("secret.kb"),
+        "1:KeyEvent,true,a\nnot an event\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("rre.kb"),
+        "1:KeyEvent,true,b\n1:LoadFile,../secret.kb\n",
+    )
+    .unwrap();
+    let server = Server::start(&root);
+    let v = get_json(&server, "/api/inputs?path=rre.fb");
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("outside the folder files may be read from"),
+        "{error}"
+    );
+    // Nothing of the outside file shows, not even its syntax error.
+    assert!(
+        !error.contains("not an event") && !error.contains("line 2"),
+        "{error}"
+    );
+    assert!(v["markers"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn browser_steps_through_kb_markers() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let Some(node) = browser() else { return };
+    let tmp = kb_folder(&corpus);
+    let server = Server::start(tmp.path());
+    let result = drive(&node, &server, "markers", "lin1.fb", "markers", &[]);
+    let titles: Vec<&str> = result["marker_titles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"key at 1.750: c"), "{titles:?}");
+    assert!(
+        titles.iter().any(|t| t.ends_with(": greater")),
+        "{titles:?}"
+    );
+    let kinds = result["markers"].as_array().unwrap();
+    assert!(kinds.iter().any(|m| m["kind"] == "key"));
+    let n = check_frames(&tmp.path().join("lin1.fb"), &result);
+    assert!(n >= 20, "only {n} frames checked");
+}
