@@ -257,3 +257,154 @@ fn browser_steps_through_kb_markers() {
     let n = check_frames(&tmp.path().join("lin1.fb"), &result);
     assert!(n >= 20, "only {n} frames checked");
 }
+
+/// A folder with z.fb, a real ZRLE xterm recording with a picture that
+/// appears, stays and goes.
+fn find_folder(corpus: &Path) -> TempDir {
+    let tmp = TempDir::new("serve-find");
+    std::fs::copy(corpus.join("enc_xvnc_zrle.fb"), tmp.path().join("z.fb")).unwrap();
+    tmp
+}
+
+/// The needle of the find tests: 64x40 of the picture at 6 s, as a PNG cut
+/// from `rfbplay frame --at 6`.
+const REGION: (u32, u32, u32, u32) = (640, 80, 64, 40);
+
+fn needle_png(file: &Path, out: &Path) {
+    let (w, h, rgb) = frame_at(file, "6");
+    let img = image::RgbImage::from_raw(w, h, rgb).unwrap();
+    let (x, y, nw, nh) = REGION;
+    image::imageops::crop_imm(&img, x, y, nw, nh)
+        .to_image()
+        .save(out)
+        .unwrap();
+}
+
+/// (start, end, x, y) of each span of a find report (the CLI's or the server's).
+fn spans(v: &serde_json::Value) -> Vec<(f64, Option<f64>, u64, u64)> {
+    v["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["start_s"].as_f64().unwrap(),
+                s["end_s"].as_f64(),
+                s["x"].as_u64().unwrap(),
+                s["y"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn find_from_a_region_or_a_png_gives_what_rfbplay_find_gives() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let tmp = find_folder(&corpus);
+    let file = tmp.path().join("z.fb");
+    let png = tmp.path().join("needle.png");
+    needle_png(&file, &png);
+    let cli = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["-q", "find"])
+        .arg(&file)
+        .arg(&png)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let want = spans(&cli);
+    assert!(!want.is_empty(), "{cli}");
+    // The span holding 6 s is where the region was cut from.
+    assert!(want
+        .iter()
+        .any(|s| s.0 <= 6.0 && s.1.is_none_or(|e| e > 6.0) && (s.2, s.3) == (640, 80)));
+
+    let server = Server::start(tmp.path());
+    let (x, y, w, h) = REGION;
+    let region = format!("/api/find?path=z.fb&t=6&x={x}&y={y}&w={w}&h={h}");
+    // A second find while one runs is told to come back.
+    let first = server.send("POST", &region, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (status, head, _) = server.request_with("POST", &region, &[]);
+    assert_eq!(status, 503, "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after"), "{head}");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut { first }, &mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let body = &raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let by_region: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(spans(&by_region), want);
+    assert_eq!(
+        (by_region["width"].as_u64(), by_region["height"].as_u64()),
+        (Some(64), Some(40))
+    );
+
+    let (status, _, body) =
+        server.request_with("POST", "/api/find?path=z.fb", &std::fs::read(&png).unwrap());
+    assert_eq!(status, 200);
+    let by_png: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(spans(&by_png), want);
+
+    // Mistakes are the caller's, and say what is wrong.
+    let (status, _, body) =
+        server.request_with("POST", "/api/find?path=z.fb&t=6&x=1000&y=0&w=64&h=40", &[]);
+    assert_eq!(status, 422);
+    assert!(String::from_utf8_lossy(&body).contains("not inside the 1024x768 screen"));
+    let (status, _, body) = server.request_with("POST", "/api/find?path=z.fb", b"not a png");
+    assert_eq!(status, 422);
+    assert!(String::from_utf8_lossy(&body).contains("the uploaded PNG is not a readable PNG"));
+    assert_eq!(
+        server.request_with("POST", "/api/find?path=z.fb", &[]).0,
+        400
+    );
+    assert_eq!(
+        server.request_with("POST", "/api/find?path=../z.fb", &[]).0,
+        403
+    );
+}
+
+#[test]
+fn browser_finds_a_dragged_region() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let Some(node) = browser() else { return };
+    let tmp = find_folder(&corpus);
+    let file = tmp.path().join("z.fb");
+    let server = Server::start(tmp.path());
+    let (x, y, w, h) = REGION;
+    let (status, _, body) = server.request_with(
+        "POST",
+        &format!("/api/find?path=z.fb&t=6&x={x}&y={y}&w={w}&h={h}"),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let want: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let png = tmp.path().join("needle.png");
+    needle_png(&file, &png);
+    let mut args: Vec<String> = [x, y, w, h].map(|v| v.to_string()).into();
+    args.push(png.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = drive(&node, &server, "find", "z.fb#t=6", "find", &args);
+    assert_eq!(spans(&result["found"]), spans(&want), "{result}");
+    assert_eq!(spans(&result["found_by_upload"]), spans(&want), "{result}");
+    let hits = result["hit_markers"].as_array().unwrap();
+    assert_eq!(hits.len(), spans(&want).len());
+    assert!(
+        hits[0]["title"].as_str().unwrap().starts_with("hit at "),
+        "{hits:?}"
+    );
+    let status = result["find_status"].as_str().unwrap();
+    assert!(status.contains("found"), "{status}");
+    // ] from 0 reaches the first hit.
+    let reached = result["reached_first_hit"].as_f64().unwrap();
+    let start = spans(&want)[0].0;
+    assert!(
+        (reached - (start * 1000.0 - 1e-6).ceil() / 1000.0).abs() < 1e-6,
+        "{reached} vs {start}"
+    );
+    check_frames(&file, &result);
+}

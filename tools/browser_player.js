@@ -5,8 +5,9 @@
 //
 // usage: node tools/browser_player.js MODE BASE_URL RECORDING OUT_DIR [ARGS]
 //   markers: steps with ] through every marker; checks the .kb ones
-//   find X Y W H: selects that rectangle of the frame shown at #t=T (the
-//     URL's hash, in RECORDING as NAME#t=T) and waits for the hit markers
+//   find X Y W H [PNG]: selects that rectangle of the frame shown at #t=T
+//     (the URL's hash, in RECORDING as NAME#t=T) and waits for the hit
+//     markers; then uploads PNG as a needle through the file input
 //   live SECONDS: stays at the end of a growing recording for SECONDS and
 //     records the duration and the frames shown
 // Prints one JSON object: {checks: [{name, t, w, h, file}], ...}.
@@ -102,12 +103,24 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
       result.found = await page.evaluate(() => window.rfbplay.found);
       result.find_status = await page.$eval("#find-status", e => e.textContent);
       result.hit_markers = await page.$$eval("#seek .marker.hit", els => els.map(e => ({ title: e.title, t: Number(e.dataset.t) })));
-      // ] from the start goes to the first hit (no other markers before it).
+      // ] from the start reaches the first hit, through any markers before it.
+      const firstHit = Math.ceil(result.found.spans[0].start_s * 1000 - 1e-6) / 1000;
       await page.keyboard.press("0");
       await settled();
-      await page.keyboard.press("]");
-      await capture("first_hit");
+      for (let i = 0; i < 50; i++) {
+        await page.keyboard.press("]");
+        const c = await capture("next_marker");
+        if (Math.abs(c.t - firstHit) < 0.0006) { result.reached_first_hit = c.t; break; }
+        if (c.t > firstHit) fail("] went past the first hit, to " + c.t);
+      }
       await page.screenshot({ path: path.join(out, "find.png") });
+      // The same needle as a PNG file, through the file input.
+      if (rest[4]) {
+        await page.evaluate(() => { window.rfbplay.found = null; });
+        await (await page.$("#needle-file")).uploadFile(rest[4]);
+        await page.waitForFunction(() => window.rfbplay.found && !window.rfbplay.finding, { timeout: 60000 });
+        result.found_by_upload = await page.evaluate(() => window.rfbplay.found);
+      }
     } else if (mode === "live") {
       const seconds = Number(rest[0] || 6);
       result.live_flag = await page.evaluate(() => window.rfbplay.live);

@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod inputs;
+pub mod needle;
 pub mod paths;
 pub mod screens;
 pub mod session;
@@ -23,7 +24,7 @@ use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use screens::{Budget, FrameError, Screens};
 use serde::Deserialize;
@@ -64,6 +65,7 @@ struct App {
     budget: Budget,
     screens: Screens,
     timelines: Timelines,
+    finds: needle::Finds,
 }
 
 type Shared = Arc<App>;
@@ -88,6 +90,7 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeEr
         budget: Budget::new(config.decoders),
         screens: Screens::new(config.cache_bytes, config.sessions),
         timelines: Timelines::default(),
+        finds: needle::Finds::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
@@ -134,6 +137,10 @@ fn router(app: Shared) -> Router {
         .route("/api/frame", get(api_frame))
         .route("/api/thumb", get(api_thumb))
         .route("/api/inputs", get(api_inputs))
+        .route(
+            "/api/find",
+            post(api_find).layer(axum::extract::DefaultBodyLimit::max(needle::MAX_UPLOAD)),
+        )
         .layer(middleware::from_fn(refuse_encoded_separators))
         .with_state(app)
 }
@@ -384,6 +391,75 @@ async fn api_inputs(State(app): State<Shared>, Query(q): Query<PathQuery>) -> Re
     match decode(&app, move |app| inputs::read(&app.root, &file)).await {
         Ok(found) => json(&found),
         Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct FindQuery {
+    path: Option<String>,
+    /// The region of the screen at `t` that is the needle, when no PNG is sent.
+    t: Option<f64>,
+    x: Option<u32>,
+    y: Option<u32>,
+    w: Option<u32>,
+    h: Option<u32>,
+    threshold: Option<f64>,
+}
+
+/// Every span where a needle is on screen: the needle is the PNG in the
+/// body, or the region `x,y,w,h` of the screen at `t`. One at a time.
+async fn api_find(
+    State(app): State<Shared>,
+    Query(q): Query<FindQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let file = match app.resolve(q.path.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let source = if !body.is_empty() {
+        needle::Source::Png(body.to_vec())
+    } else {
+        match (q.t, q.x, q.y, q.w, q.h) {
+            (Some(t), Some(x), Some(y), Some(w), Some(h)) if t.is_finite() && t >= 0.0 => {
+                needle::Source::Region {
+                    t: crate::time::Time::from_secs_f64(t),
+                    x,
+                    y,
+                    w,
+                    h,
+                }
+            }
+            _ => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "send a PNG needle, or t, x, y, w and h for a region of the screen at t",
+                )
+            }
+        }
+    };
+    if q.threshold.is_some_and(|v| !(0.0..=255.0).contains(&v)) {
+        return text(StatusCode::BAD_REQUEST, "threshold must be from 0 to 255");
+    }
+    let app2 = app.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let _running = app2.finds.begin()?;
+        Some(needle::run(&file, source, q.threshold))
+    })
+    .await;
+    match result {
+        Ok(Some(Ok(report))) => json(&report),
+        Ok(Some(Err(e))) => text(StatusCode::UNPROCESSABLE_ENTITY, &crate::error_chain(&e)),
+        Ok(None) => {
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: another find is running; try again when it ends",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            r
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 

@@ -14,6 +14,7 @@ const rel = (() => {
 const st = {
   t: 0, shownT: null, duration: 0, playing: false, speed: 1, idle: 2,
   updates: [], changes: [], markers: [], loading: false, wanted: null, timeline: null, inputs: null,
+  finding: false, found: null, selecting: false,
 };
 window.rfbplay = st;
 $("name").textContent = rel;
@@ -142,9 +143,9 @@ function drawHeat() {
     g.fillRect(i, 0, 1, h);
   }
 }
-function addMarkers() {
+function addMarkers(which) {
   const seekEl = $("seek");
-  for (const m of st.markers) {
+  for (const m of st.markers.filter(which || (() => true))) {
     const el = document.createElement("div");
     el.className = "marker " + m.kind;
     el.title = m.kind + " at " + fmt(m.t) + (m.text ? ": " + m.text : "");
@@ -153,6 +154,99 @@ function addMarkers() {
     seekEl.appendChild(el);
   }
 }
+
+// Needle search: a rectangle dragged on the screen (server side, it is cut
+// from the screen at the time shown) or an uploaded PNG; the spans come back
+// as pink markers.
+async function findNeedle(query, body) {
+  if (st.finding) return;
+  st.finding = true;
+  $("find-status").textContent = "finding\u2026";
+  try {
+    for (;;) {
+      const r = await fetch("/api/find?path=" + encodeURIComponent(rel) + query,
+        { method: "POST", body: body || undefined });
+      if (r.status === 503) {
+        $("find-status").textContent = "another find is running, waiting\u2026";
+        await new Promise(res => setTimeout(res, 2000));
+        continue;
+      }
+      if (!r.ok) { $("find-status").textContent = (await r.text()).trim(); break; }
+      showHits(await r.json());
+      break;
+    }
+  } catch (e) {
+    $("find-status").textContent = String(e);
+  }
+  st.finding = false;
+}
+function showHits(report) {
+  st.found = report;
+  st.markers = st.markers.filter(m => m.kind !== "hit");
+  for (const el of document.querySelectorAll("#seek .hit")) el.remove();
+  const d = st.duration || 1;
+  for (const s of report.spans) {
+    const end = s.end_s ?? st.duration;
+    const text = report.width + "\u00d7" + report.height + " at " + s.x + "," + s.y +
+      " until " + fmt(end) + (s.open ? " (end)" : "") + ", score " + s.score;
+    st.markers.push({ t: s.start_s, kind: "hit", text });
+    const band = document.createElement("div");
+    band.className = "span hit";
+    band.style.left = (s.start_s / d) * 100 + "%";
+    band.style.width = Math.max(0.2, ((end - s.start_s) / d) * 100) + "%";
+    $("seek").appendChild(band);
+  }
+  st.markers.sort((a, b) => a.t - b.t);
+  addMarkers(m => m.kind === "hit");
+  const n = report.spans.length;
+  $("find-status").textContent = n ? n + " span" + (n > 1 ? "s" : "") + " found: ] visits them"
+    : "not found" + (report.best ? "; closest score " + report.best[0] + " at " + fmt(report.best[3]) : "");
+  if (report.error) $("find-status").textContent += " (" + report.error + ")";
+}
+function setSelecting(on) {
+  st.selecting = on;
+  $("stage").classList.toggle("selecting", on);
+  $("find-region").classList.toggle("active", on);
+  if (!on) $("selection").hidden = true;
+  else $("find-status").textContent = "drag a rectangle on the screen";
+}
+// Canvas pixel under a mouse event, clamped to the screen.
+function canvasAt(e) {
+  const r = canvas.getBoundingClientRect();
+  const x = Math.floor(((e.clientX - r.left) / r.width) * canvas.width);
+  const y = Math.floor(((e.clientY - r.top) / r.height) * canvas.height);
+  return [Math.min(Math.max(x, 0), canvas.width - 1), Math.min(Math.max(y, 0), canvas.height - 1)];
+}
+let dragFrom = null;
+function selectionBox(a, b) {
+  const x = Math.min(a[0], b[0]), y = Math.min(a[1], b[1]);
+  return { x, y, w: Math.abs(a[0] - b[0]) + 1, h: Math.abs(a[1] - b[1]) + 1 };
+}
+function drawSelection(box) {
+  const r = canvas.getBoundingClientRect(), sr = $("stage").getBoundingClientRect();
+  const kx = r.width / canvas.width, ky = r.height / canvas.height, el = $("selection");
+  el.hidden = false;
+  el.style.left = (r.left - sr.left + $("stage").scrollLeft + box.x * kx) + "px";
+  el.style.top = (r.top - sr.top + $("stage").scrollTop + box.y * ky) + "px";
+  el.style.width = box.w * kx + "px";
+  el.style.height = box.h * ky + "px";
+}
+canvas.addEventListener("mousedown", e => {
+  if (!st.selecting) return;
+  setPlaying(false);
+  dragFrom = canvasAt(e);
+  drawSelection(selectionBox(dragFrom, dragFrom));
+  e.preventDefault();
+});
+window.addEventListener("mousemove", e => { if (dragFrom) drawSelection(selectionBox(dragFrom, canvasAt(e))); });
+window.addEventListener("mouseup", e => {
+  if (!dragFrom) return;
+  const box = selectionBox(dragFrom, canvasAt(e));
+  dragFrom = null;
+  setSelecting(false);
+  if (box.w < 2 || box.h < 2 || st.shownT === null) { $("find-status").textContent = "the region is too small"; return; }
+  findNeedle("&t=" + st.shownT + "&x=" + box.x + "&y=" + box.y + "&w=" + box.w + "&h=" + box.h);
+});
 
 function applyZoom() {
   const z = $("zoom").value;
@@ -183,9 +277,12 @@ document.addEventListener("keydown", e => {
   else if (k === "[") stepMarker(-1);
   else if (k === "]") stepMarker(1);
   else if (k >= "0" && k <= "9") seek((st.duration * Number(k)) / 10);
+  else if (k === "End") seek(st.duration);
+  else if (k === "Home") seek(0);
+  else if (k === "n") setSelecting(!st.selecting);
   else if (k === "f") { if (document.fullscreenElement) document.exitFullscreen(); else $("stage").requestFullscreen().catch(() => {}); }
   else if (k === "?") toggleHelp();
-  else if (k === "Escape") $("help").classList.remove("open");
+  else if (k === "Escape") { $("help").classList.remove("open"); setSelecting(false); }
   else return;
   e.preventDefault();
 });
@@ -199,6 +296,12 @@ $("idle").onchange = e => { st.idle = Number(e.target.value); };
 $("zoom").onchange = applyZoom;
 $("download").onclick = downloadFrame;
 $("help-button").onclick = toggleHelp;
+$("find-region").onclick = () => setSelecting(!st.selecting);
+$("needle-file").onchange = e => {
+  const f = e.target.files[0];
+  if (f) findNeedle("", f);
+  e.target.value = "";
+};
 let dragging = false;
 const seekAt = e => {
   const r = $("seek").getBoundingClientRect();
