@@ -408,3 +408,180 @@ fn browser_finds_a_dragged_region() {
     );
     check_frames(&file, &result);
 }
+
+/// Writes `from` into `to` as a recorder would: the first `head` bytes at
+/// once, then the rest in `pieces` pieces `pause` apart, each flushed.
+fn write_slowly(
+    from: &Path,
+    to: &Path,
+    head: usize,
+    pieces: usize,
+    pause: std::time::Duration,
+) -> std::thread::JoinHandle<std::time::Instant> {
+    use std::io::Write;
+    let bytes = std::fs::read(from).unwrap();
+    let mut out = std::fs::File::create(to).unwrap();
+    out.write_all(&bytes[..head]).unwrap();
+    out.flush().unwrap();
+    std::thread::spawn(move || {
+        let step = (bytes.len() - head).div_ceil(pieces);
+        for piece in bytes[head..].chunks(step) {
+            std::thread::sleep(pause);
+            out.write_all(piece).unwrap();
+            out.flush().unwrap();
+        }
+        std::time::Instant::now()
+    })
+}
+
+/// `rfbplay info --json`'s duration.
+fn duration_of(file: &Path) -> f64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["-q", "info", "--json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["duration_s"].as_f64().unwrap()
+}
+
+fn ceil_ms(t: f64) -> f64 {
+    (t * 1000.0 - 1e-6).ceil() / 1000.0
+}
+
+/// minimega_qemu_ipxe.fb (a real minimega recording: its gzip stream never
+/// ends) written in 12 pieces half a second apart.
+const LIVE_SOURCE: &str = "minimega_qemu_ipxe.fb";
+
+#[test]
+fn a_growing_recording_is_followed_live() {
+    let tmp = TempDir::new("serve-live");
+    let source = common::testdata().join(LIVE_SOURCE);
+    let file = tmp.path().join("live.fb");
+    let len = std::fs::metadata(&source).unwrap().len() as usize;
+    let writer = write_slowly(
+        &source,
+        &file,
+        len / 5,
+        12,
+        std::time::Duration::from_millis(500),
+    );
+    let server = Server::start(tmp.path());
+    let mut durations = Vec::new();
+    let mut live_frames = 0;
+    while !writer.is_finished() {
+        let v = get_json(&server, "/api/timeline?path=live.fb");
+        assert_eq!(v["live"], true, "a file being written is live");
+        let d = v["duration_s"].as_f64().unwrap();
+        durations.push(d);
+        // The live end, from the follower once it has reached the end.
+        let (status, head, body) = server.get("/api/frame?path=live.fb&t=end");
+        assert_eq!(status, 200, "{head}");
+        let t: f64 = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("x-frame-time: ")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap();
+        assert!(t >= d, "the end shown ({t}) is before the duration ({d})");
+        if head.to_ascii_lowercase().contains("x-frame-source: live") {
+            live_frames += 1;
+            let img = image::load_from_memory(&body).unwrap().to_rgb8();
+            // Compared once the file is whole: kept as (t, pixels).
+            std::fs::write(
+                tmp.path().join(format!("live_{live_frames}.rgb")),
+                img.as_raw(),
+            )
+            .unwrap();
+            std::fs::write(
+                tmp.path().join(format!("live_{live_frames}.t")),
+                format!("{t:.9}"),
+            )
+            .unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(400));
+    }
+    let finished = writer.join().unwrap();
+    assert!(durations.len() >= 5, "{durations:?}");
+    assert!(durations.windows(2).all(|w| w[0] <= w[1]), "{durations:?}");
+    assert!(
+        durations.last() > durations.first(),
+        "the duration never grew: {durations:?}"
+    );
+    assert!(
+        live_frames >= 2,
+        "the follower answered {live_frames} frames"
+    );
+    for i in 1..=live_frames {
+        let t = std::fs::read_to_string(tmp.path().join(format!("live_{i}.t"))).unwrap();
+        let shown = std::fs::read(tmp.path().join(format!("live_{i}.rgb"))).unwrap();
+        let (_, _, want) = frame_at(&file, &t);
+        assert!(
+            shown == want,
+            "the live end at {t} differs from `rfbplay frame --at {t}`"
+        );
+    }
+    // Once it stops growing it is a cut recording like any other.
+    let v = loop {
+        let v = get_json(&server, "/api/timeline?path=live.fb&brief=1");
+        if v["live"] == false || finished.elapsed().as_secs() > 30 {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(v["live"], false, "{v}");
+    assert!(
+        finished.elapsed().as_secs_f64() >= 8.0,
+        "live ended too soon: {:?} {v}",
+        finished.elapsed()
+    );
+    assert!(!v["cut"].is_null());
+    assert_eq!(v["duration_s"].as_f64().unwrap(), duration_of(&file));
+}
+
+#[test]
+fn browser_follows_a_growing_recording() {
+    let Some(node) = browser() else { return };
+    let tmp = TempDir::new("serve-live-browser");
+    let source = common::testdata().join(LIVE_SOURCE);
+    let file = tmp.path().join("live.fb");
+    let len = std::fs::metadata(&source).unwrap().len() as usize;
+    let writer = write_slowly(
+        &source,
+        &file,
+        len / 5,
+        12,
+        std::time::Duration::from_millis(600),
+    );
+    let server = Server::start(tmp.path());
+    let result = drive(&node, &server, "live", "live.fb", "live", &["6"]);
+    writer.join().unwrap();
+    assert_eq!(result["live_flag"], true, "{result}");
+    let durations: Vec<f64> = result["durations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_f64().unwrap())
+        .collect();
+    assert!(durations.windows(2).all(|w| w[0] <= w[1]), "{durations:?}");
+    assert!(
+        durations.last() > durations.first(),
+        "the duration never grew: {durations:?}"
+    );
+    // At the end, the page followed it: what it showed was the end then.
+    let checks = result["checks"].as_array().unwrap();
+    let followed = checks
+        .iter()
+        .filter(|c| c["name"] == "live")
+        .filter(|c| c["t"].as_f64() == Some(ceil_ms(c["duration"].as_f64().unwrap())))
+        .count();
+    assert!(followed >= 3, "{checks:?}");
+    let last = checks.last().unwrap();
+    assert_eq!(last["name"], "live_final");
+    let d = duration_of(&file);
+    assert_eq!(result["final_duration"].as_f64().unwrap(), d);
+    assert_eq!(last["t"].as_f64().unwrap(), ceil_ms(d));
+    check_frames(&file, &result);
+}

@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod inputs;
+pub mod live;
 pub mod needle;
 pub mod paths;
 pub mod screens;
@@ -66,6 +67,7 @@ struct App {
     screens: Screens,
     timelines: Timelines,
     finds: needle::Finds,
+    live: Arc<live::Live>,
 }
 
 type Shared = Arc<App>;
@@ -91,6 +93,7 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeEr
         screens: Screens::new(config.cache_bytes, config.sessions),
         timelines: Timelines::default(),
         finds: needle::Finds::default(),
+        live: Arc::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
@@ -230,6 +233,7 @@ struct PathQuery {
 /// The list's view of a timeline.
 #[derive(serde::Serialize)]
 struct Brief<'a> {
+    live: bool,
     duration_s: f64,
     width: u32,
     height: u32,
@@ -239,9 +243,18 @@ struct Brief<'a> {
     damage: &'a Option<timeline::Stop>,
 }
 
-fn timeline_json(tl: &timeline::Timeline, brief: bool) -> Response {
+/// A timeline and whether its recording is still being written.
+#[derive(serde::Serialize)]
+struct Full<'a> {
+    live: bool,
+    #[serde(flatten)]
+    timeline: &'a timeline::Timeline,
+}
+
+fn timeline_json(tl: &timeline::Timeline, brief: bool, live: bool) -> Response {
     if brief {
         json(&Brief {
+            live,
             duration_s: tl.duration_s,
             width: tl.width,
             height: tl.height,
@@ -251,7 +264,7 @@ fn timeline_json(tl: &timeline::Timeline, brief: bool) -> Response {
             damage: &tl.damage,
         })
     } else {
-        json(tl)
+        json(&Full { live, timeline: tl })
     }
 }
 
@@ -300,11 +313,24 @@ async fn api_timeline(State(app): State<Shared>, Query(q): Query<PathQuery>) -> 
         Err(r) => return r,
     };
     let brief = q.brief.unwrap_or(0) != 0;
-    if let Some(tl) = app.timelines.cached(&file) {
-        return timeline_json(&tl, brief);
+    if let Some(tl) = app.live.timeline(&file) {
+        return timeline_json(&tl, brief, true);
     }
-    match decode(&app, move |app| app.timelines.get(&file)).await {
-        Ok(Ok(tl)) => timeline_json(&tl, brief),
+    let found = match app.timelines.cached(&file) {
+        Some(tl) => Ok(Ok(tl)),
+        None => {
+            let file = file.clone();
+            decode(&app, move |app| app.timelines.get(&file)).await
+        }
+    };
+    match found {
+        Ok(Ok(tl)) => {
+            let live = live::is_live(&file, &tl);
+            if live {
+                app.live.follow(&file);
+            }
+            timeline_json(&tl, brief, live)
+        }
         Ok(Err(e)) => text(StatusCode::UNPROCESSABLE_ENTITY, &e),
         Err(r) => r,
     }
@@ -337,6 +363,26 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
         Ok(t) => t,
         Err(r) => return r,
     };
+    // The live end of a recording still being written: the follower has it.
+    if let Some(at) = t.or_else(|| app.live.end(&file)) {
+        let (f, a) = (file.clone(), app.clone());
+        if let Some(fb) = a.live.screen_at(&f, at) {
+            let png = decode(&app, move |_| {
+                crate::export::png::png_bytes(&fb.to_rgb(), fb.width(), fb.height())
+            })
+            .await;
+            return match png {
+                Ok(Ok(png)) => {
+                    let mut r = png_response(&Arc::new(png), Some(at));
+                    r.headers_mut()
+                        .insert("x-frame-source", HeaderValue::from_static("live"));
+                    r
+                }
+                Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, &crate::error_chain(&e)),
+                Err(r) => r,
+            };
+        }
+    }
     let result = decode(&app, move |app| {
         // A timeline already read lets frames share the cache; reading one
         // just for this frame would delay it, except to know where the end is.

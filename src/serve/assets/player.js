@@ -14,7 +14,7 @@ const rel = (() => {
 const st = {
   t: 0, shownT: null, duration: 0, playing: false, speed: 1, idle: 2,
   updates: [], changes: [], markers: [], loading: false, wanted: null, timeline: null, inputs: null,
-  finding: false, found: null, selecting: false,
+  finding: false, found: null, selecting: false, live: false,
 };
 window.rfbplay = st;
 $("name").textContent = rel;
@@ -24,7 +24,8 @@ const ms = t => Math.round(t * 1000) / 1000;
 // An update's or marker's time, rounded up to the millisecond, so that the
 // screen shown there includes it.
 const ceilMs = t => Math.ceil(t * 1000 - 1e-6) / 1000;
-const clamp = t => Math.min(Math.max(t, 0), st.duration);
+// Up to the end's next millisecond: the screen there is the last one.
+const clamp = t => Math.min(Math.max(t, 0), ceilMs(st.duration));
 function fmt(t) {
   const m = Math.floor(t / 60), s = t - m * 60;
   return (m ? m + ":" + (s < 10 ? "0" : "") : "") + s.toFixed(3);
@@ -65,7 +66,7 @@ async function load() {
 }
 
 function show() {
-  $("time").textContent = fmt(st.t) + " / " + fmt(st.duration);
+  $("time").textContent = fmt(st.t) + " / " + fmt(st.duration) + (st.live ? " live" : "");
   $("cursor").style.left = (st.duration ? (st.t / st.duration) * 100 : 0) + "%";
   $("play").innerHTML = st.playing ? "&#10074;&#10074;" : "&#9654;";
 }
@@ -143,9 +144,9 @@ function drawHeat() {
     g.fillRect(i, 0, 1, h);
   }
 }
-function addMarkers(which) {
+function addMarkers() {
   const seekEl = $("seek");
-  for (const m of st.markers.filter(which || (() => true))) {
+  for (const m of st.markers) {
     const el = document.createElement("div");
     el.className = "marker " + m.kind;
     el.title = m.kind + " at " + fmt(m.t) + (m.text ? ": " + m.text : "");
@@ -182,22 +183,7 @@ async function findNeedle(query, body) {
 }
 function showHits(report) {
   st.found = report;
-  st.markers = st.markers.filter(m => m.kind !== "hit");
-  for (const el of document.querySelectorAll("#seek .hit")) el.remove();
-  const d = st.duration || 1;
-  for (const s of report.spans) {
-    const end = s.end_s ?? st.duration;
-    const text = report.width + "\u00d7" + report.height + " at " + s.x + "," + s.y +
-      " until " + fmt(end) + (s.open ? " (end)" : "") + ", score " + s.score;
-    st.markers.push({ t: s.start_s, kind: "hit", text });
-    const band = document.createElement("div");
-    band.className = "span hit";
-    band.style.left = (s.start_s / d) * 100 + "%";
-    band.style.width = Math.max(0.2, ((end - s.start_s) / d) * 100) + "%";
-    $("seek").appendChild(band);
-  }
-  st.markers.sort((a, b) => a.t - b.t);
-  addMarkers(m => m.kind === "hit");
+  renderMarkers();
   const n = report.spans.length;
   $("find-status").textContent = n ? n + " span" + (n > 1 ? "s" : "") + " found: ] visits them"
     : "not found" + (report.best ? "; closest score " + report.best[0] + " at " + fmt(report.best[3]) : "");
@@ -277,7 +263,7 @@ document.addEventListener("keydown", e => {
   else if (k === "[") stepMarker(-1);
   else if (k === "]") stepMarker(1);
   else if (k >= "0" && k <= "9") seek((st.duration * Number(k)) / 10);
-  else if (k === "End") seek(st.duration);
+  else if (k === "End") seek(ceilMs(st.duration));
   else if (k === "Home") seek(0);
   else if (k === "n") setSelecting(!st.selecting);
   else if (k === "f") { if (document.fullscreenElement) document.exitFullscreen(); else $("stage").requestFullscreen().catch(() => {}); }
@@ -324,43 +310,87 @@ window.addEventListener("hashchange", () => {
   if (m) seek(Number(m[1]));
 });
 
-fetch("/api/timeline?path=" + encodeURIComponent(rel))
+// The markers: the timeline's (bells, resizes, where a cut or damage is),
+// the .kb file's (key presses blue, pointer button presses violet; events
+// after the end have no screen) and the needle's hits (pink); all take
+// part in [ and ]. Drawn again whenever one of them changes.
+function renderMarkers() {
+  const tl = st.timeline, d = st.duration;
+  const own = [
+    ...tl.bells.map(t => ({ t, kind: "bell" })),
+    ...tl.resizes.map(([t, w, h]) => ({ t, kind: "resize", text: w + "\u00d7" + h })),
+    // A live recording is cut only because it is not finished yet.
+    ...(tl.cut && !st.live ? [{ t: Math.min(tl.cut.time_s, d), kind: "cut", text: tl.cut.message }] : []),
+    ...(tl.damage ? [{ t: Math.min(tl.damage.time_s, d), kind: "damage", text: tl.damage.message }] : []),
+  ];
+  const kb = st.inputs ? st.inputs.markers.filter(m => m.time_s <= d + 0.001)
+    .map(m => ({ t: m.time_s, kind: m.kind, text: m.text })) : [];
+  const hits = [];
+  for (const el of document.querySelectorAll("#seek .marker, #seek .span")) el.remove();
+  if (st.found) {
+    for (const s of st.found.spans) {
+      const end = s.end_s ?? d;
+      hits.push({ t: s.start_s, kind: "hit", text: st.found.width + "\u00d7" + st.found.height +
+        " at " + s.x + "," + s.y + " until " + fmt(end) + (s.open ? " (end)" : "") + ", score " + s.score });
+      const band = document.createElement("div");
+      band.className = "span hit";
+      band.style.left = (s.start_s / (d || 1)) * 100 + "%";
+      band.style.width = Math.max(0.2, ((end - s.start_s) / (d || 1)) * 100) + "%";
+      $("seek").appendChild(band);
+    }
+  }
+  st.markers = [...own, ...kb, ...hits].sort((a, b) => a.t - b.t);
+  addMarkers();
+  let note = "";
+  if (tl.damage) note = tl.damage.message;
+  else if (st.live) note = "live: still being written";
+  else if (tl.cut) note = tl.cut.message;
+  if (st.inputs && st.inputs.error) note = st.inputs.error;
+  else if (st.inputs && kb.length < st.inputs.markers.length) {
+    note = (note ? note + "; " : "") + (st.inputs.markers.length - kb.length) + " events of " +
+      st.inputs.kb + " come after the recording's end";
+  }
+  $("status").textContent = note;
+}
+function applyTimeline(tl) {
+  st.timeline = tl;
+  st.live = !!tl.live;
+  st.duration = tl.duration_s;
+  st.updates = tl.updates.map(u => u[0]);
+  st.changes = tl.updates.filter(u => u[1] > 0).map(u => u[0]);
+  document.body.classList.toggle("live", st.live);
+  drawHeat();
+  renderMarkers();
+  show();
+}
+const timelineUrl = "/api/timeline?path=" + encodeURIComponent(rel);
+// A live recording: the timeline is asked again every second; a viewer at
+// the end (paused there, or playing into it) follows the new end.
+function poll() {
+  fetch(timelineUrl)
+    .then(r => r.ok ? r.json() : Promise.reject(new Error("timeline " + r.status)))
+    .then(tl => {
+      const atEnd = st.t >= st.duration - 0.0005 && !st.playing;
+      applyTimeline(tl);
+      if (atEnd) seek(ceilMs(st.duration));
+      document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
+    })
+    .catch(() => {})
+    .finally(() => { if (st.live) setTimeout(poll, 1000); });
+}
+
+fetch(timelineUrl)
   .then(r => r.ok ? r.json() : r.text().then(t => Promise.reject(new Error(t.trim()))))
-  .then(tl => {
-    st.timeline = tl;
-    st.duration = tl.duration_s;
-    st.updates = tl.updates.map(u => u[0]);
-    st.changes = tl.updates.filter(u => u[1] > 0).map(u => u[0]);
-    st.markers = [
-      ...tl.bells.map(t => ({ t, kind: "bell" })),
-      ...tl.resizes.map(([t, w, h]) => ({ t, kind: "resize", text: w + "\u00d7" + h })),
-      ...(tl.cut ? [{ t: Math.min(tl.cut.time_s, tl.duration_s), kind: "cut", text: tl.cut.message }] : []),
-      ...(tl.damage ? [{ t: Math.min(tl.damage.time_s, tl.duration_s), kind: "damage", text: tl.damage.message }] : []),
-    ].sort((a, b) => a.t - b.t);
-    if (tl.cut || tl.damage) $("status").textContent = (tl.damage || tl.cut).message;
-    drawHeat();
-    return fetch("/api/inputs?path=" + encodeURIComponent(rel))
-      .then(r => r.ok ? r.json() : null)
-      .catch(() => null)
-      .then(inputs => {
-        // Key presses (blue) and pointer button presses (violet) from the
-        // .kb file beside the recording; they take part in [ and ].
-        st.inputs = inputs;
-        // Events after the recording's end have no screen to show.
-        const kb = inputs ? inputs.markers.filter(m => m.time_s <= st.duration + 0.001) : [];
-        if (kb.length) {
-          st.markers = [...st.markers, ...kb.map(m => ({ t: m.time_s, kind: m.kind, text: m.text }))]
-            .sort((a, b) => a.t - b.t);
-        }
-        if (inputs && inputs.error) $("status").textContent = inputs.error;
-        else if (inputs && kb.length < inputs.markers.length) {
-          $("status").textContent = (inputs.markers.length - kb.length) + " events of " + inputs.kb + " come after the recording's end";
-        }
-        addMarkers();
-        const m = /t=([0-9.]+)/.exec(location.hash);
-        seek(m ? Number(m[1]) : 0);
-        document.body.dataset.ready = "1";
-      });
-  })
+  .then(tl => fetch("/api/inputs?path=" + encodeURIComponent(rel))
+    .then(r => r.ok ? r.json() : null)
+    .catch(() => null)
+    .then(inputs => {
+      st.inputs = inputs;
+      applyTimeline(tl);
+      const m = /t=([0-9.]+)/.exec(location.hash);
+      seek(m ? Number(m[1]) : 0);
+      document.body.dataset.ready = "1";
+      if (st.live) setTimeout(poll, 1000);
+    }))
   .catch(e => { $("status").textContent = String(e.message || e); document.body.dataset.ready = "error"; });
 window.addEventListener("resize", () => { if (st.timeline) drawHeat(); });
