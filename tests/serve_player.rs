@@ -585,3 +585,69 @@ fn browser_follows_a_growing_recording() {
     assert_eq!(last["t"].as_f64().unwrap(), ceil_ms(d));
     check_frames(&file, &result);
 }
+
+/// minimega_qemu_ipxe.fb with every time multiplied by `stretch`: the same
+/// Raw updates (which carry no state from one to the next), over longer.
+fn stretched(from: &Path, to: &Path, stretch: u64) {
+    use rfbplay::container::{self, FbWriter, Piece};
+    let mut src = container::open(from).unwrap();
+    let out = std::fs::File::create(to).unwrap();
+    let mut writer = FbWriter::new(std::io::BufWriter::new(out), 1);
+    while let Piece::Data { time, bytes, .. } = src.next_piece().unwrap() {
+        writer.chunk(time.0 * stretch, bytes).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+fn index_files(cache: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(cache)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_seek_in_a_long_recording_builds_its_index_in_the_background() {
+    let tmp = TempDir::new("serve-indexer");
+    let (root, cache) = (tmp.path().join("root"), tmp.path().join("cache"));
+    std::fs::create_dir_all(&root).unwrap();
+    let source = common::testdata().join("minimega_qemu_ipxe.fb");
+    stretched(&source, &root.join("long.fb"), 4);
+    std::fs::copy(&source, root.join("short.fb")).unwrap();
+    let server = Server::start_env(
+        &["serve".as_ref(), root.as_os_str()],
+        &[("RFBPLAY_CACHE", &cache)],
+    );
+    // A short one is not worth an index.
+    let v = get_json(&server, "/api/timeline?path=short.fb");
+    assert!(v["duration_s"].as_f64().unwrap() < 60.0);
+    assert_eq!(server.get("/api/frame?path=short.fb&t=10").0, 200);
+    let v = get_json(&server, "/api/timeline?path=long.fb");
+    assert!(
+        v["duration_s"].as_f64().unwrap() > 60.0,
+        "{}",
+        v["duration_s"]
+    );
+    let (status, _, before) = server.get("/api/frame?path=long.fb&t=65");
+    assert_eq!(status, 200);
+    let started = std::time::Instant::now();
+    while index_files(&cache).is_empty() && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(index_files(&cache).len(), 1, "one index, for long.fb");
+    // Seeks now start at its checkpoints; frames stay exactly the sampler's.
+    for t in ["65", "30.5", "69"] {
+        let (status, _, png) = server.get(&format!("/api/frame?path=long.fb&t={t}"));
+        assert_eq!(status, 200);
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert!(
+            img.into_raw() == frame_at(&root.join("long.fb"), t).2,
+            "at {t}"
+        );
+    }
+    let again = server.get("/api/frame?path=long.fb&t=65").2;
+    assert!(again == before);
+}

@@ -1,6 +1,7 @@
 //! Recordings still being written, followed live. A recording is live when
-//! its file ends cut (a gzip member or chunk not finished) and was modified
-//! within the last [`WINDOW`]. For each live recording one follower thread
+//! its file ends cut (a gzip member or chunk not finished; a complete file
+//! whose RFB stream stops mid-message is finished) and was modified within
+//! the last [`WINDOW`]. For each live recording one follower thread
 //! reads it once, from the start and then on past its end as the file
 //! grows (the container waits at the end instead of calling it cut), and
 //! keeps two things current for every viewer: the timeline (the same
@@ -39,7 +40,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Whether `file`, whose timeline is `tl`, is still being written.
 pub fn is_live(file: &Path, tl: &Timeline) -> bool {
-    tl.cut.is_some() && tl.damage.is_none() && modified_within(file, WINDOW)
+    tl.file_cut() && tl.damage.is_none() && modified_within(file, WINDOW)
 }
 
 fn modified_within(file: &Path, window: Duration) -> bool {

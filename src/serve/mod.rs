@@ -12,6 +12,7 @@
 // request; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod indexer;
 pub mod inputs;
 pub mod live;
 pub mod needle;
@@ -68,6 +69,7 @@ struct App {
     timelines: Timelines,
     finds: needle::Finds,
     live: Arc<live::Live>,
+    indexer: Arc<indexer::Indexer>,
 }
 
 type Shared = Arc<App>;
@@ -94,6 +96,7 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeEr
         timelines: Timelines::default(),
         finds: needle::Finds::default(),
         live: Arc::default(),
+        indexer: Arc::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
@@ -383,6 +386,7 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
             };
         }
     }
+    let sought = file.clone();
     let result = decode(&app, move |app| {
         // A timeline already read lets frames share the cache; reading one
         // just for this frame would delay it, except to know where the end is.
@@ -402,6 +406,13 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
     .await;
     match result {
         Ok(Ok((frame, t, source))) => {
+            if source != screens::Source::Cache {
+                if let Some(tl) = app.timelines.cached(&sought) {
+                    if !live::is_live(&sought, &tl) {
+                        app.indexer.sought(&sought, tl.duration_s);
+                    }
+                }
+            }
             let mut r = png_response(&frame.png, Some(t));
             r.headers_mut()
                 .insert("x-frame-source", HeaderValue::from_static(source.name()));

@@ -5,7 +5,7 @@
 //! a cut or damaged file stops. Computed once per file version and cached
 //! by (path, size, modification time).
 
-use crate::container::End;
+use crate::container::{End, TruncationCause};
 use crate::inspect::{entries, Entry};
 use crate::player::{PlayOptions, Player, Summary};
 use crate::progress::NoProgress;
@@ -44,6 +44,11 @@ pub struct Timeline {
     update_times: Vec<(Time, bool)>,
     #[serde(skip)]
     duration: Option<Time>,
+    /// The file itself is cut (a gzip stream, chunk or block unfinished),
+    /// not only the RFB stream inside a complete file: what a recording
+    /// still being written looks like.
+    #[serde(skip)]
+    file_cut: bool,
 }
 
 impl Timeline {
@@ -84,6 +89,7 @@ impl Timeline {
             damage: None,
             update_times: Vec::new(),
             duration: None,
+            file_cut: false,
         }
     }
 
@@ -121,6 +127,7 @@ impl Timeline {
         self.duration = summary.last_update;
         self.duration_s = summary.last_update.unwrap_or_default().as_secs_f64();
         if let End::Truncated(t) = &summary.end {
+            self.file_cut = !matches!(t.cause, TruncationCause::UnfinishedMessage { .. });
             self.cut = Some(Stop {
                 time_s: t.time.as_secs_f64(),
                 message: format!("recording is truncated {}", t.cause),
@@ -132,6 +139,11 @@ impl Timeline {
                 message: crate::error_chain(e),
             });
         }
+    }
+
+    /// Whether the file itself ends cut (see `file_cut`).
+    pub fn file_cut(&self) -> bool {
+        self.file_cut
     }
 
     /// The time of the last complete update, exactly.

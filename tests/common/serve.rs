@@ -23,8 +23,14 @@ impl Server {
 
     /// The server started with these arguments (plus `--listen 127.0.0.1:0`).
     pub fn start_with(args: &[&std::ffi::OsStr]) -> Server {
+        Server::start_env(args, &[])
+    }
+
+    /// [`Server::start_with`] with these environment variables set.
+    pub fn start_env(args: &[&std::ffi::OsStr], env: &[(&str, &Path)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .args(["--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
