@@ -1,11 +1,16 @@
-//! The web player's markers from a .kb file beside a recording, over HTTP
-//! and in a real headless Chromium (tools/browser_player.js): real corpus
-//! recordings paired with the corpus's real .kb files in a temporary
-//! folder. Every screen the canvas showed must equal `rfbplay frame --at T`.
+//! The web player's additions, over HTTP and in a real headless Chromium
+//! (tools/browser_player.js): markers from a .kb file beside a recording
+//! (real corpus recordings paired with the corpus's real .kb files), needle
+//! finds from a dragged region or a PNG (against `rfbplay find`), live
+//! follow of a recording being written (copied in pieces, and recorded by
+//! `rfbplay record` from a real Xvnc), and the background seek index. Every
+//! screen shown must equal `rfbplay frame --at T`.
 
 mod common;
 #[path = "common/serve.rs"]
 mod serve;
+#[path = "common/xvnc.rs"]
+mod xvnc;
 
 use common::TempDir;
 use serve::Server;
@@ -650,4 +655,87 @@ fn a_seek_in_a_long_recording_builds_its_index_in_the_background() {
     }
     let again = server.get("/api/frame?path=long.fb&t=65").2;
     assert!(again == before);
+}
+
+/// The recorder, killed by its PID when dropped.
+struct Recorder(std::process::Child);
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_recording_made_by_rfbplay_record_is_followed_live() {
+    if common::tool("xterm").is_none() {
+        return;
+    }
+    let Some(mut x) = xvnc::Xvnc::start(&["-SecurityTypes", "None"]) else {
+        return;
+    };
+    // A screen that changes all the time: a clock with milliseconds.
+    x.spawn(
+        "xterm",
+        &[
+            "-geometry",
+            "40x5+0+0",
+            "-e",
+            "sh",
+            "-c",
+            "while :; do date +%T.%N; sleep 0.1; done",
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let tmp = TempDir::new("serve-live-xvnc");
+    let file = tmp.path().join("rec.fb");
+    let recorder = Recorder(
+        Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(["record", &x.target()])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let server = Server::start(tmp.path());
+    let mut durations = Vec::new();
+    let mut shown = Vec::new();
+    for _ in 0..8 {
+        let v = get_json(&server, "/api/timeline?path=rec.fb");
+        assert_eq!(v["live"], true, "{v}");
+        durations.push(v["duration_s"].as_f64().unwrap());
+        let (status, head, body) = server.get("/api/frame?path=rec.fb&t=end");
+        assert_eq!(status, 200, "{head}");
+        let head = head.to_ascii_lowercase();
+        if head.contains("x-frame-source: live") {
+            let t = head
+                .lines()
+                .find_map(|l| l.strip_prefix("x-frame-time: "))
+                .unwrap()
+                .trim()
+                .to_string();
+            shown.push((
+                t,
+                image::load_from_memory(&body).unwrap().to_rgb8().into_raw(),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(700));
+    }
+    drop(recorder);
+    x.kill();
+    assert!(durations.windows(2).all(|w| w[0] <= w[1]), "{durations:?}");
+    assert!(
+        durations.last().unwrap() - durations.first().unwrap() > 3.0,
+        "{durations:?}"
+    );
+    assert!(shown.len() >= 3, "the follower showed {} ends", shown.len());
+    for (t, pixels) in &shown {
+        assert!(
+            *pixels == frame_at(&file, t).2,
+            "the live end at {t} differs from `rfbplay frame --at {t}`"
+        );
+    }
 }
