@@ -174,6 +174,17 @@ impl Needle {
         Needle::build(path, &img, &areas.select, &areas.masks, threshold)
     }
 
+    /// A needle that is a whole image already in memory (a PNG uploaded
+    /// to `rfbplay serve`, or a region of a frame); `name` names it in
+    /// errors.
+    pub fn from_image(
+        name: &Path,
+        img: &crate::compare::view::OwnedImage,
+    ) -> Result<Needle, NeedleError> {
+        let all = Rect::new(0, 0, img.width, img.height);
+        Needle::build(name, img, &[all], &[], None)
+    }
+
     fn build(
         path: &Path,
         img: &crate::compare::view::OwnedImage,

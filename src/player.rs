@@ -206,20 +206,40 @@ impl Player {
         })
     }
 
+    /// Opens a recording that may still be written: at the end of what is
+    /// there, `keep` decides whether to wait for more (see
+    /// [`container::KeepFollowing`]).
+    pub fn open_following(
+        path: &Path,
+        options: PlayOptions,
+        keep: container::KeepFollowing,
+    ) -> Result<Player, PlayError> {
+        Player::open_from(path, options, |p| container::open_following(p, keep))
+    }
+
     fn open_with(path: &Path, options: PlayOptions, tracking: bool) -> Result<Player, PlayError> {
+        Player::open_from(path, options, |p| {
+            if tracking {
+                container::open_tracking(p)
+            } else if options.salvage {
+                container::open_salvage(p)
+            } else {
+                container::open(p)
+            }
+        })
+    }
+
+    fn open_from(
+        path: &Path,
+        options: PlayOptions,
+        open: impl FnOnce(&Path) -> Result<Box<dyn Container>, ContainerError>,
+    ) -> Result<Player, PlayError> {
         let wrap = |source| PlayError::Container {
             file: path.to_path_buf(),
             source,
         };
         let file_len = std::fs::metadata(path).map_err(|e| wrap(e.into()))?.len();
-        let container = if tracking {
-            container::open_tracking(path)
-        } else if options.salvage {
-            container::open_salvage(path)
-        } else {
-            container::open(path)
-        }
-        .map_err(wrap)?;
+        let container = open(path).map_err(wrap)?;
         let (pf, size) = match container.server_init() {
             Some(init) => (
                 init.pixel_format.unwrap_or(PixelFormat::BGRX),

@@ -64,6 +64,12 @@ fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     })
 }
 
+/// Decodes PNG bytes that came from elsewhere than a file (an upload to
+/// `rfbplay serve`); `path` names them in errors.
+pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<OwnedImage, LoadError> {
+    decode_file(path, bytes)
+}
+
 fn decode_file(path: &Path, bytes: &[u8]) -> Result<OwnedImage, LoadError> {
     decode_png(bytes).map_err(|e| match e {
         Decoded::Image(cause) => LoadError::Decode {

@@ -326,7 +326,47 @@ pub fn resume(path: &Path, point: &SeekPoint) -> Result<Box<dyn Container>, Cont
     Ok(Box::new(FbReader::resume(reader, point)?))
 }
 
+/// Asked at the end of a file that may still grow: true to wait for more
+/// bytes (it should sleep a little first), false to end there.
+pub type KeepFollowing = Box<dyn FnMut() -> bool + Send>;
+
+/// A file read while it may still be written (a live recording): at its
+/// end, `keep` decides whether to wait for more bytes or end. The layers
+/// above see only a slow reader, so a gzip member or chunk cut by the end
+/// of what is written so far simply goes on when more arrives.
+struct Following {
+    file: File,
+    keep: KeepFollowing,
+}
+
+impl Read for Following {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.file.read(buf)?;
+            if n > 0 || buf.is_empty() || !(self.keep)() {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+/// Opens a recording that may still be growing; see [`KeepFollowing`].
+pub fn open_following(
+    path: &Path,
+    keep: KeepFollowing,
+) -> Result<Box<dyn Container>, ContainerError> {
+    open_source(path, false, Some(keep))
+}
+
 fn open_with(path: &Path, tracking: bool) -> Result<Box<dyn Container>, ContainerError> {
+    open_source(path, tracking, None)
+}
+
+fn open_source(
+    path: &Path,
+    tracking: bool,
+    keep: Option<KeepFollowing>,
+) -> Result<Box<dyn Container>, ContainerError> {
     let mut file = File::open(path)?;
     let mut head = [0u8; 12];
     let mut got = 0;
@@ -343,6 +383,10 @@ fn open_with(path: &Path, tracking: bool) -> Result<Box<dyn Container>, Containe
         } else {
             Foreign::UnknownHeader
         }))?;
+    let file: Box<dyn Read + Send> = match keep {
+        Some(keep) => Box::new(Following { file, keep }),
+        None => Box::new(file),
+    };
     let reader = BufReader::with_capacity(
         1 << 16,
         std::io::Cursor::new(head[..got].to_vec()).chain(file),

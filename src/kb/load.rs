@@ -29,6 +29,11 @@ pub struct LoadOptions {
     pub max_steps: usize,
     /// Largest template image, in pixels.
     pub max_template_pixels: u64,
+    /// When set (a canonical folder), every file read (included .kb files,
+    /// template images) must lie inside it, links resolved: `rfbplay serve`
+    /// shows the events of a .kb beside a recording without letting a
+    /// `LoadFile` read anything outside the served folder.
+    pub within: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -38,6 +43,7 @@ impl Default for LoadOptions {
             max_file_bytes: 256 << 20,
             max_steps: 10_000_000,
             max_template_pixels: MAX_TEMPLATE_PIXELS,
+            within: None,
         }
     }
 }
@@ -179,7 +185,8 @@ impl fmt::Display for LoadError {
         let names_file = match &self.kind {
             LoadErrorKind::Read { path, .. }
             | LoadErrorKind::TooBig { path, .. }
-            | LoadErrorKind::NotText { path } => *path == self.file,
+            | LoadErrorKind::NotText { path }
+            | LoadErrorKind::Outside { path } => *path == self.file,
             _ => false,
         };
         match self.line {
@@ -204,6 +211,8 @@ pub enum LoadErrorKind {
     TooBig { path: PathBuf, len: u64, limit: u64 },
     #[error("{} is not UTF-8 text", path.display())]
     NotText { path: PathBuf },
+    #[error("{} is outside the folder files may be read from", path.display())]
+    Outside { path: PathBuf },
     #[error("LoadFile nests deeper than {limit} files")]
     TooDeep { limit: usize },
     #[error("LoadFile cycle: {chain}")]
@@ -298,6 +307,7 @@ impl<'a> Loader<'a> {
             })
         };
         let canonical = path.canonicalize().map_err(read_err)?;
+        check_within(&canonical, path, self.options).map_err(FileError::At)?;
         if let Some(&i) = self.by_canonical.get(&canonical) {
             return Ok(i);
         }
@@ -465,6 +475,13 @@ impl<'a> Loader<'a> {
                 if let Some(t) = self.templates.get(&key) {
                     return Ok(Arc::clone(t));
                 }
+                if self.options.within.is_some() {
+                    let canonical = path.canonicalize().map_err(|source| LoadErrorKind::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    check_within(&canonical, &path, self.options)?;
+                }
                 (
                     read_limited(&path, self.options.max_file_bytes)?,
                     key,
@@ -495,6 +512,16 @@ fn inline_image(text: &str) -> Option<Vec<u8>> {
     let png = bytes.starts_with(b"\x89PNG\r\n\x1a\n");
     let jpeg = bytes.starts_with(&[0xff, 0xd8, 0xff]);
     (png || jpeg).then_some(bytes)
+}
+
+/// Refuses a file outside [`LoadOptions::within`].
+fn check_within(canonical: &Path, path: &Path, options: &LoadOptions) -> Result<(), LoadErrorKind> {
+    match &options.within {
+        Some(root) if !canonical.starts_with(root) => Err(LoadErrorKind::Outside {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, LoadErrorKind> {

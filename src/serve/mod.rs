@@ -12,6 +12,10 @@
 // request; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod indexer;
+pub mod inputs;
+pub mod live;
+pub mod needle;
 pub mod paths;
 pub mod screens;
 pub mod session;
@@ -22,7 +26,7 @@ use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use screens::{Budget, FrameError, Screens};
 use serde::Deserialize;
@@ -63,6 +67,9 @@ struct App {
     budget: Budget,
     screens: Screens,
     timelines: Timelines,
+    finds: needle::Finds,
+    live: Arc<live::Live>,
+    indexer: Arc<indexer::Indexer>,
 }
 
 type Shared = Arc<App>;
@@ -87,6 +94,9 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeEr
         budget: Budget::new(config.decoders),
         screens: Screens::new(config.cache_bytes, config.sessions),
         timelines: Timelines::default(),
+        finds: needle::Finds::default(),
+        live: Arc::default(),
+        indexer: Arc::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
@@ -132,6 +142,11 @@ fn router(app: Shared) -> Router {
         .route("/api/timeline", get(api_timeline))
         .route("/api/frame", get(api_frame))
         .route("/api/thumb", get(api_thumb))
+        .route("/api/inputs", get(api_inputs))
+        .route(
+            "/api/find",
+            post(api_find).layer(axum::extract::DefaultBodyLimit::max(needle::MAX_UPLOAD)),
+        )
         .layer(middleware::from_fn(refuse_encoded_separators))
         .with_state(app)
 }
@@ -221,6 +236,7 @@ struct PathQuery {
 /// The list's view of a timeline.
 #[derive(serde::Serialize)]
 struct Brief<'a> {
+    live: bool,
     duration_s: f64,
     width: u32,
     height: u32,
@@ -230,9 +246,18 @@ struct Brief<'a> {
     damage: &'a Option<timeline::Stop>,
 }
 
-fn timeline_json(tl: &timeline::Timeline, brief: bool) -> Response {
+/// A timeline and whether its recording is still being written.
+#[derive(serde::Serialize)]
+struct Full<'a> {
+    live: bool,
+    #[serde(flatten)]
+    timeline: &'a timeline::Timeline,
+}
+
+fn timeline_json(tl: &timeline::Timeline, brief: bool, live: bool) -> Response {
     if brief {
         json(&Brief {
+            live,
             duration_s: tl.duration_s,
             width: tl.width,
             height: tl.height,
@@ -242,7 +267,7 @@ fn timeline_json(tl: &timeline::Timeline, brief: bool) -> Response {
             damage: &tl.damage,
         })
     } else {
-        json(tl)
+        json(&Full { live, timeline: tl })
     }
 }
 
@@ -291,11 +316,24 @@ async fn api_timeline(State(app): State<Shared>, Query(q): Query<PathQuery>) -> 
         Err(r) => return r,
     };
     let brief = q.brief.unwrap_or(0) != 0;
-    if let Some(tl) = app.timelines.cached(&file) {
-        return timeline_json(&tl, brief);
+    if let Some(tl) = app.live.timeline(&file) {
+        return timeline_json(&tl, brief, true);
     }
-    match decode(&app, move |app| app.timelines.get(&file)).await {
-        Ok(Ok(tl)) => timeline_json(&tl, brief),
+    let found = match app.timelines.cached(&file) {
+        Some(tl) => Ok(Ok(tl)),
+        None => {
+            let file = file.clone();
+            decode(&app, move |app| app.timelines.get(&file)).await
+        }
+    };
+    match found {
+        Ok(Ok(tl)) => {
+            let live = live::is_live(&file, &tl);
+            if live {
+                app.live.follow(&file);
+            }
+            timeline_json(&tl, brief, live)
+        }
         Ok(Err(e)) => text(StatusCode::UNPROCESSABLE_ENTITY, &e),
         Err(r) => r,
     }
@@ -328,6 +366,27 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
         Ok(t) => t,
         Err(r) => return r,
     };
+    // The live end of a recording still being written: the follower has it.
+    if let Some(at) = t.or_else(|| app.live.end(&file)) {
+        let (f, a) = (file.clone(), app.clone());
+        if let Some(fb) = a.live.screen_at(&f, at) {
+            let png = decode(&app, move |_| {
+                crate::export::png::png_bytes(&fb.to_rgb(), fb.width(), fb.height())
+            })
+            .await;
+            return match png {
+                Ok(Ok(png)) => {
+                    let mut r = png_response(&Arc::new(png), Some(at));
+                    r.headers_mut()
+                        .insert("x-frame-source", HeaderValue::from_static("live"));
+                    r
+                }
+                Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, &crate::error_chain(&e)),
+                Err(r) => r,
+            };
+        }
+    }
+    let sought = file.clone();
     let result = decode(&app, move |app| {
         // A timeline already read lets frames share the cache; reading one
         // just for this frame would delay it, except to know where the end is.
@@ -347,6 +406,13 @@ async fn api_frame(State(app): State<Shared>, Query(q): Query<FrameQuery>) -> Re
     .await;
     match result {
         Ok(Ok((frame, t, source))) => {
+            if source != screens::Source::Cache {
+                if let Some(tl) = app.timelines.cached(&sought) {
+                    if !live::is_live(&sought, &tl) {
+                        app.indexer.sought(&sought, tl.duration_s);
+                    }
+                }
+            }
             let mut r = png_response(&frame.png, Some(t));
             r.headers_mut()
                 .insert("x-frame-source", HeaderValue::from_static(source.name()));
@@ -371,6 +437,87 @@ fn png_response(png: &Arc<Vec<u8>>, t: Option<crate::time::Time>) -> Response {
         }
     }
     r
+}
+
+/// The key and pointer events of the .kb file beside a recording.
+async fn api_inputs(State(app): State<Shared>, Query(q): Query<PathQuery>) -> Response {
+    let file = match app.resolve(q.path.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match decode(&app, move |app| inputs::read(&app.root, &file)).await {
+        Ok(found) => json(&found),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct FindQuery {
+    path: Option<String>,
+    /// The region of the screen at `t` that is the needle, when no PNG is sent.
+    t: Option<f64>,
+    x: Option<u32>,
+    y: Option<u32>,
+    w: Option<u32>,
+    h: Option<u32>,
+    threshold: Option<f64>,
+}
+
+/// Every span where a needle is on screen: the needle is the PNG in the
+/// body, or the region `x,y,w,h` of the screen at `t`. One at a time.
+async fn api_find(
+    State(app): State<Shared>,
+    Query(q): Query<FindQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let file = match app.resolve(q.path.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let source = if !body.is_empty() {
+        needle::Source::Png(body.to_vec())
+    } else {
+        match (q.t, q.x, q.y, q.w, q.h) {
+            (Some(t), Some(x), Some(y), Some(w), Some(h)) if t.is_finite() && t >= 0.0 => {
+                needle::Source::Region {
+                    t: crate::time::Time::from_secs_f64(t),
+                    x,
+                    y,
+                    w,
+                    h,
+                }
+            }
+            _ => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "send a PNG needle, or t, x, y, w and h for a region of the screen at t",
+                )
+            }
+        }
+    };
+    if q.threshold.is_some_and(|v| !(0.0..=255.0).contains(&v)) {
+        return text(StatusCode::BAD_REQUEST, "threshold must be from 0 to 255");
+    }
+    let app2 = app.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let _running = app2.finds.begin()?;
+        Some(needle::run(&file, source, q.threshold))
+    })
+    .await;
+    match result {
+        Ok(Some(Ok(report))) => json(&report),
+        Ok(Some(Err(e))) => text(StatusCode::UNPROCESSABLE_ENTITY, &crate::error_chain(&e)),
+        Ok(None) => {
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: another find is running; try again when it ends",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            r
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 /// The last screen, at most 192 pixels wide.

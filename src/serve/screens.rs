@@ -183,9 +183,20 @@ impl Screens {
         if !Session::can_answer(t) {
             return None;
         }
-        let mut session = self
-            .take_session(file, t)
-            .or_else(|| Session::start(file, t))?;
+        // A session far behind `t` would decode all the way; with a seek
+        // index, a new one starting at the checkpoint before `t` (at most
+        // one index span back) decodes less.
+        let behind = match self.take_session(file, t) {
+            Some(s)
+                if t.0.saturating_sub(s.at.0) > crate::index::SPAN_TIME.0
+                    && crate::index::Index::load(file).is_ok() =>
+            {
+                self.put_session(file, s);
+                None
+            }
+            other => other,
+        };
+        let mut session = behind.or_else(|| Session::start(file, t))?;
         let fb = session.screen_at(t)?;
         self.put_session(file, session);
         Some(fb)

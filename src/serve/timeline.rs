@@ -5,9 +5,9 @@
 //! a cut or damaged file stops. Computed once per file version and cached
 //! by (path, size, modification time).
 
-use crate::container::End;
+use crate::container::{End, TruncationCause};
 use crate::inspect::{entries, Entry};
-use crate::player::{PlayOptions, Player};
+use crate::player::{PlayOptions, Player, Summary};
 use crate::progress::NoProgress;
 use crate::time::Time;
 use serde::Serialize;
@@ -44,6 +44,11 @@ pub struct Timeline {
     update_times: Vec<(Time, bool)>,
     #[serde(skip)]
     duration: Option<Time>,
+    /// The file itself is cut (a gzip stream, chunk or block unfinished),
+    /// not only the RFB stream inside a complete file: what a recording
+    /// still being written looks like.
+    #[serde(skip)]
+    file_cut: bool,
 }
 
 impl Timeline {
@@ -55,7 +60,24 @@ impl Timeline {
         };
         let file_bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         let mut player = Player::open(file, options).map_err(|e| crate::error_chain(&e))?;
-        let mut tl = Timeline {
+        let mut tl = Timeline::empty(file_bytes);
+        let summary = entries(
+            &mut player,
+            Time::ZERO,
+            None,
+            &mut |e, _| {
+                tl.take(e);
+                ControlFlow::Continue(())
+            },
+            &NoProgress,
+        );
+        tl.finish(&summary);
+        Ok(tl)
+    }
+
+    /// A timeline before any entry.
+    pub fn empty(file_bytes: u64) -> Timeline {
+        Timeline {
             duration_s: 0.0,
             width: 0,
             height: 0,
@@ -67,53 +89,61 @@ impl Timeline {
             damage: None,
             update_times: Vec::new(),
             duration: None,
-        };
-        let summary = entries(
-            &mut player,
-            Time::ZERO,
-            None,
-            &mut |e, _| {
-                match e {
-                    Entry::Update {
-                        time_s,
-                        width,
-                        height,
-                        changed_pixels,
-                        resized,
-                        ..
-                    } => {
-                        tl.updates.push((*time_s, *changed_pixels));
-                        tl.update_times
-                            .push((e.time(), *changed_pixels > 0 || *resized));
-                        (tl.width, tl.height) = (*width, *height);
-                    }
-                    Entry::Bell { time_s } => tl.bells.push(*time_s),
-                    Entry::Resize {
-                        time_s,
-                        width,
-                        height,
-                    } => tl.resizes.push((*time_s, *width, *height)),
-                    _ => {}
-                }
-                ControlFlow::Continue(())
-            },
-            &NoProgress,
-        );
-        tl.duration = summary.last_update;
-        tl.duration_s = summary.last_update.unwrap_or_default().as_secs_f64();
+            file_cut: false,
+        }
+    }
+
+    /// Adds one entry of [`entries`], in stream order: a timeline grows as
+    /// a recording is read (a live one, too).
+    pub fn take(&mut self, e: &Entry) {
+        match e {
+            Entry::Update {
+                time_s,
+                width,
+                height,
+                changed_pixels,
+                resized,
+                ..
+            } => {
+                self.updates.push((*time_s, *changed_pixels));
+                self.update_times
+                    .push((e.time(), *changed_pixels > 0 || *resized));
+                (self.width, self.height) = (*width, *height);
+                self.duration = Some(e.time());
+                self.duration_s = *time_s;
+            }
+            Entry::Bell { time_s } => self.bells.push(*time_s),
+            Entry::Resize {
+                time_s,
+                width,
+                height,
+            } => self.resizes.push((*time_s, *width, *height)),
+            _ => {}
+        }
+    }
+
+    /// Where and why the reading ended.
+    pub fn finish(&mut self, summary: &Summary) {
+        self.duration = summary.last_update;
+        self.duration_s = summary.last_update.unwrap_or_default().as_secs_f64();
         if let End::Truncated(t) = &summary.end {
-            tl.cut = Some(Stop {
+            self.file_cut = !matches!(t.cause, TruncationCause::UnfinishedMessage { .. });
+            self.cut = Some(Stop {
                 time_s: t.time.as_secs_f64(),
                 message: format!("recording is truncated {}", t.cause),
             });
         }
         if let Some(e) = &summary.error {
-            tl.damage = Some(Stop {
+            self.damage = Some(Stop {
                 time_s: summary.last_time.as_secs_f64(),
                 message: crate::error_chain(e),
             });
         }
-        Ok(tl)
+    }
+
+    /// Whether the file itself ends cut (see `file_cut`).
+    pub fn file_cut(&self) -> bool {
+        self.file_cut
     }
 
     /// The time of the last complete update, exactly.

@@ -23,8 +23,14 @@ impl Server {
 
     /// The server started with these arguments (plus `--listen 127.0.0.1:0`).
     pub fn start_with(args: &[&std::ffi::OsStr]) -> Server {
+        Server::start_env(args, &[])
+    }
+
+    /// [`Server::start_with`] with these environment variables set.
+    pub fn start_env(args: &[&std::ffi::OsStr], env: &[(&str, &Path)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .args(["--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -52,13 +58,12 @@ impl Server {
 
     /// Sends `METHOD target` as written; returns (status, headers, body).
     pub fn request(&self, method: &str, target: &str) -> (u16, String, Vec<u8>) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        write!(
-            s,
-            "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
+        self.request_with(method, target, &[])
+    }
+
+    /// [`Server::request`] with a body.
+    pub fn request_with(&self, method: &str, target: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut s = self.send(method, target, body);
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
         let split = raw
@@ -79,6 +84,20 @@ impl Server {
             body = unchunk(&body);
         }
         (status, head, body)
+    }
+
+    /// Sends a request without reading the answer yet.
+    pub fn send(&self, method: &str, target: &str, body: &[u8]) -> TcpStream {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        write!(
+            s,
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        s
     }
 
     pub fn get(&self, target: &str) -> (u16, String, Vec<u8>) {

@@ -39,7 +39,8 @@ function fill(row) {
   c[2].textContent = fmtDuration(m.duration_s);
   c[3].textContent = m.width ? m.width + "\u00d7" + m.height : "";
   const notes = [];
-  if (m.cut) notes.push("cut at " + m.cut.time_s.toFixed(3) + "s");
+  if (m.live) notes.push("live: still being written");
+  else if (m.cut) notes.push("cut at " + m.cut.time_s.toFixed(3) + "s");
   if (m.damage) notes.push("damaged at " + m.damage.time_s.toFixed(3) + "s: " + m.damage.message);
   c[5].textContent = notes.join("; ");
   c[5].className = m.damage ? "bad" : "note";
