@@ -34,6 +34,7 @@ pub mod progress;
 pub mod record;
 pub mod rfb;
 pub mod sampler;
+pub mod search;
 pub mod serve;
 pub mod synth;
 pub mod time;

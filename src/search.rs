@@ -1,4 +1,5 @@
-//! Finding a template image on the screen, for WaitForIt and ClickItEvent.
+//! Finding a template image on the screen: the one searcher behind the
+//! .kb player's WaitForIt and ClickItEvent and behind `rfbplay find`.
 //!
 //! minimega scans every position in grey levels once a second. Here a
 //! position is scored by the mean absolute difference per colour channel
@@ -16,13 +17,39 @@
 //! Some searches cannot be made cheap (a closest match on a photo-like
 //! screen), so every search takes a [`Budget`]: it looks at the clock and a
 //! stop check between rows of positions and returns its best so far, and a
-//! [`Scan`] can resume where it stopped. `rfbplay play` and any later
-//! command that searches screens share [`search`].
+//! [`Scan`] can resume where it stopped. `rfbplay play` and `rfbplay find`
+//! share [`Searcher`]; neither owns it, so it sits beside them rather than
+//! inside either.
 
-use super::load::Template;
 use crate::framebuffer::Framebuffer;
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// An image to find on the screen (a .kb WaitForIt/ClickItEvent template,
+/// or the anchor of a `find` needle), in the framebuffer's BGRX layout.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Template {
+    pub width: u32,
+    pub height: u32,
+    /// B, G, R, X per pixel, rows of `width * 4` bytes.
+    pub bgrx: Vec<u8>,
+    /// The file it came from, or `inline base64 (N bytes)`.
+    pub source: String,
+    /// The image file, when it came from one (not inline base64).
+    pub path: Option<PathBuf>,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Template({}x{} from {})",
+            self.width, self.height, self.source
+        )
+    }
+}
 
 /// Where a template was found and how well it matched.
 #[derive(Clone, Copy, Debug, PartialEq)]
