@@ -4,7 +4,7 @@
 //! each other, anywhere on the screen, and its `exclude` areas are left out
 //! of the comparison.
 //!
-//! Scores are [`kb::search`](crate::kb::search)'s: the mean absolute
+//! Scores are [`search`](crate::search)'s: the mean absolute
 //! difference per colour channel (0 identical, 255 opposite), so a needle
 //! that differs from the screen only in colour does not match grey-equal
 //! content. The same searcher finds the needle; this file only decides
@@ -16,11 +16,10 @@
 use crate::compare::areas::{parse_mask_file, AreaError, Rect};
 use crate::compare::png::{load_png, LoadError};
 use crate::framebuffer::{Framebuffer, Screen};
-use crate::kb::load::Template;
-use crate::kb::search::{Area, Budget, Searcher};
 use crate::player::{Player, Summary, Watcher};
 use crate::progress::Progress;
 use crate::rfb::Event;
+use crate::search::{Area, Budget, Searcher, Template};
 use crate::time::Time;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};

@@ -35,6 +35,7 @@ pub mod record;
 pub mod rfb;
 pub mod salvage;
 pub mod sampler;
+pub mod search;
 pub mod serve;
 pub mod synth;
 pub mod time;

@@ -297,3 +297,92 @@ fn rfbplay_gunzip(p: &Path) -> Vec<u8> {
         .unwrap();
     out
 }
+
+/// A 64x48 recording where a 10x8 needle appears at 0.4 s through a small
+/// change, is broken by one pixel at 0.7 s and mended at 0.8 s. With
+/// `repaint`, every update resends the whole screen as Raw (minimega's
+/// recorder), mostly unchanged; without, updates send only what changes.
+fn appearing_needle(repaint: bool) -> (Vec<u8>, image::RgbImage) {
+    use rfbplay::rfb::encode::UpdateBuilder;
+    use rfbplay::rfb::Rect;
+    use rfbplay::synth::{self, Message};
+    let all = Rect::new(0, 0, 64, 48);
+    let mut screen = Framebuffer::from_bgrx(64, 48, synth::pattern(1, 64, 48)).unwrap();
+    let patch = Rect::new(30, 20, 10, 8);
+    let needle_px = synth::pattern(77, 10, 8);
+    let mut messages = Vec::new();
+    let mut needle = None;
+    for step in 1..=9u64 {
+        let mut changed = None;
+        match step {
+            4 | 8 => {
+                screen.write_rect_bytes(patch, 0, &needle_px);
+                changed = Some(patch);
+            }
+            7 => {
+                screen.set(35, 24, [1, 2, 3, 0]);
+                changed = Some(Rect::new(35, 24, 1, 1));
+            }
+            _ => {}
+        }
+        if step == 4 {
+            needle = Some(cut(&screen, 30, 20, 10, 8));
+        }
+        let mut u = UpdateBuilder::new();
+        // Without repaints, an update that changes nothing resends a pixel.
+        let r = if repaint || step == 1 {
+            all
+        } else {
+            changed.unwrap_or(Rect::new(0, 47, 1, 1))
+        };
+        let mut px = Vec::new();
+        for y in 0..r.h {
+            px.extend_from_slice(screen.row(u32::from(r.x), u32::from(r.y + y), u32::from(r.w)));
+        }
+        u.raw(r, &px);
+        messages.push(Message {
+            time: Time::from_secs_f64(step as f64 / 10.0),
+            bytes: u.finish(),
+            screen_after: None,
+        });
+    }
+    // One-byte chunks split rows and pixels, and keep every update at its
+    // own time (a chunk takes the time of the message its last byte is in).
+    (synth::fb_file(&messages, &[1]), needle.unwrap())
+}
+
+#[test]
+fn small_changes_start_and_end_spans_in_repaints_and_in_small_updates() {
+    for repaint in [true, false] {
+        let dir = common::TempDir::new("find-small");
+        let (file, needle) = appearing_needle(repaint);
+        let fb = dir.path().join("small.fb");
+        std::fs::write(&fb, file).unwrap();
+        let png = save(&needle, dir.path(), "needle.png");
+        let (code, v, err) = find(&[s(&fb), s(&png), "--threshold", "0"]);
+        assert_eq!(code, 0, "{v} {err}");
+        let spans: Vec<_> = v["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|sp| {
+                (
+                    sp["start_s"].as_f64().unwrap(),
+                    sp["end_s"].as_f64().unwrap(),
+                    sp["open"].as_bool().unwrap(),
+                    sp["x"].as_u64().unwrap(),
+                    sp["y"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            spans,
+            [(0.4, 0.7, false, 30, 20), (0.8, 0.9, true, 30, 20)],
+            "repaint {repaint}: {v}"
+        );
+        // Before it appears, the closest is the pattern it was drawn over.
+        let (code, v, _) = find(&[s(&fb), s(&png), "--region", "0,0,64,20"]);
+        assert_eq!(code, 1, "{v}");
+        assert!(v["best"]["score"].as_f64().unwrap() > 2.0, "{v}");
+    }
+}

@@ -11,8 +11,8 @@
 mod common;
 
 use rfbplay::framebuffer::Framebuffer;
-use rfbplay::kb::search::{self, Budget, Scan, Searcher};
 use rfbplay::kb::{load, LoadOptions, Template};
+use rfbplay::search::{self, Budget, Scan, Searcher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,7 +93,7 @@ fn finds_xterm_text_exactly_and_through_jpeg() {
     assert_eq!(none, None);
 }
 
-fn all_for(s: &Searcher, fb: &Framebuffer) -> rfbplay::kb::search::Area {
+fn all_for(s: &Searcher, fb: &Framebuffer) -> rfbplay::search::Area {
     s.whole(fb).unwrap()
 }
 

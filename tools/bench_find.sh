@@ -3,7 +3,9 @@
 # update and nothing more) on long recordings made by looping corpus files
 # (examples/loop_recording.rs), and prints the median of RUNS runs: find's
 # wall time, the recording's duration as a multiple of it (x real time),
-# and info's time over find's (above 1: find is faster than decoding alone).
+# and info's time over find's (above 1: find is faster than decoding alone);
+# then the same from CPU time (user + system), which a busy machine
+# disturbs less than wall time.
 #
 #   tools/bench_find.sh
 #   BENCH_DIR=/tmp/b RUNS=5 SECONDS_INCR=3600 SECONDS_RAW=300 tools/bench_find.sh
@@ -37,9 +39,15 @@ cases=(
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 calc() { awk "BEGIN { print $* }"; }
-wall() { /usr/bin/time -f '%e' -o "$dir/time.txt" "$@" > /dev/null 2>&1 || true; cat "$dir/time.txt"; }
+# Prints "wall cpu" seconds of one run.
+wall() {
+  /usr/bin/time -f '%e %U %S' -o "$dir/time.txt" "$@" > /dev/null 2>&1 || true
+  awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$dir/time.txt"
+}
+col() { awk -v c="$1" '{ print $c }'; }
 
-printf '%-13s %-6s %9s %8s %9s %8s %8s\n' recording needle duration find_s x_real info_s info/find
+printf '%-13s %-6s %9s %8s %9s %8s %9s | %8s %9s %8s %9s\n' recording needle duration \
+  find_s x_real info_s info/find find_cpu x_real info_cpu info/find
 for c in "${cases[@]}"; do
   set -- $c
   name=$1 src=$corpus/$2.fb secs=$3 area=$4
@@ -52,15 +60,18 @@ for c in "${cases[@]}"; do
     "$x" "$y" "$w" "$h" > "$dir/$name.json"
   info=()
   for _ in $(seq "$runs"); do info+=("$(wall "$bin" info "$fb")"); done
-  i=$(printf '%s\n' "${info[@]}" | median)
+  i=$(printf '%s\n' "${info[@]}" | col 1 | median)
+  ic=$(printf '%s\n' "${info[@]}" | col 2 | median)
   for needle in found; do
     fs=()
     for _ in $(seq "$runs"); do fs+=("$(wall "$bin" find "$fb" "$dir/$name.json")"); done
-    f=$(printf '%s\n' "${fs[@]}" | median)
-    printf '%-13s %-6s %8.1fs %7.2fs %8.0fx %7.2fs %8.2f\n' \
-      "$name" "$needle" "$duration" "$f" "$(calc "$duration / $f")" "$i" "$(calc "$i / $f")"
+    f=$(printf '%s\n' "${fs[@]}" | col 1 | median)
+    fc=$(printf '%s\n' "${fs[@]}" | col 2 | median)
+    printf '%-13s %-6s %8.1fs %7.2fs %8.0fx %7.2fs %9.2f | %7.2fs %8.0fx %7.2fs %9.2f\n' \
+      "$name" "$needle" "$duration" "$f" "$(calc "$duration / $f")" "$i" "$(calc "$i / $f")" \
+      "$fc" "$(calc "$duration / $fc")" "$ic" "$(calc "$ic / $fc")"
   done
   "$bin" find "$fb" "$dir/$name.json" 2>&1 | head -3 | sed 's/^/  /'
 done
-echo "x_real: recording seconds per find second (wall); info/find: info's wall time over find's."
+echo "x_real: recording seconds per find second; info/find: info's time over find's (wall left, CPU right)."
 echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg)"

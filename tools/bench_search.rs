@@ -8,8 +8,8 @@
 //! Run: `cargo run --release --example bench_search -- ../shared/corpus`
 
 use rfbplay::framebuffer::Framebuffer;
-use rfbplay::kb::search::{Budget, Searcher};
-use rfbplay::kb::Template;
+use rfbplay::search::Template;
+use rfbplay::search::{Budget, Searcher};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -355,7 +355,13 @@ pub fn begin(encoding: Encoding, cx: &mut RectCx<'_>) -> Result<RectState, RectE
     let rect = cx.rect;
     Ok(match encoding {
         Encoding::RAW => {
-            prepare(cx)?;
+            // In the framebuffer's own layout, Raw marks the rows it
+            // changes as it writes them (Screen::write_raw).
+            if cx.ctx.pixel_format.is_native() {
+                check(cx)?;
+            } else {
+                prepare(cx)?;
+            }
             RectState::Raw(raw::Raw::default())
         }
         Encoding::COPY_RECT => {
@@ -445,6 +451,14 @@ fn extended_desktop_size(
 /// Checks a pixel rectangle against the screen, growing a screen whose size
 /// is not known yet, and marks it as changing in this update.
 pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
+    check(cx)?;
+    cx.screen.touch(cx.rect);
+    Ok(())
+}
+
+/// [`prepare`] without marking the rectangle as changing, for a decoder
+/// that marks what it changes itself.
+fn check(cx: &mut RectCx<'_>) -> Result<(), RectError> {
     check_pixel_format(cx)?;
     let rect = cx.rect;
     let fb = cx.screen.drawn_ref();
@@ -463,7 +477,6 @@ pub fn prepare(cx: &mut RectCx<'_>) -> Result<(), RectError> {
         cx.screen.resize(nw, nh);
     }
     cx.paint(rect.area(), 0)?;
-    cx.screen.touch(rect);
     Ok(())
 }
 

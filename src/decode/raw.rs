@@ -25,9 +25,7 @@ impl Raw {
                 return Ok(Step::Need(1));
             }
             let n = left.min(input.len());
-            cx.screen
-                .drawn()
-                .write_rect_bytes(rect, self.done, &input[..n]);
+            cx.screen.write_raw(rect, self.done, &input[..n]);
             n
         } else {
             let n = left.min(input.len() / bpp * bpp);

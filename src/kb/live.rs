@@ -10,12 +10,12 @@
 //! searches only when the version moves, and only where the screen changed.
 
 use super::load::Template;
-use super::search::{changed_area, Budget, Match, Scan, Searcher};
 use crate::client::{is_timeout, Client, ClientError, ConnectOptions, Target, Writer};
 use crate::decode::{self, DecodeContext, RectCx, RectError};
 use crate::framebuffer::{Framebuffer, Screen};
 use crate::limits::Limits;
 use crate::rfb::{Encoding, Event, Parser, PixelFormat, Rect};
+use crate::search::{changed_area, Budget, Match, Scan, Searcher};
 use crate::time::Time;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -48,28 +48,8 @@ impl Default for LoadOptions {
     }
 }
 
-/// A template image for WaitForIt/ClickItEvent, in the framebuffer's BGRX layout.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Template {
-    pub width: u32,
-    pub height: u32,
-    /// B, G, R, X per pixel, rows of `width * 4` bytes.
-    pub bgrx: Vec<u8>,
-    /// The file it came from, or `inline base64 (N bytes)`.
-    pub source: String,
-    /// The image file, when it came from one (not inline base64).
-    pub path: Option<PathBuf>,
-}
-
-impl fmt::Debug for Template {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Template({}x{} from {})",
-            self.width, self.height, self.source
-        )
-    }
-}
+/// Template images live with the searcher that looks for them.
+pub use crate::search::Template;
 
 /// What a step does.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,7 +18,6 @@ pub mod play;
 pub mod proxy;
 pub mod record;
 pub mod screen;
-pub mod search;
 pub mod typing;
 pub mod write;
 

@@ -11,8 +11,8 @@
 
 use super::live::{Session, WaitError};
 use super::load::{Action, Program, Step};
-use super::search::Match;
 use crate::client::ClientError;
+use crate::search::Match;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,5 @@
-//! Finding a template image on the screen, for WaitForIt and ClickItEvent.
+//! Finding a template image on the screen: the one searcher behind the
+//! .kb player's WaitForIt and ClickItEvent and behind `rfbplay find`.
 //!
 //! minimega scans every position in grey levels once a second. Here a
 //! position is scored by the mean absolute difference per colour channel
@@ -16,13 +17,39 @@
 //! Some searches cannot be made cheap (a closest match on a photo-like
 //! screen), so every search takes a [`Budget`]: it looks at the clock and a
 //! stop check between rows of positions and returns its best so far, and a
-//! [`Scan`] can resume where it stopped. `rfbplay play` and any later
-//! command that searches screens share [`search`].
+//! [`Scan`] can resume where it stopped. `rfbplay play` and `rfbplay find`
+//! share [`Searcher`]; neither owns it, so it sits beside them rather than
+//! inside either.
 
-use super::load::Template;
 use crate::framebuffer::Framebuffer;
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// An image to find on the screen (a .kb WaitForIt/ClickItEvent template,
+/// or the anchor of a `find` needle), in the framebuffer's BGRX layout.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Template {
+    pub width: u32,
+    pub height: u32,
+    /// B, G, R, X per pixel, rows of `width * 4` bytes.
+    pub bgrx: Vec<u8>,
+    /// The file it came from, or `inline base64 (N bytes)`.
+    pub source: String,
+    /// The image file, when it came from one (not inline base64).
+    pub path: Option<PathBuf>,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Template({}x{} from {})",
+            self.width, self.height, self.source
+        )
+    }
+}
 
 /// Where a template was found and how well it matched.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -182,15 +209,19 @@ pub struct Searcher {
     tw: usize,
     th: usize,
     levels: Vec<Vec<Block>>,
-    /// Template rows in the order they are compared: spread over the
-    /// template (every 4th row first), so a mismatch anywhere passes the
-    /// limit after few rows.
+    /// Template rows in the order they are compared: the busiest rows
+    /// first (a row of plain background matches most places on a screen,
+    /// a row through text almost none), then spread over the template
+    /// (every 4th row first), so a mismatch passes the limit after few rows.
     row_order: Vec<usize>,
     /// Integral images per channel over the searched window, in wrapping
     /// u32: the totals overflow on big screens, but a block sum is exact
     /// modulo 2^32 and a block is at most 4096x4096 pixels of at most 255
     /// (LoadOptions::max_template_pixels), which is below 2^32.
     integral: [Vec<u32>; 3],
+    /// Per-channel sums of each window column over the template's height
+    /// at the current row of positions (B, G, R, X lanes per column).
+    columns: Vec<u32>,
 }
 
 impl Searcher {
@@ -229,7 +260,16 @@ impl Searcher {
             }
             levels.push(blocks);
         }
-        let row_order = (0..4).flat_map(|k| (k..th).step_by(4)).collect();
+        let mut row_order: Vec<usize> = (0..4).flat_map(|k| (k..th).step_by(4)).collect();
+        // How busy a row is: the differences between neighbouring pixels.
+        let busy = |ty: usize| -> u64 {
+            let row = &template.bgrx[ty * tw * 4..(ty + 1) * tw * 4];
+            row.chunks_exact(4)
+                .zip(row.chunks_exact(4).skip(1))
+                .map(|(p, q)| (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>())
+                .sum()
+        };
+        row_order.sort_by_cached_key(|&ty| std::cmp::Reverse(busy(ty)));
         Searcher {
             template,
             tw,
@@ -237,6 +277,7 @@ impl Searcher {
             levels,
             row_order,
             integral: Default::default(),
+            columns: Vec::new(),
         }
     }
 
@@ -304,12 +345,10 @@ impl Searcher {
             return None;
         }
         // The window of screen pixels any position left can see.
-        let (ww, wh) = (x1 - x0 + self.tw - 1, y1 - y0 + self.th - 1);
-        self.build_integral(fb, x0, y0, ww, wh);
+        let ww = x1 - x0 + self.tw - 1;
         let n = (self.tw * self.th * 3) as f64;
         let mut limit = (max_score.max(0.0) * n).min(u64::MAX as f64 / 2.0) as u64;
         let mut best: Option<(usize, usize, u64)> = None;
-        let stride = ww + 1;
         let check_every = (CHECK_EVERY_PIXELS / (self.tw * self.th)).max(1);
         let mut x = scan.next_x as usize;
         // A fresh search with a loose limit first tries a sparse grid of
@@ -335,48 +374,92 @@ impl Searcher {
                 }
             }
         }
+        // The whole-template bound comes from column sums slid down the
+        // window a row at a time and across it a position at a time: a few
+        // additions per position, in a buffer that stays in the cache. The
+        // finer grids need the integral images, built only once enough
+        // positions pass the coarse bound to be worth it (a loose limit);
+        // until then the few that pass are compared directly.
+        let whole = self.levels.first().map(|l| l[0].sum);
+        self.columns.clear();
+        self.columns.resize(ww * 4, 0);
+        for ty in 0..self.th {
+            let row = fb.row(x0 as u32, (y0 + ty) as u32, ww as u32);
+            for (c, &p) in self.columns.iter_mut().zip(row) {
+                *c += u32::from(p);
+            }
+        }
+        // Row where the integral images start, once built.
+        let mut integral_at: Option<usize> = None;
+        let mut passed = 0u64;
         for y in y0..y1 {
             if best.is_some_and(|(bx, by, sad)| sad == 0 && (by, bx) < (y, x)) {
                 // Nothing after an exact match beats it.
                 break;
             }
-            let mut since_check = 0;
             if budget.over() {
                 scan.next_x = x as u32;
                 scan.next_y = y as u32;
                 return best.map(|b| to_match(b, n));
             }
-            'pos: while x < x1 {
+            if y > y0 {
+                let out = fb.row(x0 as u32, (y - 1) as u32, ww as u32);
+                let inn = fb.row(x0 as u32, (y - 1 + self.th) as u32, ww as u32);
+                for ((c, &o), &i) in self.columns.iter_mut().zip(out).zip(inn) {
+                    *c = c.wrapping_add(u32::from(i)).wrapping_sub(u32::from(o));
+                }
+            }
+            // Sums of the window columns x0 .. x0 + tw, slid along the row.
+            let mut sum = [0u32; 4];
+            for col in self.columns[..self.tw * 4].chunks_exact(4) {
+                for (s, &c) in sum.iter_mut().zip(col) {
+                    *s = s.wrapping_add(c);
+                }
+            }
+            let mut since_check = 0;
+            let mut lx = 0;
+            while lx < x1 - x0 {
+                let px = x0 + lx;
+                let bound = whole.map_or(0, |t| {
+                    (0..3)
+                        .map(|c| u64::from(sum[c].abs_diff(t[c])))
+                        .sum::<u64>()
+                });
+                if lx + self.tw < ww {
+                    let inn = &self.columns[(lx + self.tw) * 4..][..4];
+                    let out = &self.columns[lx * 4..][..4];
+                    for ((s, &i), &o) in sum.iter_mut().zip(inn).zip(out) {
+                        *s = s.wrapping_add(i).wrapping_sub(o);
+                    }
+                }
+                lx += 1;
+                if px < x || bound > limit {
+                    continue;
+                }
                 since_check += 1;
                 if since_check == check_every {
                     since_check = 0;
                     if budget.over() {
-                        scan.next_x = x as u32;
+                        scan.next_x = px as u32;
                         scan.next_y = y as u32;
                         return best.map(|b| to_match(b, n));
                     }
                 }
-                let (lx, ly) = (x - x0, y - y0);
-                x += 1;
-                for level in &self.levels {
-                    let mut bound = 0u64;
-                    for b in level {
-                        for (c, integral) in self.integral.iter().enumerate() {
-                            let at = |xx: usize, yy: usize| integral[(ly + yy) * stride + lx + xx];
-                            let s = at(b.x1, b.y1)
-                                .wrapping_sub(at(b.x1, b.y0))
-                                .wrapping_sub(at(b.x0, b.y1))
-                                .wrapping_add(at(b.x0, b.y0));
-                            bound += u64::from(s.abs_diff(b.sum[c]));
-                        }
-                        if bound > limit {
-                            continue 'pos;
-                        }
+                passed += 1;
+                let tried = ((y - y0) * (x1 - x0) + lx) as u64;
+                if integral_at.is_none() && self.levels.len() > 1 && passed > 256 + tried / 64 {
+                    let wh = y1 - y + self.th - 1;
+                    self.build_integral(fb, x0, y, ww, wh);
+                    integral_at = Some(y);
+                }
+                if let Some(iy) = integral_at {
+                    if !self.fine_bounds_pass(px - x0, y - iy, ww + 1, limit) {
+                        continue;
                     }
                 }
-                if let Some(sad) = self.sad(fb, x - 1, y, limit) {
-                    if best.is_none_or(|b| better((x - 1, y, sad), b)) {
-                        best = Some((x - 1, y, sad));
+                if let Some(sad) = self.sad(fb, px, y, limit) {
+                    if best.is_none_or(|b| better((px, y, sad), b)) {
+                        best = Some((px, y, sad));
                         limit = sad;
                     }
                 }
@@ -386,6 +469,28 @@ impl Searcher {
         scan.next_x = area.x0;
         scan.next_y = area.y1;
         best.map(|b| to_match(b, n))
+    }
+
+    /// Whether the block sums of the grids finer than the whole template
+    /// leave the position at (lx, ly) of the integral images within `limit`.
+    fn fine_bounds_pass(&self, lx: usize, ly: usize, stride: usize, limit: u64) -> bool {
+        for level in &self.levels[1..] {
+            let mut bound = 0u64;
+            for b in level {
+                for (c, integral) in self.integral.iter().enumerate() {
+                    let at = |xx: usize, yy: usize| integral[(ly + yy) * stride + lx + xx];
+                    let s = at(b.x1, b.y1)
+                        .wrapping_sub(at(b.x1, b.y0))
+                        .wrapping_sub(at(b.x0, b.y1))
+                        .wrapping_add(at(b.x0, b.y0));
+                    bound += u64::from(s.abs_diff(b.sum[c]));
+                }
+                if bound > limit {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Sum of absolute differences at (x, y), or None once it passes `limit`.
@@ -661,6 +766,56 @@ mod tests {
         }
         assert_eq!((near.x, near.y), (best.1, best.2));
         assert_eq!(near.score, best.0 as f64 / (9 * 7 * 3) as f64);
+    }
+
+    #[test]
+    fn every_limit_agrees_with_a_brute_force_scan() {
+        // Text-like content: few positions share the template's sums, so
+        // tight limits compare the survivors directly and loose ones build
+        // the finer grids; both must give the brute-force answer.
+        let mut fb = noise_screen(90, 60, 5);
+        for y in 0..60 {
+            for x in 0..90 {
+                if (x * 7 + y * 3) % 11 < 6 {
+                    fb.set(x, y, [240, 240, 240, 0]);
+                }
+            }
+        }
+        let t = cut(&fb, 31, 17, 16, 12);
+        let mut noisy = (*t).clone();
+        for (i, b) in noisy.bgrx.iter_mut().enumerate() {
+            *b = b.wrapping_add((i % 7) as u8);
+        }
+        let t = Arc::new(noisy);
+        let mut sads = Vec::new();
+        for y in 0..=60 - 12 {
+            for x in 0..=90 - 16 {
+                let mut sad = 0u64;
+                for j in 0..12 {
+                    let p = fb.row(x, y + j, 16);
+                    let q = &t.bgrx[(j * 16 * 4) as usize..][..64];
+                    for (a, b) in p.chunks_exact(4).zip(q.chunks_exact(4)) {
+                        sad += (0..3).map(|c| u64::from(a[c].abs_diff(b[c]))).sum::<u64>();
+                    }
+                }
+                sads.push((sad, y, x));
+            }
+        }
+        let n = (16 * 12 * 3) as f64;
+        let mut s = Searcher::new(t);
+        let all = s.whole(&fb).unwrap();
+        for limit in [0.0, 1.0, 3.0, 6.0, 20.0, 60.0, 120.0, f64::INFINITY] {
+            let want = sads
+                .iter()
+                .filter(|(sad, _, _)| *sad as f64 / n <= limit)
+                .min()
+                .map(|&(sad, y, x)| (x, y, sad as f64 / n));
+            let got = s
+                .search(&fb, all, limit, &mut Budget::unlimited(&mut || false))
+                .best
+                .map(|m| (m.x, m.y, m.score));
+            assert_eq!(got, want, "limit {limit}");
+        }
     }
 
     #[test]
