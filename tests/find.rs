@@ -386,3 +386,36 @@ fn small_changes_start_and_end_spans_in_repaints_and_in_small_updates() {
         assert!(v["best"]["score"].as_f64().unwrap() > 2.0, "{v}");
     }
 }
+
+/// `find … | head -0` and `compare … | head -0`: a closed standard output
+/// ends the command quietly, as Unix tools do, never with a panic.
+#[test]
+fn a_closed_pipe_ends_find_and_compare_quietly() {
+    let rec = common::testdata().join("minimega_qemu_ipxe.fb");
+    let dir = common::TempDir::new("find-pipe");
+    let shot = save(&screen_at(&rec, 5.0).to_rgb_image(), dir.path(), "shot.png");
+    let needle = save(
+        &cut(&screen_at(&rec, 5.0), 0, 0, 64, 32),
+        dir.path(),
+        "n.png",
+    );
+    for args in [
+        vec!["find", s(&rec), s(&needle)],
+        vec!["find", "--json", s(&rec), s(&needle)],
+        vec!["compare", s(&shot), s(&shot)],
+        vec!["compare", "--json", s(&shot), s(&shot)],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Nobody reads: the pipe is closed before the command writes.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+    }
+}

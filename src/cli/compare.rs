@@ -206,7 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report.actual = shown(&a.path);
         [report.expected_time_s, report.actual_time_s] = times.map(|t| t.map(Time::as_secs_f64));
         match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => super::outln!("{json}"),
             // Errors exit 2 here, never the 1 that means "different".
             Err(e) => {
                 eprintln!("rfbplay: error: cannot print the report: {e}");
@@ -214,9 +214,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     } else if let Some(c) = &comparison {
-        print_text(result, c);
+        print_text(result, c)?;
         if let Some(d) = &diff_written {
-            println!("diff image: {}", d.display());
+            super::outln!("diff image: {}", d.display());
         }
     }
     Ok(ExitCode::from(match result {
@@ -430,35 +430,43 @@ pub(super) fn shown(p: &Path) -> String {
     super::display(p)
 }
 
-fn print_text(result: &str, c: &Comparison) {
+fn print_text(result: &str, c: &Comparison) -> std::io::Result<()> {
     if let Some(SizeMismatch { expected, actual }) = c.size_mismatch {
-        println!(
+        super::outln!(
             "{result}: sizes differ, expected {}x{}, actual {}x{}",
-            expected[0], expected[1], actual[0], actual[1]
+            expected[0],
+            expected[1],
+            actual[0],
+            actual[1]
         );
-        return;
+        return Ok(());
     }
     let all = u64::from(c.width) * u64::from(c.height);
-    print!(
+    let mut line = format!(
         "{result}: {} of {all} pixels differ ({:.4}%)",
         c.diff_pixels,
         c.diff_ratio() * 100.0
     );
     if c.aa_pixels > 0 {
-        print!(", {} more look like anti-aliasing", c.aa_pixels);
+        line += &format!(", {} more look like anti-aliasing", c.aa_pixels);
     }
-    println!();
+    super::outln!("{line}");
     if let Some(b) = c.bbox {
-        println!("bounding box: {},{},{},{}", b.x, b.y, b.w, b.h);
+        super::outln!("bounding box: {},{},{},{}", b.x, b.y, b.w, b.h);
     }
     for r in &c.regions {
-        println!("region: {},{},{},{}", r.x, r.y, r.w, r.h);
+        super::outln!("region: {},{},{},{}", r.x, r.y, r.w, r.h);
     }
     for m in &c.masks {
         let r = m.rect;
-        println!(
+        super::outln!(
             "mask {},{},{},{}: {} changed pixels ignored",
-            r.x, r.y, r.w, r.h, m.diff_pixels
+            r.x,
+            r.y,
+            r.w,
+            r.h,
+            m.diff_pixels
         );
     }
+    Ok(())
 }

@@ -108,20 +108,20 @@ pub fn run(args: &Args, expected: &Path, actual: &Path) -> anyhow::Result<ExitCo
             }),
         };
         match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => super::outln!("{json}"),
             Err(e) => {
                 eprintln!("rfbplay: error: cannot print the report: {e}");
                 return Ok(ExitCode::from(2));
             }
         }
     } else if failure.is_none() {
-        println!(
+        super::outln!(
             "{result}: {} stable screens expected, {} actual, {matched} matched",
             e.len(),
             a.len()
         );
         for r in &reports {
-            println!("{}", line(r));
+            super::outln!("{}", line(r));
         }
     }
     Ok(ExitCode::from(match result {

@@ -72,7 +72,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        super::outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         for c in r.checks.iter().filter(|c| c.status != Status::Same) {
             let what = c.status.name();
@@ -91,7 +91,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             if c.updated {
                 line += " (accepted into the baseline)";
             }
-            println!("{line}");
+            super::outln!("{line}");
         }
     }
     let s = &r.summary;

@@ -7,6 +7,7 @@ use rfbplay::compare::Rect;
 use rfbplay::find::{self, Needle, Options, Outcome};
 use rfbplay::player::{PlayOptions, Player};
 use serde::Serialize;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -133,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         y: b.y,
         time_s: b.time.as_secs_f64(),
     });
+    let mut out = std::io::stdout().lock();
     if args.json {
         let report = Report {
             schema: 1,
@@ -144,13 +146,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             best,
             error: error.clone(),
         };
-        match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
-            Err(e) => {
-                eprintln!("rfbplay: error: cannot print the report: {e}");
-                return Ok(ExitCode::from(2));
-            }
-        }
+        let json = serde_json::to_string_pretty(&report)?;
+        // Through `?`, so a closed pipe (`| head`) ends quietly.
+        writeln!(out, "{json}")?;
     } else if let Some(o) = &outcome {
         for s in &o.spans {
             let end = match (s.end, s.open) {
@@ -158,20 +156,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 (Some(t), false) => t.to_string(),
                 (None, _) => "? (stopped at the first match)".to_string(),
             };
-            println!(
+            writeln!(
+                out,
                 "{} to {end}  at {},{}  score {:.3}",
                 s.start, s.x, s.y, s.score
-            );
+            )?;
         }
         if !found {
             match &o.best {
-                Some(b) => println!(
+                Some(b) => writeln!(
+                    out,
                     "not found (threshold {threshold}); closest: score {:.3} at {},{} at {}",
                     b.score, b.x, b.y, b.time
-                ),
-                None => {
-                    println!("not found (threshold {threshold}); the needle never fit on screen")
-                }
+                )?,
+                None => writeln!(
+                    out,
+                    "not found (threshold {threshold}); the needle never fit on screen"
+                )?,
             }
         }
     }

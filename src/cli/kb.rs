@@ -147,7 +147,7 @@ pub fn run_play(a: PlayArgs) -> anyhow::Result<ExitCode> {
     };
     let program = kb::load(Path::new(file), &LoadOptions::default())?;
     if a.check || target.is_none() {
-        print_check(file, &program);
+        print_check(file, &program)?;
         return Ok(ExitCode::SUCCESS);
     }
     let Some(target) = target else { unreachable!() };
@@ -243,21 +243,22 @@ fn start_screen(
     Ok(kb::screen::Screen::start(job, opts)?)
 }
 
-fn print_check(file: &str, p: &Program) {
+fn print_check(file: &str, p: &Program) -> std::io::Result<()> {
     let c = p.counts();
     let d = p.duration_ns();
-    println!("{file}: ok");
-    println!(
+    super::outln!("{file}: ok");
+    super::outln!(
         "duration:   {} ({} ns, without WaitForIt time)",
         rfbplay::Time(d),
         d
     );
-    println!("key events: {}", c.keys);
-    println!("pointer:    {}", c.pointers);
-    println!("WaitForIt:  {}", c.waits);
-    println!("ClickIt:    {}", c.clicks);
-    println!("LoadFile:   {} ({} files)", c.loads, p.files.len());
-    println!("comments:   {}", c.comments);
+    super::outln!("key events: {}", c.keys);
+    super::outln!("pointer:    {}", c.pointers);
+    super::outln!("WaitForIt:  {}", c.waits);
+    super::outln!("ClickIt:    {}", c.clicks);
+    super::outln!("LoadFile:   {} ({} files)", c.loads, p.files.len());
+    super::outln!("comments:   {}", c.comments);
+    Ok(())
 }
 
 pub fn run_type(a: TypeArgs) -> anyhow::Result<ExitCode> {
@@ -321,7 +322,7 @@ pub fn run_ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
     match serde_json::from_str::<serde_json::Value>(&answer) {
         // `list` of a recorder: a table, unless --json asked for the JSON.
         Ok(v) if line == "list" && v["recordings"].is_array() => print!("{}", table(&v)),
-        _ => println!("{answer}"),
+        _ => super::outln!("{answer}"),
     }
     Ok(if answer.starts_with("error") {
         ExitCode::FAILURE

@@ -139,6 +139,16 @@ pub(crate) fn plural(n: u64, what: &str) -> String {
     }
 }
 
+/// `println!` that hands a write error (a closed pipe, as by `| head`)
+/// to the caller through `?` instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+pub(crate) use outln;
+
 /// Whether the error comes from standard output having been closed (as by
 /// `| head`): the program then ends quietly, as Unix tools do.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
