@@ -521,6 +521,12 @@ impl Index {
         }
     }
 
+    /// The time of the checkpoint a seek to `moment` starts from (None:
+    /// from the recording's start).
+    pub fn start_time(&self, moment: Moment) -> Option<Time> {
+        self.pick(moment).map(|k| self.entries[k].time)
+    }
+
     /// Reads checkpoint `k`.
     pub fn checkpoint(&self, k: usize) -> Result<Checkpoint, IndexError> {
         let bad = |source| IndexError::Checkpoint {

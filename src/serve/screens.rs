@@ -183,13 +183,15 @@ impl Screens {
         if !Session::can_answer(t) {
             return None;
         }
-        // A session far behind `t` would decode all the way; with a seek
-        // index, a new one starting at the checkpoint before `t` (at most
-        // one index span back) decodes less.
+        // A session behind `t` decodes all the way from where it is; with
+        // a seek index whose checkpoint for `t` comes after that, a new
+        // session starting there decodes less.
         let behind = match self.take_session(file, t) {
             Some(s)
-                if t.0.saturating_sub(s.at.0) > crate::index::SPAN_TIME.0
-                    && crate::index::Index::load(file).is_ok() =>
+                if crate::index::Index::load(file)
+                    .ok()
+                    .and_then(|i| i.start_time(Moment::At(t)))
+                    .is_some_and(|c| c > s.at) =>
             {
                 self.put_session(file, s);
                 None
