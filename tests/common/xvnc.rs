@@ -50,6 +50,10 @@ impl Xvnc {
                 .subsec_nanos() as u64;
         for attempt in 0..20u64 {
             let display = 200 + ((seed + attempt * 131) % 700) as u32;
+            if stale(display) {
+                // Left by a server killed before it could clean up.
+                remove_display_files(display);
+            }
             if Path::new(&format!("/tmp/.X{display}-lock")).exists()
                 || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()
             {
@@ -159,6 +163,9 @@ impl Xvnc {
     pub fn kill(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
+        // Killed, it could not remove its lock and socket: without this,
+        // every test run would leave a display taken.
+        remove_display_files(self.display);
     }
 }
 
@@ -170,7 +177,23 @@ impl Drop for Xvnc {
         }
         let _ = self.server.kill();
         let _ = self.server.wait();
+        // Killed, it could not remove its lock and socket: without this,
+        // every test run would leave a display taken.
+        remove_display_files(self.display);
     }
+}
+
+/// Whether display `n`'s lock file names a process that no longer runs.
+fn stale(n: u32) -> bool {
+    std::fs::read_to_string(format!("/tmp/.X{n}-lock"))
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+}
+
+fn remove_display_files(n: u32) {
+    let _ = std::fs::remove_file(format!("/tmp/.X{n}-lock"));
+    let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
 }
 
 /// Writes a VNC password file as `vncpasswd -f` makes it.
