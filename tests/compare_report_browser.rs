@@ -9,26 +9,8 @@
 mod common;
 
 use common::TempDir;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// Node, Chromium and puppeteer-core (tools/setup.sh installs all three).
-fn browser() -> Option<PathBuf> {
-    let node = common::tool("node")?;
-    common::require(
-        Path::new("/usr/bin/chromium").is_file().then_some(()),
-        "chromium",
-    )?;
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
-    common::require(
-        tools
-            .join("node_modules/puppeteer-core")
-            .is_dir()
-            .then_some(()),
-        "puppeteer-core (tools/setup.sh installs it)",
-    )?;
-    Some(node)
-}
 
 fn screen(path: &Path, boxes: &[(u32, u32, u32, u32)]) {
     let img = image::RgbImage::from_fn(320, 200, |x, y| {
@@ -47,7 +29,9 @@ fn screen(path: &Path, boxes: &[(u32, u32, u32, u32)]) {
 
 #[test]
 fn the_report_page_in_chromium() {
-    let Some(node) = browser() else { return };
+    let Some(node) = common::browser() else {
+        return;
+    };
     let t = TempDir::new("cmp-report-browser");
     let (g, r) = (t.path().join("golden"), t.path().join("run"));
     // Names sort so that a passing check comes first by path.

@@ -11,47 +11,14 @@ mod common;
 mod serve;
 
 use serve::Server;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn frame_at(file: &Path, t: &str) -> (u32, u32, Vec<u8>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
-        .args(["-q", "frame"])
-        .arg(file)
-        .arg("-")
-        .args(["--at", t])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let img = image::load_from_memory(&out.stdout).unwrap().to_rgb8();
-    (img.width(), img.height(), img.into_raw())
-}
-
-/// Node, Chromium and puppeteer-core (tools/setup.sh installs all three).
-fn browser() -> Option<PathBuf> {
-    let node = common::tool("node")?;
-    common::require(
-        Path::new("/usr/bin/chromium").is_file().then_some(()),
-        "chromium",
-    )?;
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
-    common::require(
-        tools
-            .join("node_modules/puppeteer-core")
-            .is_dir()
-            .then_some(()),
-        "puppeteer-core (tools/setup.sh installs it)",
-    )?;
-    Some(node)
-}
 
 /// Runs the browser script on `rec` under `dir`; checks every capture.
 fn check(dir: &Path, rec: &str, tag: &str) {
-    let Some(node) = browser() else { return };
+    let Some(node) = common::browser() else {
+        return;
+    };
     let server = Server::start(dir);
     let out = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/serve-artifacts")
@@ -84,7 +51,7 @@ fn check(dir: &Path, rec: &str, tag: &str) {
     for c in checks {
         let t = c["t"].to_string();
         let shown = std::fs::read(c["file"].as_str().unwrap()).unwrap();
-        let (w, h, want) = frame_at(&file, &t);
+        let (w, h, want) = serve::frame_at(&file, &t);
         assert_eq!(
             (c["w"].as_u64().unwrap(), c["h"].as_u64().unwrap()),
             (w as u64, h as u64)
@@ -100,7 +67,7 @@ fn check(dir: &Path, rec: &str, tag: &str) {
     let dl = &result["download"];
     let png = std::fs::read(dl["file"].as_str().unwrap()).unwrap();
     let img = image::load_from_memory(&png).unwrap().to_rgb8();
-    let (w, h, want) = frame_at(&file, &dl["t"].to_string());
+    let (w, h, want) = serve::frame_at(&file, &dl["t"].to_string());
     assert_eq!((img.width(), img.height()), (w, h));
     assert!(
         img.into_raw() == want,

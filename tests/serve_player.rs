@@ -17,41 +17,6 @@ use serve::Server;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn frame_at(file: &Path, t: &str) -> (u32, u32, Vec<u8>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
-        .args(["-q", "frame"])
-        .arg(file)
-        .arg("-")
-        .args(["--at", t])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let img = image::load_from_memory(&out.stdout).unwrap().to_rgb8();
-    (img.width(), img.height(), img.into_raw())
-}
-
-/// Node, Chromium and puppeteer-core (tools/setup.sh installs all three).
-fn browser() -> Option<PathBuf> {
-    let node = common::tool("node")?;
-    common::require(
-        Path::new("/usr/bin/chromium").is_file().then_some(()),
-        "chromium",
-    )?;
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
-    common::require(
-        tools
-            .join("node_modules/puppeteer-core")
-            .is_dir()
-            .then_some(()),
-        "puppeteer-core (tools/setup.sh installs it)",
-    )?;
-    Some(node)
-}
-
 /// Runs tools/browser_player.js; returns its JSON.
 fn drive(
     node: &Path,
@@ -94,7 +59,7 @@ fn check_frames(file: &Path, result: &serde_json::Value) -> usize {
     for c in checks {
         let t = c["t"].to_string();
         let shown = std::fs::read(c["file"].as_str().unwrap()).unwrap();
-        let (w, h, want) = frame_at(file, &t);
+        let (w, h, want) = serve::frame_at(file, &t);
         assert_eq!(
             (c["w"].as_u64().unwrap(), c["h"].as_u64().unwrap()),
             (w as u64, h as u64)
@@ -242,7 +207,9 @@ fn browser_steps_through_kb_markers() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let Some(node) = browser() else { return };
+    let Some(node) = common::browser() else {
+        return;
+    };
     let tmp = kb_folder(&corpus);
     let server = Server::start(tmp.path());
     let result = drive(&node, &server, "markers", "lin1.fb", "markers", &[]);
@@ -276,7 +243,7 @@ fn find_folder(corpus: &Path) -> TempDir {
 const REGION: (u32, u32, u32, u32) = (640, 80, 64, 40);
 
 fn needle_png(file: &Path, out: &Path) {
-    let (w, h, rgb) = frame_at(file, "6");
+    let (w, h, rgb) = serve::frame_at(file, "6");
     let img = image::RgbImage::from_raw(w, h, rgb).unwrap();
     let (x, y, nw, nh) = REGION;
     image::imageops::crop_imm(&img, x, y, nw, nh)
@@ -376,7 +343,9 @@ fn browser_finds_a_dragged_region() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let Some(node) = browser() else { return };
+    let Some(node) = common::browser() else {
+        return;
+    };
     let tmp = find_folder(&corpus);
     let file = tmp.path().join("z.fb");
     let server = Server::start(tmp.path());
@@ -522,7 +491,7 @@ fn a_growing_recording_is_followed_live() {
     for i in 1..=live_frames {
         let t = std::fs::read_to_string(tmp.path().join(format!("live_{i}.t"))).unwrap();
         let shown = std::fs::read(tmp.path().join(format!("live_{i}.rgb"))).unwrap();
-        let (_, _, want) = frame_at(&file, &t);
+        let (_, _, want) = serve::frame_at(&file, &t);
         assert!(
             shown == want,
             "the live end at {t} differs from `rfbplay frame --at {t}`"
@@ -548,7 +517,9 @@ fn a_growing_recording_is_followed_live() {
 
 #[test]
 fn browser_follows_a_growing_recording() {
-    let Some(node) = browser() else { return };
+    let Some(node) = common::browser() else {
+        return;
+    };
     let tmp = TempDir::new("serve-live-browser");
     let source = common::testdata().join(LIVE_SOURCE);
     let file = tmp.path().join("live.fb");
@@ -649,7 +620,7 @@ fn a_seek_in_a_long_recording_builds_its_index_in_the_background() {
         assert_eq!(status, 200);
         let img = image::load_from_memory(&png).unwrap().to_rgb8();
         assert!(
-            img.into_raw() == frame_at(&root.join("long.fb"), t).2,
+            img.into_raw() == serve::frame_at(&root.join("long.fb"), t).2,
             "at {t}"
         );
     }
@@ -734,7 +705,7 @@ fn a_recording_made_by_rfbplay_record_is_followed_live() {
     assert!(shown.len() >= 3, "the follower showed {} ends", shown.len());
     for (t, pixels) in &shown {
         assert!(
-            *pixels == frame_at(&file, t).2,
+            *pixels == serve::frame_at(&file, t).2,
             "the live end at {t} differs from `rfbplay frame --at {t}`"
         );
     }

@@ -80,3 +80,22 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Node, Chromium and puppeteer-core for the browser tests (tools/setup.sh
+/// installs all three): the `node` to run, or None by the rule above.
+pub fn browser() -> Option<PathBuf> {
+    let node = tool("node")?;
+    require(
+        Path::new("/usr/bin/chromium").is_file().then_some(()),
+        "chromium",
+    )?;
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
+    require(
+        tools
+            .join("node_modules/puppeteer-core")
+            .is_dir()
+            .then_some(()),
+        "puppeteer-core (tools/setup.sh installs it)",
+    )?;
+    Some(node)
+}

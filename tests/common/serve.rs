@@ -126,3 +126,21 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The screen `rfbplay frame --at T` writes: width, height, RGB bytes.
+pub fn frame_at(file: &Path, t: &str) -> (u32, u32, Vec<u8>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["-q", "frame"])
+        .arg(file)
+        .arg("-")
+        .args(["--at", t])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::load_from_memory(&out.stdout).unwrap().to_rgb8();
+    (img.width(), img.height(), img.into_raw())
+}
