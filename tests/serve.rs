@@ -8,8 +8,7 @@ mod common;
 mod serve;
 
 use common::TempDir;
-use serve::Server;
-use std::path::Path;
+use serve::{frame_at, Server};
 use std::process::Command;
 
 fn rfbplay() -> Command {
@@ -20,23 +19,6 @@ fn rfbplay() -> Command {
 fn rgb(png: &[u8]) -> (u32, u32, Vec<u8>) {
     let img = image::load_from_memory(png).unwrap().to_rgb8();
     (img.width(), img.height(), img.into_raw())
-}
-
-/// `rfbplay frame FILE --at T` as RGB.
-fn frame_at(file: &Path, t: &str) -> (u32, u32, Vec<u8>) {
-    let out = rfbplay()
-        .args(["-q", "frame"])
-        .arg(file)
-        .arg("-")
-        .args(["--at", t])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    rgb(&out.stdout)
 }
 
 #[test]

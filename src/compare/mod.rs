@@ -117,6 +117,28 @@ pub struct Comparison {
 }
 
 impl Comparison {
+    /// A comparison of `width` x `height` that has found no difference
+    /// yet, with a zero count for each of `areas`' masks.
+    fn nothing_yet(width: u32, height: u32, areas: &areas::RowAreas) -> Comparison {
+        Comparison {
+            width,
+            height,
+            size_mismatch: None,
+            diff_pixels: 0,
+            aa_pixels: 0,
+            bbox: None,
+            regions: Vec::new(),
+            masks: areas
+                .masks
+                .iter()
+                .map(|&rect| MaskCount {
+                    rect,
+                    diff_pixels: 0,
+                })
+                .collect(),
+        }
+    }
+
     /// Counted pixels over all pixels of the image (0 for an empty one).
     pub fn diff_ratio(&self) -> f64 {
         let all = u64::from(self.width) * u64::from(self.height);
@@ -181,23 +203,7 @@ pub fn identical(width: u32, height: u32, options: &Options) -> Result<Compariso
         return Err(CompareError::BadThreshold(options.threshold));
     }
     let areas = areas::RowAreas::new(width, height, &options.select, None, &options.masks);
-    Ok(Comparison {
-        width,
-        height,
-        size_mismatch: None,
-        diff_pixels: 0,
-        aa_pixels: 0,
-        bbox: None,
-        regions: Vec::new(),
-        masks: areas
-            .masks
-            .iter()
-            .map(|&rect| MaskCount {
-                rect,
-                diff_pixels: 0,
-            })
-            .collect(),
-    })
+    Ok(Comparison::nothing_yet(width, height, &areas))
 }
 
 /// Compares only inside `dirty` when given: the caller knows the images
@@ -239,23 +245,7 @@ fn run(
     }
     let (w, h) = (a.width(), a.height());
     let areas = areas::RowAreas::new(w, h, &o.select, dirty, &o.masks);
-    let mut result = Comparison {
-        width: w,
-        height: h,
-        size_mismatch: None,
-        diff_pixels: 0,
-        aa_pixels: 0,
-        bbox: None,
-        regions: Vec::new(),
-        masks: areas
-            .masks
-            .iter()
-            .map(|&rect| MaskCount {
-                rect,
-                diff_pixels: 0,
-            })
-            .collect(),
-    };
+    let mut result = Comparison::nothing_yet(w, h, &areas);
     if (w, h) != (b.width(), b.height()) {
         result.size_mismatch = Some(SizeMismatch {
             expected: [w, h],
