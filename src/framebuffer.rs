@@ -2,13 +2,13 @@
 //! layout recorders request, so Raw rows copy in with `copy_from_slice`.
 //! Colour is converted once, when a frame is exported.
 //!
-//! [`Screen`] pairs the framebuffer being drawn with the one last shown: an
-//! update is drawn piece by piece as its bytes arrive, but a frame must show
-//! the state between updates (docs/formats.md section 4), so the shown copy is
-//! brought up to date from the drawn one, rectangle by rectangle, when an
-//! update completes.
+//! What the parser draws into is a [`Screen`] ([`screen`]): framebuffers
+//! plus the state between updates.
 
 use crate::wire::Rect;
+
+mod screen;
+pub use screen::{Cursor, CursorGap, Damage, Screen};
 
 pub const BYTES_PER_PIXEL: usize = 4;
 
@@ -133,27 +133,8 @@ impl Framebuffer {
     /// Writes bytes into the rectangle as if it were one contiguous run of
     /// rows, starting `offset` bytes into it. Used by Raw, which arrives in
     /// pieces that may split rows and even pixels.
-    pub fn write_rect_bytes(&mut self, rect: Rect, offset: usize, mut bytes: &[u8]) {
-        let row_len = usize::from(rect.w) * BYTES_PER_PIXEL;
-        if row_len == 0 {
-            return;
-        }
-        let mut row = offset / row_len;
-        let mut col = offset % row_len;
-        while !bytes.is_empty() && row < usize::from(rect.h) {
-            let n = (row_len - col).min(bytes.len());
-            let start = self
-                .span(u32::from(rect.x), u32::from(rect.y) + row as u32, 0)
-                .start
-                + col;
-            self.data[start..start + n].copy_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
-            col += n;
-            if col == row_len {
-                col = 0;
-                row += 1;
-            }
-        }
+    pub fn write_rect_bytes(&mut self, rect: Rect, offset: usize, bytes: &[u8]) {
+        self.rect_pieces(rect, offset, bytes, |dst, src, _| dst.copy_from_slice(src));
     }
 
     /// [`Framebuffer::write_rect_bytes`] that leaves alone the pieces of
@@ -165,8 +146,26 @@ impl Framebuffer {
         &mut self,
         rect: Rect,
         offset: usize,
-        mut bytes: &[u8],
+        bytes: &[u8],
         changed: &mut dyn FnMut(u32),
+    ) {
+        self.rect_pieces(rect, offset, bytes, |dst, src, row| {
+            if *dst != *src {
+                dst.copy_from_slice(src);
+                changed(row);
+            }
+        });
+    }
+
+    /// Cuts `bytes`, which continue the rectangle's rows from `offset`
+    /// bytes into it, at row ends, and hands each piece with the screen
+    /// bytes it lands on and its row (counted from 0) to `put`.
+    fn rect_pieces(
+        &mut self,
+        rect: Rect,
+        offset: usize,
+        mut bytes: &[u8],
+        mut put: impl FnMut(&mut [u8], &[u8], u32),
     ) {
         let row_len = usize::from(rect.w) * BYTES_PER_PIXEL;
         if row_len == 0 {
@@ -180,11 +179,7 @@ impl Framebuffer {
                 .span(u32::from(rect.x), u32::from(rect.y) + row as u32, 0)
                 .start
                 + col;
-            let dst = &mut self.data[start..start + n];
-            if *dst != bytes[..n] {
-                dst.copy_from_slice(&bytes[..n]);
-                changed(row as u32);
-            }
+            put(&mut self.data[start..start + n], &bytes[..n], row as u32);
             bytes = &bytes[n..];
             col += n;
             if col == row_len {
@@ -336,45 +331,6 @@ impl Framebuffer {
     }
 }
 
-impl Cursor {
-    /// Draws the shape with its hotspot at `pointer`, clipped to the
-    /// screen; pixels outside the mask stay as they are.
-    /// Returns the area it covered.
-    pub fn draw(&self, fb: &mut Framebuffer, pointer: (u16, u16)) -> Option<Rect> {
-        let left = i64::from(pointer.0) - i64::from(self.hotspot.0);
-        let top = i64::from(pointer.1) - i64::from(self.hotspot.1);
-        let x0 = left.clamp(0, i64::from(fb.width()));
-        let y0 = top.clamp(0, i64::from(fb.height()));
-        let x1 = (left + i64::from(self.width)).clamp(0, i64::from(fb.width()));
-        let y1 = (top + i64::from(self.height)).clamp(0, i64::from(fb.height()));
-        if x1 <= x0 || y1 <= y0 {
-            return None;
-        }
-        for cy in 0..usize::from(self.height) {
-            let y = top + cy as i64;
-            if y < 0 || y >= i64::from(fb.height()) {
-                continue;
-            }
-            for cx in 0..usize::from(self.width) {
-                let x = left + cx as i64;
-                if x < 0 || x >= i64::from(fb.width()) || !self.opaque(cx, cy) {
-                    continue;
-                }
-                let i = (cy * usize::from(self.width) + cx) * BYTES_PER_PIXEL;
-                if let Some(px) = self.pixels.get(i..i + BYTES_PER_PIXEL) {
-                    fb.set(x as u32, y as u32, [px[0], px[1], px[2], 0]);
-                }
-            }
-        }
-        Some(Rect::new(
-            x0 as u16,
-            y0 as u16,
-            (x1 - x0) as u16,
-            (y1 - y0) as u16,
-        ))
-    }
-}
-
 /// Converts B, G, R, X pixels to R, G, B.
 pub fn bgrx_to_rgb(src: &[u8], dst: &mut [u8]) {
     for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4)) {
@@ -384,337 +340,9 @@ pub fn bgrx_to_rgb(src: &[u8], dst: &mut [u8]) {
     }
 }
 
-/// A cursor shape: B, G, R, X pixels, a mask row per row, and the hotspot.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    pub width: u16,
-    pub height: u16,
-    pub hotspot: (u16, u16),
-    pub pixels: Vec<u8>,
-    /// One bit per pixel, rows padded to whole bytes, most significant first.
-    pub mask: Vec<u8>,
-}
-
-impl Cursor {
-    /// Whether the pixel at (x, y) of the shape is drawn.
-    pub fn opaque(&self, x: usize, y: usize) -> bool {
-        let row = usize::from(self.width).div_ceil(8);
-        self.mask
-            .get(y * row + x / 8)
-            .is_some_and(|b| b & (0x80 >> (x % 8)) != 0)
-    }
-}
-
-/// What one update changed on the shown screen: pixels that really differ,
-/// not the rectangles the server sent (minimega repaints the whole screen
-/// every 100 ms).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Damage {
-    /// Pixels whose value changed.
-    pub pixels: u64,
-    /// Bounding boxes of the changes, one per changed rectangle the update
-    /// drew (boxes may overlap when rectangles did).
-    pub boxes: Vec<Rect>,
-    /// The screen changed size: every pixel counts as changed.
-    pub resized: bool,
-}
-
-/// Why `--cursor` draws nothing into a recording's frames.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CursorGap {
-    /// The usual case: a server tells the position (PointerPos) only when
-    /// something other than the recording client moves the pointer.
-    #[error("this recording has a cursor shape but never tells the pointer's position")]
-    NoPosition,
-    #[error("this recording has no cursor shape: any pointer is part of the screen")]
-    NoShape,
-}
-
-/// The framebuffer being drawn and, when frames are wanted, the one shown
-/// between updates.
-#[derive(Debug, Default)]
-pub struct Screen {
-    drawn: Framebuffer,
-    shown: Option<Framebuffer>,
-    dirty: Vec<Rect>,
-    resized: bool,
-    /// The last cursor shape the stream sent (Cursor pseudo-encoding).
-    pub cursor: Option<Cursor>,
-    /// The last pointer position the stream showed (PointerPos).
-    pub pointer: Option<(u16, u16)>,
-    /// Draw the cursor into the shown screen (`--cursor`).
-    pub draw_cursor: bool,
-    /// Where the cursor was drawn into the shown screen last time.
-    overlay: Option<Rect>,
-    /// Commits that changed the shown screen (see [`Screen::generation`]).
-    generation: u64,
-    /// Measure what each commit changed ([`Screen::damage`]); costs a
-    /// pixel comparison of the rows that differ.
-    pub measure_damage: bool,
-    damage: Damage,
-}
-
-impl Screen {
-    /// Why `--cursor` drew nothing, if it did not, once a recording has
-    /// played to its end: every command that draws the cursor asks here.
-    pub fn cursor_gap(&self) -> Option<CursorGap> {
-        match (&self.cursor, self.pointer) {
-            (None, _) => Some(CursorGap::NoShape),
-            (Some(_), None) => Some(CursorGap::NoPosition),
-            (Some(_), Some(_)) => None,
-        }
-    }
-
-    /// `keep_shown` is false when nobody looks at frames (`info`, benches),
-    /// which saves the copy at the end of every update.
-    pub fn new(keep_shown: bool) -> Screen {
-        Screen {
-            shown: keep_shown.then(Framebuffer::default),
-            ..Screen::default()
-        }
-    }
-
-    /// A screen between updates as the seek index saved it: `drawn` is
-    /// what every update so far drew, and the shown screen is made from it
-    /// as the last update's commit made it (cursor included when drawn).
-    pub fn restore(
-        drawn: Framebuffer,
-        cursor: Option<Cursor>,
-        pointer: Option<(u16, u16)>,
-        generation: u64,
-        keep_shown: bool,
-        draw_cursor: bool,
-    ) -> Screen {
-        let mut s = Screen::new(keep_shown);
-        s.drawn = drawn;
-        s.cursor = cursor;
-        s.pointer = pointer;
-        s.draw_cursor = draw_cursor;
-        s.resized = true;
-        s.commit();
-        s.generation = generation;
-        s
-    }
-
-    /// The framebuffer decoders draw into.
-    pub fn drawn(&mut self) -> &mut Framebuffer {
-        &mut self.drawn
-    }
-
-    pub fn drawn_ref(&self) -> &Framebuffer {
-        &self.drawn
-    }
-
-    /// The screen as of the last complete update.
-    pub fn shown(&self) -> &Framebuffer {
-        self.shown.as_ref().unwrap_or(&self.drawn)
-    }
-
-    /// Takes the shown screen out, for a caller that is done playing and
-    /// wants the picture without copying it (`frame` at the end). The
-    /// screen is left empty.
-    pub fn take_shown(&mut self) -> Framebuffer {
-        let drawn = std::mem::take(&mut self.drawn);
-        self.shown.take().unwrap_or(drawn)
-    }
-
-    pub fn resize(&mut self, width: u32, height: u32) {
-        self.drawn.resize(width, height);
-        self.resized = true;
-    }
-
-    /// Writes Raw bytes in the framebuffer's layout into `rect` of the
-    /// drawn screen from byte `offset` of the rectangle on. Unlike the other
-    /// decoders' rectangles, which [`Screen::touch`] marks whole before
-    /// drawing, only the rows these bytes really change are marked: a
-    /// repaint that changes nothing costs a comparison here and nothing at
-    /// the commit.
-    pub fn write_raw(&mut self, rect: Rect, offset: usize, bytes: &[u8]) {
-        if self.shown.is_none() || self.resized {
-            // Nobody keeps a shown screen, or all of it is copied anyway.
-            self.drawn.write_rect_bytes(rect, offset, bytes);
-            return;
-        }
-        let (dirty, resized) = (&mut self.dirty, &mut self.resized);
-        self.drawn
-            .write_rect_bytes_changed(rect, offset, bytes, &mut |row| {
-                let y = rect.y.saturating_add(row as u16);
-                let end = |l: &Rect| u32::from(l.y) + u32::from(l.h);
-                if let Some(l) = dirty.last_mut().filter(|l| (l.x, l.w) == (rect.x, rect.w)) {
-                    if end(l) == u32::from(y) + 1 {
-                        // The same row again (bytes split inside it).
-                        return;
-                    }
-                    if end(l) == u32::from(y) && l.h < u16::MAX {
-                        // The next row: the band grows.
-                        l.h += 1;
-                        return;
-                    }
-                }
-                if dirty.len() < 512 {
-                    dirty.push(Rect::new(rect.x, y, rect.w, 1));
-                } else {
-                    *resized = true;
-                }
-            });
-    }
-
-    /// Notes that a rectangle of the drawn screen changes in this update.
-    pub fn touch(&mut self, rect: Rect) {
-        if self.shown.is_some() && !self.resized && !rect.is_empty() {
-            // Many small rectangles are cheaper to copy one by one; past a
-            // few hundred, a full copy is simpler and no slower.
-            if self.dirty.len() < 512 {
-                self.dirty.push(rect);
-            } else {
-                self.resized = true;
-            }
-        }
-    }
-
-    /// Counts the commits that changed the shown screen's pixels or size:
-    /// two frames with the same generation show the same picture, which
-    /// lets exporters skip unchanged frames without comparing them.
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// What the last commit changed, when [`Screen::measure_damage`] is on.
-    pub fn damage(&self) -> &Damage {
-        &self.damage
-    }
-
-    /// Brings the shown screen up to date at the end of an update.
-    pub fn commit(&mut self) {
-        let Some(shown) = self.shown.as_mut() else {
-            return;
-        };
-        let mut changed = false;
-        self.damage.pixels = 0;
-        self.damage.boxes.clear();
-        self.damage.resized = false;
-        if self.resized || shown.width != self.drawn.width || shown.height != self.drawn.height {
-            let size_changed = shown.width != self.drawn.width || shown.height != self.drawn.height;
-            if self.measure_damage && !size_changed {
-                let (w, h) = (self.drawn.width.min(65535), self.drawn.height.min(65535));
-                let all = Rect::new(0, 0, w as u16, h as u16);
-                self.damage.pixels =
-                    shown.update_rect_measured(&self.drawn, all, &mut self.damage.boxes);
-            } else if self.measure_damage {
-                let (w, h) = (self.drawn.width, self.drawn.height);
-                self.damage.pixels = u64::from(w) * u64::from(h);
-                self.damage.resized = true;
-                self.damage
-                    .boxes
-                    .push(Rect::new(0, 0, w.min(65535) as u16, h.min(65535) as u16));
-            }
-            shown.clone_from(&self.drawn);
-            self.overlay = None;
-            changed = true;
-        } else {
-            // The area under last time's cursor comes back from the drawn
-            // screen along with what this update changed.
-            let overlay = self.overlay.take();
-            for rect in &self.dirty {
-                if self.measure_damage {
-                    let n = shown.update_rect_measured(&self.drawn, *rect, &mut self.damage.boxes);
-                    self.damage.pixels += n;
-                    changed |= n > 0;
-                } else {
-                    changed |= shown.update_rect_from(&self.drawn, *rect);
-                }
-            }
-            if let Some(rect) = overlay {
-                changed |= shown.update_rect_from(&self.drawn, rect);
-            }
-        }
-        self.dirty.clear();
-        self.resized = false;
-        if self.draw_cursor {
-            if let (Some(cursor), Some(pointer)) = (&self.cursor, self.pointer) {
-                self.overlay = cursor.draw(shown, pointer);
-                // Drawn again over the restored area: cheaper to count as a
-                // change than to compare.
-                changed |= self.overlay.is_some();
-            }
-        }
-        if changed {
-            self.generation += 1;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn damage_counts_pixels_that_differ_not_rectangles_sent() {
-        let mut screen = Screen::new(true);
-        screen.measure_damage = true;
-        screen.resize(8, 8);
-        screen.commit();
-        assert!(screen.damage().resized);
-        // A full repaint that changes two pixels.
-        let all = Rect::new(0, 0, 8, 8);
-        screen.touch(all);
-        screen.drawn().set(2, 3, [1, 2, 3, 0]);
-        screen.drawn().set(5, 4, [1, 2, 3, 0]);
-        screen.commit();
-        assert_eq!(screen.damage().pixels, 2);
-        assert_eq!(screen.damage().boxes, [Rect::new(2, 3, 4, 2)]);
-        // Changes far apart are separate bands.
-        screen.touch(all);
-        screen.drawn().set(0, 0, [9, 9, 9, 0]);
-        screen.drawn().set(7, 7, [9, 9, 9, 0]);
-        screen.commit();
-        assert_eq!(screen.damage().pixels, 2);
-        assert_eq!(
-            screen.damage().boxes,
-            [Rect::new(0, 0, 1, 1), Rect::new(7, 7, 1, 1)]
-        );
-        // The same repaint again: nothing changed.
-        screen.touch(all);
-        screen.commit();
-        assert_eq!(screen.damage().pixels, 0);
-        assert!(screen.damage().boxes.is_empty());
-    }
-
-    #[test]
-    fn raw_writes_mark_only_the_rows_they_change() {
-        let mut screen = Screen::new(true);
-        screen.measure_damage = true;
-        screen.resize(4, 6);
-        screen.commit();
-        let all = Rect::new(0, 0, 4, 6);
-        let mut bytes = [0u8; 4 * 6 * 4];
-        // The same screen again, in pieces that split rows and pixels.
-        let before = screen.generation();
-        for (i, piece) in bytes.chunks(7).enumerate() {
-            screen.write_raw(all, i * 7, piece);
-        }
-        assert!(screen.dirty.is_empty());
-        screen.commit();
-        assert_eq!(screen.generation(), before);
-        assert_eq!(screen.damage().pixels, 0);
-        // Rows 1, 2 and 4 change: two bands, and the shown screen has them.
-        bytes[16 + 4] = 9; // row 1, pixel 1
-        bytes[2 * 16 + 8] = 9; // row 2, pixel 2
-        bytes[4 * 16] = 9; // row 4, pixel 0
-        for (i, piece) in bytes.chunks(7).enumerate() {
-            screen.write_raw(all, i * 7, piece);
-        }
-        assert_eq!(screen.dirty, [Rect::new(0, 1, 4, 2), Rect::new(0, 4, 4, 1)]);
-        screen.commit();
-        assert_eq!(screen.generation(), before + 1);
-        assert_eq!(screen.damage().pixels, 3);
-        assert_eq!(
-            screen.damage().boxes,
-            [Rect::new(1, 1, 2, 2), Rect::new(0, 4, 1, 1)]
-        );
-        assert_eq!(screen.shown().row(2, 2, 1), &[9, 0, 0, 0]);
-        assert_eq!(screen.shown(), screen.drawn_ref());
-    }
 
     #[test]
     fn resize_keeps_top_left() {
@@ -753,57 +381,5 @@ mod tests {
         }
         assert_eq!(whole, split);
         assert_eq!(whole.row(1, 2, 2), &bytes[8..16]);
-    }
-
-    #[test]
-    fn shown_screen_changes_only_at_commit() {
-        let mut screen = Screen::new(true);
-        screen.resize(2, 2);
-        screen.commit();
-        let r = Rect::new(0, 0, 1, 1);
-        screen.touch(r);
-        screen.drawn().fill(r, [5, 5, 5, 0]);
-        assert_eq!(screen.shown().row(0, 0, 1), &[0, 0, 0, 0]);
-        let before = screen.generation();
-        screen.commit();
-        assert_eq!(screen.shown().row(0, 0, 1), &[5, 5, 5, 0]);
-        assert_eq!(screen.generation(), before + 1);
-        // The same pixels again: shown, but not a new picture.
-        screen.touch(r);
-        screen.drawn().fill(r, [5, 5, 5, 0]);
-        screen.commit();
-        assert_eq!(screen.generation(), before + 1);
-    }
-
-    #[test]
-    fn a_commit_after_a_resize_copies_into_the_shown_screen_in_place() {
-        // The derived clone_from allocated a new shown screen while the old
-        // one still lived: three screens at the peak instead of two.
-        let mut screen = Screen::new(true);
-        screen.resize(4, 4);
-        screen.commit();
-        let before = screen.shown().data().as_ptr();
-        screen.resize(8, 2);
-        screen.drawn().fill(Rect::new(0, 0, 8, 2), [1, 2, 3, 0]);
-        screen.commit();
-        assert_eq!(screen.shown().width(), 8);
-        assert_eq!(screen.shown().row(7, 1, 1), &[1, 2, 3, 0]);
-        assert_eq!(screen.shown().data().as_ptr(), before);
-    }
-
-    #[test]
-    fn take_shown_gives_the_last_complete_update_not_the_drawing() {
-        let mut screen = Screen::new(true);
-        screen.resize(2, 1);
-        screen.commit();
-        let r = Rect::new(0, 0, 1, 1);
-        screen.touch(r);
-        screen.drawn().fill(r, [9, 9, 9, 0]);
-        let shown = screen.take_shown();
-        assert_eq!(shown.row(0, 0, 1), &[0, 0, 0, 0]);
-        let mut plain = Screen::new(false);
-        plain.resize(1, 1);
-        plain.drawn().fill(r, [4, 4, 4, 0]);
-        assert_eq!(plain.take_shown().row(0, 0, 1), &[4, 4, 4, 0]);
     }
 }
