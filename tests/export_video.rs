@@ -588,6 +588,7 @@ fn unknown_presets_are_refused_before_anything_is_made() {
     );
     assert!(!out.exists());
     // The library refuses it too, before creating the file.
+    rfbplay::export::video::link_encoders();
     let options = rfbplay::export::video::VideoOptions {
         preset: "bogus".into(),
         ..Default::default()
@@ -911,4 +912,56 @@ fn every_video_frame_is_close_to_the_same_frame_of_frames() {
         "worst frame: {:.1} dB over {} frames",
         check.worst, check.frames
     );
+}
+
+/// `rfbplay` runs exports in `rfbplay-video`, installed beside it (so that
+/// its other commands need not load FFmpeg): both make the same video, and
+/// an `rfbplay` copied alone says what is missing instead of failing
+/// obscurely.
+#[test]
+fn exports_run_in_the_video_program_beside_rfbplay() {
+    let input = common::testdata().join("minimega_qemu_ipxe.fb");
+    let dir = common::TempDir::new("video-program");
+    let via = dir.path().join("via.mp4");
+    export(&[input.to_str().unwrap(), via.to_str().unwrap()]);
+    let direct = dir.path().join("direct.mp4");
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay-video"))
+        .args(["export", input.to_str().unwrap(), direct.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (probe(&via), probe(&direct));
+    assert_eq!(
+        (a.width, a.height, a.packets),
+        (b.width, b.height, b.packets)
+    );
+    assert_eq!(a.last, b.last);
+
+    let alone = dir.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    let copy = alone.join("rfbplay");
+    std::fs::copy(env!("CARGO_BIN_EXE_rfbplay"), &copy).unwrap();
+    let lost = dir.path().join("lost.mp4");
+    let out = Command::new(&copy)
+        .args([input.to_str().unwrap(), lost.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("rfbplay-video") && stderr.contains("cargo build --release"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!lost.exists());
+    // Other commands work without it.
+    let info = Command::new(&copy)
+        .args(["info", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(info.status.success());
 }

@@ -274,6 +274,7 @@ fn matroska_export_marks_the_damage_as_a_chapter() {
     d[heads[heads.len() / 2] + 8] ^= 0x40;
     let damaged = write(tmp.path(), "d.fb", &gzip(&d));
     let out = tmp.path().join("d.mkv");
+    rfbplay::export::video::link_encoders();
     let options = rfbplay::export::video::VideoOptions {
         salvage: true,
         ..Default::default()

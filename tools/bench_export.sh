@@ -20,7 +20,7 @@ seconds=${SECONDS_LONG:-60}
 mkdir -p "$dir"
 
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing: run tools/setup.sh" >&2; exit 1; }
-cargo build --release --quiet --bin rfbplay --example loop_recording
+cargo build --release --quiet --bin rfbplay --bin rfbplay-video --example loop_recording
 bin="$target/release/rfbplay"
 loop="$target/release/examples/loop_recording"
 

@@ -12,5 +12,5 @@ shift || true
 if [ $# -eq 0 ]; then
   set -- testdata/*.fb ../shared/corpus/*.fb
 fi
-cargo build --quiet --bin rfbplay --example corrupt_corpus
+cargo build --quiet --bin rfbplay --bin rfbplay-video --example corrupt_corpus
 RFBPLAY=target/debug/rfbplay target/debug/examples/corrupt_corpus --places "$places" "$@"

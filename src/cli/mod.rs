@@ -205,6 +205,9 @@ pub fn run() -> ExitCode {
         }
     };
     QUIET.store(cli.quiet, Ordering::Relaxed);
+    if matches!(cli.command, Command::Export(_)) && !rfbplay::export::video::encoders_linked() {
+        return exec_video();
+    }
     let result = match cli.command {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
@@ -234,6 +237,38 @@ pub fn run() -> ExitCode {
             }
         }
     }
+}
+
+/// The program that runs `export`: rfbplay with FFmpeg's libraries
+/// linked in, installed beside `rfbplay`.
+pub const VIDEO_PROGRAM: &str = "rfbplay-video";
+
+/// Runs this command line in [`VIDEO_PROGRAM`] instead of this program.
+/// `rfbplay` itself does not link FFmpeg, whose hundred-odd shared
+/// libraries took most of the time of a short command such as
+/// `frame --at`; only exports need them.
+fn exec_video() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let video = std::env::current_exe().map(|me| me.with_file_name(VIDEO_PROGRAM));
+    let error = match &video {
+        Ok(video) if video.is_file() => {
+            let mut args = std::env::args_os();
+            let mut command = std::process::Command::new(video);
+            if let Some(arg0) = args.next() {
+                command.arg0(arg0);
+            }
+            let e = command.args(args).exec();
+            format!("cannot run {}: {e}", video.display())
+        }
+        Ok(video) => format!(
+            "video export needs {}, which is missing: `cargo build --release` \
+             (or `cargo install --path .`) builds it beside rfbplay",
+            video.display()
+        ),
+        Err(e) => format!("cannot find the rfbplay program's own path: {e}"),
+    };
+    eprintln!("rfbplay: error: {error}");
+    ExitCode::FAILURE
 }
 
 /// An error and its causes, each said once, joined by ": ".

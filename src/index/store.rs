@@ -270,6 +270,17 @@ pub(super) fn read_table(
     Ok((entries, Fit::Same))
 }
 
+/// Where the table ends (its checksum included), from the header at the
+/// start of `head`; None when the header is not whole or not an index's
+/// ([`read_table`] then says what is wrong).
+fn table_end(head: &[u8]) -> Option<u64> {
+    let mut i = In::new(head);
+    i.take(8 + 4 + 4 * 8).ok()?;
+    i.bytes("a path", MAX_PATH).ok()?;
+    let count = i.u64().ok()?.min(MAX_ENTRIES);
+    Some((head.len() - i.rest()) as u64 + count * ENTRY_LEN + 4)
+}
+
 /// Loads the table of the index file `path` made for `recording`.
 pub(super) fn load(
     recording: &Path,
@@ -281,13 +292,20 @@ pub(super) fn load(
     };
     let mut f = File::open(&path).map_err(io(&path))?;
     let file_len = f.metadata().map_err(io(&path))?.len();
-    // The table is at most MAX_ENTRIES entries after a short header.
-    let want = file_len.min(64 + MAX_PATH + MAX_ENTRIES * ENTRY_LEN + 4);
-    let mut head = Vec::with_capacity(want.min(1 << 20) as usize);
+    // The header (with the path) first, then exactly the table it
+    // announces: a seek reads the table and one or two checkpoints, not
+    // the whole file.
+    let mut head = Vec::new();
     (&mut f)
-        .take(want)
+        .take(file_len.min(64 + MAX_PATH))
         .read_to_end(&mut head)
         .map_err(io(&path))?;
+    if let Some(end) = table_end(&head).filter(|&end| end > head.len() as u64) {
+        (&mut f)
+            .take(end.min(file_len) - head.len() as u64)
+            .read_to_end(&mut head)
+            .map_err(io(&path))?;
+    }
     let (entries, fit) = read_table(&head, file_len, recording, &path)?;
     Ok((path, entries, fit))
 }

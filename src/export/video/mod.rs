@@ -79,8 +79,44 @@ pub enum VideoError {
     NoEncoder(&'static str),
     #[error("the video encoder thread stopped unexpectedly")]
     EncoderStopped,
+    #[error(
+        "this program was built without FFmpeg's encoders (call export::video::link_encoders)"
+    )]
+    NotLinked,
     #[error(transparent)]
     Play(#[from] PlayError),
+}
+
+/// The encoder thread's body: FFmpeg's encoders, or the GIF writer
+/// (which scales with swscale).
+type EncoderFn = fn(
+    encode::Setup,
+    mpsc::Receiver<Job>,
+    Arc<AtomicUsize>,
+    mpsc::Sender<Result<(), VideoError>>,
+) -> Result<EncodeStats, VideoError>;
+
+/// Set by [`link_encoders`]: the only path from this module to FFmpeg's
+/// code, so that a program that never calls it (the `rfbplay` binary)
+/// leaves FFmpeg's libraries out of its link and starts in a few
+/// milliseconds instead of loading over a hundred shared libraries.
+static ENCODER: std::sync::OnceLock<EncoderFn> = std::sync::OnceLock::new();
+
+/// Makes video export work in this program by linking FFmpeg into it.
+/// The `rfbplay-video` binary calls it first thing; a library user who
+/// exports videos calls it once before.
+pub fn link_encoders() {
+    ENCODER.get_or_init(|| {
+        |setup, jobs, pending, ready| match setup.format {
+            VideoFormat::Gif => gif::run(setup, jobs, pending, ready),
+            _ => encode::run(setup, jobs, pending, ready),
+        }
+    });
+}
+
+/// Whether [`link_encoders`] was called in this program.
+pub fn encoders_linked() -> bool {
+    ENCODER.get().is_some()
 }
 
 /// A picture for the encoder thread.
@@ -232,12 +268,10 @@ impl VideoExporter {
         let (ready_tx, ready_rx) = mpsc::channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let taken = Arc::clone(&pending);
+        let run = *ENCODER.get().ok_or(VideoError::NotLinked)?;
         let handle = std::thread::Builder::new()
             .name("rfbplay-encode".into())
-            .spawn(move || match setup.format {
-                VideoFormat::Gif => gif::run(setup, rx, taken, ready_tx),
-                _ => encode::run(setup, rx, taken, ready_tx),
-            })
+            .spawn(move || run(setup, rx, taken, ready_tx))
             .map_err(|_| VideoError::EncoderStopped)?;
         match ready_rx.recv() {
             Ok(Ok(())) => {
