@@ -296,3 +296,42 @@ fn matroska_export_marks_the_damage_as_a_chapter() {
     assert!((secs(&ch["end_time"]) - after).abs() < 0.002, "{ch}");
     assert!(ch["tags"]["title"].as_str().unwrap().starts_with("damaged"));
 }
+
+/// `updates --salvage` lists the updates after damage that `updates`
+/// alone stops before, warns of the skipped stretch, and succeeds.
+#[test]
+fn updates_lists_past_damage_with_salvage() {
+    let clean = common::testdata().join("minimega_qemu_ipxe.fb");
+    let dir = common::TempDir::new("salvage-updates");
+    let mut d = inflate(&clean);
+    let heads = update_headers(&d);
+    d[heads[heads.len() / 2] + 8] ^= 0x40;
+    let damaged = write(dir.path(), "d.fb", &gzip(&d));
+    let list = |salvage: bool| {
+        let mut args = vec!["updates", damaged.to_str().unwrap(), "--json"];
+        if salvage {
+            args.push("--salvage");
+        }
+        std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let count = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("\"update\""))
+            .count()
+    };
+    let (plain, salvaged) = (list(false), list(true));
+    assert_eq!(plain.status.code(), Some(1));
+    assert_eq!(salvaged.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&salvaged.stderr);
+    assert!(stderr.contains("d.fb"), "{stderr}");
+    assert!(
+        count(&salvaged) > count(&plain) + 10,
+        "{} vs {}",
+        count(&salvaged),
+        count(&plain)
+    );
+}

@@ -22,6 +22,10 @@ pub struct Args {
     /// One JSON object per line instead of text (schema in the README).
     #[arg(long)]
     json: bool,
+    /// Read on past damage: skip what cannot be decoded, go on at the next
+    /// update that decodes, and warn of each skipped stretch.
+    #[arg(long)]
+    salvage: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -34,6 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.file,
         PlayOptions {
             measure_damage: true,
+            salvage: args.salvage,
             ..Default::default()
         },
     )?;
