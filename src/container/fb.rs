@@ -8,6 +8,7 @@
 
 use super::access::AccessPoint;
 use super::gzip::{GzipFailure, GzipReader};
+use super::gzip_thread::GzipThread;
 use super::{
     Container, ContainerError, End, Gap, Piece, RecordProblem, Truncation, TruncationCause,
 };
@@ -45,6 +46,8 @@ enum Out {
 enum Source {
     Plain(Box<dyn Read + Send>),
     Gzip(Box<GzipReader<Box<dyn BufRead + Send>>>),
+    /// Inflated on a thread of its own (plain playback of larger files).
+    Threaded(Box<GzipThread>),
 }
 
 impl Source {
@@ -52,6 +55,16 @@ impl Source {
         match self {
             Source::Plain(r) => r.read(buf),
             Source::Gzip(r) => r.read(buf),
+            Source::Threaded(r) => r.read(buf),
+        }
+    }
+
+    /// Compressed bytes read, for a gzip source.
+    fn compressed_offset(&self) -> Option<u64> {
+        match self {
+            Source::Plain(_) => None,
+            Source::Gzip(g) => Some(g.compressed_offset()),
+            Source::Threaded(g) => Some(g.compressed_offset()),
         }
     }
 }
@@ -105,6 +118,23 @@ impl FbReader {
     /// A reader over a gzip-compressed `.fb` stream (several members allowed).
     pub fn gzip<R: BufRead + Send + 'static>(src: R) -> FbReader {
         FbReader::with_source(Source::Gzip(Box::new(GzipReader::new(Box::new(src)))))
+    }
+
+    /// A reader over a gzip-compressed `.fb` stream inflated on a thread of
+    /// its own, so that inflating and what the caller does with the pieces
+    /// run side by side. It reports what [`FbReader::gzip`] does, except
+    /// seek points. Dropping it stops the thread.
+    pub fn gzip_threaded<R: BufRead + Send + 'static>(src: R) -> FbReader {
+        FbReader::gzip_stoppable(src, Default::default())
+    }
+
+    /// As [`FbReader::gzip_threaded`]; `stop` is raised when the reader is
+    /// dropped, for a source that waits for a file to grow.
+    pub(crate) fn gzip_stoppable<R: BufRead + Send + 'static>(
+        src: R,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> FbReader {
+        FbReader::with_source(Source::Threaded(Box::new(GzipThread::spawn(src, stop))))
     }
 
     /// A reader over already-decompressed records.
@@ -192,6 +222,7 @@ impl FbReader {
         let (offset, left) = self.last_piece?;
         let gzip = match &self.src {
             Source::Gzip(g) => Some(g.access_point_before(offset)?),
+            Source::Threaded(_) => return None,
             Source::Plain(_) => None,
         };
         Some(SeekPoint {
@@ -290,15 +321,15 @@ impl FbReader {
 
 impl Container for FbReader {
     fn bytes_read(&self) -> u64 {
-        match &self.src {
-            Source::Gzip(g) => g.compressed_offset(),
-            Source::Plain(_) => self.offset + self.start as u64,
+        match self.src.compressed_offset() {
+            Some(at) => at,
+            None => self.offset + self.start as u64,
         }
     }
 
     fn format_name(&self) -> &'static str {
         match self.src {
-            Source::Gzip(_) => "minimega .fb (gzip)",
+            Source::Gzip(_) | Source::Threaded(_) => "minimega .fb (gzip)",
             Source::Plain(_) => "minimega .fb (uncompressed)",
         }
     }
@@ -310,6 +341,7 @@ impl Container for FbReader {
     fn trailing_data_at(&self) -> Option<u64> {
         match &self.src {
             Source::Gzip(g) => g.trailing_data_at(),
+            Source::Threaded(g) => g.trailing_data_at(),
             Source::Plain(_) => None,
         }
     }
@@ -465,8 +497,7 @@ impl FbReader {
                             // damage: the deflate stream itself decodes
                             // garbage; read on at a later block.
                             if self.scanned > SCAN_BEFORE_BLOCKS {
-                                if let Source::Gzip(g) = &self.src {
-                                    let after = g.compressed_offset();
+                                if let Some(after) = self.src.compressed_offset() {
                                     let count = self.offset + self.end as u64;
                                     if !self.reopen_after(after, count)? {
                                         if let Some(gap) = self.gap.take() {

@@ -13,7 +13,7 @@ use std::io::{self, BufRead, Read};
 const MAX_HEADER: usize = 64 * 1024;
 
 /// What went wrong inside the compressed stream.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GzipError {
     #[error("bad gzip header: {0}")]
     Header(&'static str),
@@ -26,7 +26,7 @@ pub enum GzipError {
 }
 
 /// A gzip failure and the compressed file byte where it was found.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("at file byte {file_offset}")]
 pub struct GzipFailure {
     pub file_offset: u64,
@@ -61,6 +61,10 @@ pub struct GzipReader<R> {
     tracker: Option<Box<Tracker>>,
     /// The member's checksums cannot hold: reading started after damage.
     unchecked: bool,
+    /// Damage found by the call that also inflated the bytes before it:
+    /// those bytes go out first, the failure with the next read, so the
+    /// place reported is where inflate stopped whatever the buffer sizes.
+    failed: Option<GzipFailure>,
 }
 
 impl<R: BufRead> GzipReader<R> {
@@ -76,6 +80,7 @@ impl<R: BufRead> GzipReader<R> {
             members: 0,
             tracker: None,
             unchecked: false,
+            failed: None,
         }
     }
 
@@ -237,6 +242,9 @@ impl<R: BufRead> Read for GzipReader<R> {
         if out.is_empty() {
             return Ok(0);
         }
+        if let Some(f) = self.failed.take() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, f));
+        }
         loop {
             match self.state {
                 State::Done => return Ok(0),
@@ -309,7 +317,10 @@ impl<R: BufRead> Read for GzipReader<R> {
                         }
                     }
                     let avail = self.src.fill_buf()?;
-                    if avail.is_empty() {
+                    // At the end of the file, inflate may still hold output
+                    // (a copy a full buffer cut short): it goes out first.
+                    let at_end = avail.is_empty();
+                    if at_end && self.tracker.is_some() {
                         return Err(Self::cut());
                     }
                     if let Some(t) = self.tracker.as_mut() {
@@ -343,6 +354,7 @@ impl<R: BufRead> Read for GzipReader<R> {
                             }
                         }
                         Ok(_) if made > 0 => return Ok(made),
+                        Ok(_) if at_end => return Err(Self::cut()),
                         Ok(_) if used > 0 => {}
                         Ok(_) => {
                             // Neither input used nor output made with input
@@ -351,6 +363,13 @@ impl<R: BufRead> Read for GzipReader<R> {
                         }
                         Err(e) => {
                             let msg = e.message().unwrap_or("corrupt").to_string();
+                            if made > 0 {
+                                self.failed = Some(GzipFailure {
+                                    file_offset: at,
+                                    error: GzipError::Deflate(msg),
+                                });
+                                return Ok(made);
+                            }
                             return Err(self.fail(at, GzipError::Deflate(msg)));
                         }
                     }
@@ -373,9 +392,18 @@ mod tests {
     }
 
     fn read_all(bytes: &[u8]) -> (Vec<u8>, io::Result<()>, Option<u64>) {
-        let mut r = GzipReader::new(io::BufReader::with_capacity(7, bytes));
+        read_in(bytes, 7, 13)
+    }
+
+    /// Reads through a `capacity`-byte input buffer, `size` bytes at a time.
+    fn read_in(
+        bytes: &[u8],
+        capacity: usize,
+        size: usize,
+    ) -> (Vec<u8>, io::Result<()>, Option<u64>) {
+        let mut r = GzipReader::new(io::BufReader::with_capacity(capacity, bytes));
         let mut out = Vec::new();
-        let mut buf = [0u8; 13];
+        let mut buf = vec![0u8; size];
         loop {
             match r.read(&mut buf) {
                 Ok(0) => return (out, Ok(()), r.trailing_data_at()),
@@ -419,5 +447,39 @@ mod tests {
         let e = r.unwrap_err();
         let f = e.get_ref().unwrap().downcast_ref::<GzipFailure>().unwrap();
         assert_eq!(f.file_offset, file.len() as u64 - 8);
+    }
+
+    #[test]
+    fn damage_is_placed_alike_whatever_the_buffer_sizes() {
+        let data: Vec<u8> = (0..400_000u32)
+            .map(|i| ((i / 97) * 31 % 253) as u8 ^ (i % 7) as u8)
+            .collect();
+        let file = gz(&data);
+        let mut failed = 0;
+        for at in (20..file.len() - 8).step_by(61) {
+            let mut bad = file.clone();
+            bad[at] ^= 0xa5;
+            let place = |capacity, size| {
+                let (out, r, _) = read_in(&bad, capacity, size);
+                let offset = r.err().and_then(|e| {
+                    let f = e.get_ref()?.downcast_ref::<GzipFailure>()?;
+                    Some(f.file_offset)
+                });
+                (out, offset)
+            };
+            let small = place(7, 13);
+            let big = place(1 << 16, 1 << 20);
+            assert!(
+                small == big,
+                "damage at {at}: {} {:?} vs {} {:?}",
+                small.0.len(),
+                small.1,
+                big.0.len(),
+                big.1
+            );
+            assert!(small == place(1 << 12, 300), "damage at {at}");
+            failed += usize::from(small.1.is_some());
+        }
+        assert!(failed > 5, "only {failed} damaged files failed to inflate");
     }
 }

@@ -9,6 +9,7 @@ pub mod access;
 pub mod fb;
 pub mod fbs;
 pub mod gzip;
+pub mod gzip_thread;
 pub mod salvage;
 pub mod writer;
 
@@ -20,6 +21,8 @@ use crate::time::Time;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What the next call to a container yields.
 #[derive(Debug, PartialEq, Eq)]
@@ -297,14 +300,14 @@ impl<R: Read> Read for Counting<R> {
 
 /// Opens a recording of any supported format.
 pub fn open(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
-    open_with(path, false)
+    open_source(path, Reading::Play, None)
 }
 
 /// Opens a recording to read past damage: an `.fb` file's reader skips
 /// what it cannot read and reports each skipped stretch as a
 /// [`Piece::Gap`] (other formats read as with [`open`]).
 pub fn open_salvage(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
-    let mut c = open_with(path, false)?;
+    let mut c = open_source(path, Reading::Salvage, None)?;
     c.set_salvage(path);
     Ok(c)
 }
@@ -312,7 +315,7 @@ pub fn open_salvage(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
 /// Opens a recording for an index build: gzip `.fb` files keep access
 /// points, so that [`Container::seek_point`] can answer.
 pub fn open_tracking(path: &Path) -> Result<Box<dyn Container>, ContainerError> {
-    open_with(path, true)
+    open_source(path, Reading::Tracking, None)
 }
 
 /// Opens an `.fb` recording to read on from `point`, taken by
@@ -333,17 +336,19 @@ pub type KeepFollowing = Box<dyn FnMut() -> bool + Send>;
 /// A file read while it may still be written (a live recording): at its
 /// end, `keep` decides whether to wait for more bytes or end. The layers
 /// above see only a slow reader, so a gzip member or chunk cut by the end
-/// of what is written so far simply goes on when more arrives.
+/// of what is written so far simply goes on when more arrives. `stop`,
+/// raised when the reader is dropped, ends the wait without asking `keep`.
 struct Following {
     file: File,
     keep: KeepFollowing,
+    stop: Arc<AtomicBool>,
 }
 
 impl Read for Following {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             let n = self.file.read(buf)?;
-            if n > 0 || buf.is_empty() || !(self.keep)() {
+            if n > 0 || buf.is_empty() || self.stop.load(Ordering::Relaxed) || !(self.keep)() {
                 return Ok(n);
             }
         }
@@ -355,16 +360,33 @@ pub fn open_following(
     path: &Path,
     keep: KeepFollowing,
 ) -> Result<Box<dyn Container>, ContainerError> {
-    open_source(path, false, Some(keep))
+    open_source(path, Reading::Play, Some(keep))
 }
 
-fn open_with(path: &Path, tracking: bool) -> Result<Box<dyn Container>, ContainerError> {
-    open_source(path, tracking, None)
+/// What a recording is opened for, which decides how its gzip layer is
+/// read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// From start to end: inflated on a thread of its own
+    /// ([`FbReader::gzip_threaded`]) when the file is at least
+    /// [`THREAD_FROM`] bytes or may grow.
+    Play,
+    /// Past damage: salvage places what it skips by the reader's
+    /// compressed offset, exact only when inflating in step.
+    Salvage,
+    /// With access points for the seek index.
+    Tracking,
 }
+
+/// Compressed size from which plain playback inflates on its own thread.
+/// A smaller file is read from disk in one 64 KiB buffer, inflated in a
+/// few calls and played in a few milliseconds at most: starting a thread
+/// (and copying its output once more) has nothing to overlap there.
+pub const THREAD_FROM: u64 = 1 << 16;
 
 fn open_source(
     path: &Path,
-    tracking: bool,
+    reading: Reading,
     keep: Option<KeepFollowing>,
 ) -> Result<Box<dyn Container>, ContainerError> {
     let mut file = File::open(path)?;
@@ -383,8 +405,15 @@ fn open_source(
         } else {
             Foreign::UnknownHeader
         }))?;
+    let threaded = reading == Reading::Play
+        && (keep.is_some() || file.metadata().is_ok_and(|m| m.len() >= THREAD_FROM));
+    let stop = Arc::new(AtomicBool::new(false));
     let file: Box<dyn Read + Send> = match keep {
-        Some(keep) => Box::new(Following { file, keep }),
+        Some(keep) => Box::new(Following {
+            file,
+            keep,
+            stop: stop.clone(),
+        }),
         None => Box::new(file),
     };
     let reader = BufReader::with_capacity(
@@ -392,7 +421,8 @@ fn open_source(
         std::io::Cursor::new(head[..got].to_vec()).chain(file),
     );
     Ok(match format {
-        Format::GzipFb if tracking => Box::new(FbReader::gzip_tracking(reader)),
+        Format::GzipFb if reading == Reading::Tracking => Box::new(FbReader::gzip_tracking(reader)),
+        Format::GzipFb if threaded => Box::new(FbReader::gzip_stoppable(reader, stop)),
         Format::GzipFb => Box::new(FbReader::gzip(reader)),
         Format::PlainFb => Box::new(FbReader::plain(reader)),
         Format::Fbs => Box::new(FbsReader::open(reader)?),

@@ -1,0 +1,241 @@
+//! Inflate on a thread of its own: playing a gzip `.fb` recording spends
+//! most of its time inflating, so a producer thread runs the
+//! [`GzipReader`] while the reader's caller parses and decodes what came
+//! before, on a second core.
+//!
+//! The producer hands over filled buffers through a bounded channel and
+//! gets them back through a return channel, so memory stays bounded
+//! (`DEPTH + 2` buffers) and nothing is allocated per buffer. Everything
+//! the single-thread reader reports is passed along unchanged: the bytes
+//! in the same order, then its end, cut or failure (with the file byte
+//! where inflate failed, found by the producer), and the trailing data
+//! after the stream. The compressed offset shown for progress is that of
+//! the buffer being read, not how far the producer got. Dropping the
+//! reader stops the thread and waits for it.
+
+use super::gzip::{GzipFailure, GzipReader};
+use std::io::{self, BufRead, ErrorKind, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Decompressed bytes in one buffer handed over.
+const BUF: usize = 1 << 20;
+/// Filled buffers waiting for the reader at most.
+const DEPTH: usize = 3;
+
+/// What the producer sends.
+enum Msg {
+    /// `buf[..len]` follows; `consumed` compressed bytes were read once
+    /// they were made.
+    Data {
+        buf: Vec<u8>,
+        len: usize,
+        consumed: u64,
+    },
+    /// The stream ended as [`GzipReader`] said.
+    End {
+        result: io::Result<()>,
+        consumed: u64,
+        trailing: Option<u64>,
+    },
+}
+
+/// How the stream ended, kept to be told again on every later read.
+enum Ended {
+    Complete,
+    Cut,
+    Failed(GzipFailure),
+    Other(ErrorKind, String),
+}
+
+impl Ended {
+    fn of(result: io::Result<()>) -> Ended {
+        match result {
+            Ok(()) => Ended::Complete,
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ended::Cut,
+            Err(e) => {
+                let kind = e.kind();
+                match e.downcast::<GzipFailure>() {
+                    Ok(f) => Ended::Failed(f),
+                    Err(e) => Ended::Other(kind, e.to_string()),
+                }
+            }
+        }
+    }
+
+    fn read(&self) -> io::Result<usize> {
+        match self {
+            Ended::Complete => Ok(0),
+            Ended::Cut => Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "the gzip stream is cut short",
+            )),
+            Ended::Failed(f) => Err(io::Error::new(ErrorKind::InvalidData, f.clone())),
+            Ended::Other(kind, msg) => Err(io::Error::new(*kind, msg.clone())),
+        }
+    }
+}
+
+/// A gzip stream inflated on its own thread, read like [`GzipReader`].
+pub struct GzipThread {
+    rx: Option<Receiver<Msg>>,
+    back: Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    len: usize,
+    consumed: u64,
+    trailing: Option<u64>,
+    ended: Option<Ended>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GzipThread {
+    /// Starts inflating `src` on a new thread. `stop` is raised when the
+    /// reader is dropped; a source that waits (a followed file) should
+    /// give up when it is.
+    pub fn spawn<R: BufRead + Send + 'static>(src: R, stop: Arc<AtomicBool>) -> GzipThread {
+        let (tx, rx) = mpsc::sync_channel(DEPTH);
+        let (back, spare) = mpsc::channel();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("rfbplay-inflate".into())
+            .spawn(move || produce(GzipReader::new(src), &tx, &spare, &flag));
+        let mut g = GzipThread {
+            rx: None,
+            back,
+            cur: Vec::new(),
+            pos: 0,
+            len: 0,
+            consumed: 0,
+            trailing: None,
+            ended: None,
+            stop,
+            thread: None,
+        };
+        match thread {
+            Ok(t) => {
+                g.rx = Some(rx);
+                g.thread = Some(t);
+            }
+            Err(e) => g.ended = Some(Ended::Other(e.kind(), e.to_string())),
+        }
+        g
+    }
+
+    /// Compressed bytes read by the time the bytes being handed out were
+    /// inflated.
+    pub fn compressed_offset(&self) -> u64 {
+        self.consumed
+    }
+
+    /// See [`GzipReader::trailing_data_at`]; known once the stream ended.
+    pub fn trailing_data_at(&self) -> Option<u64> {
+        self.trailing
+    }
+}
+
+fn produce<R: BufRead>(
+    mut gz: GzipReader<R>,
+    tx: &SyncSender<Msg>,
+    spare: &Receiver<Vec<u8>>,
+    stop: &AtomicBool,
+) {
+    loop {
+        let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0; BUF]);
+        let result = loop {
+            match gz.read(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let consumed = gz.compressed_offset();
+        let msg = match result {
+            Ok(0) => Msg::End {
+                result: Ok(()),
+                consumed,
+                trailing: gz.trailing_data_at(),
+            },
+            Ok(len) => Msg::Data { buf, len, consumed },
+            Err(e) => Msg::End {
+                result: Err(e),
+                consumed,
+                trailing: gz.trailing_data_at(),
+            },
+        };
+        let last = matches!(msg, Msg::End { .. });
+        if tx.send(msg).is_err() || last || stop.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}
+
+impl Read for GzipThread {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.len {
+                let n = (self.len - self.pos).min(out.len());
+                out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if let Some(ended) = &self.ended {
+                return ended.read();
+            }
+            if out.is_empty() {
+                return Ok(0);
+            }
+            let msg = match &self.rx {
+                Some(rx) => rx.recv().ok(),
+                None => None,
+            };
+            match msg {
+                Some(Msg::Data { buf, len, consumed }) => {
+                    let old = std::mem::replace(&mut self.cur, buf);
+                    if !old.is_empty() {
+                        // The producer may be gone already: nothing to do.
+                        let _ = self.back.send(old);
+                    }
+                    (self.pos, self.len, self.consumed) = (0, len, consumed);
+                }
+                Some(Msg::End {
+                    result,
+                    consumed,
+                    trailing,
+                }) => {
+                    self.consumed = consumed;
+                    self.trailing = trailing;
+                    self.ended = Some(Ended::of(result));
+                    self.finish();
+                }
+                None => {
+                    self.ended = Some(Ended::Other(
+                        ErrorKind::Other,
+                        "the inflate thread stopped unexpectedly".into(),
+                    ));
+                    self.finish();
+                }
+            }
+        }
+    }
+}
+
+impl GzipThread {
+    /// Stops the producer (if it still runs) and waits for it.
+    fn finish(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Dropping the receiver wakes a producer blocked on a full channel.
+        self.rx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for GzipThread {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
