@@ -1,5 +1,5 @@
 //! Inflating a gzip `.fb` on its own thread changes nothing a user sees:
-//! the same pieces, the same end (complete, cut, trailing data), the same
+//! the same bytes, the same end (complete, cut, trailing data), the same
 //! error with the same decompressed and file byte for damage anywhere; a
 //! reader dropped early ends its thread, even one waiting for a followed
 //! file to grow; and a growing file is read to its end.
@@ -35,32 +35,46 @@ fn records(chunks: u64) -> Vec<u8> {
     w.finish().unwrap()
 }
 
-/// What a reader hands out, in order: the payload bytes, each piece's
-/// offset and length, then how it ended.
-#[derive(Debug, PartialEq)]
+/// What a reader hands out, in order: the payload bytes (where a chunk's
+/// payload is split into pieces is not part of it), then how it ended.
+#[derive(PartialEq)]
 struct Outcome {
     bytes: Vec<u8>,
-    pieces: Vec<(u64, usize)>,
     end: Result<End, String>,
     corrupt_at: Option<(u64, u64)>,
     trailing: Option<u64>,
 }
 
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.bytes.hash(&mut h);
+        f.debug_struct("Outcome")
+            .field("bytes", &(self.bytes.len(), h.finish()))
+            .field("end", &self.end)
+            .field("corrupt_at", &self.corrupt_at)
+            .field("trailing", &self.trailing)
+            .finish()
+    }
+}
+
 fn drain(mut c: FbReader) -> Outcome {
-    let (mut bytes, mut pieces) = (Vec::new(), Vec::new());
+    let mut bytes = Vec::new();
+    let mut next = 0;
     loop {
         match c.next_piece() {
             Ok(Piece::Data {
                 offset, bytes: b, ..
             }) => {
-                pieces.push((offset, b.len()));
+                assert!(offset >= next, "pieces overlap");
+                next = offset + b.len() as u64;
                 bytes.extend_from_slice(b);
             }
             Ok(Piece::End(end)) => {
                 let trailing = c.trailing_data_at();
                 return Outcome {
                     bytes,
-                    pieces,
                     end: Ok(end),
                     corrupt_at: None,
                     trailing,
@@ -78,7 +92,6 @@ fn drain(mut c: FbReader) -> Outcome {
                 };
                 return Outcome {
                     bytes,
-                    pieces,
                     end: Err(rfbplay::error_chain(&e)),
                     corrupt_at,
                     trailing: None,
@@ -169,6 +182,12 @@ fn cuts_trailing_data_and_members_end_alike_with_the_thread() {
     let (one, threaded) = both(&bad_crc);
     assert_eq!(one, threaded);
     assert_eq!(threaded.corrupt_at.map(|c| c.1), Some(crc_at as u64));
+    let mut bad_len = members.clone();
+    bad_len[crc_at + 5] ^= 1;
+    let (one, threaded) = both(&bad_len);
+    assert_eq!(one, threaded);
+    assert_eq!(threaded.corrupt_at.map(|c| c.1), Some(crc_at as u64 + 4));
+    assert!(threaded.end.unwrap_err().contains("length mismatch"));
 }
 
 /// A source that says when it is dropped, that is, when the thread that

@@ -269,6 +269,26 @@ impl FbReader {
     /// Reads more decompressed bytes, keeping the unread ones. A cut gzip
     /// stream shows as end of input; damage shows as an error.
     fn fill(&mut self) -> Result<(), ContainerError> {
+        if let (Source::Threaded(t), true) = (&mut self.src, self.start == self.end && !self.eof) {
+            // Nothing is left unread: take the inflate thread's buffer as
+            // it is instead of copying it.
+            return match t.swap(&mut self.buf) {
+                Ok(Some((start, end))) => {
+                    self.offset = self.offset + self.end as u64 - start as u64;
+                    (self.start, self.end) = (start, end);
+                    Ok(())
+                }
+                Ok(None) => {
+                    self.eof = true;
+                    Ok(())
+                }
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                    self.eof_cut();
+                    Ok(())
+                }
+                Err(e) => Err(self.read_failed(e)),
+            };
+        }
         if self.start > 0 {
             self.offset += self.start as u64;
             self.buf.copy_within(self.start..self.end, 0);
@@ -287,22 +307,26 @@ impl FbReader {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => self.eof_cut(),
-                Err(e) => {
-                    let offset = self.offset + self.end as u64;
-                    let time = self.time;
-                    return Err(match e.downcast::<GzipFailure>() {
-                        Ok(f) => ContainerError::Corrupt {
-                            offset,
-                            time,
-                            file_offset: f.file_offset,
-                            source: f.error,
-                        },
-                        Err(e) => ContainerError::Io(e),
-                    });
-                }
+                Err(e) => return Err(self.read_failed(e)),
             }
         }
         Ok(())
+    }
+
+    /// The error a failed read of the source (not a cut) is for the
+    /// container: damage is placed after the bytes read.
+    fn read_failed(&mut self, e: std::io::Error) -> ContainerError {
+        let offset = self.offset + self.end as u64;
+        let time = self.time;
+        match e.downcast::<GzipFailure>() {
+            Ok(f) => ContainerError::Corrupt {
+                offset,
+                time,
+                file_offset: f.file_offset,
+                source: f.error,
+            },
+            Err(e) => ContainerError::Io(e),
+        }
     }
 
     fn eof_cut(&mut self) {

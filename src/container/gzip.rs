@@ -65,6 +65,43 @@ pub struct GzipReader<R> {
     /// those bytes go out first, the failure with the next read, so the
     /// place reported is where inflate stopped whatever the buffer sizes.
     failed: Option<GzipFailure>,
+    /// Set when the caller checks members' sums itself (see
+    /// [`GzipReader::defer_checks`]): trailers read and not yet taken.
+    deferred: Option<Vec<MemberCheck>>,
+}
+
+/// What a member's trailer says of the member (RFC 1952 section 2.3.1),
+/// and where it is.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberCheck {
+    crc: u32,
+    len: u32,
+    at: u64,
+}
+
+impl MemberCheck {
+    /// Checks the trailer against the member's CRC-32 and length (mod
+    /// 2^32) as inflated.
+    pub fn against(&self, crc: u32, len: u32) -> io::Result<()> {
+        let (at, error) = if crc != self.crc {
+            (self.at, GzipError::Checksum)
+        } else if len != self.len {
+            let length = GzipError::Length {
+                got: len,
+                expected: self.len,
+            };
+            (self.at + 4, length)
+        } else {
+            return Ok(());
+        };
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            GzipFailure {
+                file_offset: at,
+                error,
+            },
+        ))
+    }
 }
 
 impl<R: BufRead> GzipReader<R> {
@@ -81,7 +118,26 @@ impl<R: BufRead> GzipReader<R> {
             tracker: None,
             unchecked: false,
             failed: None,
+            deferred: None,
         }
+    }
+
+    /// A reader that leaves the members' checksums to its caller, who
+    /// takes each trailer with [`GzipReader::take_checks`] after the
+    /// member's bytes and checks it against their CRC-32: the inflate
+    /// thread leaves that work to the reader's side. Not for tracking.
+    pub fn defer_checks(mut self) -> GzipReader<R> {
+        self.deferred = Some(Vec::new());
+        self
+    }
+
+    /// The trailers read since the last call, oldest first; each comes
+    /// after its member's last byte and before any byte of the next.
+    pub fn take_checks(&mut self) -> Vec<MemberCheck> {
+        self.deferred
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// A reader that remembers access points (see [`GzipReader::access_point_before`]).
@@ -298,17 +354,11 @@ impl<R: BufRead> Read for GzipReader<R> {
                         self.state = State::Between;
                         continue;
                     }
-                    if crc != sum {
-                        return Err(self.fail(at, GzipError::Checksum));
-                    }
-                    if len != amount {
-                        return Err(self.fail(
-                            at + 4,
-                            GzipError::Length {
-                                got: amount,
-                                expected: len,
-                            },
-                        ));
+                    let check = MemberCheck { crc, len, at };
+                    if let Some(checks) = self.deferred.as_mut() {
+                        checks.push(check);
+                    } else {
+                        check.against(sum, amount)?;
                     }
                     self.members += 1;
                     self.state = State::Between;
@@ -354,7 +404,9 @@ impl<R: BufRead> Read for GzipReader<R> {
                     let made = (self.inflate.total_out() - out0) as usize;
                     let at = self.consumed + used as u64;
                     self.consume(used);
-                    self.crc.update(&out[..made]);
+                    if self.deferred.is_none() {
+                        self.crc.update(&out[..made]);
+                    }
                     match status {
                         Ok(Status::StreamEnd) => {
                             self.state = State::Trailer;

@@ -9,11 +9,14 @@
 //! the single-thread reader reports is passed along unchanged: the bytes
 //! in the same order, then its end, cut or failure (with the file byte
 //! where inflate failed, found by the producer), and the trailing data
-//! after the stream. The compressed offset shown for progress is that of
+//! after the stream. The members' CRC-32 is computed on the reader's side,
+//! as the bytes are handed out (a tenth of the work left to the producer
+//! otherwise), and checked where the single-thread reader checks it. The compressed offset shown for progress is that of
 //! the buffer being read, not how far the producer got. Dropping the
 //! reader stops the thread and waits for it.
 
-use super::gzip::{GzipFailure, GzipReader};
+use super::gzip::{GzipFailure, GzipReader, MemberCheck};
+use flate2::Crc;
 use std::io::{self, BufRead, ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -34,6 +37,9 @@ enum Msg {
         len: usize,
         consumed: u64,
     },
+    /// A member ends here: its trailer, to check against the CRC-32 of
+    /// the bytes since the last one.
+    Check(MemberCheck),
     /// The stream ended as [`GzipReader`] said.
     End {
         result: io::Result<()>,
@@ -88,6 +94,8 @@ pub struct GzipThread {
     consumed: u64,
     trailing: Option<u64>,
     ended: Option<Ended>,
+    /// CRC-32 and length of the current member's bytes handed out.
+    crc: Crc,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -102,7 +110,7 @@ impl GzipThread {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("rfbplay-inflate".into())
-            .spawn(move || produce(GzipReader::new(src), &tx, &spare, &flag));
+            .spawn(move || produce(GzipReader::new(src).defer_checks(), &tx, &spare, &flag));
         let mut g = GzipThread {
             rx: None,
             back,
@@ -112,6 +120,7 @@ impl GzipThread {
             consumed: 0,
             trailing: None,
             ended: None,
+            crc: Crc::new(),
             stop,
             thread: None,
         };
@@ -151,6 +160,11 @@ fn produce<R: BufRead>(
                 other => break other,
             }
         };
+        for check in gz.take_checks() {
+            if tx.send(Msg::Check(check)).is_err() {
+                return;
+            }
+        }
         let consumed = gz.compressed_offset();
         let msg = match result {
             Ok(0) => Msg::End {
@@ -178,6 +192,7 @@ impl Read for GzipThread {
             if self.pos < self.len {
                 let n = (self.len - self.pos).min(out.len());
                 out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+                self.crc.update(&out[..n]);
                 self.pos += n;
                 return Ok(n);
             }
@@ -187,42 +202,74 @@ impl Read for GzipThread {
             if out.is_empty() {
                 return Ok(0);
             }
-            let msg = match &self.rx {
-                Some(rx) => rx.recv().ok(),
-                None => None,
-            };
-            match msg {
-                Some(Msg::Data { buf, len, consumed }) => {
-                    let old = std::mem::replace(&mut self.cur, buf);
-                    if !old.is_empty() {
-                        // The producer may be gone already: nothing to do.
-                        let _ = self.back.send(old);
-                    }
-                    (self.pos, self.len, self.consumed) = (0, len, consumed);
-                }
-                Some(Msg::End {
-                    result,
-                    consumed,
-                    trailing,
-                }) => {
-                    self.consumed = consumed;
-                    self.trailing = trailing;
-                    self.ended = Some(Ended::of(result));
-                    self.finish();
-                }
-                None => {
-                    self.ended = Some(Ended::Other(
-                        ErrorKind::Other,
-                        "the inflate thread stopped unexpectedly".into(),
-                    ));
-                    self.finish();
-                }
-            }
+            self.next();
         }
     }
 }
 
 impl GzipThread {
+    /// Hands over the unread rest of the next inflated buffer without
+    /// copying it: swaps it with `buf`, whose bytes must all have been
+    /// read (it is reused), and says where in it the rest lies. None at
+    /// the end of the stream, and `buf` is left as it was then.
+    pub fn swap(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize)>> {
+        loop {
+            if self.pos < self.len {
+                self.crc.update(&self.cur[self.pos..self.len]);
+                std::mem::swap(buf, &mut self.cur);
+                let rest = (self.pos, self.len);
+                (self.pos, self.len) = (0, 0);
+                return Ok(Some(rest));
+            }
+            if let Some(ended) = &self.ended {
+                return ended.read().map(|_| None);
+            }
+            self.next();
+        }
+    }
+
+    /// Takes the producer's next message.
+    fn next(&mut self) {
+        let msg = match &self.rx {
+            Some(rx) => rx.recv().ok(),
+            None => None,
+        };
+        match msg {
+            Some(Msg::Data { buf, len, consumed }) => {
+                let old = std::mem::replace(&mut self.cur, buf);
+                if !old.is_empty() {
+                    // The producer may be gone already: nothing to do.
+                    let _ = self.back.send(old);
+                }
+                (self.pos, self.len, self.consumed) = (0, len, consumed);
+            }
+            Some(Msg::Check(check)) => {
+                if let Err(e) = check.against(self.crc.sum(), self.crc.amount()) {
+                    self.ended = Some(Ended::of(Err(e)));
+                    self.finish();
+                }
+                self.crc.reset();
+            }
+            Some(Msg::End {
+                result,
+                consumed,
+                trailing,
+            }) => {
+                self.consumed = consumed;
+                self.trailing = trailing;
+                self.ended = Some(Ended::of(result));
+                self.finish();
+            }
+            None => {
+                self.ended = Some(Ended::Other(
+                    ErrorKind::Other,
+                    "the inflate thread stopped unexpectedly".into(),
+                ));
+                self.finish();
+            }
+        }
+    }
+
     /// Stops the producer (if it still runs) and waits for it.
     fn finish(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
