@@ -174,8 +174,20 @@ pub fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("a thread pool")
 }
 
-/// Runs `work` on every job on `threads` threads (0: all cores), in a
-/// work-stealing pool, calling `finished` as each file ends (for progress).
+/// The order to start jobs in: largest input first. A pool that takes the
+/// next file as each one ends then finishes with short files, instead of
+/// one core working through a long recording while the others idle.
+pub fn largest_first(jobs: &[(Job, Option<PathBuf>)]) -> Vec<usize> {
+    let size = |j: &Job| std::fs::metadata(&j.input).map_or(0, |m| m.len());
+    let sizes: Vec<u64> = jobs.iter().map(|(j, _)| size(j)).collect();
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    order
+}
+
+/// Runs `work` on every job on `threads` threads (0: all cores), largest
+/// input first (see [`largest_first`]), each thread taking the next file as
+/// it finishes one, calling `finished` as each file ends (for progress).
 /// Outcomes come back in job order.
 pub fn run<W, F>(
     jobs: &[(Job, Option<PathBuf>)],
@@ -188,11 +200,16 @@ where
     W: Fn(&Job, Option<&Path>) -> Done + Sync,
     F: Fn(&Outcome) + Sync,
 {
-    use rayon::prelude::*;
     let pool = pool(threads);
+    let order = largest_first(jobs);
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(jobs.len()));
-    pool.install(|| {
-        jobs.par_iter().enumerate().for_each(|(i, (job, out))| {
+    let take = || {
+        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        order.get(k).map(|&i| (i, &jobs[i]))
+    };
+    pool.broadcast(|_| {
+        while let Some((i, (job, out))) = take() {
             let started = Instant::now();
             let outcome =
                 if skip_up_to_date && out.as_deref().is_some_and(|o| up_to_date(&job.input, o)) {
@@ -225,7 +242,7 @@ where
                 };
             finished(&outcome);
             results.lock().expect("not poisoned").push((i, outcome));
-        })
+        }
     });
     let mut results = results.into_inner().expect("not poisoned");
     results.sort_by_key(|(i, _)| *i);
@@ -235,6 +252,56 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_files_start_first_and_outcomes_keep_job_order() {
+        let dir = std::env::temp_dir().join(format!("rfbplay-batch-order-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let jobs: Vec<(Job, Option<PathBuf>)> = [3usize, 10, 1, 7]
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| {
+                let input = dir.join(format!("{i}.fb"));
+                std::fs::write(&input, vec![0u8; len]).unwrap();
+                let relative = PathBuf::from(format!("{i}.fb"));
+                (Job { input, relative }, None)
+            })
+            .collect();
+        assert_eq!(largest_first(&jobs), [1, 3, 0, 2]);
+        let started = Mutex::new(Vec::new());
+        let outcomes = run(
+            &jobs,
+            1,
+            false,
+            |job, _| {
+                started.lock().unwrap().push(job.relative.clone());
+                Done {
+                    duration_s: None,
+                    warning: None,
+                    error: None,
+                    skipped: false,
+                }
+            },
+            |_| {},
+        );
+        let names = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&started.into_inner().unwrap()),
+            ["1.fb", "3.fb", "0.fb", "2.fb"]
+        );
+        let files: Vec<PathBuf> = outcomes.iter().map(|o| o.file.clone()).collect();
+        assert_eq!(
+            files,
+            jobs.iter()
+                .map(|(j, _)| j.input.clone())
+                .collect::<Vec<_>>()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn shards_cover_every_file_once() {

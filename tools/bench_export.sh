@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks `rfbplay export` on minute-long 1024x768 recordings made by
-# looping corpus files (examples/loop_recording.rs), and prints, as the
+# looping corpus files (examples/loop_recording.rs) or recorded from a real
+# Xvnc (tools/record_session.sh), and prints, as the
 # median of 3 runs: export wall time, the recording's duration as a multiple
 # of that time (x real time), the ratio to `gzip -dc FILE > /dev/null` on the
 # same file, video frames per second, and peak RSS.
 #
-#   tools/bench_export.sh            # both recordings
+#   tools/bench_export.sh            # all four recordings
 #   BENCH_DIR=/tmp/b RUNS=5 tools/bench_export.sh
 #
 # Not a test: timings depend on the machine and on what else runs on it.
@@ -24,10 +25,14 @@ cargo build --release --quiet --bin rfbplay --bin rfbplay-video --example loop_r
 bin="$target/release/rfbplay"
 loop="$target/release/examples/loop_recording"
 
-# name  source  (raw: minimega's full frames; incremental: Raw+CopyRect)
+# name  source  (raw: minimega's full frames; incremental: Raw+CopyRect;
+# zrle_typing and zrle_busy: ZRLE sessions recorded from a real Xvnc by
+# tools/record_session.sh, skipped when Xvnc is missing)
 cases=(
   "raw_minimega mm_xvnc_xterm"
   "incremental enc_xvnc_copyrect_raw"
+  "zrle_typing session:typing"
+  "zrle_busy session:busy"
 )
 
 calc() { awk "BEGIN { print $* }"; }
@@ -40,7 +45,13 @@ for c in "${cases[@]}"; do
   name=$1 src=$corpus/$2.fb
   fb=$dir/$name.fb
   if [ ! -s "$fb" ]; then
-    "$loop" "$src" "$fb" "$seconds" 6
+    case $2 in
+      session:*)
+        if ! command -v Xvnc >/dev/null; then echo "$name: skipped, no Xvnc"; continue; fi
+        tools/record_session.sh "$fb" "$seconds" "${2#session:}" "$bin"
+        ;;
+      *) "$loop" "$src" "$fb" "$seconds" 6 ;;
+    esac
   fi
   duration=$("$bin" info "$fb" 2>/dev/null | awk '/^duration:/ {sub(/s$/, "", $2); print $2}')
   gz=() gzcpu=() ex=() excpu=() rss=() frames=""

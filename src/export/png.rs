@@ -2,8 +2,9 @@
 //!
 //! A sequence names its files by frame number k (`frame_000050.png` is at
 //! 5 s at 10 fps), so a name says when it was on screen. PNG compression is
-//! the slow part, so sequences compress on a worker thread while the next
-//! frames decode, and use fast compression: the files stay lossless.
+//! the slow part, so sequences compress on worker threads while the next
+//! frames decode, encode a still screen once for all its frames, and use
+//! fast compression: the files stay lossless.
 
 use super::{ExportError, Exporter};
 use crate::framebuffer::Framebuffer;
@@ -15,7 +16,7 @@ use image::codecs::webp::WebPEncoder;
 use image::ImageEncoder;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Writes a framebuffer to a PNG file.
@@ -117,16 +118,13 @@ fn write_rgb(
     Ok(())
 }
 
-/// The encoded bytes of one screen, filled by the worker that encodes it
-/// (`Err` when that failed), waited for by the jobs that repeat it.
-type Encoded = Arc<OnceLock<Result<Arc<Vec<u8>>, ()>>>;
-
-/// Work for the PNG workers.
-enum PngJob {
-    /// Encode these RGB pixels (width, height) and write them to a path.
-    Encode(PathBuf, Vec<u8>, u32, u32, Encoded),
-    /// Write the bytes another job encodes (an unchanged screen).
-    Repeat(PathBuf, Encoded),
+/// One screen for the PNG workers: its B, G, R, X pixels, and every file
+/// that shows it (a still screen spans many frames, encoded once).
+struct PngJob {
+    pixels: Arc<Vec<u8>>,
+    width: u32,
+    height: u32,
+    paths: Vec<PathBuf>,
 }
 
 fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
@@ -139,28 +137,51 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     Ok(())
 }
 
-fn work(job: PngJob) -> Result<(), ExportError> {
-    match job {
-        PngJob::Encode(path, rgb, w, h, slot) => {
-            let mut bytes = Vec::with_capacity(rgb.len() / 8);
-            let encoded = encode(&mut bytes, &rgb, w, h, ImageKind::Png, true, &path);
-            let _ = slot.set(
-                encoded
-                    .as_ref()
-                    .map(|_| Arc::new(bytes.clone()))
-                    .map_err(|_| ()),
-            );
-            encoded?;
-            write_bytes(&path, &bytes)
-        }
-        PngJob::Repeat(path, slot) => match slot.wait() {
-            Ok(bytes) => write_bytes(&path, bytes),
-            Err(()) => Err(ExportError::WorkerLost),
-        },
+/// A worker's buffers, kept from one job to the next.
+#[derive(Default)]
+struct Scratch {
+    rgb: Vec<u8>,
+    png: Vec<u8>,
+}
+
+fn work(job: &PngJob, scratch: &mut Scratch) -> Result<(), ExportError> {
+    let Some(first) = job.paths.first() else {
+        return Ok(());
+    };
+    let len = job.width as usize * job.height as usize * 3;
+    scratch.rgb.resize(len, 0);
+    crate::framebuffer::bgrx_to_rgb(&job.pixels, &mut scratch.rgb);
+    scratch.png.clear();
+    encode(
+        &mut scratch.png,
+        &scratch.rgb,
+        job.width,
+        job.height,
+        ImageKind::Png,
+        true,
+        first,
+    )?;
+    for path in &job.paths {
+        write_bytes(path, &scratch.png)?;
     }
+    Ok(())
+}
+
+/// A screen waiting for the frames that repeat it, before it goes to the
+/// workers.
+struct Pending {
+    /// The frame content number, when the sampler gave one.
+    content: Option<u64>,
+    job: PngJob,
 }
 
 /// A numbered PNG sequence in a folder.
+///
+/// The playing thread only copies each new screen (a few hundred
+/// microseconds for 1024x768); the workers convert colour, compress and
+/// write, one per core. Frames that repeat the last screen (the sampler's
+/// content number says so) add a file name to its job, so a still screen
+/// is encoded once and written under every name asked for.
 pub struct PngSequence {
     dir: PathBuf,
     digits: usize,
@@ -169,8 +190,9 @@ pub struct PngSequence {
     workers: Vec<JoinHandle<Result<(), ExportError>>>,
     /// Files no frame may be written over.
     inputs: Inputs,
-    /// The last screen sent, by content number, to repeat without encoding.
-    last: Option<(u64, Encoded)>,
+    pending: Option<Pending>,
+    /// Screen copies, reused once the workers have dropped them.
+    pool: Vec<Arc<Vec<u8>>>,
 }
 
 impl PngSequence {
@@ -187,19 +209,22 @@ impl PngSequence {
         })?;
         let digits = last_index.map_or(6, |k| k.to_string().len().max(6));
         // PNG compression is the slow part: one worker per core, with a
-        // couple of frames in flight each, keeps every core busy and memory
-        // bounded.
+        // couple of screens in flight each, keeps every core busy and
+        // memory bounded.
         let n = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (tx, rx) = mpsc::sync_channel::<PngJob>(2 * n);
         let rx = Arc::new(Mutex::new(rx));
         let workers = (0..n)
             .map(|_| {
                 let rx = Arc::clone(&rx);
-                std::thread::spawn(move || loop {
-                    let job = rx.lock().map_err(|_| ExportError::WorkerLost)?.recv();
-                    match job {
-                        Ok(job) => work(job)?,
-                        Err(_) => return Ok(()),
+                std::thread::spawn(move || {
+                    let mut scratch = Scratch::default();
+                    loop {
+                        let job = rx.lock().map_err(|_| ExportError::WorkerLost)?.recv();
+                        match job {
+                            Ok(job) => work(&job, &mut scratch)?,
+                            Err(_) => return Ok(()),
+                        }
                     }
                 })
             })
@@ -211,7 +236,8 @@ impl PngSequence {
             jobs: Some(tx),
             workers,
             inputs,
-            last: None,
+            pending: None,
+            pool: Vec::new(),
         })
     }
 
@@ -220,18 +246,33 @@ impl PngSequence {
             .join(format!("frame_{index:0width$}.png", width = self.digits))
     }
 
-    /// Writes `fb` under `file_name` in the folder, on the worker thread.
+    /// Writes `fb` under `file_name` in the folder, on a worker thread.
     pub fn frame_named(&mut self, file_name: &str, fb: &Framebuffer) -> Result<(), ExportError> {
         let path = self.dir.join(file_name);
-        self.send(path, fb)
-    }
-
-    fn send(&mut self, path: PathBuf, fb: &Framebuffer) -> Result<(), ExportError> {
         self.send_content(path, fb, None)
     }
 
-    /// Sends a frame; a frame whose `content` equals the last one's reuses
-    /// its encoded bytes (every file is still written).
+    /// A copy of `fb`'s pixels in a buffer no worker holds.
+    fn snapshot(&mut self, fb: &Framebuffer) -> Arc<Vec<u8>> {
+        let free = self.pool.iter().position(|a| Arc::strong_count(a) == 1);
+        let mut buf = match free {
+            Some(i) => self.pool.swap_remove(i),
+            None => Arc::new(Vec::new()),
+        };
+        match Arc::get_mut(&mut buf) {
+            Some(pixels) => {
+                pixels.clear();
+                pixels.extend_from_slice(fb.data());
+            }
+            None => buf = Arc::new(fb.data().to_vec()),
+        }
+        self.pool.push(Arc::clone(&buf));
+        buf
+    }
+
+    /// Takes a frame; a frame whose `content` equals the pending screen's
+    /// is one more file of it (every file is still written). A frame
+    /// without a content number is always a new screen.
     fn send_content(
         &mut self,
         path: PathBuf,
@@ -239,23 +280,36 @@ impl PngSequence {
         content: Option<u64>,
     ) -> Result<(), ExportError> {
         self.inputs.check(&path)?;
-        let job = match (&self.last, content) {
-            (Some((c, slot)), Some(now)) if *c == now => PngJob::Repeat(path, Arc::clone(slot)),
+        match &mut self.pending {
+            Some(p) if content.is_some() && p.content == content => p.job.paths.push(path),
             _ => {
-                let slot: Encoded = Arc::new(OnceLock::new());
-                self.last = content.map(|c| (c, Arc::clone(&slot)));
-                PngJob::Encode(path, fb.to_rgb(), fb.width(), fb.height(), slot)
+                self.flush()?;
+                let job = PngJob {
+                    pixels: self.snapshot(fb),
+                    width: fb.width(),
+                    height: fb.height(),
+                    paths: vec![path],
+                };
+                self.pending = Some(Pending { content, job });
             }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Hands the pending screen to the workers.
+    fn flush(&mut self) -> Result<(), ExportError> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
         };
         let sent = self
             .jobs
             .as_ref()
-            .map(|tx| tx.send(job).is_ok())
+            .map(|tx| tx.send(p.job).is_ok())
             .unwrap_or(false);
         if !sent {
             return Err(self.worker_error());
         }
-        self.written += 1;
         Ok(())
     }
 
@@ -280,7 +334,7 @@ impl PngSequence {
 impl Exporter for PngSequence {
     fn frame(&mut self, frame: &Frame<'_>) -> Result<(), ExportError> {
         let path = self.path_of(frame.index);
-        self.send(path, frame.screen)
+        self.send_content(path, frame.screen, None)
     }
 
     fn frame_with_content(&mut self, frame: &Frame<'_>, content: u64) -> Result<(), ExportError> {
@@ -289,7 +343,9 @@ impl Exporter for PngSequence {
     }
 
     fn finish(&mut self) -> Result<(), ExportError> {
-        self.join()
+        let flushed = self.flush();
+        let joined = self.join();
+        flushed.and(joined)
     }
 
     fn frames_written(&self) -> u64 {

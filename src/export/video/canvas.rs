@@ -109,6 +109,16 @@ impl Canvas {
 
     /// Draws `fb` top-left on a free canvas, black elsewhere, and returns it.
     pub fn draw(&mut self, fb: &Framebuffer) -> Arc<Vec<u8>> {
+        self.draw_rows(fb, false).0
+    }
+
+    /// [`Canvas::draw`], also telling which canvas rows differ from the
+    /// last canvas drawn (`None`: all of them, as for the first).
+    pub fn draw_tracked(&mut self, fb: &Framebuffer) -> (Arc<Vec<u8>>, Option<Vec<bool>>) {
+        self.draw_rows(fb, true)
+    }
+
+    fn draw_rows(&mut self, fb: &Framebuffer, track: bool) -> (Arc<Vec<u8>>, Option<Vec<bool>>) {
         let g = self.geometry;
         let len = g.src_len();
         // A canvas only the pool holds is free: the encoder has dropped it.
@@ -121,24 +131,67 @@ impl Canvas {
             }
         };
         let mut buf = std::mem::take(&mut self.pool[index]);
-        if let Some(pixels) = Arc::get_mut(&mut buf) {
-            fill(pixels, g, fb);
+        let last = self
+            .last
+            .as_ref()
+            .map(|(a, _, _)| a.as_slice())
+            .filter(|_| track);
+        let rows = if let Some(pixels) = Arc::get_mut(&mut buf) {
+            fill_tracked(pixels, g, fb, last)
         } else {
             // Not reachable while the pool is the only one cloning; stay
             // correct anyway with a fresh canvas.
             let mut pixels = vec![0; len];
-            fill(&mut pixels, g, fb);
+            let rows = fill_tracked(&mut pixels, g, fb, last);
             buf = Arc::new(pixels);
-        }
+            rows
+        };
         self.pool[index] = Arc::clone(&buf);
         self.last = Some((Arc::clone(&buf), fb.width(), fb.height()));
-        buf
+        (buf, rows)
     }
 
     /// Canvases allocated so far (for tests of bounded memory).
     pub fn pool_len(&self) -> usize {
         self.pool.len()
     }
+}
+
+/// Fills the canvas and, given the last one, marks the rows that differ
+/// from it. A screen the size of the canvas is compared and copied a row
+/// at a time, while the row is in cache.
+fn fill_tracked(
+    pixels: &mut Vec<u8>,
+    g: Geometry,
+    fb: &Framebuffer,
+    last: Option<&[u8]>,
+) -> Option<Vec<bool>> {
+    let Some(last) = last.filter(|l| l.len() == g.src_len()) else {
+        fill(pixels, g, fb);
+        return None;
+    };
+    let stride = g.src_width as usize * BYTES_PER_PIXEL;
+    if (fb.width(), fb.height()) == (g.src_width, g.src_height) {
+        pixels.resize(g.src_len(), 0);
+        let rows = pixels
+            .chunks_exact_mut(stride)
+            .zip(fb.data().chunks_exact(stride))
+            .zip(last.chunks_exact(stride))
+            .map(|((dst, src), old)| {
+                dst.copy_from_slice(src);
+                src != old
+            })
+            .collect();
+        return Some(rows);
+    }
+    fill(pixels, g, fb);
+    Some(
+        pixels
+            .chunks_exact(stride)
+            .zip(last.chunks_exact(stride))
+            .map(|(new, old)| new != old)
+            .collect(),
+    )
 }
 
 fn fill(pixels: &mut Vec<u8>, g: Geometry, fb: &Framebuffer) {
@@ -188,6 +241,26 @@ mod tests {
         assert!(c.shows(&fb));
         fb.set(0, 0, [9, 9, 9, 0]);
         assert!(!c.shows(&fb));
+    }
+
+    #[test]
+    fn tracked_rows_are_the_rows_that_differ_from_the_last_canvas() {
+        let mut c = Canvas::new(Geometry::new(4, 4, 1.0));
+        let mut fb = Framebuffer::new(4, 4);
+        let (_, rows) = c.draw_tracked(&fb);
+        assert_eq!(rows, None, "the first canvas is all new");
+        fb.set(3, 2, [1, 0, 0, 0]);
+        let (drawn, rows) = c.draw_tracked(&fb);
+        assert_eq!(rows.as_deref(), Some(&[false, false, true, false][..]));
+        assert_eq!(&drawn[(2 * 4 + 3) * 4..][..4], &[1, 0, 0, 0]);
+        let (_, rows) = c.draw_tracked(&fb);
+        assert_eq!(rows.as_deref(), Some(&[false; 4][..]));
+        // A smaller screen: the rows it no longer covers turn black.
+        let mut small = Framebuffer::new(2, 2);
+        small.set(0, 0, [5, 5, 5, 0]);
+        let (drawn, rows) = c.draw_tracked(&small);
+        assert_eq!(rows.as_deref(), Some(&[true, false, true, false][..]));
+        assert!(drawn[(2 * 4) * 4..].iter().all(|&b| b == 0));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! last frame. A keyframe is forced at least every [`KEYFRAME_SECONDS`] of
 //! video time, so seeking stays cheap even when frames last long.
 
-use super::{EncodeStats, Geometry, Job, Picture, VideoError, VideoFormat};
+use super::yuv::Incremental;
+use super::{EncodeStats, Geometry, Job, VideoError, VideoFormat};
 use ffmpeg_next::{
     codec, encoder, format, frame, picture, software::scaling, util::color, Dictionary, Packet,
     Rational,
@@ -75,6 +76,9 @@ struct Output {
     src: frame::Video,
     dst: frame::Video,
     reuse_dst: bool,
+    /// Unscaled yuv420p: the converted picture, kept to convert only the
+    /// rows that change (swscale converts everything else).
+    incremental: Option<Incremental>,
     /// Encoder time base: one tick per frame.
     tb: Rational,
     stream_tb: Rational,
@@ -110,26 +114,12 @@ pub(super) fn run(
     };
     let mut end = None;
     let mut chapters = Vec::new();
-    // Where the playing thread may convert colour itself, this thread uses
-    // the same converter, so the output does not depend on which thread
-    // happened to be less busy.
-    let g = setup.geometry;
-    let unscaled = (g.src_width, g.src_height) == (g.out_width, g.out_height);
-    let mut own_yuv = (unscaled && takes_yuv420(setup.format)).then(super::yuv::YuvPool::default);
     for job in jobs {
         pending.fetch_sub(1, Ordering::Relaxed);
         match job {
-            Job::Frame { picture, pts } => {
+            Job::Frame(frame) => {
                 let started = Instant::now();
-                match (picture, own_yuv.as_mut()) {
-                    (Picture::Bgrx(pixels), Some(pool)) => {
-                        let pic = pool.convert(&pixels, g.src_width, g.src_height);
-                        out.stats.convert += started.elapsed();
-                        out.encode_yuv(&pic, pts)?
-                    }
-                    (Picture::Bgrx(pixels), None) => out.encode(&pixels, pts)?,
-                    (Picture::Yuv(pic), _) => out.encode_yuv(&pic, pts)?,
-                }
+                out.encode(&frame.pixels, frame.rows.as_deref(), frame.pts)?;
                 out.stats.busy += started.elapsed();
             }
             Job::End {
@@ -272,6 +262,8 @@ impl Output {
             src: frame::Video::new(format::Pixel::BGRZ, g.src_width, g.src_height),
             dst: frame::Video::new(pixel, g.out_width, g.out_height),
             reuse_dst: setup.format != VideoFormat::Avi,
+            incremental: converts_rows(setup.format, g)
+                .then(|| Incremental::new(g.out_width, g.out_height)),
             tb,
             stream_tb,
             gop_ticks,
@@ -294,9 +286,37 @@ impl Output {
         }
     }
 
-    fn encode(&mut self, pixels: &[u8], pts: i64) -> Result<(), VideoError> {
+    /// Encodes a canvas shown from `pts`; `rows` marks the canvas rows that
+    /// differ from the previous canvas (`None`: unknown, all of them).
+    fn encode(&mut self, pixels: &[u8], rows: Option<&[bool]>, pts: i64) -> Result<(), VideoError> {
         if self.constant_rate {
             self.repeat_until(pts)?;
+        }
+        // The last picture is still in `dst`: keyframes repeating it go
+        // first.
+        self.keyframes_until(pts)?;
+        let started = Instant::now();
+        if let Some(inc) = self.incremental.as_mut() {
+            // x264 and libvpx copy the picture within send_frame, so `dst`
+            // still holds the last one: only the changed rows are written.
+            inc.update(pixels, rows);
+            let pairs = inc.changed();
+            for (plane, (src, row)) in inc.planes().into_iter().enumerate() {
+                let stride = self.dst.stride(plane);
+                let data = self.dst.data_mut(plane);
+                let rows_per_pair = if plane == 0 { 2 } else { 1 };
+                for &p in pairs {
+                    for y in p * rows_per_pair..(p + 1) * rows_per_pair {
+                        let line = src.get(y * row..(y + 1) * row);
+                        let dst = data.get_mut(y * stride..y * stride + row);
+                        if let (Some(line), Some(dst)) = (line, dst) {
+                            dst.copy_from_slice(line);
+                        }
+                    }
+                }
+            }
+            self.stats.convert += started.elapsed();
+            return self.submit(pts);
         }
         let row = self.src.width() as usize * 4;
         let stride = self.src.stride(0);
@@ -306,8 +326,6 @@ impl Output {
                 dst.copy_from_slice(line);
             }
         }
-        self.keyframes_until(pts)?;
-        let started = Instant::now();
         if !self.reuse_dst {
             // A fresh picture: frame-threaded encoders (MJPEG) keep a
             // reference to the last one while they work on it. x264 and
@@ -319,25 +337,6 @@ impl Output {
             .run(&self.src, &mut self.dst)
             .map_err(self.fail("converting colour"))?;
         self.stats.convert += started.elapsed();
-        self.submit(pts)
-    }
-
-    /// Encodes a picture converted on the playing thread: only its planes
-    /// are copied into the encoder's frame.
-    fn encode_yuv(&mut self, pic: &super::yuv::Yuv420, pts: i64) -> Result<(), VideoError> {
-        if self.constant_rate {
-            self.repeat_until(pts)?;
-        }
-        self.keyframes_until(pts)?;
-        for (plane, (src, row)) in pic.planes().into_iter().enumerate() {
-            let stride = self.dst.stride(plane);
-            let data = self.dst.data_mut(plane);
-            for (y, line) in src.chunks_exact(row).enumerate() {
-                if let Some(dst) = data.get_mut(y * stride..y * stride + row) {
-                    dst.copy_from_slice(line);
-                }
-            }
-        }
         self.submit(pts)
     }
 
@@ -470,13 +469,15 @@ impl Output {
     }
 }
 
-/// Whether the format's encoder takes yuv420p (in limited range), so an
-/// unscaled picture can be converted before it reaches this thread.
-pub(super) fn takes_yuv420(f: VideoFormat) -> bool {
-    matches!(
-        f,
-        VideoFormat::Mp4 | VideoFormat::Mkv | VideoFormat::Mov | VideoFormat::Webm
-    )
+/// Whether pictures are converted row by row (see [`Incremental`]):
+/// unscaled, for an encoder that takes yuv420p in limited range.
+pub(super) fn converts_rows(f: VideoFormat, g: Geometry) -> bool {
+    let unscaled = (g.src_width, g.src_height) == (g.out_width, g.out_height);
+    unscaled
+        && matches!(
+            f,
+            VideoFormat::Mp4 | VideoFormat::Mkv | VideoFormat::Mov | VideoFormat::Webm
+        )
 }
 
 /// Muxer name, encoder and pixel format for a format.

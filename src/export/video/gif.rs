@@ -11,7 +11,7 @@
 //! counts delays in centiseconds, so frame times are rounded to them.
 
 use super::encode::Setup;
-use super::{palette, EncodeStats, Job, Picture, VideoError};
+use super::{palette, EncodeStats, Job, VideoError};
 use ffmpeg_next::{format, frame, software::scaling};
 use std::borrow::Cow;
 use std::fs::File;
@@ -71,13 +71,9 @@ pub(super) fn run(
     for job in jobs {
         pending.fetch_sub(1, Ordering::Relaxed);
         match job {
-            Job::Frame { picture, pts } => {
+            Job::Frame(frame) => {
                 let started = Instant::now();
-                // The playing thread converts to yuv420p only for formats
-                // that take it; a GIF always gets its canvas.
-                if let Picture::Bgrx(pixels) = picture {
-                    out.encode(pixels, pts)?;
-                }
+                out.encode(frame.pixels, frame.pts)?;
                 out.stats.busy += started.elapsed();
             }
             // GIF has no chapters.

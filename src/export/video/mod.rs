@@ -4,7 +4,8 @@
 //! The work is split across two threads so both cores are used: the caller's
 //! thread plays the recording and hands changed frames (BGRX canvases)
 //! through a small bounded channel to an encoder thread, which converts
-//! colour with swscale, encodes and muxes ([`encode`]), or writes a GIF
+//! colour (only the rows that changed, [`yuv`], or with swscale when
+//! scaling), encodes and muxes ([`encode`]), or writes a GIF
 //! with palettes made from each frame's colours ([`gif`]). Screen recordings are
 //! mostly still, so a frame identical to the previous one is never sent:
 //! each encoded frame simply lasts until the next change (variable frame
@@ -28,6 +29,9 @@ pub use options::{
     known_preset, within, VideoFormat, VideoOptions, MAX_CRF, MAX_FPS, MAX_SCALE, MAX_SPEED,
     PRESETS, SCREEN_PRESET, SUPPORTED_EXTENSIONS,
 };
+/// The conversion unscaled mp4, mkv, mov and webm exports apply (BT.601,
+/// limited range), for checking videos against screens.
+pub use yuv::yuv420_of;
 
 use super::{ExportError, ExportReport, Exporter};
 use crate::framebuffer::Framebuffer;
@@ -119,23 +123,36 @@ pub fn encoders_linked() -> bool {
     ENCODER.get().is_some()
 }
 
-/// A picture for the encoder thread.
-enum Picture {
-    /// A BGRX canvas, converted (and scaled) by swscale on that thread.
-    Bgrx(Arc<Vec<u8>>),
-    /// Already converted on the playing thread (see [`yuv`]).
-    Yuv(Arc<yuv::Yuv420>),
-}
-
 /// A frame for the encoder thread, or the end of the video.
 enum Job {
-    /// A picture shown from `pts` (in frames) until the next job.
-    Frame { picture: Picture, pts: i64 },
+    /// A BGRX canvas shown from `pts` (in frames) until the next job.
+    Frame(Held),
     /// The video ends at `end_pts`, with these chapters.
     End {
         end_pts: i64,
         chapters: Vec<Chapter>,
     },
+}
+
+/// A canvas on its way to the encoder.
+struct Held {
+    pixels: Arc<Vec<u8>>,
+    /// Shown from this frame number until the next canvas.
+    pts: i64,
+    /// The canvas rows that differ from the previous canvas sent; `None`
+    /// when not known (every row is then converted).
+    rows: Option<Vec<bool>>,
+}
+
+/// The rows changed by two successive canvases, when the first is not
+/// sent.
+fn merge_rows(first: Option<Vec<bool>>, second: Option<Vec<bool>>) -> Option<Vec<bool>> {
+    let (mut a, b) = (first?, second?);
+    if a.len() != b.len() {
+        return None;
+    }
+    a.iter_mut().zip(b).for_each(|(x, y)| *x |= y);
+    Some(a)
 }
 
 /// A chapter of the video, in its own seconds: `export --salvage` marks
@@ -159,7 +176,7 @@ pub struct EncodeStats {
     /// Time spent converting colour and encoding, on the encoder thread.
     pub busy: std::time::Duration,
     /// Time spent converting colour: swscale's part of `busy`, or, for
-    /// unscaled yuv420p, the conversion on the playing thread.
+    /// unscaled yuv420p, converting the changed rows.
     pub convert: std::time::Duration,
 }
 
@@ -188,16 +205,14 @@ pub struct VideoExporter {
     last_index: Option<u64>,
     /// Changed frames not yet sent, at most two: the recording's end may
     /// still drop or move the last (see [`Exporter::recording_end`]).
-    held: std::collections::VecDeque<(Arc<Vec<u8>>, i64)>,
+    held: std::collections::VecDeque<Held>,
+    /// Whether the encoder converts only changed rows, so canvases are
+    /// sent with the rows that differ from the previous one.
+    track_rows: bool,
     /// The last frame at or before the last complete update.
     end_index: Option<u64>,
     frames: u64,
     stats: EncodeStats,
-    /// Pictures converted here rather than on the encoder thread, when
-    /// the output is unscaled yuv420p.
-    yuv: Option<yuv::YuvPool>,
-    /// Time spent converting them.
-    convert: std::time::Duration,
     /// Damaged stretches to mark (see [`Exporter::damaged`]).
     chapters: Vec<Chapter>,
 }
@@ -225,11 +240,10 @@ impl VideoExporter {
             last_content: None,
             last_index: None,
             held: Default::default(),
+            track_rows: false,
             end_index: None,
             frames: 0,
             stats: EncodeStats::default(),
-            yuv: None,
-            convert: std::time::Duration::ZERO,
             chapters: Vec::new(),
         })
     }
@@ -275,11 +289,7 @@ impl VideoExporter {
             .map_err(|_| VideoError::EncoderStopped)?;
         match ready_rx.recv() {
             Ok(Ok(())) => {
-                let unscaled = (geometry.src_width, geometry.src_height)
-                    == (geometry.out_width, geometry.out_height);
-                if unscaled && encode::takes_yuv420(self.format) {
-                    self.yuv = Some(yuv::YuvPool::default());
-                }
+                self.track_rows = encode::converts_rows(self.format, geometry);
                 self.worker = Some(Worker {
                     jobs,
                     pending,
@@ -295,27 +305,8 @@ impl VideoExporter {
         }
     }
 
-    /// Sends a canvas, converted here first when the encoder takes yuv420p
-    /// and is the busier thread: it still has earlier jobs waiting, as with
-    /// incremental recordings. When it waits for work instead, as with
-    /// minimega's raw full frames, where inflating here is the floor, the
-    /// encoder thread converts.
-    fn send_frame(&mut self, pixels: Arc<Vec<u8>>, pts: i64) -> Result<(), VideoError> {
-        let encoder_behind = self
-            .worker
-            .as_ref()
-            .is_some_and(|w| w.pending.load(Ordering::Relaxed) > 0);
-        let picture = match (self.yuv.as_mut(), self.canvas.as_ref()) {
-            (Some(pool), Some(canvas)) if encoder_behind => {
-                let started = std::time::Instant::now();
-                let g = canvas.geometry();
-                let pic = pool.convert(&pixels, g.src_width, g.src_height);
-                self.convert += started.elapsed();
-                Picture::Yuv(pic)
-            }
-            _ => Picture::Bgrx(pixels),
-        };
-        self.send(Job::Frame { picture, pts })
+    fn send_frame(&mut self, frame: Held) -> Result<(), VideoError> {
+        self.send(Job::Frame(frame))
     }
 
     fn send(&mut self, job: Job) -> Result<(), VideoError> {
@@ -398,11 +389,15 @@ impl VideoExporter {
             // The encoder thread repeats pictures itself at constant rate.
             return Ok(());
         }
-        let pixels = canvas.draw(fb);
-        self.held.push_back((pixels, pts));
+        let (pixels, rows) = if self.track_rows {
+            canvas.draw_tracked(fb)
+        } else {
+            (canvas.draw(fb), None)
+        };
+        self.held.push_back(Held { pixels, pts, rows });
         while self.held.len() > 2 {
-            if let Some((pixels, pts)) = self.held.pop_front() {
-                self.send_frame(pixels, pts)?;
+            if let Some(frame) = self.held.pop_front() {
+                self.send_frame(frame)?;
             }
         }
         Ok(())
@@ -491,12 +486,23 @@ impl Exporter for VideoExporter {
         // on its last picture.
         let last = self.end_index.map_or(last, |e| e.min(last));
         let last_pts = last.saturating_sub(self.first_index) as i64;
-        if let Some((pixels, pts)) = self.held.pop_back() {
-            self.held.retain(|(_, p)| *p < pts.min(last_pts));
-            self.held.push_back((pixels, pts.min(last_pts)));
+        if let Some(mut final_frame) = self.held.pop_back() {
+            final_frame.pts = final_frame.pts.min(last_pts);
+            // Frames the final one replaces are not sent: the rows they
+            // changed become its own.
+            let mut kept = std::collections::VecDeque::new();
+            for frame in self.held.drain(..) {
+                if frame.pts < final_frame.pts {
+                    kept.push_back(frame);
+                } else {
+                    final_frame.rows = merge_rows(frame.rows, final_frame.rows);
+                }
+            }
+            kept.push_back(final_frame);
+            self.held = kept;
         }
-        while let Some((pixels, pts)) = self.held.pop_front() {
-            self.send_frame(pixels, pts)?;
+        while let Some(frame) = self.held.pop_front() {
+            self.send_frame(frame)?;
         }
         let end_pts = last_pts + 1;
         let chapters = std::mem::take(&mut self.chapters);
@@ -508,7 +514,6 @@ impl Exporter for VideoExporter {
         match worker.handle.join() {
             Ok(Ok(stats)) => {
                 self.stats = stats;
-                self.stats.convert += self.convert;
                 self.stats.duration = end_pts as f64 / self.options.fps;
                 Ok(())
             }
