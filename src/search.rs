@@ -240,24 +240,40 @@ pub struct Searcher {
 const PROBE_LIMIT: u64 = 96;
 
 /// How many probe pixels a position must pass before it is compared.
-const PROBES: usize = 4;
+const PROBES: usize = 8;
 
-/// The template pixels to probe: one of each of its rarest colours,
-/// spread over the template (the middle one of its pixels of that colour).
+/// The template pixels to probe: one of each of its rarest colours (the
+/// middle one of its pixels of that colour), then, for templates of few
+/// colours (text), pixels spread over the template where the colour
+/// changes from the pixel on the left: each has about the odds of the
+/// screen's text of matching, so together they rule out nearly all.
 fn choose_probes(bgrx: &[u8], tw: usize, th: usize) -> Vec<(usize, usize, [u8; 3])> {
+    let colour = |i: usize| [bgrx[i * 4], bgrx[i * 4 + 1], bgrx[i * 4 + 2]];
+    let pixels = (tw * th).min(bgrx.len() / 4);
     let mut colours: std::collections::HashMap<[u8; 3], Vec<usize>> = Default::default();
-    for (i, p) in bgrx.chunks_exact(4).take(tw * th).enumerate() {
-        colours.entry([p[0], p[1], p[2]]).or_default().push(i);
+    for i in 0..pixels {
+        colours.entry(colour(i)).or_default().push(i);
     }
     let mut by_rarity: Vec<([u8; 3], Vec<usize>)> = colours.into_iter().collect();
     by_rarity.sort_by_key(|(c, at)| (at.len(), *c));
-    by_rarity
+    let mut chosen: Vec<usize> = by_rarity
+        .iter()
+        .take(PROBES / 2)
+        .map(|(_, at)| at[at.len() / 2])
+        .collect();
+    let edges: Vec<usize> = (0..pixels)
+        .filter(|&i| i % tw > 0 && colour(i) != colour(i - 1) && !chosen.contains(&i))
+        .collect();
+    let more = PROBES - chosen.len();
+    for k in 0..more.min(edges.len()) {
+        let i = edges[(2 * k + 1) * edges.len() / (2 * more)];
+        if !chosen.contains(&i) {
+            chosen.push(i);
+        }
+    }
+    chosen
         .into_iter()
-        .take(PROBES)
-        .map(|(c, at)| {
-            let i = at[at.len() / 2];
-            (i % tw, i / tw, c)
-        })
+        .map(|i| (i % tw, i / tw, colour(i)))
         .collect()
 }
 
