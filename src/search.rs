@@ -10,7 +10,12 @@
 //! give exact lower bounds. Coarse blocks (the whole template) come first,
 //! finer grids (2x2 .. 16x16) next, and only the few positions left are
 //! compared pixel by pixel (rows spread over the template first, 16 bytes
-//! at a time), stopping as soon as the running sum passes the limit. The
+//! at a time), stopping as soon as the running sum passes the limit. An
+//! exact or near-exact search (a small limit: `find`'s openQA needles at
+//! match 100, and every search once an exact match is known) skips the
+//! sums: a few probe pixels of the template's rarest colours, compared 16
+//! positions at a time, rule out nearly every position for less than a
+//! nanosecond each, since one pixel's difference is a lower bound too. The
 //! result is the same as a full scan, at a fraction of its cost. The caller
 //! re-searches only the area that changed.
 //!
@@ -222,6 +227,54 @@ pub struct Searcher {
     /// Per-channel sums of each window column over the template's height
     /// at the current row of positions (B, G, R, X lanes per column).
     columns: Vec<u32>,
+    /// A few template pixels (x, y, B, G, R), the rarest colours of the
+    /// template first, tried before anything else when the limit is small:
+    /// their differences are a lower bound of the whole sum too.
+    probes: Vec<(usize, usize, [u8; 3])>,
+}
+
+/// Limits (sums of differences over the template) at or below which the
+/// probe pixels rule positions out: one pixel differs by more than this
+/// at most positions that do not match, while the block sums need the
+/// whole window's colours to shift. An exact search has a limit of 0.
+const PROBE_LIMIT: u64 = 96;
+
+/// How many probe pixels a position must pass before it is compared.
+const PROBES: usize = 8;
+
+/// The template pixels to probe: one of each of its rarest colours (the
+/// middle one of its pixels of that colour), then, for templates of few
+/// colours (text), pixels spread over the template where the colour
+/// changes from the pixel on the left: each has about the odds of the
+/// screen's text of matching, so together they rule out nearly all.
+fn choose_probes(bgrx: &[u8], tw: usize, th: usize) -> Vec<(usize, usize, [u8; 3])> {
+    let colour = |i: usize| [bgrx[i * 4], bgrx[i * 4 + 1], bgrx[i * 4 + 2]];
+    let pixels = (tw * th).min(bgrx.len() / 4);
+    let mut colours: std::collections::HashMap<[u8; 3], Vec<usize>> = Default::default();
+    for i in 0..pixels {
+        colours.entry(colour(i)).or_default().push(i);
+    }
+    let mut by_rarity: Vec<([u8; 3], Vec<usize>)> = colours.into_iter().collect();
+    by_rarity.sort_by_key(|(c, at)| (at.len(), *c));
+    let mut chosen: Vec<usize> = by_rarity
+        .iter()
+        .take(PROBES / 2)
+        .map(|(_, at)| at[at.len() / 2])
+        .collect();
+    let edges: Vec<usize> = (0..pixels)
+        .filter(|&i| i % tw > 0 && colour(i) != colour(i - 1) && !chosen.contains(&i))
+        .collect();
+    let more = PROBES - chosen.len();
+    for k in 0..more.min(edges.len()) {
+        let i = edges[(2 * k + 1) * edges.len() / (2 * more)];
+        if !chosen.contains(&i) {
+            chosen.push(i);
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|i| (i % tw, i / tw, colour(i)))
+        .collect()
 }
 
 impl Searcher {
@@ -270,7 +323,9 @@ impl Searcher {
                 .sum()
         };
         row_order.sort_by_cached_key(|&ty| std::cmp::Reverse(busy(ty)));
+        let probes = choose_probes(&template.bgrx, tw, th);
         Searcher {
+            probes,
             template,
             tw,
             th,
@@ -351,6 +406,9 @@ impl Searcher {
         let mut best: Option<(usize, usize, u64)> = None;
         let check_every = (CHECK_EVERY_PIXELS / (self.tw * self.th)).max(1);
         let mut x = scan.next_x as usize;
+        if limit <= PROBE_LIMIT && !self.probes.is_empty() {
+            return self.scan_probed(fb, scan, limit, budget);
+        }
         // A fresh search with a loose limit first tries a sparse grid of
         // positions (1 in 256), so the limit is near the best score before
         // the full pass and its bounds rule out far more.
@@ -471,6 +529,82 @@ impl Searcher {
         best.map(|b| to_match(b, n))
     }
 
+    /// [`Searcher::scan`] for a small limit: each position's probe pixels
+    /// first, and only positions they leave within the limit compared.
+    fn scan_probed(
+        &mut self,
+        fb: &Framebuffer,
+        scan: &mut Scan,
+        mut limit: u64,
+        budget: &mut Budget<'_>,
+    ) -> Option<Match> {
+        let area = scan.area;
+        let (x0, x1) = (area.x0 as usize, area.x1 as usize);
+        let n = (self.tw * self.th * 3) as f64;
+        let mut best: Option<(usize, usize, u64)> = None;
+        let (fx, fy, first) = self.probes[0];
+        let near = Near::new(first, limit);
+        let mut x = scan.next_x as usize;
+        let mut compared = 0usize;
+        for y in scan.next_y as usize..area.y1 as usize {
+            if best.is_some_and(|(_, _, sad)| sad == 0) {
+                // Nothing after an exact match beats it.
+                break;
+            }
+            if budget.over() {
+                scan.next_x = x as u32;
+                scan.next_y = y as u32;
+                return best.map(|b| to_match(b, n));
+            }
+            let row = fb.row((x + fx) as u32, (y + fy) as u32, (x1 - x) as u32);
+            let mut lx = 0;
+            while lx < x1 - x {
+                // 16 positions at a time: whether any has its first probe
+                // within the limit in every channel (vector instructions).
+                let end = (lx + PROBE_RUN).min(x1 - x);
+                if end - lx == PROBE_RUN && !any_near(&row[lx * 4..end * 4], &near) {
+                    lx = end;
+                    continue;
+                }
+                for px in x + lx..x + end {
+                    let mut bound = 0;
+                    for &(tx, ty, c) in &self.probes {
+                        let q = fb.row((px + tx) as u32, (y + ty) as u32, 1);
+                        bound += u64::from(q[0].abs_diff(c[0]))
+                            + u64::from(q[1].abs_diff(c[1]))
+                            + u64::from(q[2].abs_diff(c[2]));
+                        if bound > limit {
+                            break;
+                        }
+                    }
+                    if bound > limit {
+                        continue;
+                    }
+                    compared += self.tw * self.th;
+                    if compared >= CHECK_EVERY_PIXELS {
+                        compared = 0;
+                        if budget.over() {
+                            scan.next_x = px as u32;
+                            scan.next_y = y as u32;
+                            return best.map(|b| to_match(b, n));
+                        }
+                    }
+                    if let Some(sad) = self.sad(fb, px, y, limit) {
+                        if best.is_none_or(|b| better((px, y, sad), b)) {
+                            best = Some((px, y, sad));
+                            limit = sad;
+                        }
+                    }
+                }
+                lx = end;
+            }
+            x = x0;
+        }
+        scan.next_x = area.x0;
+        scan.next_y = area.y1;
+        best.map(|b| to_match(b, n))
+    }
+
     /// Whether the block sums of the grids finer than the whole template
     /// leave the position at (lx, ly) of the integral images within `limit`.
     fn fine_bounds_pass(&self, lx: usize, ly: usize, stride: usize, limit: u64) -> bool {
@@ -528,15 +662,70 @@ impl Searcher {
     }
 }
 
+/// Keeps B, G and R of four pixels and clears X.
+const NO_X: [u8; 16] = [
+    255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0,
+];
+
+/// Positions whose first probe [`any_near`] looks at in one go.
+const PROBE_RUN: usize = 16;
+
+/// The first probe pixel repeated over [`PROBE_RUN`] pixels, with the
+/// largest difference per channel a position within the limit can have.
+struct Near {
+    pixels: [u8; PROBE_RUN * 4],
+    /// 255 for B, G and R, 0 for X: the X byte is near whatever it holds.
+    mask: [u8; PROBE_RUN * 4],
+    most: u8,
+}
+
+impl Near {
+    fn new(c: [u8; 3], limit: u64) -> Near {
+        let mut pixels = [0u8; PROBE_RUN * 4];
+        for p in pixels.chunks_exact_mut(4) {
+            p[..3].copy_from_slice(&c);
+        }
+        let mut mask = [0u8; PROBE_RUN * 4];
+        for m in mask.chunks_exact_mut(16) {
+            m.copy_from_slice(&NO_X);
+        }
+        Near {
+            pixels,
+            mask,
+            most: limit.min(255) as u8,
+        }
+    }
+}
+
+/// Whether any of the [`PROBE_RUN`] pixels of `run` is within `near.most`
+/// of the probe colour in each of B, G and R. Written as plain loops over
+/// fixed-size arrays so the compiler makes vector instructions of them.
+#[inline]
+fn any_near(run: &[u8], near: &Near) -> bool {
+    let Ok(run) = <&[u8; PROBE_RUN * 4]>::try_from(run) else {
+        return true;
+    };
+    let mut far = [0u8; PROBE_RUN * 4];
+    for (((f, &a), &b), &m) in far.iter_mut().zip(run).zip(&near.pixels).zip(&near.mask) {
+        // Saturating subtractions rather than abs_diff and a comparison:
+        // the form that becomes vector instructions without AVX.
+        let d = (a.saturating_sub(b) | b.saturating_sub(a)) & m;
+        *f = d.saturating_sub(near.most);
+    }
+    let mut any = false;
+    for p in far.chunks_exact(4) {
+        any |= u32::from_le_bytes([p[0], p[1], p[2], p[3]]) == 0;
+    }
+    any
+}
+
 /// Sum of absolute differences of the B, G and R bytes of two rows. The
 /// X byte is masked out rather than skipped, so the loop works on 16 bytes
 /// at a time and the compiler turns it into vector instructions (four
 /// times faster than pixel by pixel).
 #[inline]
 fn row_sad(screen: &[u8], tmpl: &[u8]) -> u32 {
-    const MASK: [u8; 16] = [
-        255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0,
-    ];
+    const MASK: [u8; 16] = NO_X;
     let mut acc = [0u32; 16];
     let (mut a, mut b) = (screen.chunks_exact(16), tmpl.chunks_exact(16));
     for (p, q) in (&mut a).zip(&mut b) {
@@ -804,7 +993,18 @@ mod tests {
         let n = (16 * 12 * 3) as f64;
         let mut s = Searcher::new(t);
         let all = s.whole(&fb).unwrap();
-        for limit in [0.0, 1.0, 3.0, 6.0, 20.0, 60.0, 120.0, f64::INFINITY] {
+        for limit in [
+            0.0,
+            0.05,
+            0.15,
+            1.0,
+            3.0,
+            6.0,
+            20.0,
+            60.0,
+            120.0,
+            f64::INFINITY,
+        ] {
             let want = sads
                 .iter()
                 .filter(|(sad, _, _)| *sad as f64 / n <= limit)
@@ -816,6 +1016,80 @@ mod tests {
                 .map(|m| (m.x, m.y, m.score));
             assert_eq!(got, want, "limit {limit}");
         }
+    }
+
+    #[test]
+    fn small_limits_probe_pixels_and_agree_with_a_brute_force_scan() {
+        // Text-like screen whose X bytes hold noise (a server may send
+        // anything there): the probes must ignore X as the scores do.
+        let mut fb = noise_screen(70, 30, 9);
+        for y in 0..30 {
+            for x in 0..70 {
+                let v = if (x * 5 + y * 3) % 7 < 4 { 250 } else { 10 };
+                let x_byte = ((x * 31 + y * 17) % 255) as u8 + 1;
+                let p = fb.row(x, y, 1);
+                let mut px = [p[0], p[1], p[2], x_byte];
+                if (x + y) % 5 != 0 {
+                    px = [v, v, v, x_byte];
+                }
+                fb.set(x, y, px);
+            }
+        }
+        // One cut inside the first run of PROBE_RUN positions, one from the
+        // last columns (among the positions after the last full run).
+        for (cx, cy) in [(3, 13), (70 - 11, 5)] {
+            probe_search_agrees(&fb, cx, cy);
+        }
+    }
+
+    fn probe_search_agrees(fb: &Framebuffer, cx: u32, cy: u32) {
+        let (tw, th) = (11, 9);
+        let mut t = (*cut(fb, cx, cy, tw, th)).clone();
+        for p in t.bgrx.chunks_exact_mut(4) {
+            p[3] = 0;
+        }
+        // One pixel off by 2 in one channel: sum of differences 2.
+        t.bgrx[(4 * tw as usize + 5) * 4 + 1] ^= 2;
+        let t = Arc::new(t);
+        let n = f64::from(tw * th * 3);
+        let mut sads = Vec::new();
+        for y in 0..=30 - th {
+            for x in 0..=70 - tw {
+                let mut sad = 0u64;
+                for j in 0..th {
+                    let p = fb.row(x, y + j, tw);
+                    let q = &t.bgrx[(j * tw * 4) as usize..][..(tw * 4) as usize];
+                    for (a, b) in p.chunks_exact(4).zip(q.chunks_exact(4)) {
+                        sad += (0..3).map(|c| u64::from(a[c].abs_diff(b[c]))).sum::<u64>();
+                    }
+                }
+                sads.push((sad, y, x));
+            }
+        }
+        let mut s = Searcher::new(t);
+        let all = s.whole(fb).unwrap();
+        for sum_limit in [0u64, 1, 2, 3, 50, PROBE_LIMIT] {
+            let limit = sum_limit as f64 / n;
+            let want = sads
+                .iter()
+                .filter(|(sad, _, _)| *sad <= sum_limit)
+                .min()
+                .map(|&(sad, y, x)| (x, y, sad as f64 / n));
+            let got = s
+                .search(fb, all, limit, &mut Budget::unlimited(&mut || false))
+                .best
+                .map(|m| (m.x, m.y, m.score));
+            assert_eq!(got, want, "sum limit {sum_limit}");
+        }
+        let exact = s
+            .search(fb, all, 2.0 / n, &mut Budget::unlimited(&mut || false))
+            .best
+            .unwrap();
+        assert_eq!((exact.x, exact.y), (cx, cy));
+        assert!(s
+            .search(fb, all, 1.0 / n, &mut Budget::unlimited(&mut || false))
+            .best
+            .is_none_or(|m| (m.x, m.y) != (cx, cy)));
     }
 
     #[test]

@@ -131,6 +131,11 @@ fn found_in_its_spans_and_gone_after_the_screen_changes() {
     }
     // Before update 2, it is nowhere.
     assert!(!is_at(&screen_at(&fb, 0.3), &needle, 610, 50));
+    // An exact search (probe pixels rather than colour sums) finds the
+    // same spans in this lossless recording.
+    let (code, exact, err) = find(&[s(&fb), s(&png), "--threshold", "0"]);
+    assert_eq!(code, 0, "{exact} {err}");
+    assert_eq!(exact["spans"], v["spans"]);
 }
 
 #[test]
