@@ -21,7 +21,7 @@ target=${CARGO_TARGET_DIR:-target}
 dir=${BENCH_DIR:-/tmp/rfbplay-bench-batch}
 runs=${RUNS:-3}
 jobs=${JOBS:-2}
-cargo build --release --quiet --bin rfbplay --example loop_recording
+cargo build --release --quiet --bin rfbplay --bin rfbplay-video --example loop_recording
 bin="$target/release/rfbplay"
 loop="$target/release/examples/loop_recording"
 
