@@ -335,3 +335,70 @@ fn updates_lists_past_damage_with_salvage() {
         count(&plain)
     );
 }
+
+/// `find --salvage` searches on past damage: a needle cut from the
+/// recording's last screen is found still on screen at the end, where
+/// `find` alone stops at the damage with an error.
+#[test]
+fn find_searches_past_damage_with_salvage() {
+    let clean = common::testdata().join("minimega_qemu_ipxe.fb");
+    let dir = common::TempDir::new("salvage-find");
+    let mut d = inflate(&clean);
+    let heads = update_headers(&d);
+    d[heads[heads.len() / 2] + 8] ^= 0x40;
+    let damaged = write(dir.path(), "d.fb", &gzip(&d));
+    let end = dir.path().join("end.png");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "frame",
+        clean.to_str().unwrap(),
+        end.to_str().unwrap(),
+        "--at",
+        "end",
+        "--no-index",
+    ]);
+    assert!(out.status.success());
+    let needle = dir.path().join("needle.png");
+    image::open(&end)
+        .unwrap()
+        .crop_imm(0, 0, 320, 48)
+        .save(&needle)
+        .unwrap();
+    let find = |salvage: bool| {
+        let mut args = vec![
+            "find",
+            damaged.to_str().unwrap(),
+            needle.to_str().unwrap(),
+            "--json",
+        ];
+        if salvage {
+            args.push("--salvage");
+        }
+        let o = run(&args);
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            o.status.code(),
+            json,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, json, _) = find(false);
+    assert_eq!(code, Some(2), "{json}");
+    // The last span: on screen until where reading ended.
+    let last_end = |j: &serde_json::Value| {
+        let last = j["spans"].as_array().unwrap().last().cloned().unwrap();
+        assert_eq!(last["open"], true, "{j}");
+        last["end_s"].as_f64().unwrap()
+    };
+    let damage_s = last_end(&json);
+    let (code, json, stderr) = find(true);
+    assert_eq!(code, Some(0), "{json} {stderr}");
+    // The last update comes at 17.6 s; the damage at about 7.6 s.
+    assert!(damage_s < 10.0 && last_end(&json) > 17.0, "{json}");
+    assert!(stderr.contains("d.fb"), "{stderr}");
+}

@@ -30,6 +30,10 @@ pub struct Args {
     /// channel, 0 to 255 [default: 2, or the openQA needle's match level].
     #[arg(long, value_name = "T", value_parser = score)]
     threshold: Option<f64>,
+    /// Read on past damage: skip what cannot be decoded, search on from
+    /// the next update that decodes, and warn of each skipped stretch.
+    #[arg(long)]
+    salvage: bool,
 }
 
 fn score(s: &str) -> Result<f64, String> {
@@ -86,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             let opts = PlayOptions {
                 measure_damage: true,
+                salvage: args.salvage,
                 ..PlayOptions::default()
             };
             match Player::open(&args.file, opts) {
@@ -103,6 +108,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     );
                     if let Some(w) = o.summary.truncation_warning(&args.file) {
                         super::warn(&w);
+                    }
+                    for d in &o.summary.damaged {
+                        super::warn(&format!("{}: {}", args.file.display(), d.describe()));
                     }
                     if let Some(e) = &o.summary.error {
                         error = Some(super::chain(e));
