@@ -126,9 +126,8 @@ impl FbReader {
     /// A reader over a gzip-compressed `.fb` stream inflated on a thread of
     /// its own, so that inflating and what the caller does with the pieces
     /// run side by side. It reports what [`FbReader::gzip`] does (bytes,
-    /// ends, errors and their places), except where a payload is split
-    /// into pieces, and it has no seek points (an index build uses
-    /// [`FbReader::gzip_threaded_tracking`]). Dropping it stops the thread.
+    /// ends, errors and their places), except seek points and where a
+    /// payload is split into pieces. Dropping it stops the thread.
     pub fn gzip_threaded<R: BufRead + Send + 'static>(src: R) -> FbReader {
         FbReader::gzip_stoppable(src, Default::default())
     }
