@@ -99,9 +99,6 @@ pub struct Tracker {
     member_len: u32,
     ended: bool,
     boundaries: VecDeque<Boundary>,
-    /// Hand out counts only: the output stays in the history, uncopied
-    /// (for [`super::finder`], which wants the access points alone).
-    discard: bool,
 }
 
 impl Tracker {
@@ -127,15 +124,6 @@ impl Tracker {
             member_len: 0,
             ended: false,
             boundaries: VecDeque::new(),
-            discard: false,
-        }
-    }
-
-    /// A tracker whose reads count the output instead of copying it.
-    pub fn counting() -> Tracker {
-        Tracker {
-            discard: true,
-            ..Tracker::new(0)
         }
     }
 
@@ -234,7 +222,9 @@ impl Tracker {
                 TINFLStatus::Failed => return Err("rejected by the decoder".into()),
             }
         }
-        let n = self.hand_out(out);
+        let n = (self.pos - self.drained).min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.drained..self.drained + n]);
+        self.drained += n;
         Ok(Inflated {
             used,
             made: n,
@@ -244,23 +234,14 @@ impl Tracker {
 
     /// Hands out output already inflated, without inflating more.
     pub fn drain(&mut self, out: &mut [u8]) -> Inflated {
-        let n = self.hand_out(out);
+        let n = (self.pos - self.drained).min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.drained..self.drained + n]);
+        self.drained += n;
         Inflated {
             used: 0,
             made: n,
             end: self.ended && self.drained == self.pos,
         }
-    }
-
-    /// Copies pending output into `out` (unless counting only); returns
-    /// how much was handed out.
-    fn hand_out(&mut self, out: &mut [u8]) -> usize {
-        let n = (self.pos - self.drained).min(out.len());
-        if !self.discard {
-            out[..n].copy_from_slice(&self.buf[self.drained..self.drained + n]);
-        }
-        self.drained += n;
-        n
     }
 
     fn slide(&mut self) {

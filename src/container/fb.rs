@@ -7,7 +7,6 @@
 //! with [`End::Truncated`] after every byte before the cut was delivered.
 
 use super::access::AccessPoint;
-use super::finder::AccessFinder;
 use super::gzip::{GzipFailure, GzipReader};
 use super::gzip_thread::GzipThread;
 use super::{
@@ -97,8 +96,6 @@ pub struct FbReader {
     gap: Option<Gap>,
     /// Decompressed bytes a salvage scan has looked through.
     scanned: u64,
-    /// Index builds of a threaded reader: where its access points come from.
-    finder: Option<AccessFinder>,
 }
 
 /// A place to start reading an `.fb` file again: the end of a piece
@@ -141,19 +138,6 @@ impl FbReader {
         FbReader::with_source(Source::Threaded(Box::new(GzipThread::spawn(src, stop))))
     }
 
-    /// A threaded reader ([`FbReader::gzip_threaded`]) that can also
-    /// answer [`FbReader::seek_point`]: `again` reads the same file from
-    /// its start, for the [`AccessFinder`] that runs beside it.
-    pub fn gzip_threaded_tracking<R, S>(src: R, again: S) -> FbReader
-    where
-        R: BufRead + Send + 'static,
-        S: BufRead + Send + 'static,
-    {
-        let mut r = FbReader::gzip_threaded(src);
-        r.finder = Some(AccessFinder::spawn(again));
-        r
-    }
-
     /// A reader over already-decompressed records.
     pub fn plain<R: Read + Send + 'static>(src: R) -> FbReader {
         FbReader::with_source(Source::Plain(Box::new(src)))
@@ -175,7 +159,6 @@ impl FbReader {
             declared: 0,
             gzip_cut: false,
             last_piece: None,
-            finder: None,
             salvage: None,
             gap: None,
             scanned: 0,
@@ -240,7 +223,7 @@ impl FbReader {
         let (offset, left) = self.last_piece?;
         let gzip = match &self.src {
             Source::Gzip(g) => Some(g.access_point_before(offset)?),
-            Source::Threaded(_) => Some(self.finder.as_ref()?.access_point_before(offset)?),
+            Source::Threaded(_) => return None,
             Source::Plain(_) => None,
         };
         Some(SeekPoint {
@@ -301,9 +284,6 @@ impl FbReader {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     self.end += n;
-                    if let Some(f) = &self.finder {
-                        f.reader_at(self.offset + self.end as u64);
-                    }
                     return Ok(());
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -147,15 +147,6 @@ impl<R: BufRead> GzipReader<R> {
         g
     }
 
-    /// A tracking reader whose reads say how many bytes were inflated
-    /// but leave the buffer untouched: for a thread that only wants the
-    /// access points ([`super::finder`]).
-    pub fn counting(src: R) -> GzipReader<R> {
-        let mut g = GzipReader::new(src);
-        g.tracker = Some(Box::new(Tracker::counting()));
-        g
-    }
-
     /// A reader that continues from `ap`; `src` must start at its
     /// compressed byte.
     pub fn resume(src: R, ap: &AccessPoint) -> GzipReader<R> {

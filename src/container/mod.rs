@@ -8,7 +8,6 @@
 pub mod access;
 pub mod fb;
 pub mod fbs;
-pub mod finder;
 pub mod gzip;
 pub mod gzip_thread;
 pub mod salvage;
@@ -375,18 +374,8 @@ enum Reading {
     /// Past damage: salvage places what it skips by the reader's
     /// compressed offset, exact only when inflating in step.
     Salvage,
-    /// With access points for the seek index: a file of at least
-    /// [`THREAD_FROM`] bytes is played as with `Play`, while an
-    /// [`finder::AccessFinder`] finds the access points on another thread.
+    /// With access points for the seek index.
     Tracking,
-}
-
-/// Whether this thread is one of a batch's pool of several (one recording
-/// per core): an index build there keeps to one thread, since the
-/// [`finder::AccessFinder`] beside it would take CPU time the other
-/// recordings need and save no time overall.
-fn in_batch() -> bool {
-    rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1
 }
 
 /// Compressed size from which plain playback inflates on its own thread.
@@ -416,8 +405,8 @@ fn open_source(
         } else {
             Foreign::UnknownHeader
         }))?;
-    let large = file.metadata().is_ok_and(|m| m.len() >= THREAD_FROM);
-    let threaded = reading == Reading::Play && (keep.is_some() || large);
+    let threaded = reading == Reading::Play
+        && (keep.is_some() || file.metadata().is_ok_and(|m| m.len() >= THREAD_FROM));
     let stop = Arc::new(AtomicBool::new(false));
     let file: Box<dyn Read + Send> = match keep {
         Some(keep) => Box::new(Following {
@@ -432,10 +421,6 @@ fn open_source(
         std::io::Cursor::new(head[..got].to_vec()).chain(file),
     );
     Ok(match format {
-        Format::GzipFb if reading == Reading::Tracking && large && !in_batch() => {
-            let again = BufReader::with_capacity(1 << 16, File::open(path)?);
-            Box::new(FbReader::gzip_threaded_tracking(reader, again))
-        }
         Format::GzipFb if reading == Reading::Tracking => Box::new(FbReader::gzip_tracking(reader)),
         Format::GzipFb if threaded => Box::new(FbReader::gzip_stoppable(reader, stop)),
         Format::GzipFb => Box::new(FbReader::gzip(reader)),
