@@ -106,12 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         },
                         &rfbplay::progress::NoProgress,
                     );
-                    if let Some(w) = o.summary.truncation_warning(&args.file) {
-                        super::warn(&w);
-                    }
-                    for d in &o.summary.damaged {
-                        super::warn(&format!("{}: {}", args.file.display(), d.describe()));
-                    }
+                    super::warnings(&args.file, &o.summary);
                     if let Some(e) = &o.summary.error {
                         error = Some(super::chain(e));
                     }

@@ -276,9 +276,9 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     rfbplay::error_chain(e)
 }
 
-/// Prints the warnings and errors of a playback; returns the exit code:
-/// success for a complete or merely truncated recording, failure for damage.
-pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCode {
+/// Prints the warnings of a playback: a cut, data after the recording,
+/// and each stretch `--salvage` skipped.
+pub(crate) fn warnings(file: &Path, summary: &rfbplay::player::Summary) {
     if let Some(w) = summary.truncation_warning(file) {
         warn(&w);
     }
@@ -288,6 +288,12 @@ pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCod
     for d in &summary.damaged {
         warn(&format!("{}: {}", file.display(), d.describe()));
     }
+}
+
+/// Prints the warnings and errors of a playback; returns the exit code:
+/// success for a complete or merely truncated recording, failure for damage.
+pub(crate) fn report(file: &Path, summary: &rfbplay::player::Summary) -> ExitCode {
+    warnings(file, summary);
     match &summary.error {
         Some(e) => {
             eprintln!("rfbplay: error: {}", chain(e));
