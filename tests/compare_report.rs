@@ -46,18 +46,7 @@ fn report_json(report: &Path) -> Value {
 
 /// A 120x80 light screen with a dark box at each of `boxes`.
 fn screen(path: &Path, boxes: &[(u32, u32, u32, u32)]) {
-    let img = image::RgbImage::from_fn(120, 80, |x, y| {
-        let inside = boxes
-            .iter()
-            .any(|&(bx, by, w, h)| x >= bx && x < bx + w && y >= by && y < by + h);
-        image::Rgb(if inside {
-            [30, 40, 160]
-        } else {
-            [235, 235, 230]
-        })
-    });
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    img.save_with_format(path, image::ImageFormat::Png).unwrap();
+    common::boxes_png(path, 120, 80, boxes);
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -13,18 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn screen(path: &Path, boxes: &[(u32, u32, u32, u32)]) {
-    let img = image::RgbImage::from_fn(320, 200, |x, y| {
-        let inside = boxes
-            .iter()
-            .any(|&(bx, by, w, h)| x >= bx && x < bx + w && y >= by && y < by + h);
-        image::Rgb(if inside {
-            [30, 40, 160]
-        } else {
-            [235, 235, 230]
-        })
-    });
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    img.save_with_format(path, image::ImageFormat::Png).unwrap();
+    common::boxes_png(path, 320, 200, boxes);
 }
 
 #[test]

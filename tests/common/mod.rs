@@ -49,6 +49,23 @@ pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
 
+/// Writes a `width` x `height` PNG screen: light, with a dark blue box at
+/// each of `boxes` (x, y, w, h); its folder is made if needed.
+pub fn boxes_png(path: &Path, width: u32, height: u32, boxes: &[(u32, u32, u32, u32)]) {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        let inside = boxes
+            .iter()
+            .any(|&(bx, by, w, h)| x >= bx && x < bx + w && y >= by && y < by + h);
+        image::Rgb(if inside {
+            [30, 40, 160]
+        } else {
+            [235, 235, 230]
+        })
+    });
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    img.save_with_format(path, image::ImageFormat::Png).unwrap();
+}
+
 /// Reads a PNG as 8-bit RGB: (width, height, pixels).
 pub fn read_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
     let img = image::open(path)
