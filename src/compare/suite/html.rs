@@ -10,21 +10,9 @@ use super::junit::reason;
 use super::model::{Check, Report, Status};
 use std::fmt::Write;
 
-/// Escapes text for HTML element content and quoted attributes.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Text for HTML element content and quoted attributes: the JUnit
+/// file's XML escaping, which HTML reads alike.
+use super::junit::xml_escape as esc;
 
 /// A relative path as a URL path: every byte outside the unreserved set
 /// (and `/`) percent-encoded, so a name with `#`, `?`, `%` or `:` still
