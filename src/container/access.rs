@@ -39,6 +39,10 @@ const RETAIN: usize = 6 << 20;
 /// that moving costs a tenth of the output's size rather than most of it
 /// (16 MiB made the move 30% of an index build's time).
 const CAPACITY: usize = 64 << 20;
+/// The history buffer of a reader whose buffers are handed out whole
+/// ([`Tracker::swap_out`]): small, as nothing slides in it and each
+/// swap copies only the 32 KiB window into the next buffer.
+pub const SWAP_CAPACITY: usize = 4 << 20;
 /// The history buffer of a reader resumed at an access point, which
 /// reads a few megabytes to the moment a seek wants: smaller, so that the
 /// same pages are used again rather than new ones touched.
@@ -105,6 +109,11 @@ impl Tracker {
     /// A tracker whose output so far is `out` bytes.
     pub fn new(out: u64) -> Tracker {
         Tracker::with_capacity(out, CAPACITY)
+    }
+
+    /// A tracker whose buffers are handed out whole: see [`Tracker::swap_out`].
+    pub fn swapping() -> Tracker {
+        Tracker::with_capacity(0, SWAP_CAPACITY)
     }
 
     /// A tracker for a reader resumed at a member's start.
@@ -190,37 +199,7 @@ impl Tracker {
             if self.pos == self.buf.len() {
                 self.slide();
             }
-            let flags = TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
-                | TINFL_FLAG_HAS_MORE_INPUT
-                | TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY;
-            let (status, n_in, n_out) =
-                decompress(&mut self.r, input, &mut self.buf, self.pos, flags);
-            used = n_in;
-            let made = &self.buf[self.pos..self.pos + n_out];
-            self.crc.update(made);
-            self.member_len = self.member_len.wrapping_add(n_out as u32);
-            self.pos += n_out;
-            match status {
-                TINFLStatus::BlockBoundary => {
-                    if let Some(st) = self.r.block_boundary_state() {
-                        self.push(Boundary {
-                            out: self.base + self.pos as u64,
-                            compressed: at + n_in as u64,
-                            bits: st.num_bits,
-                            bit_buf: st.bit_buf,
-                            crc: self.crc.clone().finalize(),
-                            member_len: self.member_len,
-                            member_start: false,
-                        });
-                    }
-                }
-                TINFLStatus::Done => self.ended = true,
-                TINFLStatus::NeedsMoreInput | TINFLStatus::HasMoreOutput => {}
-                TINFLStatus::FailedCannotMakeProgress => return Err("stalled".into()),
-                TINFLStatus::BadParam => return Err("bad parameter".into()),
-                TINFLStatus::Adler32Mismatch => return Err("checksum".into()),
-                TINFLStatus::Failed => return Err("rejected by the decoder".into()),
-            }
+            used = self.fill(input, at)?.0;
         }
         let n = (self.pos - self.drained).min(out.len());
         out[..n].copy_from_slice(&self.buf[self.drained..self.drained + n]);
@@ -230,6 +209,78 @@ impl Tracker {
             made: n,
             end: self.ended && self.drained == self.pos,
         })
+    }
+
+    /// Inflates from `input` (compressed file byte `at` on) into the free
+    /// end of the history buffer, up to the next block boundary at most:
+    /// the input bytes used and the output bytes made. Output made before
+    /// damage stays in the buffer, to be handed out before the error is.
+    pub fn fill(&mut self, input: &[u8], at: u64) -> Result<(usize, usize), String> {
+        let flags = TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+            | TINFL_FLAG_HAS_MORE_INPUT
+            | TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY;
+        let (status, n_in, n_out) = decompress(&mut self.r, input, &mut self.buf, self.pos, flags);
+        let made = &self.buf[self.pos..self.pos + n_out];
+        self.crc.update(made);
+        self.member_len = self.member_len.wrapping_add(n_out as u32);
+        self.pos += n_out;
+        match status {
+            TINFLStatus::BlockBoundary => {
+                if let Some(st) = self.r.block_boundary_state() {
+                    self.push(Boundary {
+                        out: self.base + self.pos as u64,
+                        compressed: at + n_in as u64,
+                        bits: st.num_bits,
+                        bit_buf: st.bit_buf,
+                        crc: self.crc.clone().finalize(),
+                        member_len: self.member_len,
+                        member_start: false,
+                    });
+                }
+            }
+            TINFLStatus::Done => self.ended = true,
+            TINFLStatus::NeedsMoreInput | TINFLStatus::HasMoreOutput => {}
+            TINFLStatus::FailedCannotMakeProgress => return Err("stalled".into()),
+            TINFLStatus::BadParam => return Err("bad parameter".into()),
+            TINFLStatus::Adler32Mismatch => return Err("checksum".into()),
+            TINFLStatus::Failed => return Err("rejected by the decoder".into()),
+        }
+        Ok((n_in, n_out))
+    }
+
+    /// Output inflated and not yet handed out.
+    pub fn pending(&self) -> usize {
+        self.pos - self.drained
+    }
+
+    /// The history buffer has no room left.
+    pub fn is_full(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
+    /// The member's deflate data has ended.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Hands out the pending output by handing out the history buffer
+    /// itself, without copying it: swaps it with `spare`, which becomes
+    /// the new history buffer with the last 32 KiB of output (the window
+    /// deflate may look back into) at its start. Returns where the output
+    /// lies in `spare`, and the access point of the newest block boundary
+    /// in it (cut now, while its window is still at hand).
+    pub fn swap_out(&mut self, spare: &mut Vec<u8>) -> ((usize, usize), Option<AccessPoint>) {
+        let ap = self.access_point_before(self.base + self.pos as u64);
+        let out = (self.drained, self.pos);
+        let keep = self.pos.min(WINDOW);
+        spare.resize(self.buf.len().max(SWAP_CAPACITY), 0);
+        spare[..keep].copy_from_slice(&self.buf[self.pos - keep..self.pos]);
+        std::mem::swap(spare, &mut self.buf);
+        self.base += (self.pos - keep) as u64;
+        (self.pos, self.drained) = (keep, keep);
+        let base = self.base;
+        self.boundaries.retain(|b| b.out >= base);
+        (out, ap)
     }
 
     /// Hands out output already inflated, without inflating more.
@@ -374,5 +425,55 @@ mod tests {
             }
         }
         assert!(seen > 3);
+    }
+
+    /// Reads a swapping reader to its end: the bytes, whether it ended
+    /// cleanly, and the access points it handed out.
+    fn read_swapped(file: &[u8]) -> (Vec<u8>, bool, Vec<super::AccessPoint>) {
+        let mut r = GzipReader::swapping(BufReader::with_capacity(4096, file));
+        let (mut out, mut aps) = (Vec::new(), Vec::new());
+        let mut spare = Vec::new();
+        loop {
+            match r.read_swap(&mut spare) {
+                Ok(None) => return (out, true, aps),
+                Ok(Some(((s, e), ap))) => {
+                    out.extend_from_slice(&spare[s..e]);
+                    aps.extend(ap);
+                }
+                Err(_) => return (out, false, aps),
+            }
+        }
+    }
+
+    #[test]
+    fn swapping_reads_what_copying_reads_and_its_access_points_resume() {
+        // Several swaps per member, two members, and cuts and damage.
+        let d = data(11_000_000);
+        let mut file = gz(&d[..6_000_000], 6);
+        file.extend(gz(&d[6_000_000..], 1));
+        let mut damaged = file.clone();
+        let at = damaged.len() / 3;
+        damaged[at] ^= 0x55;
+        for (name, f) in [
+            ("whole", &file[..]),
+            ("cut", &file[..file.len() / 2 + 13]),
+            ("cut trailer", &file[..file.len() - 3]),
+            ("damaged", &damaged[..]),
+        ] {
+            let copied = read_all(GzipReader::tracking(BufReader::new(f)));
+            let (out, ok, aps) = read_swapped(f);
+            assert_eq!((out.len(), ok), (copied.0.len(), copied.1), "{name}");
+            assert!(out == copied.0, "{name}: the bytes differ");
+            if name != "whole" {
+                continue;
+            }
+            assert!(aps.len() >= 2, "{name}: {} access points", aps.len());
+            for ap in &aps {
+                let src = BufReader::new(&file[ap.compressed as usize..]);
+                let (rest, ok) = read_all(GzipReader::resume(src, ap));
+                assert!(ok, "resumed at {} ended badly", ap.out);
+                assert!(rest == d[ap.out as usize..], "resumed at {}", ap.out);
+            }
+        }
     }
 }

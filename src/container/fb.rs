@@ -171,6 +171,13 @@ impl FbReader {
         FbReader::with_source(Source::Gzip(Box::new(GzipReader::tracking(Box::new(src)))))
     }
 
+    /// [`FbReader::gzip_tracking`] with the inflating on a thread of its
+    /// own, as [`FbReader::gzip_threaded`] does: its seek points start at
+    /// an access point up to a buffer's worth (1 MiB) further back.
+    pub fn gzip_tracking_threaded<R: BufRead + Send + 'static>(src: R) -> FbReader {
+        FbReader::with_source(Source::Threaded(Box::new(GzipThread::spawn_tracking(src))))
+    }
+
     /// Continues at `point`. `src` reads the file from the access point's
     /// compressed byte (gzip), or from `point.offset` (uncompressed).
     pub fn resume<R: BufRead + Send + 'static>(
@@ -223,7 +230,7 @@ impl FbReader {
         let (offset, left) = self.last_piece?;
         let gzip = match &self.src {
             Source::Gzip(g) => Some(g.access_point_before(offset)?),
-            Source::Threaded(_) => return None,
+            Source::Threaded(t) => Some(t.access_point_before(offset)?),
             Source::Plain(_) => None,
         };
         Some(SeekPoint {

@@ -147,6 +147,83 @@ impl<R: BufRead> GzipReader<R> {
         g
     }
 
+    /// A tracking reader read with [`GzipReader::read_swap`], which hands
+    /// out its history buffers instead of copying out of them.
+    pub fn swapping(src: R) -> GzipReader<R> {
+        let mut g = GzipReader::new(src);
+        g.tracker = Some(Box::new(Tracker::swapping()));
+        g
+    }
+
+    /// Reads as [`Read::read`] does, for a reader made by
+    /// [`GzipReader::swapping`]: swaps the next filled buffer with `spare`
+    /// and says where in it the bytes lie, with the access point of the
+    /// newest deflate block boundary among them. None at the end of the
+    /// stream.
+    #[allow(clippy::type_complexity)]
+    pub fn read_swap(
+        &mut self,
+        spare: &mut Vec<u8>,
+    ) -> io::Result<Option<((usize, usize), Option<AccessPoint>)>> {
+        if let Some(f) = self.failed.take() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, f));
+        }
+        loop {
+            match self.state {
+                State::Done => return Ok(None),
+                State::Header => {
+                    if !self.read_header()? {
+                        return Err(Self::cut());
+                    }
+                }
+                State::Between => self.between()?,
+                State::Trailer => self.trailer()?,
+                State::Body => {
+                    let Some(t) = self.tracker.as_mut() else {
+                        return Err(io::Error::other("read_swap needs a swapping reader"));
+                    };
+                    if t.is_full() || (t.ended() && t.pending() > 0) {
+                        return Ok(Some(t.swap_out(spare)));
+                    }
+                    if t.ended() {
+                        self.state = State::Trailer;
+                        continue;
+                    }
+                    let avail = self.src.fill_buf()?;
+                    if avail.is_empty() {
+                        // Output made before the input ran out goes first.
+                        if t.pending() > 0 {
+                            return Ok(Some(t.swap_out(spare)));
+                        }
+                        return Err(Self::cut());
+                    }
+                    let at = self.consumed;
+                    match t.fill(avail, at) {
+                        Ok((used, made)) => {
+                            let stalled = used == 0 && made == 0 && !t.ended() && !t.is_full();
+                            self.consume(used);
+                            if stalled {
+                                return Err(self.fail(at, GzipError::Deflate("stalled".into())));
+                            }
+                        }
+                        Err(e) => {
+                            let failure = GzipFailure {
+                                file_offset: at,
+                                error: GzipError::Deflate(e),
+                            };
+                            if t.pending() > 0 {
+                                let out = t.swap_out(spare);
+                                self.failed = Some(failure);
+                                return Ok(Some(out));
+                            }
+                            return Err(io::Error::new(io::ErrorKind::InvalidData, failure));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A reader that continues from `ap`; `src` must start at its
     /// compressed byte.
     pub fn resume(src: R, ap: &AccessPoint) -> GzipReader<R> {
@@ -202,6 +279,54 @@ impl<R: BufRead> GzipReader<R> {
     fn consume(&mut self, n: usize) {
         self.src.consume(n);
         self.consumed += n as u64;
+    }
+
+    /// After a member: another member, trailing data or the end.
+    fn between(&mut self) -> io::Result<()> {
+        let avail = self.src.fill_buf()?;
+        if avail.is_empty() {
+            self.state = State::Done;
+        } else if avail[0] == 0x1f && (avail.len() < 2 || avail[1] == 0x8b) {
+            self.state = State::Header;
+        } else {
+            self.trailing = Some(self.consumed);
+            self.state = State::Done;
+        }
+        Ok(())
+    }
+
+    /// Reads a member's trailer and checks it (or leaves it to the caller).
+    fn trailer(&mut self) -> io::Result<()> {
+        let mut trailer = [0u8; 8];
+        let mut got = 0;
+        while got < 8 {
+            let avail = self.src.fill_buf()?;
+            if avail.is_empty() {
+                return Err(Self::cut());
+            }
+            let n = avail.len().min(8 - got);
+            trailer[got..got + n].copy_from_slice(&avail[..n]);
+            self.consume(n);
+            got += n;
+        }
+        let at = self.consumed - 8;
+        let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+        let (sum, amount) = match &self.tracker {
+            Some(t) => t.member_sums(),
+            None => (self.crc.sum(), self.crc.amount()),
+        };
+        self.members += 1;
+        self.state = State::Between;
+        if std::mem::take(&mut self.unchecked) {
+            return Ok(());
+        }
+        let check = MemberCheck { crc, len, at };
+        match self.deferred.as_mut() {
+            Some(checks) => checks.push(check),
+            None => check.against(sum, amount)?,
+        }
+        Ok(())
     }
 
     /// Gathers and checks a member's header. Ok(false): the file ended
@@ -309,51 +434,8 @@ impl<R: BufRead> Read for GzipReader<R> {
                         return Err(Self::cut());
                     }
                 }
-                State::Between => {
-                    let avail = self.src.fill_buf()?;
-                    if avail.is_empty() {
-                        self.state = State::Done;
-                    } else if avail[0] == 0x1f && (avail.len() < 2 || avail[1] == 0x8b) {
-                        self.state = State::Header;
-                    } else {
-                        self.trailing = Some(self.consumed);
-                        self.state = State::Done;
-                    }
-                }
-                State::Trailer => {
-                    let mut trailer = [0u8; 8];
-                    let mut got = 0;
-                    while got < 8 {
-                        let avail = self.src.fill_buf()?;
-                        if avail.is_empty() {
-                            return Err(Self::cut());
-                        }
-                        let n = avail.len().min(8 - got);
-                        trailer[got..got + n].copy_from_slice(&avail[..n]);
-                        self.consume(n);
-                        got += n;
-                    }
-                    let at = self.consumed - 8;
-                    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-                    let len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-                    let (sum, amount) = match &self.tracker {
-                        Some(t) => t.member_sums(),
-                        None => (self.crc.sum(), self.crc.amount()),
-                    };
-                    if std::mem::take(&mut self.unchecked) {
-                        self.members += 1;
-                        self.state = State::Between;
-                        continue;
-                    }
-                    let check = MemberCheck { crc, len, at };
-                    if let Some(checks) = self.deferred.as_mut() {
-                        checks.push(check);
-                    } else {
-                        check.against(sum, amount)?;
-                    }
-                    self.members += 1;
-                    self.state = State::Between;
-                }
+                State::Between => self.between()?,
+                State::Trailer => self.trailer()?,
                 State::Body => {
                     if let Some(t) = self.tracker.as_mut() {
                         // Output already inflated goes out before any

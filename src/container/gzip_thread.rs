@@ -11,12 +11,21 @@
 //! where inflate failed, found by the producer), and the trailing data
 //! after the stream. The members' CRC-32 is computed on the reader's side,
 //! as the bytes are handed out (a tenth of the work left to the producer
-//! otherwise), and checked where the single-thread reader checks it. The compressed offset shown for progress is that of
-//! the buffer being read, not how far the producer got. Dropping the
-//! reader stops the thread and waits for it.
+//! otherwise), and checked where the single-thread reader checks it. The
+//! compressed offset shown for progress is that of the buffer being read,
+//! not how far the producer got. Dropping the reader stops the thread and
+//! waits for it.
+//!
+//! An index build runs the tracking reader (miniz_oxide, stopping at
+//! deflate block boundaries) on the producer thread the same way, so that
+//! building an index costs about what playing the recording does: the
+//! producer sends an access point with each buffer, and the reader's side
+//! keeps the last few for the checkpoints it takes.
 
+use super::access::AccessPoint;
 use super::gzip::{GzipFailure, GzipReader, MemberCheck};
 use flate2::Crc;
+use std::collections::VecDeque;
 use std::io::{self, BufRead, ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -27,19 +36,27 @@ use std::thread::JoinHandle;
 const BUF: usize = 1 << 20;
 /// Filled buffers waiting for the reader at most.
 const DEPTH: usize = 3;
+/// Access points a tracking reader keeps: one comes with each buffer at
+/// most, so they reach back at least this many MiB, far more than the
+/// `.fb` reader reads ahead of the piece it hands out.
+const KEEP_ACCESS: usize = 64;
 
 /// What the producer sends.
 enum Msg {
-    /// `buf[..len]` follows; `consumed` compressed bytes were read once
-    /// they were made.
+    /// `buf[start..len]` follows; `consumed` compressed bytes were read
+    /// once they were made.
     Data {
         buf: Vec<u8>,
+        start: usize,
         len: usize,
         consumed: u64,
     },
     /// A member ends here: its trailer, to check against the CRC-32 of
     /// the bytes since the last one.
     Check(MemberCheck),
+    /// A tracking producer's newest access point, sent before the bytes
+    /// that follow it.
+    Access(AccessPoint),
     /// The stream ended as [`GzipReader`] said.
     End {
         result: io::Result<()>,
@@ -94,8 +111,11 @@ pub struct GzipThread {
     consumed: u64,
     trailing: Option<u64>,
     ended: Option<Ended>,
-    /// CRC-32 and length of the current member's bytes handed out.
-    crc: Crc,
+    /// CRC-32 and length of the current member's bytes handed out, when
+    /// the producer leaves the checks to this side.
+    crc: Option<Crc>,
+    /// A tracking producer's access points, oldest first.
+    access: VecDeque<AccessPoint>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -105,12 +125,31 @@ impl GzipThread {
     /// reader is dropped; a source that waits (a followed file) should
     /// give up when it is.
     pub fn spawn<R: BufRead + Send + 'static>(src: R, stop: Arc<AtomicBool>) -> GzipThread {
+        GzipThread::start(GzipReader::new(src).defer_checks(), stop, false)
+    }
+
+    /// Starts inflating `src` with a tracking [`GzipReader`] on a new
+    /// thread, for an index build: the producer checks the members' sums
+    /// itself (a tracking reader computes them for its access points) and
+    /// sends its newest access point with every buffer, its window cut
+    /// while the producer still holds it, so that
+    /// [`GzipThread::access_point_before`] answers as the single-thread
+    /// tracking reader does, up to a buffer's worth of distance.
+    pub fn spawn_tracking<R: BufRead + Send + 'static>(src: R) -> GzipThread {
+        GzipThread::start(GzipReader::swapping(src), Default::default(), true)
+    }
+
+    fn start<R: BufRead + Send + 'static>(
+        gz: GzipReader<R>,
+        stop: Arc<AtomicBool>,
+        tracking: bool,
+    ) -> GzipThread {
         let (tx, rx) = mpsc::sync_channel(DEPTH);
         let (back, spare) = mpsc::channel();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("rfbplay-inflate".into())
-            .spawn(move || produce(GzipReader::new(src).defer_checks(), &tx, &spare, &flag));
+            .spawn(move || produce(gz, tracking, &tx, &spare, &flag));
         let mut g = GzipThread {
             rx: None,
             back,
@@ -120,7 +159,8 @@ impl GzipThread {
             consumed: 0,
             trailing: None,
             ended: None,
-            crc: Crc::new(),
+            crc: (!tracking).then(Crc::new),
+            access: VecDeque::new(),
             stop,
             thread: None,
         };
@@ -144,10 +184,17 @@ impl GzipThread {
     pub fn trailing_data_at(&self) -> Option<u64> {
         self.trailing
     }
+
+    /// The newest access point at or before decompressed byte `out`
+    /// that a tracking producer sent and this side still keeps.
+    pub fn access_point_before(&self, out: u64) -> Option<AccessPoint> {
+        self.access.iter().rev().find(|ap| ap.out <= out).cloned()
+    }
 }
 
 fn produce<R: BufRead>(
     mut gz: GzipReader<R>,
+    tracking: bool,
     tx: &SyncSender<Msg>,
     spare: &Receiver<Vec<u8>>,
     stop: &AtomicBool,
@@ -155,7 +202,22 @@ fn produce<R: BufRead>(
     loop {
         let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0; BUF]);
         let result = loop {
-            match gz.read(&mut buf) {
+            let got = if tracking {
+                // The tracking reader hands out its own history buffer,
+                // with the access point of its newest block boundary.
+                gz.read_swap(&mut buf).map(|got| {
+                    got.map(|(range, ap)| {
+                        if let Some(ap) = ap {
+                            // A closed channel shows at the next send.
+                            let _ = tx.send(Msg::Access(ap));
+                        }
+                        range
+                    })
+                })
+            } else {
+                gz.read(&mut buf).map(|n| (n > 0).then_some((0, n)))
+            };
+            match got {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 other => break other,
             }
@@ -167,12 +229,17 @@ fn produce<R: BufRead>(
         }
         let consumed = gz.compressed_offset();
         let msg = match result {
-            Ok(0) => Msg::End {
+            Ok(Some((start, len))) => Msg::Data {
+                buf,
+                start,
+                len,
+                consumed,
+            },
+            Ok(None) => Msg::End {
                 result: Ok(()),
                 consumed,
                 trailing: gz.trailing_data_at(),
             },
-            Ok(len) => Msg::Data { buf, len, consumed },
             Err(e) => Msg::End {
                 result: Err(e),
                 consumed,
@@ -192,7 +259,9 @@ impl Read for GzipThread {
             if self.pos < self.len {
                 let n = (self.len - self.pos).min(out.len());
                 out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-                self.crc.update(&out[..n]);
+                if let Some(crc) = &mut self.crc {
+                    crc.update(&out[..n]);
+                }
                 self.pos += n;
                 return Ok(n);
             }
@@ -215,7 +284,9 @@ impl GzipThread {
     pub fn swap(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize)>> {
         loop {
             if self.pos < self.len {
-                self.crc.update(&self.cur[self.pos..self.len]);
+                if let Some(crc) = &mut self.crc {
+                    crc.update(&self.cur[self.pos..self.len]);
+                }
                 std::mem::swap(buf, &mut self.cur);
                 let rest = (self.pos, self.len);
                 (self.pos, self.len) = (0, 0);
@@ -235,20 +306,33 @@ impl GzipThread {
             None => None,
         };
         match msg {
-            Some(Msg::Data { buf, len, consumed }) => {
+            Some(Msg::Data {
+                buf,
+                start,
+                len,
+                consumed,
+            }) => {
                 let old = std::mem::replace(&mut self.cur, buf);
                 if !old.is_empty() {
                     // The producer may be gone already: nothing to do.
                     let _ = self.back.send(old);
                 }
-                (self.pos, self.len, self.consumed) = (0, len, consumed);
+                (self.pos, self.len, self.consumed) = (start, len, consumed);
             }
             Some(Msg::Check(check)) => {
-                if let Err(e) = check.against(self.crc.sum(), self.crc.amount()) {
+                let crc = self.crc.get_or_insert_with(Crc::new);
+                let checked = check.against(crc.sum(), crc.amount());
+                crc.reset();
+                if let Err(e) = checked {
                     self.ended = Some(Ended::of(Err(e)));
                     self.finish();
                 }
-                self.crc.reset();
+            }
+            Some(Msg::Access(ap)) => {
+                if self.access.len() == KEEP_ACCESS {
+                    self.access.pop_front();
+                }
+                self.access.push_back(ap);
             }
             Some(Msg::End {
                 result,

@@ -374,7 +374,8 @@ enum Reading {
     /// Past damage: salvage places what it skips by the reader's
     /// compressed offset, exact only when inflating in step.
     Salvage,
-    /// With access points for the seek index.
+    /// With access points for the seek index: inflated on a thread of its
+    /// own too from [`THREAD_FROM`] bytes on.
     Tracking,
 }
 
@@ -405,8 +406,8 @@ fn open_source(
         } else {
             Foreign::UnknownHeader
         }))?;
-    let threaded = reading == Reading::Play
-        && (keep.is_some() || file.metadata().is_ok_and(|m| m.len() >= THREAD_FROM));
+    let big = file.metadata().is_ok_and(|m| m.len() >= THREAD_FROM);
+    let threaded = reading == Reading::Play && (keep.is_some() || big);
     let stop = Arc::new(AtomicBool::new(false));
     let file: Box<dyn Read + Send> = match keep {
         Some(keep) => Box::new(Following {
@@ -421,6 +422,9 @@ fn open_source(
         std::io::Cursor::new(head[..got].to_vec()).chain(file),
     );
     Ok(match format {
+        Format::GzipFb if reading == Reading::Tracking && big => {
+            Box::new(FbReader::gzip_tracking_threaded(reader))
+        }
         Format::GzipFb if reading == Reading::Tracking => Box::new(FbReader::gzip_tracking(reader)),
         Format::GzipFb if threaded => Box::new(FbReader::gzip_stoppable(reader, stop)),
         Format::GzipFb => Box::new(FbReader::gzip(reader)),
