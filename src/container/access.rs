@@ -2,23 +2,21 @@
 //! `.fb` file in the middle (as zlib's `zran.c` does): a deflate block
 //! boundary's compressed bit position and the 32 KiB of output before it.
 //!
-//! flate2's zlib-rs backend cannot stop at block boundaries or start at a
-//! bit offset, so this inflater uses miniz_oxide's block-boundary API
-//! instead. It inflates into a linear history buffer (miniz_oxide's
+//! Two ways find them. [`Tracker`] inflates with miniz_oxide's
+//! block-boundary API into a linear history buffer (miniz_oxide's
 //! non-wrapping mode looks back into the same buffer), which also lets it
 //! cut a boundary's window out later, when a checkpoint asks for one,
-//! instead of copying 32 KiB at every boundary.
+//! instead of copying 32 KiB at every boundary; small files and resumed
+//! reads use it. [`BlockFinder`] rides along zlib-rs (the faster inflater
+//! of plain playback) on an index build's inflate thread: zlib-rs stops at
+//! a block boundary when asked, and miniz_oxide settles the bit position.
 //!
 //! Why not the `indexed_deflate` crate (which wraps the same miniz_oxide
 //! API): its access points are chosen by compressed distance and kept in
 //! its own index file, while rfbplay needs an access point just before the
 //! container positions its checkpoints pick, stored inside its own index
 //! file with its own validation, and needs rfbplay's multi-member, cut and
-//! trailing-data handling. Its builder inflated no faster than this one
-//! (mm_xvnc_xterm.fb, 500 MB decompressed: indexed_deflate 0.71-0.79 s,
-//! this loop 0.78-0.95 s, flate2/zlib-rs 1.33-1.39 s, on a loaded 2-core
-//! machine), so plain playback keeps zlib-rs and only index builds and
-//! resumed reads use this one.
+//! trailing-data handling.
 
 use miniz_oxide::inflate::core::inflate_flags::{
     TINFL_FLAG_HAS_MORE_INPUT, TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY,
@@ -39,10 +37,6 @@ const RETAIN: usize = 6 << 20;
 /// that moving costs a tenth of the output's size rather than most of it
 /// (16 MiB made the move 30% of an index build's time).
 const CAPACITY: usize = 64 << 20;
-/// The history buffer of a reader whose buffers are handed out whole
-/// ([`Tracker::swap_out`]): small, as nothing slides in it and each
-/// swap copies only the 32 KiB window into the next buffer.
-pub const SWAP_CAPACITY: usize = 4 << 20;
 /// The history buffer of a reader resumed at an access point, which
 /// reads a few megabytes to the moment a seek wants: smaller, so that the
 /// same pages are used again rather than new ones touched.
@@ -109,11 +103,6 @@ impl Tracker {
     /// A tracker whose output so far is `out` bytes.
     pub fn new(out: u64) -> Tracker {
         Tracker::with_capacity(out, CAPACITY)
-    }
-
-    /// A tracker whose buffers are handed out whole: see [`Tracker::swap_out`].
-    pub fn swapping() -> Tracker {
-        Tracker::with_capacity(0, SWAP_CAPACITY)
     }
 
     /// A tracker for a reader resumed at a member's start.
@@ -248,41 +237,6 @@ impl Tracker {
         Ok((n_in, n_out))
     }
 
-    /// Output inflated and not yet handed out.
-    pub fn pending(&self) -> usize {
-        self.pos - self.drained
-    }
-
-    /// The history buffer has no room left.
-    pub fn is_full(&self) -> bool {
-        self.pos == self.buf.len()
-    }
-
-    /// The member's deflate data has ended.
-    pub fn ended(&self) -> bool {
-        self.ended
-    }
-
-    /// Hands out the pending output by handing out the history buffer
-    /// itself, without copying it: swaps it with `spare`, which becomes
-    /// the new history buffer with the last 32 KiB of output (the window
-    /// deflate may look back into) at its start. Returns where the output
-    /// lies in `spare`, and the access point of the newest block boundary
-    /// in it (cut now, while its window is still at hand).
-    pub fn swap_out(&mut self, spare: &mut Vec<u8>) -> ((usize, usize), Option<AccessPoint>) {
-        let ap = self.access_point_before(self.base + self.pos as u64);
-        let out = (self.drained, self.pos);
-        let keep = self.pos.min(WINDOW);
-        spare.resize(self.buf.len().max(SWAP_CAPACITY), 0);
-        spare[..keep].copy_from_slice(&self.buf[self.pos - keep..self.pos]);
-        std::mem::swap(spare, &mut self.buf);
-        self.base += (self.pos - keep) as u64;
-        (self.pos, self.drained) = (keep, keep);
-        let base = self.base;
-        self.boundaries.retain(|b| b.out >= base);
-        (out, ap)
-    }
-
     /// Hands out output already inflated, without inflating more.
     pub fn drain(&mut self, out: &mut [u8]) -> Inflated {
         let n = (self.pos - self.drained).min(out.len());
@@ -338,6 +292,202 @@ impl Tracker {
             member_start: b.member_start,
             window,
         })
+    }
+}
+
+/// Output and input kept after a candidate boundary to tell which of its
+/// eight possible bit positions is the right one.
+const PROBE: usize = 16 * 1024;
+/// Output a candidate's trial must reproduce at least, unless its member
+/// ends sooner.
+const PROBE_MIN: usize = 4 * 1024;
+/// Output after a candidate below which it is not tried at all.
+const PROBE_TINY: usize = 256;
+
+/// Finds access points while zlib-rs inflates (the fast inflater of plain
+/// playback), for index builds on the inflate thread.
+///
+/// zlib-rs's safe interface stops at a deflate block boundary when asked
+/// (`InflateFlush::Block`), with the compressed bytes it read up to there,
+/// but does not say how many bits of the last byte are still unread. So a
+/// boundary is a candidate: its last byte, the 32 KiB of output before it
+/// (kept from the calls before once an access point is wanted), and the
+/// next 16 KiB of input and output are kept, and miniz_oxide
+/// (which resumed reads use) decodes that input from each of the eight
+/// bit positions. Exactly one must reproduce the output, or the candidate
+/// is dropped and the next boundary tried. Asked once every
+/// [`BlockFinder::spacing`] bytes, so zlib-rs runs at full speed in
+/// between. The access points it gives have no CRC yet: the reader's side
+/// fills it in as it checksums the bytes (`crc_pending`).
+pub struct BlockFinder {
+    /// Decompressed bytes between access points, at least.
+    spacing: u64,
+    /// Decompressed offset of the last access point found.
+    last: Option<u64>,
+    candidate: Option<Candidate>,
+    found: Vec<AccessPoint>,
+    /// The member's last 32 KiB of output at most, kept while an access
+    /// point is wanted (the window of the boundary to come).
+    tail: Vec<u8>,
+}
+
+struct Candidate {
+    out: u64,
+    compressed: u64,
+    last_byte: u8,
+    window: Vec<u8>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl BlockFinder {
+    pub fn new(spacing: u64) -> BlockFinder {
+        BlockFinder {
+            spacing,
+            last: None,
+            candidate: None,
+            found: Vec::new(),
+            tail: Vec::with_capacity(2 * WINDOW),
+        }
+    }
+
+    /// Whether the next inflate call, at decompressed offset `out`, should
+    /// stop at a block boundary.
+    pub fn wants(&self, out: u64) -> bool {
+        self.candidate.is_none() && self.last.is_none_or(|l| out >= l + self.spacing)
+    }
+
+    /// A member starts at compressed byte `compressed` and decompressed
+    /// offset `out`: an access point that needs no window. A candidate of
+    /// the member before is settled with what it has.
+    pub fn member_start(&mut self, compressed: u64, out: u64) {
+        self.settle();
+        self.last = Some(out);
+        self.tail.clear();
+        self.found.push(AccessPoint {
+            out,
+            compressed,
+            bits: 0,
+            bit_buf: 0,
+            crc: 0,
+            member_len: 0,
+            member_start: true,
+            window: Vec::new(),
+        });
+    }
+
+    /// Inflate stopped at a block boundary at decompressed offset `out`
+    /// and compressed byte `compressed`, whose byte before is `last_byte`,
+    /// having made `made` since the last call.
+    pub fn boundary(&mut self, out: u64, compressed: u64, last_byte: u8, made: &[u8]) {
+        if self.candidate.is_some() {
+            return;
+        }
+        self.keep_tail(made);
+        if self.tail.len() < WINDOW {
+            return;
+        }
+        self.candidate = Some(Candidate {
+            out,
+            compressed,
+            last_byte,
+            window: self.tail[self.tail.len() - WINDOW..].to_vec(),
+            input: Vec::with_capacity(PROBE),
+            output: Vec::with_capacity(PROBE),
+        });
+        self.tail.clear();
+    }
+
+    /// Inflate used `input` and made `output` (in order), reaching
+    /// decompressed offset `out`: kept after a candidate until there is
+    /// enough to test it, and as the window of the boundary to come once
+    /// an access point is wanted.
+    pub fn after(&mut self, out: u64, input: &[u8], output: &[u8]) {
+        if let Some(c) = self.candidate.as_mut() {
+            let take = |v: &mut Vec<u8>, b: &[u8]| {
+                v.extend_from_slice(&b[..(PROBE - v.len()).min(b.len())]);
+            };
+            take(&mut c.input, input);
+            take(&mut c.output, output);
+            if c.output.len() == PROBE && c.input.len() == PROBE {
+                self.settle();
+            }
+        } else if self.wants(out) {
+            self.keep_tail(output);
+        }
+    }
+
+    fn keep_tail(&mut self, output: &[u8]) {
+        let new = &output[output.len().saturating_sub(WINDOW)..];
+        let drop = (self.tail.len() + new.len()).saturating_sub(WINDOW);
+        self.tail.drain(..drop.min(self.tail.len()));
+        self.tail.extend_from_slice(new);
+    }
+
+    /// Tests the candidate with what it has (its member ended, or the
+    /// stream did): an access point when exactly one bit position fits.
+    pub fn settle(&mut self) {
+        let Some(c) = self.candidate.take() else {
+            return;
+        };
+        let fits: Vec<u8> = (0..8u8).filter(|&bits| c.fits(bits)).collect();
+        if let [bits] = fits[..] {
+            self.last = Some(c.out);
+            self.found.push(AccessPoint {
+                out: c.out,
+                compressed: c.compressed,
+                bits,
+                bit_buf: if bits == 0 {
+                    0
+                } else {
+                    c.last_byte >> (8 - bits)
+                },
+                crc: 0,
+                member_len: 0,
+                member_start: false,
+                window: c.window,
+            });
+        }
+    }
+
+    /// The access points found since the last call, oldest first.
+    pub fn take(&mut self) -> Vec<AccessPoint> {
+        std::mem::take(&mut self.found)
+    }
+}
+
+impl Candidate {
+    /// Whether inflating the kept input from `bits` unread bits of the
+    /// last byte reproduces the kept output.
+    fn fits(&self, bits: u8) -> bool {
+        let mut r = DecompressorOxide::from_block_boundary_state(&BlockBoundaryState {
+            num_bits: bits,
+            bit_buf: if bits == 0 {
+                0
+            } else {
+                self.last_byte >> (8 - bits)
+            },
+            ..Default::default()
+        });
+        let mut buf = vec![0u8; WINDOW + self.output.len()];
+        buf[..WINDOW].copy_from_slice(&self.window);
+        let (mut pos, mut input) = (WINDOW, &self.input[..]);
+        let flags = TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF | TINFL_FLAG_HAS_MORE_INPUT;
+        while pos < buf.len() {
+            let (status, n_in, n_out) = decompress(&mut r, input, &mut buf, pos, flags);
+            if buf[pos..pos + n_out] != self.output[pos - WINDOW..pos - WINDOW + n_out] {
+                return false;
+            }
+            pos += n_out;
+            input = &input[n_in..];
+            match status {
+                TINFLStatus::Done | TINFLStatus::NeedsMoreInput => break,
+                TINFLStatus::HasMoreOutput if n_in + n_out > 0 => {}
+                _ => return false,
+            }
+        }
+        // A few bytes could come out alike from a wrong position too.
+        self.output.len() >= PROBE_TINY && pos - WINDOW >= PROBE_MIN.min(self.output.len())
     }
 }
 
@@ -427,27 +577,38 @@ mod tests {
         assert!(seen > 3);
     }
 
-    /// Reads a swapping reader to its end: the bytes, whether it ended
-    /// cleanly, and the access points it handed out.
-    fn read_swapped(file: &[u8]) -> (Vec<u8>, bool, Vec<super::AccessPoint>) {
-        let mut r = GzipReader::swapping(BufReader::with_capacity(4096, file));
+    /// Reads a finding reader to its end: the bytes, whether it ended
+    /// cleanly, and its access points with their CRC-32 filled in.
+    fn read_finding(file: &[u8], spacing: u64) -> (Vec<u8>, bool, Vec<super::AccessPoint>) {
+        let mut r = GzipReader::finding(BufReader::with_capacity(4096, file), spacing);
         let (mut out, mut aps) = (Vec::new(), Vec::new());
-        let mut spare = Vec::new();
-        loop {
-            match r.read_swap(&mut spare) {
-                Ok(None) => return (out, true, aps),
-                Ok(Some(((s, e), ap))) => {
-                    out.extend_from_slice(&spare[s..e]);
-                    aps.extend(ap);
+        let mut member_from = 0;
+        let mut buf = vec![0u8; 100_000];
+        let ended = loop {
+            let got = r.read(&mut buf);
+            for mut ap in r.take_access_points() {
+                if ap.member_start {
+                    member_from = ap.out as usize;
+                } else {
+                    let member = &out.get(member_from..ap.out as usize);
+                    // Found before the bytes after it are handed out.
+                    let member = member.expect("an access point ahead of its bytes");
+                    ap.crc = crc32fast::hash(member);
+                    ap.member_len = member.len() as u32;
                 }
-                Err(_) => return (out, false, aps),
+                aps.push(ap);
             }
-        }
+            match got {
+                Ok(0) => break true,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => break false,
+            }
+        };
+        (out, ended, aps)
     }
 
     #[test]
-    fn swapping_reads_what_copying_reads_and_its_access_points_resume() {
-        // Several swaps per member, two members, and cuts and damage.
+    fn finding_reads_what_plain_reading_reads_and_its_access_points_resume() {
         let d = data(11_000_000);
         let mut file = gz(&d[..6_000_000], 6);
         file.extend(gz(&d[6_000_000..], 1));
@@ -460,14 +621,18 @@ mod tests {
             ("cut trailer", &file[..file.len() - 3]),
             ("damaged", &damaged[..]),
         ] {
-            let copied = read_all(GzipReader::tracking(BufReader::new(f)));
-            let (out, ok, aps) = read_swapped(f);
-            assert_eq!((out.len(), ok), (copied.0.len(), copied.1), "{name}");
-            assert!(out == copied.0, "{name}: the bytes differ");
+            // Both leave the sums to their caller.
+            let plain = read_all(GzipReader::new(BufReader::new(f)).defer_checks());
+            let (out, ok, aps) = read_finding(f, 500_000);
+            assert_eq!((out.len(), ok), (plain.0.len(), plain.1), "{name}");
+            assert!(out == plain.0, "{name}: the bytes differ");
             if name != "whole" {
                 continue;
             }
-            assert!(aps.len() >= 2, "{name}: {} access points", aps.len());
+            // Two member starts and a block boundary about every 500 kB.
+            let starts = aps.iter().filter(|ap| ap.member_start).count();
+            assert_eq!(starts, 2, "{name}");
+            assert!(aps.len() >= 12, "{name}: {} access points", aps.len());
             for ap in &aps {
                 let src = BufReader::new(&file[ap.compressed as usize..]);
                 let (rest, ok) = read_all(GzipReader::resume(src, ap));

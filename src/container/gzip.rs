@@ -5,9 +5,10 @@
 //! another member are reported as trailing data instead of failing the
 //! recording they follow.
 
-use super::access::{AccessPoint, Tracker};
-use flate2::{Crc, Decompress, FlushDecompress, Status};
+use super::access::{AccessPoint, BlockFinder, Tracker};
+use flate2::Crc;
 use std::io::{self, BufRead, Read};
+use zlib_rs::{Inflate, InflateFlush, Status};
 
 /// Longest gzip header accepted (file name and comment included).
 const MAX_HEADER: usize = 64 * 1024;
@@ -48,7 +49,7 @@ enum State {
 pub struct GzipReader<R> {
     src: R,
     state: State,
-    inflate: Decompress,
+    inflate: Inflate,
     crc: Crc,
     /// Compressed bytes consumed so far.
     consumed: u64,
@@ -68,6 +69,15 @@ pub struct GzipReader<R> {
     /// Set when the caller checks members' sums itself (see
     /// [`GzipReader::defer_checks`]): trailers read and not yet taken.
     deferred: Option<Vec<MemberCheck>>,
+    /// Set when zlib-rs inflating should find access points too (see
+    /// [`GzipReader::finding`]).
+    finder: Option<Box<BlockFinder>>,
+    /// Decompressed bytes handed out so far by the zlib-rs path.
+    out_total: u64,
+    /// The last compressed byte inflate read, and whether its last call
+    /// stopped at a block boundary (the next must go past it).
+    last_byte: u8,
+    at_boundary: bool,
 }
 
 /// What a member's trailer says of the member (RFC 1952 section 2.3.1),
@@ -109,7 +119,7 @@ impl<R: BufRead> GzipReader<R> {
         GzipReader {
             src,
             state: State::Header,
-            inflate: Decompress::new(false),
+            inflate: Inflate::new(false, 15),
             crc: Crc::new(),
             consumed: 0,
             header: Vec::new(),
@@ -119,7 +129,29 @@ impl<R: BufRead> GzipReader<R> {
             unchecked: false,
             failed: None,
             deferred: None,
+            finder: None,
+            out_total: 0,
+            last_byte: 0,
+            at_boundary: false,
         }
+    }
+
+    /// A reader that inflates with zlib-rs as [`GzipReader::new`] does and
+    /// finds an access point about every `spacing` decompressed bytes
+    /// (see [`BlockFinder`]), taken with
+    /// [`GzipReader::take_access_points`]. Their CRC-32 is left to the
+    /// caller, who checks the members' sums as [`GzipReader::defer_checks`]
+    /// says.
+    pub fn finding(src: R, spacing: u64) -> GzipReader<R> {
+        let mut g = GzipReader::new(src).defer_checks();
+        g.finder = Some(Box::new(BlockFinder::new(spacing)));
+        g
+    }
+
+    /// The access points found since the last call, oldest first; each
+    /// comes before any byte after it is handed out.
+    pub fn take_access_points(&mut self) -> Vec<AccessPoint> {
+        self.finder.as_mut().map(|f| f.take()).unwrap_or_default()
     }
 
     /// A reader that leaves the members' checksums to its caller, who
@@ -145,83 +177,6 @@ impl<R: BufRead> GzipReader<R> {
         let mut g = GzipReader::new(src);
         g.tracker = Some(Box::new(Tracker::new(0)));
         g
-    }
-
-    /// A tracking reader read with [`GzipReader::read_swap`], which hands
-    /// out its history buffers instead of copying out of them.
-    pub fn swapping(src: R) -> GzipReader<R> {
-        let mut g = GzipReader::new(src);
-        g.tracker = Some(Box::new(Tracker::swapping()));
-        g
-    }
-
-    /// Reads as [`Read::read`] does, for a reader made by
-    /// [`GzipReader::swapping`]: swaps the next filled buffer with `spare`
-    /// and says where in it the bytes lie, with the access point of the
-    /// newest deflate block boundary among them. None at the end of the
-    /// stream.
-    #[allow(clippy::type_complexity)]
-    pub fn read_swap(
-        &mut self,
-        spare: &mut Vec<u8>,
-    ) -> io::Result<Option<((usize, usize), Option<AccessPoint>)>> {
-        if let Some(f) = self.failed.take() {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, f));
-        }
-        loop {
-            match self.state {
-                State::Done => return Ok(None),
-                State::Header => {
-                    if !self.read_header()? {
-                        return Err(Self::cut());
-                    }
-                }
-                State::Between => self.between()?,
-                State::Trailer => self.trailer()?,
-                State::Body => {
-                    let Some(t) = self.tracker.as_mut() else {
-                        return Err(io::Error::other("read_swap needs a swapping reader"));
-                    };
-                    if t.is_full() || (t.ended() && t.pending() > 0) {
-                        return Ok(Some(t.swap_out(spare)));
-                    }
-                    if t.ended() {
-                        self.state = State::Trailer;
-                        continue;
-                    }
-                    let avail = self.src.fill_buf()?;
-                    if avail.is_empty() {
-                        // Output made before the input ran out goes first.
-                        if t.pending() > 0 {
-                            return Ok(Some(t.swap_out(spare)));
-                        }
-                        return Err(Self::cut());
-                    }
-                    let at = self.consumed;
-                    match t.fill(avail, at) {
-                        Ok((used, made)) => {
-                            let stalled = used == 0 && made == 0 && !t.ended() && !t.is_full();
-                            self.consume(used);
-                            if stalled {
-                                return Err(self.fail(at, GzipError::Deflate("stalled".into())));
-                            }
-                        }
-                        Err(e) => {
-                            let failure = GzipFailure {
-                                file_offset: at,
-                                error: GzipError::Deflate(e),
-                            };
-                            if t.pending() > 0 {
-                                let out = t.swap_out(spare);
-                                self.failed = Some(failure);
-                                return Ok(Some(out));
-                            }
-                            return Err(io::Error::new(io::ErrorKind::InvalidData, failure));
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// A reader that continues from `ap`; `src` must start at its
@@ -339,6 +294,10 @@ impl<R: BufRead> GzipReader<R> {
                     if let Some(t) = self.tracker.as_mut() {
                         t.member_start(start);
                     }
+                    if let Some(f) = self.finder.as_mut() {
+                        f.member_start(start, self.out_total);
+                    }
+                    self.at_boundary = false;
                     self.unchecked = false;
                     self.header.clear();
                     self.inflate.reset(false);
@@ -471,10 +430,44 @@ impl<R: BufRead> Read for GzipReader<R> {
                         }
                         continue;
                     }
+                    // An index build asks zlib-rs to stop at the next block
+                    // boundary now and then; the call after a stop goes on.
+                    let block = !self.at_boundary
+                        && self
+                            .finder
+                            .as_ref()
+                            .is_some_and(|f| f.wants(self.out_total));
+                    let flush = if block {
+                        InflateFlush::Block
+                    } else {
+                        InflateFlush::NoFlush
+                    };
                     let (in0, out0) = (self.inflate.total_in(), self.inflate.total_out());
-                    let status = self.inflate.decompress(avail, out, FlushDecompress::None);
+                    let status = self.inflate.decompress(avail, out, flush);
                     let used = (self.inflate.total_in() - in0) as usize;
                     let made = (self.inflate.total_out() - out0) as usize;
+                    let stopped = block
+                        && matches!(status, Ok(Status::Ok))
+                        && used < avail.len()
+                        && made < out.len();
+                    if used > 0 {
+                        self.last_byte = avail[used - 1];
+                    }
+                    if let Some(f) = self.finder.as_mut() {
+                        if stopped {
+                            let out_at = self.out_total + made as u64;
+                            let at = self.consumed + used as u64;
+                            f.boundary(out_at, at, self.last_byte, &out[..made]);
+                        } else {
+                            let out_at = self.out_total + made as u64;
+                            f.after(out_at, &avail[..used], &out[..made]);
+                        }
+                        if matches!(status, Ok(Status::StreamEnd)) {
+                            f.settle();
+                        }
+                    }
+                    self.at_boundary = stopped;
+                    self.out_total += made as u64;
                     let at = self.consumed + used as u64;
                     self.consume(used);
                     if self.deferred.is_none() {
@@ -489,14 +482,18 @@ impl<R: BufRead> Read for GzipReader<R> {
                         }
                         Ok(_) if made > 0 => return Ok(made),
                         Ok(_) if at_end => return Err(Self::cut()),
-                        Ok(_) if used > 0 => {}
+                        Ok(_) if used > 0 || stopped => {}
                         Ok(_) => {
                             // Neither input used nor output made with input
                             // at hand: the decoder cannot go on.
                             return Err(self.fail(at, GzipError::Deflate("stalled".into())));
                         }
                         Err(e) => {
-                            let msg = e.message().unwrap_or("corrupt").to_string();
+                            let msg = self
+                                .inflate
+                                .error_message()
+                                .unwrap_or(e.as_str())
+                                .to_string();
                             if made > 0 {
                                 self.failed = Some(GzipFailure {
                                     file_offset: at,

@@ -5,7 +5,7 @@
 //!
 //! The producer hands over filled buffers through a bounded channel and
 //! gets them back through a return channel, so memory stays bounded
-//! (`DEPTH + 2` buffers) and nothing is allocated per buffer. Everything
+//! (`DEPTH + 2` buffers, `TRACKING_DEPTH + 2` for an index build) and nothing is allocated per buffer. Everything
 //! the single-thread reader reports is passed along unchanged: the bytes
 //! in the same order, then its end, cut or failure (with the file byte
 //! where inflate failed, found by the producer), and the trailing data
@@ -16,11 +16,11 @@
 //! not how far the producer got. Dropping the reader stops the thread and
 //! waits for it.
 //!
-//! An index build runs the tracking reader (miniz_oxide, stopping at
-//! deflate block boundaries) on the producer thread the same way, so that
-//! building an index costs about what playing the recording does: the
-//! producer sends an access point with each buffer, and the reader's side
-//! keeps the last few for the checkpoints it takes.
+//! An index build inflates the same way, so that it costs about what
+//! playing the recording does: the producer also finds access points
+//! (`BlockFinder`) and sends each before the bytes after it, and the
+//! reader's side completes their CRC-32 and keeps the last few for the
+//! checkpoints it takes.
 
 use super::access::AccessPoint;
 use super::gzip::{GzipFailure, GzipReader, MemberCheck};
@@ -36,9 +36,16 @@ use std::thread::JoinHandle;
 const BUF: usize = 1 << 20;
 /// Filled buffers waiting for the reader at most.
 const DEPTH: usize = 3;
-/// Access points a tracking reader keeps: one comes with each buffer at
-/// most, so they reach back at least this many MiB, far more than the
-/// `.fb` reader reads ahead of the piece it hands out.
+/// The same for an index build, whose reader stops now and then to
+/// compress a checkpoint (a few milliseconds): the producer goes on
+/// inflating meanwhile instead of waiting.
+const TRACKING_DEPTH: usize = 32;
+/// Decompressed bytes between the access points an index build finds:
+/// a seek inflates at most about this much before the checkpoint it wants.
+const ACCESS_SPACING: u64 = 2 << 20;
+/// Access points a tracking reader keeps: they reach back at least
+/// 64 x 2 MiB, far more than the `.fb` reader reads ahead of the piece it
+/// hands out.
 const KEEP_ACCESS: usize = 64;
 
 /// What the producer sends.
@@ -54,8 +61,9 @@ enum Msg {
     /// A member ends here: its trailer, to check against the CRC-32 of
     /// the bytes since the last one.
     Check(MemberCheck),
-    /// A tracking producer's newest access point, sent before the bytes
-    /// that follow it.
+    /// An access point an index build's producer found, sent before the
+    /// bytes after it; its CRC-32 is filled in here (but for a member's
+    /// start, which needs none).
     Access(AccessPoint),
     /// The stream ended as [`GzipReader`] said.
     End {
@@ -111,11 +119,15 @@ pub struct GzipThread {
     consumed: u64,
     trailing: Option<u64>,
     ended: Option<Ended>,
-    /// CRC-32 and length of the current member's bytes handed out, when
-    /// the producer leaves the checks to this side.
-    crc: Option<Crc>,
-    /// A tracking producer's access points, oldest first.
+    /// CRC-32 and length of the current member's bytes handed out.
+    crc: Crc,
+    /// Decompressed bytes handed out.
+    handed: u64,
+    /// A tracking producer's access points, oldest first, and those still
+    /// waiting for their CRC-32 (known once the bytes before them are
+    /// handed out).
     access: VecDeque<AccessPoint>,
+    unsummed: VecDeque<AccessPoint>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -125,31 +137,30 @@ impl GzipThread {
     /// reader is dropped; a source that waits (a followed file) should
     /// give up when it is.
     pub fn spawn<R: BufRead + Send + 'static>(src: R, stop: Arc<AtomicBool>) -> GzipThread {
-        GzipThread::start(GzipReader::new(src).defer_checks(), stop, false)
+        GzipThread::start(GzipReader::new(src).defer_checks(), stop, DEPTH)
     }
 
-    /// Starts inflating `src` with a tracking [`GzipReader`] on a new
-    /// thread, for an index build: the producer checks the members' sums
-    /// itself (a tracking reader computes them for its access points) and
-    /// sends its newest access point with every buffer, its window cut
-    /// while the producer still holds it, so that
-    /// [`GzipThread::access_point_before`] answers as the single-thread
-    /// tracking reader does, up to a buffer's worth of distance.
+    /// Starts inflating `src` on a new thread for an index build: the
+    /// producer finds an access point every [`ACCESS_SPACING`] bytes or so
+    /// ([`GzipReader::finding`]) and sends each before the bytes after it;
+    /// this side fills in its CRC-32 and keeps the last few for
+    /// [`GzipThread::access_point_before`].
     pub fn spawn_tracking<R: BufRead + Send + 'static>(src: R) -> GzipThread {
-        GzipThread::start(GzipReader::swapping(src), Default::default(), true)
+        let gz = GzipReader::finding(src, ACCESS_SPACING);
+        GzipThread::start(gz, Default::default(), TRACKING_DEPTH)
     }
 
     fn start<R: BufRead + Send + 'static>(
         gz: GzipReader<R>,
         stop: Arc<AtomicBool>,
-        tracking: bool,
+        depth: usize,
     ) -> GzipThread {
-        let (tx, rx) = mpsc::sync_channel(DEPTH);
+        let (tx, rx) = mpsc::sync_channel(depth);
         let (back, spare) = mpsc::channel();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("rfbplay-inflate".into())
-            .spawn(move || produce(gz, tracking, &tx, &spare, &flag));
+            .spawn(move || produce(gz, &tx, &spare, &flag));
         let mut g = GzipThread {
             rx: None,
             back,
@@ -159,8 +170,10 @@ impl GzipThread {
             consumed: 0,
             trailing: None,
             ended: None,
-            crc: (!tracking).then(Crc::new),
+            crc: Crc::new(),
+            handed: 0,
             access: VecDeque::new(),
+            unsummed: VecDeque::new(),
             stop,
             thread: None,
         };
@@ -194,7 +207,6 @@ impl GzipThread {
 
 fn produce<R: BufRead>(
     mut gz: GzipReader<R>,
-    tracking: bool,
     tx: &SyncSender<Msg>,
     spare: &Receiver<Vec<u8>>,
     stop: &AtomicBool,
@@ -202,22 +214,7 @@ fn produce<R: BufRead>(
     loop {
         let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0; BUF]);
         let result = loop {
-            let got = if tracking {
-                // The tracking reader hands out its own history buffer,
-                // with the access point of its newest block boundary.
-                gz.read_swap(&mut buf).map(|got| {
-                    got.map(|(range, ap)| {
-                        if let Some(ap) = ap {
-                            // A closed channel shows at the next send.
-                            let _ = tx.send(Msg::Access(ap));
-                        }
-                        range
-                    })
-                })
-            } else {
-                gz.read(&mut buf).map(|n| (n > 0).then_some((0, n)))
-            };
-            match got {
+            match gz.read(&mut buf) {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 other => break other,
             }
@@ -227,18 +224,25 @@ fn produce<R: BufRead>(
                 return;
             }
         }
+        // A member's start comes after the trailer before it, and every
+        // access point before the bytes after it.
+        for ap in gz.take_access_points() {
+            if tx.send(Msg::Access(ap)).is_err() {
+                return;
+            }
+        }
         let consumed = gz.compressed_offset();
         let msg = match result {
-            Ok(Some((start, len))) => Msg::Data {
-                buf,
-                start,
-                len,
-                consumed,
-            },
-            Ok(None) => Msg::End {
+            Ok(0) => Msg::End {
                 result: Ok(()),
                 consumed,
                 trailing: gz.trailing_data_at(),
+            },
+            Ok(len) => Msg::Data {
+                buf,
+                start: 0,
+                len,
+                consumed,
             },
             Err(e) => Msg::End {
                 result: Err(e),
@@ -259,9 +263,13 @@ impl Read for GzipThread {
             if self.pos < self.len {
                 let n = (self.len - self.pos).min(out.len());
                 out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-                if let Some(crc) = &mut self.crc {
-                    crc.update(&out[..n]);
-                }
+                checksum(
+                    &mut self.crc,
+                    &mut self.handed,
+                    &mut self.unsummed,
+                    &mut self.access,
+                    &out[..n],
+                );
                 self.pos += n;
                 return Ok(n);
             }
@@ -284,9 +292,14 @@ impl GzipThread {
     pub fn swap(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize)>> {
         loop {
             if self.pos < self.len {
-                if let Some(crc) = &mut self.crc {
-                    crc.update(&self.cur[self.pos..self.len]);
-                }
+                let bytes = &self.cur[self.pos..self.len];
+                checksum(
+                    &mut self.crc,
+                    &mut self.handed,
+                    &mut self.unsummed,
+                    &mut self.access,
+                    bytes,
+                );
                 std::mem::swap(buf, &mut self.cur);
                 let rest = (self.pos, self.len);
                 (self.pos, self.len) = (0, 0);
@@ -320,20 +333,15 @@ impl GzipThread {
                 (self.pos, self.len, self.consumed) = (start, len, consumed);
             }
             Some(Msg::Check(check)) => {
-                let crc = self.crc.get_or_insert_with(Crc::new);
-                let checked = check.against(crc.sum(), crc.amount());
-                crc.reset();
+                let checked = check.against(self.crc.sum(), self.crc.amount());
+                self.crc.reset();
                 if let Err(e) = checked {
                     self.ended = Some(Ended::of(Err(e)));
                     self.finish();
                 }
             }
-            Some(Msg::Access(ap)) => {
-                if self.access.len() == KEEP_ACCESS {
-                    self.access.pop_front();
-                }
-                self.access.push_back(ap);
-            }
+            Some(Msg::Access(ap)) if ap.member_start => keep(&mut self.access, ap),
+            Some(Msg::Access(ap)) => self.unsummed.push_back(ap),
             Some(Msg::End {
                 result,
                 consumed,
@@ -363,6 +371,47 @@ impl GzipThread {
             let _ = t.join();
         }
     }
+}
+
+/// Adds `bytes`, the next ones handed out, to the member's CRC-32, and
+/// completes the access points among them with the sums before them.
+fn checksum(
+    crc: &mut Crc,
+    handed: &mut u64,
+    unsummed: &mut VecDeque<AccessPoint>,
+    access: &mut VecDeque<AccessPoint>,
+    bytes: &[u8],
+) {
+    let mut rest = bytes;
+    while let Some(ap) = unsummed.front() {
+        let Some(into) = ap.out.checked_sub(*handed) else {
+            // Its bytes went out before it came: its sums are unknown.
+            unsummed.pop_front();
+            continue;
+        };
+        if into > rest.len() as u64 {
+            break;
+        }
+        let (before, after) = rest.split_at(into as usize);
+        crc.update(before);
+        *handed += before.len() as u64;
+        rest = after;
+        if let Some(mut ap) = unsummed.pop_front() {
+            (ap.crc, ap.member_len) = (crc.sum(), crc.amount());
+            keep(access, ap);
+        }
+    }
+    crc.update(rest);
+    *handed += rest.len() as u64;
+}
+
+/// Keeps `ap` as the newest access point, forgetting the oldest beyond
+/// [`KEEP_ACCESS`].
+fn keep(access: &mut VecDeque<AccessPoint>, ap: AccessPoint) {
+    if access.len() == KEEP_ACCESS {
+        access.pop_front();
+    }
+    access.push_back(ap);
 }
 
 impl Drop for GzipThread {
