@@ -17,8 +17,10 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Pieces up to the last one that ends on a message boundary after at
-/// least one update, and that piece's time in ns.
+/// Stream bytes up to the end of the last piece that ends on a message
+/// boundary after at least one update, and that piece's time in ns. Bytes,
+/// not pieces: where a chunk is split into pieces depends on the reader's
+/// buffers, which an inflate thread hands over as they come.
 fn cut_point(path: &Path) -> Result<(u64, u64), String> {
     let mut src = container::open(path).map_err(|e| e.to_string())?;
     let mut parser = Parser::new(PixelFormat::BGRX, Limits::default(), false);
@@ -27,7 +29,7 @@ fn cut_point(path: &Path) -> Result<(u64, u64), String> {
         match src.next_piece().map_err(|e| e.to_string())? {
             Piece::End(_) | Piece::Gap(_) => break,
             Piece::Data { time, bytes, .. } => {
-                pieces += 1;
+                pieces += bytes.len() as u64;
                 if parser.feed(bytes, time, &mut |_, _| {}).is_err() {
                     break;
                 }
@@ -41,7 +43,7 @@ fn cut_point(path: &Path) -> Result<(u64, u64), String> {
 }
 
 fn run(input: &Path, output: &Path, seconds: f64, level: u32) -> Result<(), String> {
-    let (pieces, last_ns) = cut_point(input)?;
+    let (bytes, last_ns) = cut_point(input)?;
     // A tenth of a second between loops, as between minimega's requests.
     let period = last_ns + 100_000_000;
     let loops = ((seconds * 1e9) / period as f64).ceil().max(1.0) as u64;
@@ -49,18 +51,23 @@ fn run(input: &Path, output: &Path, seconds: f64, level: u32) -> Result<(), Stri
     let mut writer = FbWriter::new(BufWriter::with_capacity(1 << 20, file), level);
     for i in 0..loops {
         let mut src = container::open(input).map_err(|e| e.to_string())?;
-        for _ in 0..pieces {
+        let mut left = bytes;
+        while left > 0 {
             match src.next_piece().map_err(|e| e.to_string())? {
-                Piece::Data { time, bytes, .. } => writer
-                    .chunk(i * period + time.0, bytes)
-                    .map_err(|e| e.to_string())?,
+                Piece::Data { time, bytes, .. } => {
+                    let n = (bytes.len() as u64).min(left) as usize;
+                    left -= n as u64;
+                    writer
+                        .chunk(i * period + time.0, &bytes[..n])
+                        .map_err(|e| e.to_string())?;
+                }
                 Piece::End(_) | Piece::Gap(_) => break,
             }
         }
     }
     writer.finish().map_err(|e| e.to_string())?;
     eprintln!(
-        "{}: {loops} loops of {pieces} chunks, {:.1} s",
+        "{}: {loops} loops of {bytes} stream bytes, {:.1} s",
         output.display(),
         (loops * period) as f64 / 1e9
     );
