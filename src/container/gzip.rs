@@ -6,9 +6,40 @@
 //! recording they follow.
 
 use super::access::{AccessPoint, BlockFinder, Tracker};
-use flate2::Crc;
 use std::io::{self, BufRead, Read};
 use zlib_rs::{Inflate, InflateFlush, Status};
+
+/// CRC-32 and length (mod 2^32) of a member's data, with crc32fast:
+/// about three times flate2's (zlib-rs's) speed where the CPU has
+/// VPCLMULQDQ (52 against 19 GB/s here), and a check costs every byte.
+#[derive(Clone, Default)]
+pub struct Crc {
+    hasher: crc32fast::Hasher,
+    len: u32,
+}
+
+impl Crc {
+    pub fn new() -> Crc {
+        Crc::default()
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.len = self.len.wrapping_add(bytes.len() as u32);
+    }
+
+    pub fn sum(&self) -> u32 {
+        self.hasher.clone().finalize()
+    }
+
+    pub fn amount(&self) -> u32 {
+        self.len
+    }
+
+    pub fn reset(&mut self) {
+        *self = Crc::default();
+    }
+}
 
 /// Longest gzip header accepted (file name and comment included).
 const MAX_HEADER: usize = 64 * 1024;

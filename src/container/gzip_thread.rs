@@ -23,8 +23,7 @@
 //! checkpoints it takes.
 
 use super::access::AccessPoint;
-use super::gzip::{GzipFailure, GzipReader, MemberCheck};
-use flate2::Crc;
+use super::gzip::{Crc, GzipFailure, GzipReader, MemberCheck};
 use std::collections::VecDeque;
 use std::io::{self, BufRead, ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
