@@ -227,6 +227,19 @@ pub struct Searcher {
     /// Per-channel sums of each window column over the template's height
     /// at the current row of positions (B, G, R, X lanes per column).
     columns: Vec<u32>,
+    /// The template's column sums laid out as `columns` (B, G, R, and 0
+    /// for X): a position's window columns against these give the column
+    /// bound, the sum over columns of the differences of their sums. It
+    /// lies between the whole-template bound and the full comparison and
+    /// costs a few vector instructions per column.
+    template_columns: Vec<u32>,
+    /// Per-channel running sums of `columns` along the row (B, G, R), so
+    /// that every position's window sum is one subtraction, and whether
+    /// each position of the row passes the whole-template bound: computed
+    /// for the whole row in loops the compiler turns into vector code.
+    prefix: [Vec<u32>; 3],
+    bounds: Vec<u32>,
+    passes: Vec<u8>,
     /// A few template pixels (x, y, B, G, R), the rarest colours of the
     /// template first, tried before anything else when the limit is small:
     /// their differences are a lower bound of the whole sum too.
@@ -324,6 +337,14 @@ impl Searcher {
         };
         row_order.sort_by_cached_key(|&ty| std::cmp::Reverse(busy(ty)));
         let probes = choose_probes(&template.bgrx, tw, th);
+        let mut template_columns = vec![0u32; tw * 4];
+        for row in template.bgrx.chunks_exact(tw * 4).take(th) {
+            for (i, (c, &p)) in template_columns.iter_mut().zip(row).enumerate() {
+                if i % 4 != 3 {
+                    *c += u32::from(p);
+                }
+            }
+        }
         Searcher {
             probes,
             template,
@@ -333,6 +354,10 @@ impl Searcher {
             row_order,
             integral: Default::default(),
             columns: Vec::new(),
+            template_columns,
+            prefix: Default::default(),
+            bounds: Vec::new(),
+            passes: Vec::new(),
         }
     }
 
@@ -467,31 +492,43 @@ impl Searcher {
                     *c = c.wrapping_add(u32::from(i)).wrapping_sub(u32::from(o));
                 }
             }
-            // Sums of the window columns x0 .. x0 + tw, slid along the row.
-            let mut sum = [0u32; 4];
-            for col in self.columns[..self.tw * 4].chunks_exact(4) {
-                for (s, &c) in sum.iter_mut().zip(col) {
-                    *s = s.wrapping_add(c);
+            // Which positions of the row the whole-template bound leaves in:
+            // running sums along the row per channel, then each window's
+            // sum as a difference of two, for the whole row at once.
+            let count = x1 - x0;
+            self.passes.clear();
+            self.passes.resize(count, 1);
+            if let Some(t) = whole {
+                for (c, prefix) in self.prefix.iter_mut().enumerate() {
+                    prefix.clear();
+                    prefix.push(0);
+                    let mut run = 0u32;
+                    prefix.extend(self.columns.iter().skip(c).step_by(4).map(|&v| {
+                        run = run.wrapping_add(v);
+                        run
+                    }));
                 }
+                let most = u32::try_from(limit).unwrap_or(u32::MAX);
+                let (prefix, tw) = (&self.prefix, self.tw);
+                whole_bounds(prefix, tw, t, most, &mut self.bounds, &mut self.passes);
             }
             let mut since_check = 0;
-            let mut lx = 0;
-            while lx < x1 - x0 {
-                let px = x0 + lx;
-                let bound = whole.map_or(0, |t| {
-                    (0..3)
-                        .map(|c| u64::from(sum[c].abs_diff(t[c])))
-                        .sum::<u64>()
-                });
-                if lx + self.tw < ww {
-                    let inn = &self.columns[(lx + self.tw) * 4..][..4];
-                    let out = &self.columns[lx * 4..][..4];
-                    for ((s, &i), &o) in sum.iter_mut().zip(inn).zip(out) {
-                        *s = s.wrapping_add(i).wrapping_sub(o);
+            let mut lx = x.saturating_sub(x0);
+            while lx < count {
+                // Eight positions at a time past runs ruled out.
+                if let Some(eight) = self.passes.get(lx..lx + 8) {
+                    if u64::from_le_bytes(eight.try_into().unwrap_or([1; 8])) == 0 {
+                        lx += 8;
+                        continue;
                     }
                 }
                 lx += 1;
-                if px < x || bound > limit {
+                if self.passes[lx - 1] == 0 {
+                    continue;
+                }
+                let px = x0 + lx - 1;
+                let window = &self.columns[(lx - 1) * 4..(lx - 1 + self.tw) * 4];
+                if !column_bound_passes(window, &self.template_columns, limit) {
                     continue;
                 }
                 since_check += 1;
@@ -660,6 +697,63 @@ impl Searcher {
             }
         }
     }
+}
+
+/// Marks in `passes` (one per position of a row) whether the position's
+/// whole-template bound, the sum over B, G and R of the difference between
+/// its window's sum and the template's, is at most `most`. `prefix` holds
+/// per-channel running sums of the window's column sums along the row
+/// (wrapping, as the integral images do). Plain loops over slices, so the
+/// compiler makes vector instructions of them: a few per eight positions.
+fn whole_bounds(
+    prefix: &[Vec<u32>; 3],
+    tw: usize,
+    t: [u32; 3],
+    most: u32,
+    bound: &mut Vec<u32>,
+    passes: &mut [u8],
+) {
+    let n = passes.len();
+    bound.clear();
+    bound.resize(n, 0);
+    for (c, p) in prefix.iter().enumerate() {
+        let (lo, hi) = (&p[..n], &p[tw..tw + n]);
+        for ((b, &l), &h) in bound.iter_mut().zip(lo).zip(hi) {
+            *b = b.saturating_add(h.wrapping_sub(l).abs_diff(t[c]));
+        }
+    }
+    for (p, &b) in passes.iter_mut().zip(bound.iter()) {
+        *p = u8::from(b <= most);
+    }
+}
+
+/// Whether the column bound of a position (its window's column sums
+/// against the template's, B, G and R, summed) stays within `limit`,
+/// 16 columns at a time so a clear mismatch stops early. A column sum is
+/// at most 255 times the template's height, far below 2^31.
+fn column_bound_passes(window: &[u32], template: &[u32], limit: u64) -> bool {
+    const MASK: [u32; 64] = {
+        let mut m = [u32::MAX; 64];
+        let mut i = 3;
+        while i < 64 {
+            m[i] = 0;
+            i += 4;
+        }
+        m
+    };
+    let mut total = 0u64;
+    for (a, b) in window.chunks(64).zip(template.chunks(64)) {
+        let mut sum = 0u32;
+        for ((&p, &q), &m) in a.iter().zip(b).zip(&MASK) {
+            let d = (p as i32).wrapping_sub(q as i32).unsigned_abs();
+            sum = sum.wrapping_add(d & m);
+        }
+        total += u64::from(sum);
+        if total > limit {
+            return false;
+        }
+    }
+    true
 }
 
 /// Keeps B, G and R of four pixels and clears X.
