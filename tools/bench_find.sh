@@ -11,7 +11,9 @@
 #   BENCH_DIR=/tmp/b RUNS=5 SECONDS_INCR=3600 SECONDS_RAW=300 tools/bench_find.sh
 #
 # The needle is an openQA needle whose match area is cut from the
-# recording's screen at 2 s, so it is found (once per loop). Keep BENCH_DIR
+# recording's screen at 2 s, so it is found (once per loop): once exact
+# (`"match": 100`) and once at the default threshold (no match level), as
+# a user would give a PNG cut from a screenshot. Keep BENCH_DIR
 # on a roomy disk (or /dev/shm): the hour-long loop takes about 200 MB.
 # Not a test: timings depend on the machine's load.
 set -euo pipefail
@@ -46,7 +48,7 @@ wall() {
 }
 col() { awk -v c="$1" '{ print $c }'; }
 
-printf '%-13s %-6s %9s %8s %9s %8s %9s | %8s %9s %8s %9s\n' recording needle duration \
+printf '%-13s %-7s %9s %8s %9s %8s %9s | %8s %9s %8s %9s\n' recording needle duration \
   find_s x_real info_s info/find find_cpu x_real info_cpu info/find
 for c in "${cases[@]}"; do
   set -- $c
@@ -57,21 +59,25 @@ for c in "${cases[@]}"; do
   "$bin" frame "$src" "$dir/$name.png" --at 2 > /dev/null 2>&1
   IFS=, read -r x y w h <<< "$area"
   printf '{"area":[{"xpos":%d,"ypos":%d,"width":%d,"height":%d,"type":"match"}],"match":100}\n' \
-    "$x" "$y" "$w" "$h" > "$dir/$name.json"
+    "$x" "$y" "$w" "$h" > "$dir/${name}_exact.json"
+  printf '{"area":[{"xpos":%d,"ypos":%d,"width":%d,"height":%d,"type":"match"}]}\n' \
+    "$x" "$y" "$w" "$h" > "$dir/${name}_default.json"
+  cp "$dir/$name.png" "$dir/${name}_exact.png"
+  cp "$dir/$name.png" "$dir/${name}_default.png"
   info=()
   for _ in $(seq "$runs"); do info+=("$(wall "$bin" info "$fb")"); done
   i=$(printf '%s\n' "${info[@]}" | col 1 | median)
   ic=$(printf '%s\n' "${info[@]}" | col 2 | median)
-  for needle in found; do
+  for needle in exact default; do
     fs=()
-    for _ in $(seq "$runs"); do fs+=("$(wall "$bin" find "$fb" "$dir/$name.json")"); done
+    for _ in $(seq "$runs"); do fs+=("$(wall "$bin" find "$fb" "$dir/${name}_$needle.json")"); done
     f=$(printf '%s\n' "${fs[@]}" | col 1 | median)
     fc=$(printf '%s\n' "${fs[@]}" | col 2 | median)
-    printf '%-13s %-6s %8.1fs %7.2fs %8.0fx %7.2fs %9.2f | %7.2fs %8.0fx %7.2fs %9.2f\n' \
+    printf '%-13s %-7s %8.1fs %7.2fs %8.0fx %7.2fs %9.2f | %7.2fs %8.0fx %7.2fs %9.2f\n' \
       "$name" "$needle" "$duration" "$f" "$(calc "$duration / $f")" "$i" "$(calc "$i / $f")" \
       "$fc" "$(calc "$duration / $fc")" "$ic" "$(calc "$ic / $fc")"
   done
-  "$bin" find "$fb" "$dir/$name.json" 2>&1 | head -3 | sed 's/^/  /'
+  "$bin" find "$fb" "$dir/${name}_default.json" 2>&1 | head -3 | sed 's/^/  /'
 done
 echo "x_real: recording seconds per find second; info/find: info's time over find's (wall left, CPU right)."
 echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg)"
