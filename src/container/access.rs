@@ -74,6 +74,35 @@ struct Boundary {
     member_start: bool,
 }
 
+impl Boundary {
+    /// The start of a member, whose header begins at compressed byte
+    /// `compressed`: reading starts there afresh.
+    fn member_start(out: u64, compressed: u64) -> Boundary {
+        Boundary {
+            out,
+            compressed,
+            bits: 0,
+            bit_buf: 0,
+            crc: 0,
+            member_len: 0,
+            member_start: true,
+        }
+    }
+
+    fn with_window(&self, window: Vec<u8>) -> AccessPoint {
+        AccessPoint {
+            out: self.out,
+            compressed: self.compressed,
+            bits: self.bits,
+            bit_buf: self.bit_buf,
+            crc: self.crc,
+            member_len: self.member_len,
+            member_start: self.member_start,
+            window,
+        }
+    }
+}
+
 /// What one call of [`Tracker::inflate`] did.
 pub struct Inflated {
     pub used: usize,
@@ -155,15 +184,7 @@ impl Tracker {
         self.crc = crc32fast::Hasher::new();
         self.member_len = 0;
         self.ended = false;
-        self.push(Boundary {
-            out,
-            compressed,
-            bits: 0,
-            bit_buf: 0,
-            crc: 0,
-            member_len: 0,
-            member_start: true,
-        });
+        self.push(Boundary::member_start(out, compressed));
     }
 
     /// CRC-32 and length (mod 2^32) of the member's data so far.
@@ -282,16 +303,7 @@ impl Tracker {
             let (s, e) = ((start - self.base) as usize, (b.out - self.base) as usize);
             self.buf.get(s..e)?.to_vec()
         };
-        Some(AccessPoint {
-            out: b.out,
-            compressed: b.compressed,
-            bits: b.bits,
-            bit_buf: b.bit_buf,
-            crc: b.crc,
-            member_len: b.member_len,
-            member_start: b.member_start,
-            window,
-        })
+        Some(b.with_window(window))
     }
 }
 
@@ -364,16 +376,8 @@ impl BlockFinder {
         self.settle();
         self.last = Some(out);
         self.tail.clear();
-        self.found.push(AccessPoint {
-            out,
-            compressed,
-            bits: 0,
-            bit_buf: 0,
-            crc: 0,
-            member_len: 0,
-            member_start: true,
-            window: Vec::new(),
-        });
+        self.found
+            .push(Boundary::member_start(out, compressed).with_window(Vec::new()));
     }
 
     /// Inflate stopped at a block boundary at decompressed offset `out`
@@ -437,11 +441,7 @@ impl BlockFinder {
                 out: c.out,
                 compressed: c.compressed,
                 bits,
-                bit_buf: if bits == 0 {
-                    0
-                } else {
-                    c.last_byte >> (8 - bits)
-                },
+                bit_buf: unread(c.last_byte, bits),
                 crc: 0,
                 member_len: 0,
                 member_start: false,
@@ -456,17 +456,19 @@ impl BlockFinder {
     }
 }
 
+/// The last `bits` bits of `byte` (its high ones, as deflate reads bits
+/// from the low end), the part of it still to be read.
+fn unread(byte: u8, bits: u8) -> u8 {
+    byte.checked_shr(u32::from(8 - bits)).unwrap_or(0)
+}
+
 impl Candidate {
     /// Whether inflating the kept input from `bits` unread bits of the
     /// last byte reproduces the kept output.
     fn fits(&self, bits: u8) -> bool {
         let mut r = DecompressorOxide::from_block_boundary_state(&BlockBoundaryState {
             num_bits: bits,
-            bit_buf: if bits == 0 {
-                0
-            } else {
-                self.last_byte >> (8 - bits)
-            },
+            bit_buf: unread(self.last_byte, bits),
             ..Default::default()
         });
         let mut buf = vec![0u8; WINDOW + self.output.len()];
