@@ -402,3 +402,67 @@ fn find_searches_past_damage_with_salvage() {
     assert!(damage_s < 10.0 && last_end(&json) > 17.0, "{json}");
     assert!(stderr.contains("d.fb"), "{stderr}");
 }
+
+/// `compare --salvage` reads a damaged recording to its end: its last
+/// screen equals the undamaged file's (the same PNG), where `compare`
+/// alone fails at the damage; the skipped stretch is warned of, once.
+/// Recording against recording, the damaged run matches the clean one.
+#[test]
+fn compare_reads_past_damage_with_salvage() {
+    let clean = common::testdata().join("minimega_qemu_ipxe.fb");
+    let dir = common::TempDir::new("salvage-compare");
+    let mut d = inflate(&clean);
+    let heads = update_headers(&d);
+    d[heads[heads.len() / 2] + 8] ^= 0x40;
+    let damaged = write(dir.path(), "d.fb", &gzip(&d));
+    let end = dir.path().join("end.png");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "frame",
+        clean.to_str().unwrap(),
+        end.to_str().unwrap(),
+        "--at",
+        "end",
+        "--no-index",
+    ]);
+    assert!(out.status.success());
+    let at_end = format!("{}@end", damaged.display());
+    let compare = |extra: &[&str]| {
+        let mut args = vec!["compare", at_end.as_str(), end.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            o.status.code(),
+            json,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, json, _) = compare(&[]);
+    assert_eq!(code, Some(2), "{json}");
+    let (code, json, stderr) = compare(&["--salvage"]);
+    assert_eq!(code, Some(0), "{json} {stderr}");
+    assert_eq!(json["diff_pixels"], 0, "{json}");
+    assert_eq!(stderr.matches("d.fb").count(), 1, "{stderr}");
+    assert!(stderr.contains("skipped"), "{stderr}");
+    // Two runs, one damaged: their stable screens match with salvage.
+    let rec = |extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            clean.to_str().unwrap(),
+            damaged.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    assert_eq!(rec(&[]).status.code(), Some(2));
+    let o = rec(&["--salvage"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("d.fb"), "{stderr}");
+    assert_ne!(o.status.code(), Some(2), "{stderr}");
+}

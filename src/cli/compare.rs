@@ -92,6 +92,10 @@ pub struct Args {
     /// Report at most this many regions of change.
     #[arg(long, default_value_t = 32, value_name = "N")]
     max_regions: usize,
+    /// Read recordings on past damage: skip what cannot be decoded, go on
+    /// from the next update that decodes, and warn of each skipped stretch.
+    #[arg(long, conflicts_with = "baseline")]
+    pub(super) salvage: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -240,7 +244,7 @@ fn judge(
     if let Some(out) = &args.diff {
         png::refuse_inputs(out, &inputs).map_err(|e| fail("diff_is_input", e))?;
     }
-    let (a, b) = load_sides(sides, times)?;
+    let (a, b) = load_sides(sides, times, args.salvage)?;
     let (a, b) = (a.view(), b.view());
     let mode = match args.diff_mode {
         Mode::Overlay => DiffMode::Overlay,
@@ -285,6 +289,7 @@ impl Loaded {
 fn load_sides(
     sides: [&Side; 2],
     times: &mut [Option<Time>; 2],
+    salvage: bool,
 ) -> Result<(Loaded, Loaded), Failure> {
     let is_png = |s: &Side| s.pick.is_none() && (rec::is_png(&s.path) || !s.path.is_file());
     if is_png(sides[0]) && is_png(sides[1]) {
@@ -297,7 +302,7 @@ fn load_sides(
         if is_png(s) {
             return Ok(Loaded::Png(load_png(png::load_png(&s.path))?));
         }
-        let (fb, t) = screen_of(&s.path, s.pick.unwrap_or(Pick::End))?;
+        let (fb, t) = screen_of(&s.path, s.pick.unwrap_or(Pick::End), salvage)?;
         times[i] = Some(t);
         Ok(Loaded::Screen(fb))
     };
@@ -316,8 +321,12 @@ fn load_png(r: Result<OwnedImage, png::LoadError>) -> Result<OwnedImage, Failure
 }
 
 /// Opens a recording for `compare`, with the error codes `--json` reports.
-pub(super) fn open_recording(path: &Path) -> Result<Player, Failure> {
-    Player::open(path, PlayOptions::default()).map_err(|e| {
+pub(super) fn open_recording(path: &Path, salvage: bool) -> Result<Player, Failure> {
+    let options = PlayOptions {
+        salvage,
+        ..PlayOptions::default()
+    };
+    Player::open(path, options).map_err(|e| {
         let code = if path.exists() {
             "unreadable_recording"
         } else {
@@ -328,14 +337,25 @@ pub(super) fn open_recording(path: &Path) -> Result<Player, Failure> {
 }
 
 /// The screen of a recording at a moment, and that moment's time.
-fn screen_of(path: &Path, pick: Pick) -> Result<(Framebuffer, Time), Failure> {
-    rec::screen_at(path, pick, &NoProgress).map_err(|e| {
+/// With `salvage`, the damage skipped on the way is told as warnings.
+fn screen_of(path: &Path, pick: Pick, salvage: bool) -> Result<(Framebuffer, Time), Failure> {
+    let options = PlayOptions {
+        salvage,
+        ..PlayOptions::default()
+    };
+    let (fb, t, summary) = rec::screen_at_with(path, pick, options, &NoProgress).map_err(|e| {
         let code = match &e {
             rec::ScreenError::Unreadable(_) if !path.exists() => "missing_file",
             e => e.code(),
         };
         fail(code, e)
-    })
+    })?;
+    if salvage {
+        for d in &summary.damaged {
+            super::warn(&format!("{}: {}", path.display(), d.describe()));
+        }
+    }
+    Ok((fb, t))
 }
 
 pub(super) fn tolerance(args: &Args) -> Tolerance {

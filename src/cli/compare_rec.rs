@@ -50,9 +50,12 @@ fn span(s: &Stable) -> [f64; 2] {
     [s.start.as_secs_f64(), s.end.as_secs_f64()]
 }
 
-fn stable(path: &Path, settle: Time) -> Result<Vec<Stable>, Failure> {
-    let mut player = open_recording(path)?;
+fn stable(path: &Path, settle: Time, salvage: bool) -> Result<Vec<Stable>, Failure> {
+    let mut player = open_recording(path, salvage)?;
     let (screens, summary) = rec::stable_screens(&mut player, settle, &NoProgress);
+    for d in &summary.damaged {
+        super::warn(&format!("{}: {}", path.display(), d.describe()));
+    }
     if let Some(e) = summary.error {
         return Err(fail("unreadable_recording", e));
     }
@@ -144,8 +147,8 @@ fn judge(args: &Args, expected: &Path, actual: &Path) -> Result<(Screens, Vec<St
     }
     let options = options(args)?;
     let (e, a) = rayon::join(
-        || stable(expected, args.settle),
-        || stable(actual, args.settle),
+        || stable(expected, args.settle, args.salvage),
+        || stable(actual, args.settle, args.salvage),
     );
     let (e, a) = (e?, a?);
     let fe: Vec<_> = e.iter().map(|s| &s.screen).collect();

@@ -136,12 +136,26 @@ pub fn screen_at(
     pick: Pick,
     progress: &dyn Progress,
 ) -> Result<(Framebuffer, Time), ScreenError> {
-    let mut player = Player::open(path, PlayOptions::default())?;
+    screen_at_with(path, pick, PlayOptions::default(), progress).map(|(fb, t, _)| (fb, t))
+}
+
+/// [`screen_at`] played with `options` (`salvage` reads on past damage),
+/// with the playback's summary, whose warnings the caller shows.
+pub fn screen_at_with(
+    path: &Path,
+    pick: Pick,
+    options: PlayOptions,
+    progress: &dyn Progress,
+) -> Result<(Framebuffer, Time, Summary), ScreenError> {
+    let mut player = Player::open(path, options)?;
     let file = path.to_path_buf();
     if let Pick::Update(n) = pick {
-        let (shot, summary) = crate::inspect::screen_after_update(&mut player, n, progress);
-        return match (shot, summary.error) {
-            (Some(s), _) => Ok(s),
+        let (shot, mut summary) = crate::inspect::screen_after_update(&mut player, n, progress);
+        return match (shot, summary.error.take()) {
+            (Some((fb, t)), error) => {
+                summary.error = error;
+                Ok((fb, t, summary))
+            }
             (None, Some(e)) => Err(e.into()),
             (None, None) => Err(ScreenError::FewerUpdates { file, n }),
         };
@@ -157,7 +171,7 @@ pub fn screen_at(
                 Pick::At(t) => t,
                 _ => summary.last_update.unwrap_or(Time::ZERO),
             };
-            Ok((fb, t))
+            Ok((fb, t, summary))
         }
         Shot::PastEnd { duration } => Err(ScreenError::PastEnd {
             file,
