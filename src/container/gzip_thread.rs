@@ -5,8 +5,9 @@
 //!
 //! The producer hands over filled buffers through a bounded channel and
 //! gets them back through a return channel, so memory stays bounded
-//! (`DEPTH + 2` buffers, `TRACKING_DEPTH + 2` for an index build) and nothing is allocated per buffer. Everything
-//! the single-thread reader reports is passed along unchanged: the bytes
+//! (`DEPTH + 2` buffers, `TRACKING_DEPTH + 2` for an index build) and
+//! nothing is allocated per buffer. Everything the single-thread reader
+//! reports is passed along unchanged: the bytes
 //! in the same order, then its end, cut or failure (with the file byte
 //! where inflate failed, found by the producer), and the trailing data
 //! after the stream. The members' CRC-32 is computed on the reader's side,
@@ -50,11 +51,10 @@ const KEEP_ACCESS: usize = 64;
 
 /// What the producer sends.
 enum Msg {
-    /// `buf[start..len]` follows; `consumed` compressed bytes were read
-    /// once they were made.
+    /// `buf[..len]` follows; `consumed` compressed bytes were read once
+    /// they were made.
     Data {
         buf: Vec<u8>,
-        start: usize,
         len: usize,
         consumed: u64,
     },
@@ -238,12 +238,7 @@ fn produce<R: BufRead>(
                 consumed,
                 trailing: gz.trailing_data_at(),
             },
-            Ok(len) => Msg::Data {
-                buf,
-                start: 0,
-                len,
-                consumed,
-            },
+            Ok(len) => Msg::Data { buf, len, consumed },
             Err(e) => Msg::End {
                 result: Err(e),
                 consumed,
@@ -319,18 +314,13 @@ impl GzipThread {
             None => None,
         };
         match msg {
-            Some(Msg::Data {
-                buf,
-                start,
-                len,
-                consumed,
-            }) => {
+            Some(Msg::Data { buf, len, consumed }) => {
                 let old = std::mem::replace(&mut self.cur, buf);
                 if !old.is_empty() {
                     // The producer may be gone already: nothing to do.
                     let _ = self.back.send(old);
                 }
-                (self.pos, self.len, self.consumed) = (start, len, consumed);
+                (self.pos, self.len, self.consumed) = (0, len, consumed);
             }
             Some(Msg::Check(check)) => {
                 let checked = check.against(self.crc.sum(), self.crc.amount());
