@@ -642,5 +642,21 @@ mod tests {
                 assert!(rest == d[ap.out as usize..], "resumed at {}", ap.out);
             }
         }
+        // Stored blocks (level 0) and the strongest level: whatever
+        // access points are found resume exactly.
+        for level in [0, 9] {
+            let file = gz(&d[..3_000_000], level);
+            let (out, ok, aps) = read_finding(&file, 300_000);
+            assert!(ok && out == d[..3_000_000], "level {level}");
+            for ap in &aps {
+                let src = BufReader::new(&file[ap.compressed as usize..]);
+                let (rest, ok) = read_all(GzipReader::resume(src, ap));
+                assert!(
+                    ok && rest == d[ap.out as usize..3_000_000],
+                    "level {level}: {}",
+                    ap.out
+                );
+            }
+        }
     }
 }
