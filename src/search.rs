@@ -204,6 +204,10 @@ struct Block {
 /// than to compare (3 differences per pixel), so finer grids stop here.
 const MIN_BLOCK_PIXELS: usize = 16;
 
+/// Scores (mean difference per channel) above which a search first tries
+/// a sparse grid of positions to tighten its limit.
+const GRID_FROM_SCORE: f64 = 16.0;
+
 /// Pixel comparisons between two looks at the clock and the stop check.
 const CHECK_EVERY_PIXELS: usize = 1 << 20;
 
@@ -436,8 +440,12 @@ impl Searcher {
         }
         // A fresh search with a loose limit first tries a sparse grid of
         // positions (1 in 256), so the limit is near the best score before
-        // the full pass and its bounds rule out far more.
-        if (x, y0) == (x0, area.y0 as usize) && area.positions() >= 4096 {
+        // the full pass and its bounds rule out far more. Not under a
+        // threshold of a few levels (find's default, 2): the bounds alone
+        // rule out nearly every position there, and the grid's full
+        // comparisons would be most of the work.
+        let loose = max_score > GRID_FROM_SCORE;
+        if loose && (x, y0) == (x0, area.y0 as usize) && area.positions() >= 4096 {
             let mut since_check = 0;
             for gy in (y0..y1).step_by(16) {
                 for gx in (x0..x1).step_by(16) {
