@@ -507,14 +507,21 @@ impl Searcher {
             self.passes.clear();
             self.passes.resize(count, 1);
             if let Some(t) = whole {
-                for (c, prefix) in self.prefix.iter_mut().enumerate() {
+                // One pass for the three channels (three independent
+                // chains of additions), rather than a strided pass each.
+                let cols = self.columns.len() / 4;
+                for prefix in &mut self.prefix {
                     prefix.clear();
-                    prefix.push(0);
-                    let mut run = 0u32;
-                    prefix.extend(self.columns.iter().skip(c).step_by(4).map(|&v| {
-                        run = run.wrapping_add(v);
-                        run
-                    }));
+                    prefix.resize(cols + 1, 0);
+                }
+                let [pb, pg, pr] = &mut self.prefix;
+                let (mut b, mut g, mut r) = (0u32, 0u32, 0u32);
+                let outs = pb[1..].iter_mut().zip(&mut pg[1..]).zip(&mut pr[1..]);
+                for (((ob, og), or), col) in outs.zip(self.columns.chunks_exact(4)) {
+                    b = b.wrapping_add(col[0]);
+                    g = g.wrapping_add(col[1]);
+                    r = r.wrapping_add(col[2]);
+                    (*ob, *og, *or) = (b, g, r);
                 }
                 let most = u32::try_from(limit).unwrap_or(u32::MAX);
                 let (prefix, tw) = (&self.prefix, self.tw);
