@@ -11,6 +11,7 @@
 #
 #   tools/bench_index.sh                      # one hour each
 #   SECONDS_LONG=600 BENCH_DIR=/tmp/b tools/bench_index.sh
+#   RUNS=5 tools/bench_index.sh               # medians of 5 builds and infos
 #
 # Not a test: timings depend on the machine and on what else runs on it.
 set -euo pipefail
@@ -21,6 +22,7 @@ target=${CARGO_TARGET_DIR:-target}
 dir=${BENCH_DIR:-/tmp/rfbplay-bench-index}
 seconds=${SECONDS_LONG:-3600}
 seeks=${SEEKS:-20}
+runs=${RUNS:-1}
 mkdir -p "$dir"
 export RFBPLAY_CACHE="$dir/cache"
 
@@ -47,12 +49,18 @@ for c in "${cases[@]}"; do
   if [ ! -s "$fb" ]; then
     "$loop" "$src" "$fb" "$seconds" 6 >/dev/null
   fi
-  rm -rf "$RFBPLAY_CACHE"
-  /usr/bin/time -f '%e' -o "$dir/time.txt" "$bin" info "$fb" > "$dir/info.txt" 2>/dev/null || true
-  info_s=$(cat "$dir/time.txt")
+  # info and the build alternate, RUNS times each; their medians compare.
+  infos=() builds=()
+  for _ in $(seq "$runs"); do
+    rm -rf "$RFBPLAY_CACHE"
+    /usr/bin/time -f '%e' -o "$dir/time.txt" "$bin" info "$fb" > "$dir/info.txt" 2>/dev/null || true
+    infos+=("$(cat "$dir/time.txt")")
+    /usr/bin/time -f '%e' -o "$dir/time.txt" "$bin" index "$fb" 2> "$dir/index.log" || true
+    builds+=("$(cat "$dir/time.txt")")
+  done
+  info_s=$(printf '%s\n' "${infos[@]}" | median)
+  index_s=$(printf '%s\n' "${builds[@]}" | median)
   duration=$(awk '/^duration:/ {sub(/s$/, "", $2); print $2}' "$dir/info.txt")
-  /usr/bin/time -f '%e' -o "$dir/time.txt" "$bin" index "$fb" 2> "$dir/index.log" || true
-  index_s=$(cat "$dir/time.txt")
   idx_bytes=$(cat "$RFBPLAY_CACHE"/*.idx | wc -c)
   rec_bytes=$(stat -c %s "$fb")
   walls=() cpus=() rss=()
@@ -72,7 +80,7 @@ for c in "${cases[@]}"; do
     "$(calc "$(printf '%s\n' "${rss[@]}" | maxof) / 1024")"
   grep 'rfbplay: wrote' "$dir/index.log" | sed 's/^/  /'
 done
-echo "ratio: index build / info wall time; seek_*: frame --at wall time in a new process"
+echo "ratio: index build / info wall time (medians of $runs, alternated); seek_*: frame --at wall time in a new process"
 echo "(index on disk), $seeks random times; seek_cpu: median user+sys CPU time of"
 echo "those (what the wall time would be on an idle machine); seek_MB: their highest peak RSS."
 echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
