@@ -297,25 +297,52 @@ fn matroska_export_marks_the_damage_as_a_chapter() {
     assert!(ch["tags"]["title"].as_str().unwrap().starts_with("damaged"));
 }
 
-/// `updates --salvage` lists the updates after damage that `updates`
-/// alone stops before, warns of the skipped stretch, and succeeds.
-#[test]
-fn updates_lists_past_damage_with_salvage() {
+/// The testdata minimega recording, a temporary folder, and a copy of the
+/// recording in it whose middle update has a rectangle that no longer
+/// fits the screen.
+fn damaged_testdata(tag: &str) -> (PathBuf, common::TempDir, PathBuf) {
     let clean = common::testdata().join("minimega_qemu_ipxe.fb");
-    let dir = common::TempDir::new("salvage-updates");
+    let dir = common::TempDir::new(tag);
     let mut d = inflate(&clean);
     let heads = update_headers(&d);
     d[heads[heads.len() / 2] + 8] ^= 0x40;
     let damaged = write(dir.path(), "d.fb", &gzip(&d));
+    (clean, dir, damaged)
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `frame --at end` of `clean`, without an index, as end.png in `dir`.
+fn end_screen(clean: &Path, dir: &Path) -> PathBuf {
+    let end = dir.join("end.png");
+    let out = run(&[
+        "frame",
+        clean.to_str().unwrap(),
+        end.to_str().unwrap(),
+        "--at",
+        "end",
+        "--no-index",
+    ]);
+    assert!(out.status.success());
+    end
+}
+
+/// `updates --salvage` lists the updates after damage that `updates`
+/// alone stops before, warns of the skipped stretch, and succeeds.
+#[test]
+fn updates_lists_past_damage_with_salvage() {
+    let (_, _dir, damaged) = damaged_testdata("salvage-updates");
     let list = |salvage: bool| {
         let mut args = vec!["updates", damaged.to_str().unwrap(), "--json"];
         if salvage {
             args.push("--salvage");
         }
-        std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
-            .args(&args)
-            .output()
-            .unwrap()
+        run(&args)
     };
     let count = |o: &std::process::Output| {
         String::from_utf8_lossy(&o.stdout)
@@ -341,28 +368,8 @@ fn updates_lists_past_damage_with_salvage() {
 /// `find` alone stops at the damage with an error.
 #[test]
 fn find_searches_past_damage_with_salvage() {
-    let clean = common::testdata().join("minimega_qemu_ipxe.fb");
-    let dir = common::TempDir::new("salvage-find");
-    let mut d = inflate(&clean);
-    let heads = update_headers(&d);
-    d[heads[heads.len() / 2] + 8] ^= 0x40;
-    let damaged = write(dir.path(), "d.fb", &gzip(&d));
-    let end = dir.path().join("end.png");
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let out = run(&[
-        "frame",
-        clean.to_str().unwrap(),
-        end.to_str().unwrap(),
-        "--at",
-        "end",
-        "--no-index",
-    ]);
-    assert!(out.status.success());
+    let (clean, dir, damaged) = damaged_testdata("salvage-find");
+    let end = end_screen(&clean, dir.path());
     let needle = dir.path().join("needle.png");
     image::open(&end)
         .unwrap()
@@ -409,28 +416,8 @@ fn find_searches_past_damage_with_salvage() {
 /// Recording against recording, the damaged run matches the clean one.
 #[test]
 fn compare_reads_past_damage_with_salvage() {
-    let clean = common::testdata().join("minimega_qemu_ipxe.fb");
-    let dir = common::TempDir::new("salvage-compare");
-    let mut d = inflate(&clean);
-    let heads = update_headers(&d);
-    d[heads[heads.len() / 2] + 8] ^= 0x40;
-    let damaged = write(dir.path(), "d.fb", &gzip(&d));
-    let end = dir.path().join("end.png");
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_rfbplay"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let out = run(&[
-        "frame",
-        clean.to_str().unwrap(),
-        end.to_str().unwrap(),
-        "--at",
-        "end",
-        "--no-index",
-    ]);
-    assert!(out.status.success());
+    let (clean, dir, damaged) = damaged_testdata("salvage-compare");
+    let end = end_screen(&clean, dir.path());
     let at_end = format!("{}@end", damaged.display());
     let compare = |extra: &[&str]| {
         let mut args = vec!["compare", at_end.as_str(), end.to_str().unwrap(), "--json"];

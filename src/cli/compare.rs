@@ -337,7 +337,8 @@ pub(super) fn open_recording(path: &Path, salvage: bool) -> Result<Player, Failu
 }
 
 /// The screen of a recording at a moment, and that moment's time.
-/// With `salvage`, the damage skipped on the way is told as warnings.
+/// With `salvage`, the damage skipped on the way is told as warnings
+/// (without it, damage ends the playback and there is none to tell).
 fn screen_of(path: &Path, pick: Pick, salvage: bool) -> Result<(Framebuffer, Time), Failure> {
     let options = PlayOptions {
         salvage,
@@ -350,11 +351,7 @@ fn screen_of(path: &Path, pick: Pick, salvage: bool) -> Result<(Framebuffer, Tim
         };
         fail(code, e)
     })?;
-    if salvage {
-        for d in &summary.damaged {
-            super::warn(&format!("{}: {}", path.display(), d.describe()));
-        }
-    }
+    super::damage_warnings(path, &summary);
     Ok((fb, t))
 }
 

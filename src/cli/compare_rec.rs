@@ -53,9 +53,7 @@ fn span(s: &Stable) -> [f64; 2] {
 fn stable(path: &Path, settle: Time, salvage: bool) -> Result<Vec<Stable>, Failure> {
     let mut player = open_recording(path, salvage)?;
     let (screens, summary) = rec::stable_screens(&mut player, settle, &NoProgress);
-    for d in &summary.damaged {
-        super::warn(&format!("{}: {}", path.display(), d.describe()));
-    }
+    super::damage_warnings(path, &summary);
     if let Some(e) = summary.error {
         return Err(fail("unreadable_recording", e));
     }

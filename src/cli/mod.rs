@@ -285,6 +285,11 @@ pub(crate) fn warnings(file: &Path, summary: &rfbplay::player::Summary) {
     if let Some(w) = summary.trailing_data_warning(file) {
         warn(&w);
     }
+    damage_warnings(file, summary);
+}
+
+/// One warning per damaged stretch that salvage skipped.
+pub(crate) fn damage_warnings(file: &Path, summary: &rfbplay::player::Summary) {
     for d in &summary.damaged {
         warn(&format!("{}: {}", file.display(), d.describe()));
     }
