@@ -228,21 +228,15 @@ pub struct Searcher {
     /// modulo 2^32 and a block is at most 4096x4096 pixels of at most 255
     /// (LoadOptions::max_template_pixels), which is below 2^32.
     integral: [Vec<u32>; 3],
-    /// Per-channel sums of each window column over the template's height
-    /// at the current row of positions (B, G, R, X lanes per column).
-    columns: Vec<u32>,
-    /// The template's column sums laid out as `columns` (B, G, R, and 0
-    /// for X): a position's window columns against these give the column
-    /// bound, the sum over columns of the differences of their sums. It
-    /// lies between the whole-template bound and the full comparison and
-    /// costs a few vector instructions per column.
-    template_columns: Vec<u32>,
-    /// Per-channel running sums of `columns` along the row (B, G, R), so
-    /// that every position's window sum is one subtraction, and whether
-    /// each position of the row passes the whole-template bound: computed
-    /// for the whole row in loops the compiler turns into vector code.
-    prefix: [Vec<u32>; 3],
-    bounds: Vec<u32>,
+    /// The window's and the template's column sums.
+    columns: Columns,
+    /// Running sums along the row of the columns' B + G + R, so that
+    /// every position's window total is one subtraction, and whether each
+    /// position of the row passes the whole-template bound: computed for
+    /// the whole row in loops the compiler turns into vector code.
+    prefix: Vec<u32>,
+    /// Each window column's B + G + R over the template's height.
+    totals: Vec<u32>,
     passes: Vec<u8>,
     /// A few template pixels (x, y, B, G, R), the rarest colours of the
     /// template first, tried before anything else when the limit is small:
@@ -341,14 +335,12 @@ impl Searcher {
         };
         row_order.sort_by_cached_key(|&ty| std::cmp::Reverse(busy(ty)));
         let probes = choose_probes(&template.bgrx, tw, th);
-        let mut template_columns = vec![0u32; tw * 4];
-        for row in template.bgrx.chunks_exact(tw * 4).take(th) {
-            for (i, (c, &p)) in template_columns.iter_mut().zip(row).enumerate() {
-                if i % 4 != 3 {
-                    *c += u32::from(p);
-                }
-            }
-        }
+        let rows = template.bgrx.chunks_exact(tw * 4).take(th);
+        let columns = if th <= usize::from(u16::MAX / 255) {
+            Columns::Narrow(Vec::new(), template_columns(rows))
+        } else {
+            Columns::Wide(Vec::new(), template_columns(rows))
+        };
         Searcher {
             probes,
             template,
@@ -357,16 +349,24 @@ impl Searcher {
             levels,
             row_order,
             integral: Default::default(),
-            columns: Vec::new(),
-            template_columns,
-            prefix: Default::default(),
-            bounds: Vec::new(),
+            columns,
+            prefix: Vec::new(),
+            totals: Vec::new(),
             passes: Vec::new(),
         }
     }
 
     pub fn template(&self) -> &Template {
         &self.template
+    }
+
+    /// The template's B + G + R total, for the whole-template bound, when
+    /// every window's total fits in 32 bits (templates up to 5.6 million
+    /// pixels); larger ones go straight to the column bound.
+    fn whole_total(&self) -> Option<u32> {
+        let most = (self.tw * self.th) as u64 * 3 * 255;
+        let [b, g, r] = self.levels.first()?.first()?.sum;
+        (most < 1 << 32).then(|| b.wrapping_add(g).wrapping_add(r))
     }
 
     /// Every top-left position where the template fits on `fb`.
@@ -467,19 +467,27 @@ impl Searcher {
         }
         // The whole-template bound comes from column sums slid down the
         // window a row at a time and across it a position at a time: a few
-        // additions per position, in a buffer that stays in the cache. The
+        // additions per position, in a buffer that stays in the cache. It
+        // compares B + G + R totals: one running sum instead of three, and
+        // the column bound that follows holds each channel to account. The
         // finer grids need the integral images, built only once enough
         // positions pass the coarse bound to be worth it (a loose limit);
         // until then the few that pass are compared directly.
-        let whole = self.levels.first().map(|l| l[0].sum);
-        self.columns.clear();
-        self.columns.resize(ww * 4, 0);
-        for ty in 0..self.th {
-            let row = fb.row(x0 as u32, (y0 + ty) as u32, ww as u32);
-            for (c, &p) in self.columns.iter_mut().zip(row) {
-                *c += u32::from(p);
+        let whole = self.whole_total();
+        self.columns.start(fb, x0, y0, ww, self.th);
+        self.totals.clear();
+        self.totals.resize(ww, 0);
+        if whole.is_some() {
+            for ty in 0..self.th {
+                let row = fb.row(x0 as u32, (y0 + ty) as u32, ww as u32);
+                slide_totals(&mut self.totals, &[], row);
             }
         }
+        let count = x1 - x0;
+        self.prefix.clear();
+        self.prefix.resize(ww + 1, 0);
+        self.passes.clear();
+        self.passes.resize(count, 1);
         // Row where the integral images start, once built.
         let mut integral_at: Option<usize> = None;
         let mut passed = 0u64;
@@ -496,36 +504,21 @@ impl Searcher {
             if y > y0 {
                 let out = fb.row(x0 as u32, (y - 1) as u32, ww as u32);
                 let inn = fb.row(x0 as u32, (y - 1 + self.th) as u32, ww as u32);
-                for ((c, &o), &i) in self.columns.iter_mut().zip(out).zip(inn) {
-                    *c = c.wrapping_add(u32::from(i)).wrapping_sub(u32::from(o));
+                self.columns.slide(out, inn);
+                if whole.is_some() {
+                    slide_totals(&mut self.totals, out, inn);
                 }
             }
             // Which positions of the row the whole-template bound leaves in:
-            // running sums along the row per channel, then each window's
-            // sum as a difference of two, for the whole row at once.
-            let count = x1 - x0;
-            self.passes.clear();
-            self.passes.resize(count, 1);
+            // a running sum along the row, then each window's total as a
+            // difference of two, for the whole row at once.
             if let Some(t) = whole {
-                // One pass for the three channels (three independent
-                // chains of additions), rather than a strided pass each.
-                let cols = self.columns.len() / 4;
-                for prefix in &mut self.prefix {
-                    prefix.clear();
-                    prefix.resize(cols + 1, 0);
-                }
-                let [pb, pg, pr] = &mut self.prefix;
-                let (mut b, mut g, mut r) = (0u32, 0u32, 0u32);
-                let outs = pb[1..].iter_mut().zip(&mut pg[1..]).zip(&mut pr[1..]);
-                for (((ob, og), or), col) in outs.zip(self.columns.chunks_exact(4)) {
-                    b = b.wrapping_add(col[0]);
-                    g = g.wrapping_add(col[1]);
-                    r = r.wrapping_add(col[2]);
-                    (*ob, *og, *or) = (b, g, r);
-                }
+                // The columns' totals first (independent sums, vector
+                // code), then one chain of additions along the row.
+                self.prefix[1..].copy_from_slice(&self.totals);
+                running_sums(&mut self.prefix[1..]);
                 let most = u32::try_from(limit).unwrap_or(u32::MAX);
-                let (prefix, tw) = (&self.prefix, self.tw);
-                whole_bounds(prefix, tw, t, most, &mut self.bounds, &mut self.passes);
+                whole_bounds(&self.prefix, self.tw, t, most, &mut self.passes);
             }
             let mut since_check = 0;
             let mut lx = x.saturating_sub(x0);
@@ -542,8 +535,7 @@ impl Searcher {
                     continue;
                 }
                 let px = x0 + lx - 1;
-                let window = &self.columns[(lx - 1) * 4..(lx - 1 + self.tw) * 4];
-                if !column_bound_passes(window, &self.template_columns, limit) {
+                if !self.columns.bound_passes(lx - 1, self.tw, limit) {
                     continue;
                 }
                 since_check += 1;
@@ -714,39 +706,147 @@ impl Searcher {
     }
 }
 
-/// Marks in `passes` (one per position of a row) whether the position's
-/// whole-template bound, the sum over B, G and R of the difference between
-/// its window's sum and the template's, is at most `most`. `prefix` holds
-/// per-channel running sums of the window's column sums along the row
-/// (wrapping, as the integral images do). Plain loops over slices, so the
-/// compiler makes vector instructions of them: a few per eight positions.
-fn whole_bounds(
-    prefix: &[Vec<u32>; 3],
-    tw: usize,
-    t: [u32; 3],
-    most: u32,
-    bound: &mut Vec<u32>,
-    passes: &mut [u8],
-) {
-    let n = passes.len();
-    bound.clear();
-    bound.resize(n, 0);
-    for (c, p) in prefix.iter().enumerate() {
-        let (lo, hi) = (&p[..n], &p[tw..tw + n]);
-        for ((b, &l), &h) in bound.iter_mut().zip(lo).zip(hi) {
-            *b = b.saturating_add(h.wrapping_sub(l).abs_diff(t[c]));
-        }
+/// Turns `v` into its running sums (wrapping), as two chains of additions
+/// side by side, one per half, and the first half's total added to the
+/// second after (vector code): a chain is one addition per element, which
+/// its latency, not the core's width, limits.
+fn running_sums(v: &mut [u32]) {
+    let (a, b) = v.split_at_mut(v.len() / 2);
+    let (mut ra, mut rb) = (0u32, 0u32);
+    for (pa, pb) in a.iter_mut().zip(b.iter_mut()) {
+        ra = ra.wrapping_add(*pa);
+        *pa = ra;
+        rb = rb.wrapping_add(*pb);
+        *pb = rb;
     }
-    for (p, &b) in passes.iter_mut().zip(bound.iter()) {
-        *p = u8::from(b <= most);
+    for pb in &mut b[a.len()..] {
+        rb = rb.wrapping_add(*pb);
+        *pb = rb;
+    }
+    for pb in b {
+        *pb = pb.wrapping_add(ra);
     }
 }
 
-/// Whether the column bound of a position (its window's column sums
-/// against the template's, B, G and R, summed) stays within `limit`,
-/// 16 columns at a time so a clear mismatch stops early. A column sum is
-/// at most 255 times the template's height, far below 2^31.
-fn column_bound_passes(window: &[u32], template: &[u32], limit: u64) -> bool {
+/// Marks in `passes` (one per position of a row) whether the position's
+/// whole-template bound, the difference between its window's B + G + R
+/// total and the template's, is at most `most`. `prefix` holds running
+/// sums of the window's column totals along the row (wrapping, exact as
+/// long as a window's total is below 2^32: see [`Searcher::whole_total`]).
+/// A plain loop over slices, so the compiler makes vector instructions of
+/// it: a few per eight positions.
+fn whole_bounds(prefix: &[u32], tw: usize, t: u32, most: u32, passes: &mut [u8]) {
+    let n = passes.len();
+    let (lo, hi) = (&prefix[..n], &prefix[tw..tw + n]);
+    for ((p, &l), &h) in passes.iter_mut().zip(lo).zip(hi) {
+        *p = u8::from(h.wrapping_sub(l).abs_diff(t) <= most);
+    }
+}
+
+/// Per-channel sums of each window column over the template's height at
+/// the current row of positions (B, G, R, X lanes per column), and the
+/// template's own laid out alike (B, G, R, and 0 for X): a position's
+/// window columns against the template's give the column bound, the sum
+/// over columns of the differences of their sums. It lies between the
+/// whole-template bound and the full comparison and costs a few vector
+/// instructions per column. Templates up to 257 rows tall keep their sums
+/// in 16 bits (255 x 257 is 65535), which halves the memory that sliding
+/// the sums down a row touches; taller ones in 32.
+#[derive(Debug)]
+enum Columns {
+    Narrow(Vec<u16>, Vec<u16>),
+    Wide(Vec<u32>, Vec<u32>),
+}
+
+/// A column sum's integer type.
+trait Lane: Copy + Default + Into<u32> {
+    /// A sum that fits (saturating otherwise).
+    fn of_sum(sum: u32) -> Self;
+    /// `self + inn - out`.
+    fn slide(self, inn: u8, out: u8) -> Self;
+    fn diff(self, other: Self) -> u32;
+}
+
+impl Lane for u16 {
+    fn of_sum(sum: u32) -> u16 {
+        u16::try_from(sum).unwrap_or(u16::MAX)
+    }
+    fn slide(self, inn: u8, out: u8) -> u16 {
+        self.wrapping_add(u16::from(inn))
+            .wrapping_sub(u16::from(out))
+    }
+    fn diff(self, other: u16) -> u32 {
+        u32::from(self.abs_diff(other))
+    }
+}
+
+impl Lane for u32 {
+    fn of_sum(sum: u32) -> u32 {
+        sum
+    }
+    fn slide(self, inn: u8, out: u8) -> u32 {
+        self.wrapping_add(u32::from(inn))
+            .wrapping_sub(u32::from(out))
+    }
+    fn diff(self, other: u32) -> u32 {
+        self.abs_diff(other)
+    }
+}
+
+/// The template's column sums, X lanes left at 0.
+fn template_columns<'a, L: Lane>(rows: impl Iterator<Item = &'a [u8]>) -> Vec<L> {
+    let mut sums: Vec<u32> = Vec::new();
+    for row in rows {
+        sums.resize(row.len(), 0);
+        for (i, (c, &p)) in sums.iter_mut().zip(row).enumerate() {
+            if i % 4 != 3 {
+                *c += u32::from(p);
+            }
+        }
+    }
+    // At most 255 per row, and the caller picked L for the row count.
+    sums.into_iter().map(L::of_sum).collect()
+}
+
+fn start_columns<'a, L: Lane>(cols: &mut Vec<L>, rows: impl Iterator<Item = &'a [u8]>, ww: usize) {
+    cols.clear();
+    cols.resize(ww * 4, L::default());
+    for row in rows {
+        for (c, &p) in cols.iter_mut().zip(row) {
+            *c = c.slide(p, 0);
+        }
+    }
+}
+
+fn slide_columns<L: Lane>(cols: &mut [L], out: &[u8], inn: &[u8]) {
+    for ((c, &o), &i) in cols.iter_mut().zip(out).zip(inn) {
+        *c = c.slide(i, o);
+    }
+}
+
+/// Down a row for the columns' B + G + R totals: each pixel's sum taken
+/// from its four bytes read as one number (shifts and masks, eight pixels
+/// to a vector instruction). An empty `out` leaves nothing.
+fn slide_totals(totals: &mut [u32], out: &[u8], inn: &[u8]) {
+    fn bgr(p: &[u8]) -> u32 {
+        let v = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+        (v & 0xff) + (v >> 8 & 0xff) + (v >> 16 & 0xff)
+    }
+    let ins = totals.iter_mut().zip(inn.chunks_exact(4));
+    if out.is_empty() {
+        for (t, i) in ins {
+            *t += bgr(i);
+        }
+    } else {
+        for ((t, i), o) in ins.zip(out.chunks_exact(4)) {
+            *t = t.wrapping_add(bgr(i)).wrapping_sub(bgr(o));
+        }
+    }
+}
+
+/// Whether the column bound of a position stays within `limit`, 16
+/// columns at a time so a clear mismatch stops early.
+fn column_bound_passes<L: Lane>(window: &[L], template: &[L], limit: u64) -> bool {
     const MASK: [u32; 64] = {
         let mut m = [u32::MAX; 64];
         let mut i = 3;
@@ -760,8 +860,7 @@ fn column_bound_passes(window: &[u32], template: &[u32], limit: u64) -> bool {
     for (a, b) in window.chunks(64).zip(template.chunks(64)) {
         let mut sum = 0u32;
         for ((&p, &q), &m) in a.iter().zip(b).zip(&MASK) {
-            let d = (p as i32).wrapping_sub(q as i32).unsigned_abs();
-            sum = sum.wrapping_add(d & m);
+            sum = sum.wrapping_add(p.diff(q) & m);
         }
         total += u64::from(sum);
         if total > limit {
@@ -769,6 +868,33 @@ fn column_bound_passes(window: &[u32], template: &[u32], limit: u64) -> bool {
         }
     }
     true
+}
+
+impl Columns {
+    /// The sums of the `th` rows from `y0` of the `ww` columns from `x0`.
+    fn start(&mut self, fb: &Framebuffer, x0: usize, y0: usize, ww: usize, th: usize) {
+        let rows = (y0..y0 + th).map(|y| fb.row(x0 as u32, y as u32, ww as u32));
+        match self {
+            Columns::Narrow(c, _) => start_columns(c, rows, ww),
+            Columns::Wide(c, _) => start_columns(c, rows, ww),
+        }
+    }
+
+    /// Down a row: `out` leaves the window, `inn` enters it.
+    fn slide(&mut self, out: &[u8], inn: &[u8]) {
+        match self {
+            Columns::Narrow(c, _) => slide_columns(c, out, inn),
+            Columns::Wide(c, _) => slide_columns(c, out, inn),
+        }
+    }
+
+    /// The column bound of the position at window column `lx`.
+    fn bound_passes(&self, lx: usize, tw: usize, limit: u64) -> bool {
+        match self {
+            Columns::Narrow(c, t) => column_bound_passes(&c[lx * 4..(lx + tw) * 4], t, limit),
+            Columns::Wide(c, t) => column_bound_passes(&c[lx * 4..(lx + tw) * 4], t, limit),
+        }
+    }
 }
 
 /// Keeps B, G and R of four pixels and clears X.
@@ -1064,6 +1190,45 @@ mod tests {
         }
         assert_eq!((near.x, near.y), (best.1, best.2));
         assert_eq!(near.score, best.0 as f64 / (9 * 7 * 3) as f64);
+    }
+
+    #[test]
+    fn tall_and_short_templates_agree_with_a_brute_force_scan() {
+        // 257 rows keep their column sums in 16 bits, 258 need 32: both
+        // must find the closest position a pixel-by-pixel scan finds.
+        let fb = noise_screen(40, 300, 11);
+        for th in [257u32, 258] {
+            let mut t = (*cut(&fb, 13, 21, 6, th)).clone();
+            for (i, b) in t.bgrx.iter_mut().enumerate() {
+                *b = b.saturating_add((i % 7) as u8);
+            }
+            let t = Arc::new(t);
+            let mut s = Searcher::new(t.clone());
+            assert_eq!(matches!(s.columns, Columns::Narrow(..)), th == 257);
+            let all = s.whole(&fb).unwrap();
+            let found = s
+                .search(&fb, all, 8.0, &mut Budget::unlimited(&mut || false))
+                .best
+                .unwrap();
+            let mut best = (u64::MAX, 0, 0);
+            for y in 0..=300 - th {
+                for x in 0..=40 - 6 {
+                    let mut sad = 0u64;
+                    for j in 0..th {
+                        for i in 0..6 {
+                            let p = fb.row(x + i, y + j, 1);
+                            let q = &t.bgrx[((j * 6 + i) * 4) as usize..][..3];
+                            sad += (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>();
+                        }
+                    }
+                    if sad < best.0 {
+                        best = (sad, x, y);
+                    }
+                }
+            }
+            assert_eq!((found.x, found.y), (best.1, best.2), "{th} rows");
+            assert_eq!(found.score, best.0 as f64 / f64::from(6 * th * 3));
+        }
     }
 
     #[test]
