@@ -1193,6 +1193,24 @@ mod tests {
     }
 
     #[test]
+    fn running_sums_are_a_plain_scan() {
+        for n in 0..40u32 {
+            let v: Vec<u32> = (0..n).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
+            let mut got = v.clone();
+            running_sums(&mut got);
+            let mut run = 0u32;
+            let want: Vec<u32> = v
+                .iter()
+                .map(|x| {
+                    run = run.wrapping_add(*x);
+                    run
+                })
+                .collect();
+            assert_eq!(got, want, "{n} elements");
+        }
+    }
+
+    #[test]
     fn tall_and_short_templates_agree_with_a_brute_force_scan() {
         // 257 rows keep their column sums in 16 bits, 258 need 32: both
         // must find the closest position a pixel-by-pixel scan finds.
