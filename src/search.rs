@@ -501,6 +501,12 @@ impl Searcher {
                 scan.next_y = y as u32;
                 return best.map(|b| to_match(b, n));
             }
+            if let Some((bx, by, sad)) = best {
+                // Past the grid's best, an equal score no longer wins.
+                if (by, bx) < (y, x0) && sad > 0 {
+                    limit = limit.min(sad - 1);
+                }
+            }
             if y > y0 {
                 let out = fb.row(x0 as u32, (y - 1) as u32, ww as u32);
                 let inn = fb.row(x0 as u32, (y - 1 + self.th) as u32, ww as u32);
@@ -562,7 +568,11 @@ impl Searcher {
                 if let Some(sad) = self.sad(fb, px, y, limit) {
                     if best.is_none_or(|b| better((px, y, sad), b)) {
                         best = Some((px, y, sad));
-                        limit = sad;
+                        // Every position left comes later, so only a lower
+                        // score beats this one: on an even screen, where
+                        // every bound equals the full sum, the bounds then
+                        // rule out all the rest.
+                        limit = sad.saturating_sub(1);
                     }
                 }
             }
@@ -636,7 +646,9 @@ impl Searcher {
                     if let Some(sad) = self.sad(fb, px, y, limit) {
                         if best.is_none_or(|b| better((px, y, sad), b)) {
                             best = Some((px, y, sad));
-                            limit = sad;
+                            // The positions left come later: only a lower
+                            // score beats this one.
+                            limit = sad.saturating_sub(1);
                         }
                     }
                 }
