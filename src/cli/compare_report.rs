@@ -132,10 +132,10 @@ fn damage_warnings(checks: &[Check]) {
         )
     };
     for d in checks.iter().flat_map(|c| &c.damaged) {
-        let same = |t: &&DamageReport| {
+        let same = |t: &DamageReport| {
             t.file == d.file && t.stretch.decompressed_offset == d.stretch.decompressed_offset
         };
-        match told.iter().position(|t| same(&t)) {
+        match told.iter().position(|t| same(t)) {
             Some(i) if seen(d) > seen(told[i]) => told[i] = d,
             Some(_) => {}
             None => told.push(d),
