@@ -48,7 +48,7 @@ pub struct Info {
 
 /// A damaged stretch, as `info --json` lists it (see
 /// [`crate::salvage::Damage`]).
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct DamageInfo {
     pub cause: String,
     pub decompressed_offset: u64,

@@ -151,6 +151,7 @@ const CHECK_KEYS: &[&str] = &[
     "updated",
     "seconds",
     "error",
+    "damaged",
 ];
 
 #[test]

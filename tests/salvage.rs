@@ -453,3 +453,116 @@ fn compare_reads_past_damage_with_salvage() {
     assert!(stderr.contains("d.fb"), "{stderr}");
     assert_ne!(o.status.code(), Some(2), "{stderr}");
 }
+
+/// `compare --baseline --actual --report --salvage`: a run folder whose
+/// recording is damaged is checked at its sidecar's moments. Without
+/// `--salvage` the moments past the damage are `unreadable_recording`
+/// errors (exit 2); with it every moment matches the undamaged baseline,
+/// the checks past the damage list the stretch in report.json, index.html
+/// and junit.xml, and stderr warns of it once although two moments
+/// played through it.
+#[test]
+fn compare_folders_read_past_damage_with_salvage() {
+    let (clean, dir, damaged) = damaged_testdata("salvage-suite");
+    let (golden, actual) = (dir.path().join("golden"), dir.path().join("run"));
+    std::fs::create_dir_all(golden.join("vm")).unwrap();
+    std::fs::create_dir_all(actual.join("vm")).unwrap();
+    std::fs::copy(&clean, golden.join("vm/boot.fb")).unwrap();
+    std::fs::copy(&damaged, actual.join("vm/boot.fb")).unwrap();
+    // The damage is at about 7.6 s, the last update at 17.6 s.
+    std::fs::write(golden.join("vm/boot.fb.times"), "2\n10\nend\n").unwrap();
+    let suite = |report: &str, extra: &[&str]| {
+        let report = dir.path().join(report);
+        let mut args = vec![
+            "compare",
+            "--baseline",
+            golden.to_str().unwrap(),
+            "--actual",
+            actual.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+        (
+            o.status.code(),
+            json,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            report,
+        )
+    };
+    let check = |j: &serde_json::Value, id: &str| {
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check {id} in {j}"))
+    };
+
+    let (code, json, stderr, _) = suite("plain", &[]);
+    assert_eq!(code, Some(2), "{json} {stderr}");
+    assert_eq!(json["result"], "error");
+    assert_eq!(json["settings"]["salvage"], false);
+    assert_eq!(check(&json, "vm/boot.fb@2")["status"], "same", "{json}");
+    for id in ["vm/boot.fb@10", "vm/boot.fb@end"] {
+        let c = check(&json, id);
+        assert_eq!(c["status"], "error", "{c}");
+        assert_eq!(c["error"]["code"], "unreadable_recording", "{c}");
+        assert_eq!(c["damaged"], serde_json::json!([]), "{c}");
+    }
+    assert!(!stderr.contains("warning:"), "{stderr}");
+
+    let (code, json, stderr, report) = suite("salvaged", &["--salvage"]);
+    assert_eq!(code, Some(0), "{json} {stderr}");
+    assert_eq!(json["result"], "passed");
+    assert_eq!(json["settings"]["salvage"], true);
+    let before = check(&json, "vm/boot.fb@2");
+    assert_eq!(before["status"], "same", "{before}");
+    assert_eq!(before["damaged"], serde_json::json!([]), "{before}");
+    let file = actual.join("vm").join("boot.fb").display().to_string();
+    for id in ["vm/boot.fb@10", "vm/boot.fb@end"] {
+        let c = check(&json, id);
+        assert_eq!(c["status"], "same", "{c}");
+        assert_eq!(c["diff_pixels"], 0, "{c}");
+        let d = c["damaged"].as_array().unwrap();
+        assert_eq!(d.len(), 1, "{c}");
+        assert_eq!(d[0]["side"], "actual", "{c}");
+        assert_eq!(d[0]["file"], file.as_str(), "{c}");
+        assert!(d[0]["message"].as_str().unwrap().contains("skipped"), "{c}");
+        let found = d[0]["found_at_s"].as_f64().unwrap();
+        let next = d[0]["next_update_s"].as_f64().unwrap();
+        assert!(found > 7.0 && found < 8.0 && next >= found, "{c}");
+    }
+    // One warning for the one stretch, naming the damaged file.
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains(&file), "{stderr}");
+    assert!(warnings[0].contains("skipped"), "{stderr}");
+    let junit = std::fs::read_to_string(report.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<system-err>").count(), 2, "{junit}");
+    let line = |id: &str| {
+        junit
+            .lines()
+            .find(|l| l.contains(&format!("name=\"{id}\"")))
+            .unwrap_or_else(|| panic!("no {id}: {junit}"))
+    };
+    assert!(line("vm/boot.fb@2").ends_with("/>"), "{junit}");
+    assert!(!line("vm/boot.fb@end").ends_with("/>"), "{junit}");
+    if let Some(xmllint) = common::tool("xmllint") {
+        let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit.xsd");
+        let o = std::process::Command::new(xmllint)
+            .arg("--noout")
+            .arg("--schema")
+            .arg(&xsd)
+            .arg(report.join("junit.xml"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert_eq!(html.matches("1 damaged stretch skipped").count(), 2);
+}

@@ -93,8 +93,9 @@ pub struct Args {
     #[arg(long, default_value_t = 32, value_name = "N")]
     max_regions: usize,
     /// Read recordings on past damage: skip what cannot be decoded, go on
-    /// from the next update that decodes, and warn of each skipped stretch.
-    #[arg(long, conflicts_with = "baseline")]
+    /// from the next update that decodes, and warn of each skipped stretch
+    /// (with --baseline: on both sides, each check listing what it skipped).
+    #[arg(long)]
     pub(super) salvage: bool,
 }
 

@@ -7,7 +7,7 @@
 
 use super::compare::{options, tolerance, Args};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rfbplay::compare::suite::{self, Check, Settings, Status, Watch};
+use rfbplay::compare::suite::{self, Check, DamageReport, Settings, Status, Watch};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -48,6 +48,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         tolerance: tolerance(args),
         threads: args.jobs,
         update: args.update,
+        salvage: args.salvage,
     };
     let bar = Bar(
         (std::io::stderr().is_terminal() && !super::is_quiet()).then(|| {
@@ -71,6 +72,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    damage_warnings(&r.checks);
     if args.json {
         super::outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {
@@ -112,4 +114,34 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         report.join("index.html").display()
     ));
     Ok(ExitCode::from(r.exit_code()))
+}
+
+/// One warning per damaged stretch that salvage skipped, naming the file,
+/// as the one-pair forms warn: a stretch that several moments of a
+/// recording played through is told once, in the words of the playback
+/// that saw the most of it.
+fn damage_warnings(checks: &[Check]) {
+    let mut told: Vec<&DamageReport> = Vec::new();
+    let seen = |d: &DamageReport| {
+        let s = &d.stretch;
+        (
+            s.resumed_stream_offset.is_some(),
+            s.next_update_s.is_some(),
+            s.uncertain_bytes,
+            s.zlib_history_lost,
+        )
+    };
+    for d in checks.iter().flat_map(|c| &c.damaged) {
+        let same = |t: &DamageReport| {
+            t.file == d.file && t.stretch.decompressed_offset == d.stretch.decompressed_offset
+        };
+        match told.iter().position(|t| same(t)) {
+            Some(i) if seen(d) > seen(told[i]) => told[i] = d,
+            Some(_) => {}
+            None => told.push(d),
+        }
+    }
+    for d in told {
+        super::damage_warning(&d.file, &d.message);
+    }
 }

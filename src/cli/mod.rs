@@ -291,8 +291,13 @@ pub(crate) fn warnings(file: &Path, summary: &rfbplay::player::Summary) {
 /// One warning per damaged stretch that salvage skipped.
 pub(crate) fn damage_warnings(file: &Path, summary: &rfbplay::player::Summary) {
     for d in &summary.damaged {
-        warn(&format!("{}: {}", file.display(), d.describe()));
+        damage_warning(&file.display().to_string(), &d.describe());
     }
+}
+
+/// The warning of one skipped stretch: the file, then what was skipped.
+pub(crate) fn damage_warning(file: &str, description: &str) {
+    warn(&format!("{file}: {description}"));
 }
 
 /// Prints the warnings and errors of a playback; returns the exit code:

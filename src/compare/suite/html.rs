@@ -7,6 +7,7 @@
 //! actual, a blend, a toggle), then the list of checks that passed.
 
 use super::junit::reason;
+use super::model::DamageReport;
 use super::model::{Check, Report, Status};
 use std::fmt::Write;
 
@@ -67,6 +68,8 @@ img { display: block; image-rendering: pixelated; border: 1px solid var(--line);
 body[data-view="sbs"] .viewer { display: none; }
 body:not([data-view="sbs"]) .sbs.paired { display: none; }
 body[data-view="toggle"] .controls input { display: none; }
+.damage { color: var(--missing); font-size: 12px; margin: 4px 0; }
+.damage li { font: 12px ui-monospace, monospace; }
 .error-text { white-space: pre-wrap; font: 12px ui-monospace, monospace; color: var(--error); }
 #passed { padding: 0 20px 30px; }
 #passed table { border-collapse: collapse; background: #fff; }
@@ -140,6 +143,33 @@ fn figure(x: &mut String, caption: &str, img: &Option<String>) {
     }
 }
 
+/// The stretches `--salvage` skipped to reach a check's screens: a count
+/// and each one's file and words.
+fn damage_note(x: &mut String, damaged: &[DamageReport]) {
+    if damaged.is_empty() {
+        return;
+    }
+    let _ = write!(
+        x,
+        "<div class=\"damage\">Read past damage (--salvage): {} skipped<ul>",
+        if damaged.len() == 1 {
+            "1 damaged stretch".to_string()
+        } else {
+            format!("{} damaged stretches", damaged.len())
+        }
+    );
+    for d in damaged {
+        let _ = write!(
+            x,
+            "<li>{} ({}): {}</li>",
+            esc(&d.file),
+            d.side,
+            esc(&d.message)
+        );
+    }
+    x.push_str("</ul></div>\n");
+}
+
 fn check_section(x: &mut String, n: usize, c: &Check) {
     let st = c.status.name();
     let _ = write!(
@@ -161,6 +191,7 @@ fn check_section(x: &mut String, n: usize, c: &Check) {
             esc(&e.message)
         );
     }
+    damage_note(x, &c.damaged);
     let i = &c.images;
     let paired = i.expected.is_some() && i.actual.is_some();
     let _ = write!(
@@ -245,6 +276,9 @@ pub(super) fn render(r: &Report) -> String {
     if !o.masks.is_empty() {
         let _ = write!(settings, ", {} masks", o.masks.len());
     }
+    if o.salvage {
+        settings.push_str(", recordings read past damage (--salvage)");
+    }
     let _ = writeln!(x, "<p class=\"settings\">{}</p>", esc(&settings));
     x.push_str("<nav id=\"views\">View: ");
     for (v, label) in [
@@ -278,10 +312,16 @@ pub(super) fn render(r: &Report) -> String {
     if !same.is_empty() {
         x.push_str("<table><thead><tr><th>check</th><th>size</th><th>pixels over the threshold</th><th>seconds</th></tr></thead><tbody>\n");
         for c in same {
+            let mut id = esc(&c.id);
+            if !c.damaged.is_empty() {
+                let mut note = String::new();
+                damage_note(&mut note, &c.damaged);
+                id.push_str(&note);
+            }
             let _ = writeln!(
                 x,
                 "<tr data-status=\"same\"><td>{}</td><td>{}x{}</td><td>{} (+{} anti-aliasing)</td><td>{:.3}</td></tr>",
-                esc(&c.id),
+                id,
                 c.width.unwrap_or(0),
                 c.height.unwrap_or(0),
                 c.diff_pixels.unwrap_or(0),

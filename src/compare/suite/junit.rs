@@ -56,6 +56,20 @@ pub(super) fn reason(c: &Check) -> String {
     }
 }
 
+/// The damage `--salvage` skipped to reach a check's screens, one line
+/// each as the warnings on stderr say it; None when there was none.
+pub(super) fn damage_lines(c: &Check) -> Option<String> {
+    if c.damaged.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = c
+        .damaged
+        .iter()
+        .map(|d| format!("warning: {}: {}", d.file, d.message))
+        .collect();
+    Some(lines.join("\n"))
+}
+
 /// The test case's class: the folder part of the path (`.` at the top).
 fn classname(path: &str) -> String {
     match path.rsplit_once('/') {
@@ -125,10 +139,16 @@ pub(super) fn render(report: &Report) -> String {
                 ))
             }
         };
-        match body {
-            None => x.push_str("/>\n"),
-            Some(b) => {
-                let _ = writeln!(x, ">\n    {b}\n  </testcase>");
+        let damage =
+            damage_lines(c).map(|d| format!("<system-err>{}</system-err>", xml_escape(&d)));
+        match (body, damage) {
+            (None, None) => x.push_str("/>\n"),
+            (b, d) => {
+                x.push_str(">\n");
+                for part in [b, d].into_iter().flatten() {
+                    let _ = writeln!(x, "    {part}");
+                }
+                x.push_str("  </testcase>\n");
             }
         }
     }

@@ -19,7 +19,9 @@ mod junit;
 mod model;
 mod run;
 
-pub use model::{Check, ErrorReport, Images, MaskReport, Report, SettingsReport, Status, Summary};
+pub use model::{
+    Check, DamageReport, ErrorReport, Images, MaskReport, Report, SettingsReport, Status, Summary,
+};
 pub use run::{run, Quiet, Settings, Watch};
 
 use super::recording::{is_png, Pick};

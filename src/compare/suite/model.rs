@@ -48,6 +48,21 @@ pub struct MaskReport {
     pub diff_pixels: u64,
 }
 
+/// A damaged stretch of a recording that `--salvage` skipped on the way
+/// to a check's screen: `info --json`'s fields, with the side, the file
+/// and the warning's words.
+#[derive(Clone, Debug, Serialize)]
+pub struct DamageReport {
+    /// `expected` (the baseline's recording) or `actual`.
+    pub side: &'static str,
+    /// The recording, as the warning on stderr names it.
+    pub file: String,
+    /// The stretch in one line, as the warning says it.
+    pub message: String,
+    #[serde(flatten)]
+    pub stretch: crate::info::DamageInfo,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ErrorReport {
     pub code: &'static str,
@@ -81,6 +96,9 @@ pub struct Check {
     pub updated: bool,
     pub seconds: f64,
     pub error: Option<ErrorReport>,
+    /// With `--salvage`: the damage skipped to reach this check's screens
+    /// (always empty without it: damage is the check's error).
+    pub damaged: Vec<DamageReport>,
 }
 
 impl Check {
@@ -111,6 +129,7 @@ pub struct SettingsReport {
     pub max_diff_ratio: Option<f64>,
     pub masks: Vec<[u32; 4]>,
     pub update: bool,
+    pub salvage: bool,
 }
 
 /// report.json.

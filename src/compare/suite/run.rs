@@ -6,18 +6,20 @@
 //! into place, never over an input.
 
 use super::model::{
-    Check, ErrorReport, Images, MaskReport, Report, SettingsReport, Status, Summary,
+    Check, DamageReport, ErrorReport, Images, MaskReport, Report, SettingsReport, Status, Summary,
 };
 use super::{moment_text, read_times, Kind, Pair, SuiteError, TimesError};
 use crate::compare::png::{self, LoadError, WriteError};
-use crate::compare::recording::{screen_at, Pick, ScreenError};
+use crate::compare::recording::{screen_at_with, Pick, ScreenError};
 use crate::compare::{
     compare, compare_and_draw, CompareError, Comparison, DiffMode, ImageView, Options, OwnedImage,
     Tolerance,
 };
 use crate::framebuffer::Framebuffer;
 use crate::output::{OutputError, Staged};
+use crate::player::PlayOptions;
 use crate::progress::NoProgress;
+use crate::salvage::Damage;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -31,6 +33,9 @@ pub struct Settings {
     /// Copy the actual file over the baseline for every pair that differs
     /// or is extra.
     pub update: bool,
+    /// Read recordings on past damage (skipped stretches are listed in
+    /// each check's `damaged`) instead of failing the check.
+    pub salvage: bool,
 }
 
 /// Why one check could not be judged.
@@ -140,32 +145,59 @@ fn slash(p: &Path) -> String {
 /// A screen to show and compare.
 enum Loaded {
     Png(OwnedImage),
-    Screen(Framebuffer, crate::time::Time),
+    /// A recording's screen, its time, and the damage salvage skipped on
+    /// the way to it.
+    Screen(Framebuffer, crate::time::Time, Vec<Damage>),
 }
 
 impl Loaded {
     fn view(&self) -> ImageView<'_> {
         match self {
             Loaded::Png(i) => i.view(),
-            Loaded::Screen(fb, _) => ImageView::from(fb),
+            Loaded::Screen(fb, ..) => ImageView::from(fb),
         }
     }
     fn time_s(&self) -> Option<f64> {
         match self {
             Loaded::Png(_) => None,
-            Loaded::Screen(_, t) => Some(t.as_secs_f64()),
+            Loaded::Screen(_, t, _) => Some(t.as_secs_f64()),
+        }
+    }
+    fn damaged(&self) -> &[Damage] {
+        match self {
+            Loaded::Png(_) => &[],
+            Loaded::Screen(.., d) => d,
         }
     }
 }
 
-fn load(path: &Path, kind: Kind, pick: Option<Pick>) -> Result<Loaded, CheckError> {
+fn load(path: &Path, kind: Kind, pick: Option<Pick>, salvage: bool) -> Result<Loaded, CheckError> {
     Ok(match kind {
         Kind::Png => Loaded::Png(png::load_png(path)?),
         Kind::Recording => {
-            let (fb, t) = screen_at(path, pick.unwrap_or(Pick::End), &NoProgress)?;
-            Loaded::Screen(fb, t)
+            let options = PlayOptions {
+                salvage,
+                ..PlayOptions::default()
+            };
+            let (fb, t, summary) =
+                screen_at_with(path, pick.unwrap_or(Pick::End), options, &NoProgress)?;
+            Loaded::Screen(fb, t, summary.damaged)
         }
     })
+}
+
+/// The damage one side's recording skipped, as the check reports it.
+fn damage_reports(side: &'static str, path: &Path, loaded: &Loaded) -> Vec<DamageReport> {
+    loaded
+        .damaged()
+        .iter()
+        .map(|d| DamageReport {
+            side,
+            file: path.display().to_string(),
+            message: d.describe(),
+            stretch: d.into(),
+        })
+        .collect()
 }
 
 /// Where one side's image goes in the report: `images/REL[@MOMENT].SIDE.png`.
@@ -194,7 +226,7 @@ fn write_side(
     make_parent(&out)?;
     match loaded {
         Loaded::Png(_) => copy_staged(source, &out),
-        Loaded::Screen(fb, _) => {
+        Loaded::Screen(fb, ..) => {
             png::write_png(&out, fb.width(), fb.height(), &fb.to_rgb(), inputs)?;
             Ok(())
         }
@@ -256,7 +288,7 @@ fn fill_comparison(check: &mut Check, c: &Comparison) {
 }
 
 /// Judges one job and writes its images.
-fn judge(job: Job<'_>, report: &Path, options: &Options, tolerance: &Tolerance) -> Check {
+fn judge(job: Job<'_>, report: &Path, settings: &Settings) -> Check {
     let started = Instant::now();
     let pair = job.pair;
     let path = slash(&pair.relative);
@@ -286,10 +318,11 @@ fn judge(job: Job<'_>, report: &Path, options: &Options, tolerance: &Tolerance) 
         updated: false,
         seconds: 0.0,
         error: None,
+        damaged: Vec::new(),
     };
     let result = match job.error {
         Some(e) => Err(e),
-        None => judge_sides(&mut check, pair, job.pick, report, options, tolerance),
+        None => judge_sides(&mut check, pair, job.pick, report, settings),
     };
     if let Err(e) = result {
         check.status = Status::Error;
@@ -304,14 +337,15 @@ fn judge_sides(
     pair: &Pair,
     pick: Option<Pick>,
     report: &Path,
-    options: &Options,
-    tolerance: &Tolerance,
+    settings: &Settings,
 ) -> Result<(), CheckError> {
+    let (options, tolerance) = (&settings.options, &settings.tolerance);
     let inputs: Vec<&Path> = [&pair.baseline, &pair.actual]
         .into_iter()
         .filter_map(|s| s.as_ref().map(|(p, _)| p.as_path()))
         .collect();
-    let load_side = |s: &Option<(PathBuf, Kind)>| s.as_ref().map(|(p, k)| load(p, *k, pick));
+    let load_side =
+        |s: &Option<(PathBuf, Kind)>| s.as_ref().map(|(p, k)| load(p, *k, pick, settings.salvage));
     // Two PNGs with the same bytes are the same without decoding; others
     // decode together; two recordings play at once, each on its own core.
     let (b, a) = match (&pair.baseline, &pair.actual) {
@@ -331,6 +365,14 @@ fn judge_sides(
     };
     check.expected_time_s = b.as_ref().and_then(|r| r.as_ref().ok()?.time_s());
     check.actual_time_s = a.as_ref().and_then(|r| r.as_ref().ok()?.time_s());
+    for (side, file, loaded) in [
+        ("expected", &pair.baseline, &b),
+        ("actual", &pair.actual, &a),
+    ] {
+        if let (Some((path, _)), Some(Ok(l))) = (file, loaded) {
+            check.damaged.extend(damage_reports(side, path, l));
+        }
+    }
     let moment = check.moment.clone();
     let name = |side| image_name(&check.path, moment.as_deref(), side);
     let (en, an, dn) = (name("expected"), name("actual"), name("diff"));
@@ -458,7 +500,7 @@ pub fn run(
         crate::batch::pool(settings.threads).install(|| {
             jobs.into_par_iter()
                 .map(|j| {
-                    let c = judge(j, report, &settings.options, &settings.tolerance);
+                    let c = judge(j, report, settings);
                     watch.done(&c);
                     c
                 })
@@ -501,6 +543,7 @@ pub fn run(
             max_diff_ratio: settings.tolerance.max_diff_ratio,
             masks: o.masks.iter().copied().map(quad).collect(),
             update: settings.update,
+            salvage: settings.salvage,
         },
         summary,
         checks,
