@@ -1205,6 +1205,52 @@ mod tests {
     }
 
     #[test]
+    fn an_even_screen_gives_its_first_position() {
+        // Every position scores the same: the first in reading order wins,
+        // after the sparse grid and the full pass alike.
+        let mut fb = Framebuffer::new(160, 120);
+        for y in 0..120 {
+            for x in 0..160 {
+                fb.set(x, y, [40, 50, 60, 0]);
+            }
+        }
+        let t = cut(&noise_screen(30, 20, 5), 0, 0, 30, 20);
+        let want: u64 = t
+            .bgrx
+            .chunks_exact(4)
+            .map(|p| {
+                u64::from(p[0].abs_diff(40))
+                    + u64::from(p[1].abs_diff(50))
+                    + u64::from(p[2].abs_diff(60))
+            })
+            .sum();
+        let mut s = Searcher::new(t);
+        let all = s.whole(&fb).unwrap();
+        assert!(all.positions() >= 4096, "large enough for the grid");
+        for area in [
+            all,
+            Area {
+                x0: 7,
+                y0: 9,
+                x1: 20,
+                y1: 30,
+            },
+        ] {
+            let m = s
+                .search(
+                    &fb,
+                    area,
+                    f64::INFINITY,
+                    &mut Budget::unlimited(&mut || false),
+                )
+                .best
+                .unwrap();
+            assert_eq!((m.x, m.y), (area.x0, area.y0));
+            assert_eq!(m.score, want as f64 / (30.0 * 20.0 * 3.0));
+        }
+    }
+
+    #[test]
     fn running_sums_are_a_plain_scan() {
         for n in 0..40u32 {
             let v: Vec<u32> = (0..n).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
