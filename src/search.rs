@@ -519,8 +519,8 @@ impl Searcher {
             // a running sum along the row, then each window's total as a
             // difference of two, for the whole row at once.
             if let Some(t) = whole {
-                // The columns' totals first (independent sums, vector
-                // code), then one chain of additions along the row.
+                // The columns' totals, then their running sums along the
+                // row.
                 self.prefix[1..].copy_from_slice(&self.totals);
                 running_sums(&mut self.prefix[1..]);
                 let most = u32::try_from(limit).unwrap_or(u32::MAX);
