@@ -64,13 +64,18 @@ for c in "${cases[@]}"; do
     "$x" "$y" "$w" "$h" > "$dir/${name}_default.json"
   cp "$dir/$name.png" "$dir/${name}_exact.png"
   cp "$dir/$name.png" "$dir/${name}_default.png"
-  info=()
-  for _ in $(seq "$runs"); do info+=("$(wall "$bin" info "$fb")"); done
+  # info, the exact needle and the default one take turns, run after
+  # run, so a change in the machine's load falls on all three alike.
+  info=() exact=() default=()
+  for _ in $(seq "$runs"); do
+    info+=("$(wall "$bin" info "$fb")")
+    exact+=("$(wall "$bin" find "$fb" "$dir/${name}_exact.json")")
+    default+=("$(wall "$bin" find "$fb" "$dir/${name}_default.json")")
+  done
   i=$(printf '%s\n' "${info[@]}" | col 1 | median)
   ic=$(printf '%s\n' "${info[@]}" | col 2 | median)
   for needle in exact default; do
-    fs=()
-    for _ in $(seq "$runs"); do fs+=("$(wall "$bin" find "$fb" "$dir/${name}_$needle.json")"); done
+    if [ "$needle" = exact ]; then fs=("${exact[@]}"); else fs=("${default[@]}"); fi
     f=$(printf '%s\n' "${fs[@]}" | col 1 | median)
     fc=$(printf '%s\n' "${fs[@]}" | col 2 | median)
     printf '%-13s %-7s %8.1fs %7.2fs %8.0fx %7.2fs %9.2f | %7.2fs %8.0fx %7.2fs %9.2f\n' \
