@@ -1091,6 +1091,35 @@ mod tests {
         })
     }
 
+    /// Pixel by pixel, independent of the searcher's vector rows: the sum
+    /// of differences of the template at every position of `area`, and
+    /// the lowest with its place (the first in reading order among equals).
+    fn brute_force(fb: &Framebuffer, t: &Template, area: Area) -> (u64, u32, u32) {
+        let mut best = (u64::MAX, 0, 0);
+        for y in area.y0..area.y1 {
+            for x in area.x0..area.x1 {
+                let mut sad = 0u64;
+                for j in 0..t.height {
+                    for i in 0..t.width {
+                        let p = fb.row(x + i, y + j, 1);
+                        let q = &t.bgrx[((j * t.width + i) * 4) as usize..][..3];
+                        sad += (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>();
+                    }
+                }
+                if sad < best.0 {
+                    best = (sad, x, y);
+                }
+            }
+        }
+        best
+    }
+
+    /// The searcher's best position in `area` scoring at most `max_score`.
+    fn closest(s: &mut Searcher, fb: &Framebuffer, area: Area, max_score: f64) -> Option<Match> {
+        s.search(fb, area, max_score, &mut Budget::unlimited(&mut || false))
+            .best
+    }
+
     #[test]
     fn finds_an_exact_cut_out() {
         let fb = noise_screen(200, 120, 7);
@@ -1140,33 +1169,9 @@ mod tests {
         let t = cut(&fb, 11, 9, 9, 7);
         let mut s = Searcher::new(t.clone());
         let all = s.whole(&fb).unwrap();
-        let found = s
-            .search(
-                &fb,
-                all,
-                f64::INFINITY,
-                &mut Budget::unlimited(&mut || false),
-            )
-            .best
-            .unwrap();
-        let mut best = (u64::MAX, 0, 0);
-        for y in 0..=48 - 7 {
-            for x in 0..=64 - 9 {
-                // Pixel by pixel, independent of the vectorised rows.
-                let mut sad = 0u64;
-                for j in 0..7 {
-                    for i in 0..9 {
-                        let p = fb.row((x + i) as u32, (y + j) as u32, 1);
-                        let q = &t.bgrx[(j * 9 + i) * 4..][..3];
-                        sad += (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>();
-                    }
-                }
-                if sad < best.0 {
-                    best = (sad, x, y);
-                }
-            }
-        }
-        assert_eq!((found.x as usize, found.y as usize), (best.1, best.2));
+        let found = closest(&mut s, &fb, all, f64::INFINITY).unwrap();
+        let best = brute_force(&fb, &t, all);
+        assert_eq!((found.x, found.y), (best.1, best.2));
         assert_eq!(found.score, 0.0);
         // Away from the exact match, the closest one agrees too.
         let area = Area {
@@ -1175,31 +1180,8 @@ mod tests {
             x1: 56,
             y1: 42,
         };
-        let near = s
-            .search(
-                &fb,
-                area,
-                f64::INFINITY,
-                &mut Budget::unlimited(&mut || false),
-            )
-            .best
-            .unwrap();
-        let mut best = (u64::MAX, 0, 0);
-        for y in 20..42 {
-            for x in 20..56 {
-                let mut sad = 0u64;
-                for j in 0..7 {
-                    for i in 0..9 {
-                        let p = fb.row(x + i, y + j, 1);
-                        let q = &t.bgrx[((j * 9 + i) * 4) as usize..][..3];
-                        sad += (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>();
-                    }
-                }
-                if sad < best.0 {
-                    best = (sad, x, y);
-                }
-            }
-        }
+        let near = closest(&mut s, &fb, area, f64::INFINITY).unwrap();
+        let best = brute_force(&fb, &t, area);
         assert_eq!((near.x, near.y), (best.1, best.2));
         assert_eq!(near.score, best.0 as f64 / (9 * 7 * 3) as f64);
     }
@@ -1236,15 +1218,7 @@ mod tests {
                 y1: 30,
             },
         ] {
-            let m = s
-                .search(
-                    &fb,
-                    area,
-                    f64::INFINITY,
-                    &mut Budget::unlimited(&mut || false),
-                )
-                .best
-                .unwrap();
+            let m = closest(&mut s, &fb, area, f64::INFINITY).unwrap();
             assert_eq!((m.x, m.y), (area.x0, area.y0));
             assert_eq!(m.score, want as f64 / (30.0 * 20.0 * 3.0));
         }
@@ -1282,26 +1256,8 @@ mod tests {
             let mut s = Searcher::new(t.clone());
             assert_eq!(matches!(s.columns, Columns::Narrow(..)), th == 257);
             let all = s.whole(&fb).unwrap();
-            let found = s
-                .search(&fb, all, 8.0, &mut Budget::unlimited(&mut || false))
-                .best
-                .unwrap();
-            let mut best = (u64::MAX, 0, 0);
-            for y in 0..=300 - th {
-                for x in 0..=40 - 6 {
-                    let mut sad = 0u64;
-                    for j in 0..th {
-                        for i in 0..6 {
-                            let p = fb.row(x + i, y + j, 1);
-                            let q = &t.bgrx[((j * 6 + i) * 4) as usize..][..3];
-                            sad += (0..3).map(|c| u64::from(p[c].abs_diff(q[c]))).sum::<u64>();
-                        }
-                    }
-                    if sad < best.0 {
-                        best = (sad, x, y);
-                    }
-                }
-            }
+            let found = closest(&mut s, &fb, all, 8.0).unwrap();
+            let best = brute_force(&fb, &t, all);
             assert_eq!((found.x, found.y), (best.1, best.2), "{th} rows");
             assert_eq!(found.score, best.0 as f64 / f64::from(6 * th * 3));
         }
