@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Parallel inflate against rfbplay's zlib-rs inflate, on this machine's
+# Parallel inflate against rfbplay's zlib-ng inflate, on this machine's
 # cores: builds tools/bench_parallel_inflate/main.rs as a throwaway crate
-# (in /tmp, into this worktree's target/ directory) with flate2 (zlib-rs),
+# (in /tmp, into this worktree's target/ directory) with flate2 (zlib-ng), zlib-rs,
 # rapidgzip-core and gzippy, and times each on a long looped minimega
 # recording (examples/loop_recording.rs) and on a real, cut minimega file.
 # Prints the best wall time of RUNS runs and the CPU seconds of that run.
@@ -28,7 +28,8 @@ edition = "2021"
 publish = false
 
 [dependencies]
-flate2 = { version = "1.1", default-features = false, features = ["zlib-rs"] }
+flate2 = { version = "1.1", default-features = false, features = ["zlib-ng"] }
+zlib-rs = { version = "0.6", default-features = false, features = ["std"] }
 rapidgzip-core = "0.3"
 gzippy = "1"
 

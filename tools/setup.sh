@@ -8,6 +8,8 @@ packages=(
   # building: ffmpeg-next links the system FFmpeg 5.1 through bindgen
   build-essential pkg-config libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  # flate2's zlib-ng backend (libz-ng-sys) builds zlib-ng from source
+  cmake
   # tests: reading exports back, real VNC servers and screen drivers
   ffmpeg
   tigervnc-standalone-server tigervnc-tools
@@ -66,11 +68,11 @@ fi
 # Only with `tools/setup.sh --bench`: the tools rfbplay compare is measured
 # against. odiff (odiff-bin ships its binary) and pixelmatch (+ pngjs) go to
 # tools/node_modules from tools/package-lock.json; BlazeDiff's CLI is built
-# from crates.io into target/bench-tools (its bundled codecs need cmake and
-# nasm). Each step is skipped when its result is already there.
+# from crates.io into target/bench-tools (its bundled codecs need cmake,
+# installed for the build above, and nasm). Each step is skipped when its result is already there.
 if [ "${1:-}" = "--bench" ]; then
   cd "$(dirname "$0")/.."
-  bench_packages=(cmake nasm)
+  bench_packages=(nasm)
   command -v npm >/dev/null 2>&1 || bench_packages+=(nodejs npm)
   bench_missing=()
   for p in "${bench_packages[@]}"; do
