@@ -393,6 +393,15 @@ impl Searcher {
         (a.x0 < a.x1 && a.y0 < a.y1).then_some(a)
     }
 
+    /// Whether searches scoring at most `max_score` rule positions out by
+    /// a few probe pixels (an exact or near-exact needle): a scan then
+    /// costs little next to decoding the update it follows.
+    pub fn probes_rule_out(&self, max_score: f64) -> bool {
+        let n = (self.tw * self.th * 3) as f64;
+        let limit = (max_score.max(0.0) * n).min(u64::MAX as f64 / 2.0) as u64;
+        limit <= PROBE_LIMIT && !self.probes.is_empty()
+    }
+
     /// The best position in `area` scoring at most `max_score`; see [`search`].
     pub fn search(
         &mut self,

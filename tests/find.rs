@@ -424,3 +424,83 @@ fn a_closed_pipe_ends_find_and_compare_quietly() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
     }
 }
+
+/// The search runs on a thread beside decoding, with its own copy of the
+/// screen kept up to date from each update's changed boxes: it finds
+/// exactly what a search in turn on the decoding thread finds (spans, the
+/// closest match, which updates it skipped), on every recording in
+/// testdata/ and the corpus, for needles that are there (at the default
+/// threshold and exact) and for one that is not.
+#[test]
+fn searching_beside_decoding_finds_what_searching_in_turn_finds() {
+    use rfbplay::find::{find_with, Needle, Options, Searching, DEFAULT_THRESHOLD};
+    let mut files: Vec<PathBuf> = std::fs::read_dir(common::testdata())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "fb"))
+        .collect();
+    if let Some(corpus) = common::corpus() {
+        // All but the 500 MB minimega file, which takes long unoptimised.
+        for e in std::fs::read_dir(corpus).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if name.ends_with(".fb") && name != "mm_xvnc_xterm.fb" {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let dir = common::TempDir::new("find-beside");
+    let (small, small_needle) = appearing_needle(false);
+    let small_fb = dir.path().join("small.fb");
+    std::fs::write(&small_fb, small).unwrap();
+    let small_png = save(&small_needle, dir.path(), "small.png");
+    let mut cases = vec![(small_fb, small_png)];
+    for (i, f) in files.iter().enumerate() {
+        let mut p = Player::open(f, PlayOptions::default()).unwrap();
+        let Shot::Screen(end) = sample(&mut p, Moment::End, &NoProgress).0 else {
+            continue;
+        };
+        let (w, h) = (end.width().min(64), end.height().min(32));
+        let (x, y) = ((end.width() - w) / 2, (end.height() - h) / 2);
+        let png = save(&cut(&end, x, y, w, h), dir.path(), &format!("n{i}.png"));
+        cases.push((f.clone(), png));
+    }
+    assert!(cases.len() > 8, "{cases:?}");
+    // Not in any of them: a flat colour no screen is made of.
+    let odd = image::RgbImage::from_pixel(24, 12, image::Rgb([3, 250, 7]));
+    let odd = save(&odd, dir.path(), "odd.png");
+    let mut found = 0;
+    for (file, png) in &cases {
+        for (needle, threshold) in [
+            (png, DEFAULT_THRESHOLD),
+            (png, 0.0),
+            (&odd, DEFAULT_THRESHOLD),
+        ] {
+            let n = Needle::load(needle).unwrap();
+            let opts = Options {
+                threshold,
+                region: None,
+                first: false,
+            };
+            let play = || {
+                let o = PlayOptions {
+                    measure_damage: true,
+                    ..PlayOptions::default()
+                };
+                Player::open(file, o).unwrap()
+            };
+            let beside = find_with(&mut play(), &n, opts, &NoProgress, Searching::Beside);
+            let in_turn = find_with(&mut play(), &n, opts, &NoProgress, Searching::InTurn);
+            let what = format!("{} with {}", file.display(), needle.display());
+            assert_eq!(beside.spans, in_turn.spans, "{what}");
+            assert_eq!(beside.best, in_turn.best, "{what}");
+            assert_eq!(beside.skipped, in_turn.skipped, "{what}");
+            assert_eq!(beside.updates, in_turn.updates, "{what}");
+            assert!(beside.updates > 0, "{what}");
+            found += usize::from(!beside.spans.is_empty());
+        }
+    }
+    // Every cut needle is found at least at the end, both ways.
+    assert!(found >= 2 * cases.len(), "{found} of {}", cases.len());
+}
