@@ -11,7 +11,9 @@
 //! where to look. It looks only where an update really changed pixels (the
 //! damage the player measures): while the needle is on screen and no change
 //! touches it, it is still there; an update whose changes touch no position
-//! where the needle fits is skipped without a search.
+//! where the needle fits is skipped without a search. When the searches
+//! are most of the work, they move to a thread of their own beside the
+//! decoding one ([`Searching::Judged`]), with the same outcome.
 
 use crate::compare::areas::{parse_mask_file, AreaError, Rect};
 use crate::compare::png::{load_png, LoadError};
