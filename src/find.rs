@@ -584,9 +584,7 @@ impl Forwarder {
             }
         }
     }
-}
 
-impl Forwarder {
     /// Sends the update at `time` on (in the next batch).
     fn forward(&mut self, time: Time, screen: &Screen) -> ControlFlow<()> {
         let fb = screen.shown();
