@@ -36,6 +36,14 @@ pub use beside::Searching;
 /// nothing a person would call a different picture.
 pub const DEFAULT_THRESHOLD: f64 = 2.0;
 
+/// While nothing matches, `find` also keeps the closest position, but
+/// only among those scoring at most this much above the threshold: a near
+/// miss (a changed colour, other anti-aliasing) shows how close it came,
+/// while a needle that is simply absent would make a search for its
+/// closest position compare nearly every place on every changed screen
+/// (minutes for a hour-long recording) to report a score nobody needs.
+pub const CLOSEST_MARGIN: f64 = 10.0;
+
 /// Why a needle could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum NeedleError {
@@ -317,8 +325,13 @@ pub struct Best {
 #[derive(Debug)]
 pub struct Outcome {
     pub spans: Vec<Span>,
-    /// The lowest score seen (the best match when found).
+    /// The lowest score seen (the best match when found); while nothing
+    /// matched, only scores up to [`Outcome::closest_within`] are kept.
     pub best: Option<Best>,
+    /// The threshold plus [`CLOSEST_MARGIN`].
+    pub closest_within: f64,
+    /// Whether the needle fit on the screen (and region) at any update.
+    pub fitted: bool,
     pub summary: Summary,
     /// Updates whose changes could not host the needle, skipped unsearched.
     pub skipped: u64,
@@ -331,6 +344,9 @@ struct Finder<'a> {
     opts: Options,
     /// Threshold on the anchor's score implied by the needle's threshold.
     anchor_limit: f64,
+    /// The same for [`Outcome::closest_within`].
+    anchor_near: f64,
+    fitted: bool,
     current: Option<Span>,
     spans: Vec<Span>,
     best: Option<Best>,
@@ -373,12 +389,16 @@ impl Finder<'_> {
             x1: area.x1 + ax,
             y1: area.y1 + ay,
         };
-        // While nothing was found, look for the closest too, so a miss can
-        // say how close it came; the bounds prune against the best so far.
-        let limit = match (&self.best, self.spans.is_empty() && self.current.is_none()) {
-            (Some(b), true) => self.anchor_limit.max(b.score * self.scale()),
-            (None, true) => f64::INFINITY,
-            _ => self.anchor_limit,
+        // While nothing was found, look for the closest near miss too, so a
+        // miss can say how close it came; the bounds prune against the best
+        // so far.
+        let limit = if self.spans.is_empty() && self.current.is_none() {
+            let near = self.best.map_or(self.anchor_near, |b| {
+                (b.score * self.scale()).min(self.anchor_near)
+            });
+            self.anchor_limit.max(near)
+        } else {
+            self.anchor_limit
         };
         let found = self
             .searcher
@@ -390,7 +410,8 @@ impl Finder<'_> {
         } else {
             self.needle.score_at(fb, x, y)
         };
-        if self.best.is_none_or(|b| score < b.score) {
+        let near = self.opts.threshold + CLOSEST_MARGIN;
+        if score <= near && self.best.is_none_or(|b| score < b.score) {
             self.best = Some(Best { score, x, y, time });
         }
         Some((x, y, score))
@@ -411,6 +432,7 @@ impl Finder<'_> {
             self.skipped += 1;
             return ControlFlow::Continue(());
         };
+        self.fitted = true;
         if let Some(cur) = &self.current {
             let at = Rect::new(cur.x, cur.y, self.needle.width, self.needle.height);
             let hit = boxes.iter().any(|b| b.overlaps(&at));
@@ -523,17 +545,17 @@ pub fn find_with(
         searcher: Searcher::new(needle.anchor.clone()),
         opts,
         anchor_limit: 0.0,
+        anchor_near: 0.0,
+        fitted: false,
         current: None,
         spans: Vec::new(),
         best: None,
         skipped: 0,
         updates: 0,
     };
-    f.anchor_limit = if needle.anchor_is_all {
-        opts.threshold
-    } else {
-        opts.threshold * f.scale()
-    };
+    let scale = if needle.anchor_is_all { 1.0 } else { f.scale() };
+    f.anchor_limit = opts.threshold * scale;
+    f.anchor_near = (opts.threshold + CLOSEST_MARGIN) * scale;
     // `--first` stops decoding at the first match: in turn, so decoding
     // never runs ahead of it. An exact or near-exact needle is ruled out
     // by a few pixels per position: once first seen, its searches cost
@@ -555,6 +577,8 @@ pub fn find_with(
     Outcome {
         spans: f.spans,
         best: f.best,
+        closest_within: opts.threshold + CLOSEST_MARGIN,
+        fitted: f.fitted,
         summary,
         skipped: f.skipped,
         updates: f.updates,

@@ -191,14 +191,54 @@ fn colour_matters_not_just_grey_levels() {
     let png = save(&swapped, dir.path(), "swapped.png");
     let (code, v, _) = find(&[s(&fb), s(&png)]);
     assert_eq!(code, 1, "{v}");
-    assert!(v["best"]["score"].as_f64().unwrap() > 2.0, "{v}");
-    // The text output says how close it came.
+    // Far from it: no near miss is reported, and the output says so.
+    assert!(v["best"].is_null(), "{v}");
+    assert_eq!(v["closest_within"], 12.0, "{v}");
     let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
         .args(["find", s(&fb), s(&png)])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("not found"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("not found (threshold 2); nothing scored 12 or less"),
+        "{text}"
+    );
+
+    // A near miss: 200 of the 4800 pixels off by 128 in every channel
+    // score 200 * 3 * 128 / (4800 * 3) = 5.333, above the threshold and
+    // within its margin, so the closest place is reported.
+    let mut patched = needle.clone();
+    for y in 10..20 {
+        for x in 50..70 {
+            let p = patched.get_pixel_mut(x, y);
+            p.0 = p.0.map(|c| c.wrapping_add(128));
+        }
+    }
+    let png = save(&patched, dir.path(), "patched.png");
+    let (code, v, _) = find(&[s(&fb), s(&png)]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        (v["best"]["score"].as_f64().unwrap() - 5.333).abs() < 0.001,
+        "{v}"
+    );
+    assert_eq!(
+        (&v["best"]["x"], &v["best"]["y"]),
+        (&610.into(), &50.into()),
+        "{v}"
+    );
+    assert!(v["best"]["time_s"].as_f64().unwrap() <= 0.5, "{v}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["find", s(&fb), s(&png), "--threshold", "6"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "a threshold above it finds it");
+    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
+        .args(["find", s(&fb), s(&png)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("closest: score 5.333 at 610,50"), "{text}");
 }
 
 #[test]

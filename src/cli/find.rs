@@ -53,6 +53,8 @@ struct Report {
     threshold: f64,
     spans: Vec<SpanReport>,
     best: Option<BestReport>,
+    /// While nothing matches, `best` is kept only up to this score.
+    closest_within: f64,
     error: Option<String>,
 }
 
@@ -147,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             threshold,
             spans,
             best,
+            closest_within: threshold + find::CLOSEST_MARGIN,
             error: error.clone(),
         };
         let json = serde_json::to_string_pretty(&report)?;
@@ -171,6 +174,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     out,
                     "not found (threshold {threshold}); closest: score {:.3} at {},{} at {}",
                     b.score, b.x, b.y, b.time
+                )?,
+                None if o.fitted => writeln!(
+                    out,
+                    "not found (threshold {threshold}); nothing scored {} or less \
+                     (closest matches are reported up to the threshold + {})",
+                    o.closest_within,
+                    find::CLOSEST_MARGIN
                 )?,
                 None => writeln!(
                     out,

@@ -340,6 +340,13 @@ impl FbReader {
     }
 
     fn parse_header(&self, line: &[u8]) -> Result<(u64, u64), ContainerError> {
+        // A minimega file has a header every 4 KiB of screen data: the
+        // plain form is read without building a string.
+        if let Some(sp) = line.iter().position(|&b| b == b' ') {
+            if let (Some(delta), Some(len)) = (decimal(&line[..sp]), decimal(&line[sp + 1..])) {
+                return Ok((delta, len));
+            }
+        }
         let lossy = || String::from_utf8_lossy(line).into_owned();
         let text =
             std::str::from_utf8(line).map_err(|_| self.bad(RecordProblem::NotAscii(lossy())))?;
@@ -349,6 +356,20 @@ impl FbReader {
         let len: u64 = len.parse().map_err(|_| shape())?;
         Ok((delta, len))
     }
+}
+
+/// A decimal number as `str::parse::<u64>` reads it (an optional `+`,
+/// then digits), or None where that would fail.
+fn decimal(text: &[u8]) -> Option<u64> {
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let d = b.wrapping_sub(b'0');
+        (d < 10).then_some(())?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 impl Container for FbReader {
@@ -647,6 +668,41 @@ impl FbReader {
                 }
             }
             other => Err(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_reads_what_str_parse_reads() {
+        let cases = [
+            "0",
+            "7",
+            "4096",
+            "+12",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "",
+            "+",
+            "-1",
+            "1 2",
+            "12a",
+            " 1",
+            "1.5",
+            "++1",
+            "٣",
+        ];
+        for text in cases {
+            assert_eq!(
+                decimal(text.as_bytes()),
+                text.parse::<u64>().ok(),
+                "{text:?}"
+            );
         }
     }
 }
