@@ -6,9 +6,19 @@
 //! canvases whatever the recording's length. The last canvas is kept to tell
 //! whether a new frame differs from it: minimega's recorder resends the whole
 //! screen ten times a second, so most of its updates change nothing.
+//!
+//! Which rows each draw changed is remembered for the last few draws, so a
+//! pooled canvas coming back from the encoder gets only the rows that
+//! changed since it was drawn, not a copy of the whole screen.
 
 use crate::framebuffer::{Framebuffer, BYTES_PER_PIXEL};
+use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// Draws whose changed rows are remembered: more than the canvases the
+/// encoder holds at once, so a canvas back from it is nearly always
+/// brought up to date row by row.
+const REMEMBERED_DRAWS: usize = 16;
 
 /// Sizes of a video: the canvas in recording pixels, the padded source
 /// picture given to swscale, and the encoded picture.
@@ -63,9 +73,15 @@ impl Geometry {
 /// Draws frames onto pooled canvases and remembers the last one.
 pub struct Canvas {
     geometry: Geometry,
-    pool: Vec<Arc<Vec<u8>>>,
+    /// The pooled canvases and the draw (counted from 1) each holds.
+    pool: Vec<(Arc<Vec<u8>>, u64)>,
     /// The last canvas drawn and the size of the screen drawn on it.
     last: Option<(Arc<Vec<u8>>, u32, u32)>,
+    /// Draws so far.
+    draws: u64,
+    /// The latest draws, oldest first: each one's number and the canvas
+    /// rows that differ from the draw before (None: unknown, all of them).
+    changes: VecDeque<(u64, Option<Vec<bool>>)>,
 }
 
 impl Canvas {
@@ -74,6 +90,8 @@ impl Canvas {
             geometry,
             pool: Vec::new(),
             last: None,
+            draws: 0,
+            changes: VecDeque::new(),
         }
     }
 
@@ -122,33 +140,66 @@ impl Canvas {
         let g = self.geometry;
         let len = g.src_len();
         // A canvas only the pool holds is free: the encoder has dropped it.
-        let free = self.pool.iter().position(|a| Arc::strong_count(a) == 1);
+        let free = self
+            .pool
+            .iter()
+            .position(|(a, _)| Arc::strong_count(a) == 1);
         let index = match free {
             Some(i) => i,
             None => {
-                self.pool.push(Arc::new(vec![0; len]));
+                // Draw 0 is none: a new canvas is drawn in full.
+                self.pool.push((Arc::new(vec![0; len]), 0));
                 self.pool.len() - 1
             }
         };
-        let mut buf = std::mem::take(&mut self.pool[index]);
+        let (mut buf, held) = std::mem::take(&mut self.pool[index]);
         let last = self
             .last
             .as_ref()
             .map(|(a, _, _)| a.as_slice())
             .filter(|_| track);
+        let stale = last.and_then(|_| self.changed_since(held));
         let rows = if let Some(pixels) = Arc::get_mut(&mut buf) {
-            fill_tracked(pixels, g, fb, last)
+            fill_tracked(pixels, g, fb, last, stale.as_deref())
         } else {
             // Not reachable while the pool is the only one cloning; stay
             // correct anyway with a fresh canvas.
             let mut pixels = vec![0; len];
-            let rows = fill_tracked(&mut pixels, g, fb, last);
+            let rows = fill_tracked(&mut pixels, g, fb, last, None);
             buf = Arc::new(pixels);
             rows
         };
-        self.pool[index] = Arc::clone(&buf);
+        self.draws += 1;
+        self.changes.push_back((self.draws, rows.clone()));
+        if self.changes.len() > REMEMBERED_DRAWS {
+            self.changes.pop_front();
+        }
+        self.pool[index] = (Arc::clone(&buf), self.draws);
         self.last = Some((Arc::clone(&buf), fb.width(), fb.height()));
         (buf, rows)
+    }
+
+    /// The canvas rows that changed after draw `held` up to the last draw,
+    /// when every draw since is remembered with its rows.
+    fn changed_since(&self, held: u64) -> Option<Vec<bool>> {
+        if held == 0 {
+            return None;
+        }
+        let mut rows = vec![false; self.geometry.src_height as usize];
+        let mut next = held + 1;
+        for (draw, changed) in &self.changes {
+            if *draw < next {
+                continue;
+            }
+            let changed = changed
+                .as_ref()
+                .filter(|c| *draw == next && c.len() == rows.len())?;
+            for (r, &c) in rows.iter_mut().zip(changed) {
+                *r |= c;
+            }
+            next += 1;
+        }
+        (next == self.draws + 1).then_some(rows)
     }
 
     /// Canvases allocated so far (for tests of bounded memory).
@@ -159,12 +210,15 @@ impl Canvas {
 
 /// Fills the canvas and, given the last one, marks the rows that differ
 /// from it. A screen the size of the canvas is compared and copied a row
-/// at a time, while the row is in cache.
+/// at a time, while the row is in cache; given `stale`, the rows where
+/// this canvas differs from the last one, it copies only those and the
+/// rows that differ from the last.
 fn fill_tracked(
     pixels: &mut Vec<u8>,
     g: Geometry,
     fb: &Framebuffer,
     last: Option<&[u8]>,
+    stale: Option<&[bool]>,
 ) -> Option<Vec<bool>> {
     let Some(last) = last.filter(|l| l.len() == g.src_len()) else {
         fill(pixels, g, fb);
@@ -172,14 +226,20 @@ fn fill_tracked(
     };
     let stride = g.src_width as usize * BYTES_PER_PIXEL;
     if (fb.width(), fb.height()) == (g.src_width, g.src_height) {
+        let stale =
+            stale.filter(|s| pixels.len() == g.src_len() && s.len() * stride == g.src_len());
         pixels.resize(g.src_len(), 0);
         let rows = pixels
             .chunks_exact_mut(stride)
             .zip(fb.data().chunks_exact(stride))
             .zip(last.chunks_exact(stride))
-            .map(|((dst, src), old)| {
-                dst.copy_from_slice(src);
-                src != old
+            .enumerate()
+            .map(|(y, ((dst, src), old))| {
+                let changed = src != old;
+                if changed || stale.is_none_or(|s| s[y]) {
+                    dst.copy_from_slice(src);
+                }
+                changed
             })
             .collect();
         return Some(rows);
@@ -261,6 +321,45 @@ mod tests {
         let (drawn, rows) = c.draw_tracked(&small);
         assert_eq!(rows.as_deref(), Some(&[true, false, true, false][..]));
         assert!(drawn[(2 * 4) * 4..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn canvases_back_from_the_encoder_get_every_row_changed_since() {
+        // The encoder holds up to four canvases for a while; every canvas
+        // drawn must show the screen exactly, and its rows must be those
+        // that differ from the canvas before.
+        let (w, h) = (6u32, 8u32);
+        let mut c = Canvas::new(Geometry::new(w, h, 1.0));
+        let mut fb = Framebuffer::new(w, h);
+        let mut held: VecDeque<Arc<Vec<u8>>> = VecDeque::new();
+        let mut before: Option<Vec<u8>> = None;
+        let mut seed = 7u32;
+        let mut next = |n: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) % n
+        };
+        for _ in 0..500 {
+            for _ in 0..next(3) {
+                let v = next(4) as u8;
+                fb.set(next(w), next(h), [v, v, v, 0]);
+            }
+            let (drawn, rows) = c.draw_tracked(&fb);
+            assert_eq!(drawn.as_slice(), fb.data());
+            let stride = (w * 4) as usize;
+            let want = before.as_ref().map(|b| {
+                b.chunks(stride)
+                    .zip(fb.data().chunks(stride))
+                    .map(|(x, y)| x != y)
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(rows, want);
+            before = Some(fb.data().to_vec());
+            held.push_back(drawn);
+            while held.len() > next(5) as usize {
+                held.pop_front();
+            }
+        }
+        assert!(c.pool_len() <= 7, "pool grew to {}", c.pool_len());
     }
 
     #[test]
