@@ -38,11 +38,14 @@ pub const DEFAULT_THRESHOLD: f64 = 2.0;
 
 /// While nothing matches, `find` also keeps the closest position, but
 /// only among those scoring at most this much above the threshold: a near
-/// miss (a changed colour, other anti-aliasing) shows how close it came,
-/// while a needle that is simply absent would make a search for its
-/// closest position compare nearly every place on every changed screen
-/// (minutes for a hour-long recording) to report a score nobody needs.
-pub const CLOSEST_MARGIN: f64 = 10.0;
+/// miss (lossy noise past the threshold, other anti-aliasing, a few
+/// changed pixels) shows how close it came, while a needle that is simply
+/// absent would make a search for its closest position compare nearly
+/// every place on every changed screen (over 11 minutes for the hour-long
+/// benchmark recording) to report a score nobody needs. Each level of
+/// margin costs: 3.2-3.6 s for that recording with none, 4.1 s with 5,
+/// 5.0-5.7 s with 10.
+pub const CLOSEST_MARGIN: f64 = 5.0;
 
 /// Why a needle could not be read.
 #[derive(Debug, thiserror::Error)]

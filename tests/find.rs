@@ -193,7 +193,7 @@ fn colour_matters_not_just_grey_levels() {
     assert_eq!(code, 1, "{v}");
     // Far from it: no near miss is reported, and the output says so.
     assert!(v["best"].is_null(), "{v}");
-    assert_eq!(v["closest_within"], 12.0, "{v}");
+    assert_eq!(v["closest_within"], 7.0, "{v}");
     let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
         .args(["find", s(&fb), s(&png)])
         .output()
@@ -201,13 +201,13 @@ fn colour_matters_not_just_grey_levels() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("not found (threshold 2); nothing scored 12 or less"),
+        text.contains("not found (threshold 2); nothing scored 7 or less"),
         "{text}"
     );
 
     // A near miss: 200 of the 4800 pixels off by 128 in every channel
-    // score 200 * 3 * 128 / (4800 * 3) = 5.333, above the threshold and
-    // within its margin, so the closest place is reported.
+    // score 200 * 3 * 128 / (4800 * 3) = 5.333, above the threshold (2)
+    // and within its margin (5), so the closest place is reported.
     let mut patched = needle.clone();
     for y in 10..20 {
         for x in 50..70 {
@@ -425,10 +425,22 @@ fn small_changes_start_and_end_spans_in_repaints_and_in_small_updates() {
             [(0.4, 0.7, false, 30, 20), (0.8, 0.9, true, 30, 20)],
             "repaint {repaint}: {v}"
         );
-        // Before it appears, the closest is the pattern it was drawn over.
-        let (code, v, _) = find(&[s(&fb), s(&png), "--region", "0,0,64,20"]);
+        // Where it never appears, the closest is a place of the pattern it
+        // was drawn over, at 8.533: reported within the threshold's margin
+        // (4 + 5), not past it (2 + 5).
+        let region = ["--region", "0,0,64,20"];
+        let (code, v, _) = find(&[&[s(&fb), s(&png)][..], &region, &["--threshold", "4"]].concat());
         assert_eq!(code, 1, "{v}");
-        assert!(v["best"]["score"].as_f64().unwrap() > 2.0, "{v}");
+        assert_eq!(v["best"]["score"], 8.533, "{v}");
+        assert_eq!(
+            (&v["best"]["x"], &v["best"]["y"]),
+            (&44.into(), &0.into()),
+            "{v}"
+        );
+        assert_eq!(v["best"]["time_s"], 0.1, "{v}");
+        let (code, v, _) = find(&[&[s(&fb), s(&png)][..], &region].concat());
+        assert_eq!(code, 1, "{v}");
+        assert!(v["best"].is_null(), "{v}");
     }
 }
 
