@@ -340,6 +340,17 @@ fn find_from_a_region_or_a_png_gives_what_rfbplay_find_gives() {
     }
     let noise_png = tmp.path().join("noise.png");
     noise.save(&noise_png).unwrap();
+    // At the default threshold it is simply not there: no near miss.
+    let (status, _, body) = server.request_with(
+        "POST",
+        "/api/find?path=z.fb",
+        &std::fs::read(&noise_png).unwrap(),
+    );
+    assert_eq!(status, 200);
+    let absent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(spans(&absent).is_empty(), "{absent}");
+    assert!(absent["best"].is_null(), "{absent}");
+    assert_eq!(absent["closest_within"], 7.0, "{absent}");
     let slow = server.send(
         "POST",
         "/api/find?path=z.fb&threshold=60",

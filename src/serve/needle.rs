@@ -74,8 +74,10 @@ pub struct Report {
     pub height: u32,
     pub threshold: f64,
     pub spans: Vec<Hit>,
-    /// The lowest score seen, and where.
+    /// The lowest score seen, and where (while nothing matched, only up
+    /// to `closest_within`).
     pub best: Option<(f64, u32, u32, f64)>,
+    pub closest_within: f64,
     /// Damage that stopped the search early (spans before it stand).
     pub error: Option<String>,
 }
@@ -190,6 +192,7 @@ pub fn run(file: &Path, source: Source, threshold: Option<f64>) -> Result<Report
         best: outcome
             .best
             .map(|b| (round(b.score), b.x, b.y, b.time.as_secs_f64())),
+        closest_within: outcome.closest_within,
         error: outcome
             .summary
             .error
