@@ -47,6 +47,11 @@ pub const DEFAULT_THRESHOLD: f64 = 2.0;
 /// 5.0-5.7 s with 10.
 pub const CLOSEST_MARGIN: f64 = 5.0;
 
+/// The highest score kept as a near miss at `threshold`.
+pub fn closest_within(threshold: f64) -> f64 {
+    threshold + CLOSEST_MARGIN
+}
+
 /// Why a needle could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum NeedleError {
@@ -331,7 +336,7 @@ pub struct Outcome {
     /// The lowest score seen (the best match when found); while nothing
     /// matched, only scores up to [`Outcome::closest_within`] are kept.
     pub best: Option<Best>,
-    /// The threshold plus [`CLOSEST_MARGIN`].
+    /// [`closest_within`] the threshold.
     pub closest_within: f64,
     /// Whether the needle fit on the screen (and region) at any update.
     pub fitted: bool,
@@ -413,8 +418,8 @@ impl Finder<'_> {
         } else {
             self.needle.score_at(fb, x, y)
         };
-        let near = self.opts.threshold + CLOSEST_MARGIN;
-        if score <= near && self.best.is_none_or(|b| score < b.score) {
+        if score <= closest_within(self.opts.threshold) && self.best.is_none_or(|b| score < b.score)
+        {
             self.best = Some(Best { score, x, y, time });
         }
         Some((x, y, score))
@@ -558,7 +563,7 @@ pub fn find_with(
     };
     let scale = if needle.anchor_is_all { 1.0 } else { f.scale() };
     f.anchor_limit = opts.threshold * scale;
-    f.anchor_near = (opts.threshold + CLOSEST_MARGIN) * scale;
+    f.anchor_near = closest_within(opts.threshold) * scale;
     // `--first` stops decoding at the first match: in turn, so decoding
     // never runs ahead of it. An exact or near-exact needle is ruled out
     // by a few pixels per position: once first seen, its searches cost
@@ -580,7 +585,7 @@ pub fn find_with(
     Outcome {
         spans: f.spans,
         best: f.best,
-        closest_within: opts.threshold + CLOSEST_MARGIN,
+        closest_within: closest_within(opts.threshold),
         fitted: f.fitted,
         summary,
         skipped: f.skipped,

@@ -228,11 +228,17 @@ fn colour_matters_not_just_grey_levels() {
         "{v}"
     );
     assert!(v["best"]["time_s"].as_f64().unwrap() <= 0.5, "{v}");
-    let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
-        .args(["find", s(&fb), s(&png), "--threshold", "6"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "a threshold above it finds it");
+    // A threshold above it finds it there, with the same score.
+    let (code, v6, _) = find(&[s(&fb), s(&png), "--threshold", "6"]);
+    assert_eq!(code, 0, "{v6}");
+    let first = &v6["spans"][0];
+    assert_eq!(first["score"], v["best"]["score"], "{v6}");
+    assert_eq!(
+        (&first["x"], &first["y"]),
+        (&610.into(), &50.into()),
+        "{v6}"
+    );
+    assert_eq!(first["start_s"], v["best"]["time_s"], "{v6}");
     let out = Command::new(env!("CARGO_BIN_EXE_rfbplay"))
         .args(["find", s(&fb), s(&png)])
         .output()

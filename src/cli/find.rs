@@ -149,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             threshold,
             spans,
             best,
-            closest_within: threshold + find::CLOSEST_MARGIN,
+            closest_within: find::closest_within(threshold),
             error: error.clone(),
         };
         let json = serde_json::to_string_pretty(&report)?;
