@@ -453,6 +453,11 @@ impl Finder<'_> {
                 return ControlFlow::Continue(());
             }
             self.end_current(time);
+            // The needle may still be on screen where no change touched
+            // it: a search keeps only its best position, so a second copy
+            // shown beside the one that just went was never followed.
+            // Every position is searched once, when a span ends.
+            return self.look(fb, &[all], time);
         }
         // The positions a change could have made a match at, merged when
         // they overlap (a repaint sends many neighbouring boxes).
@@ -469,8 +474,14 @@ impl Finder<'_> {
             self.skipped += 1;
             return ControlFlow::Continue(());
         }
+        self.look(fb, &areas, time)
+    }
+
+    /// Searches `areas` of the screen after the update at `time`, and
+    /// starts a span at the best match within the threshold.
+    fn look(&mut self, fb: &Framebuffer, areas: &[Area], time: Time) -> ControlFlow<()> {
         let mut best: Option<(u32, u32, f64)> = None;
-        for a in areas {
+        for &a in areas {
             if let Some(m) = self.search(fb, a, time) {
                 if best.is_none_or(|b| m.2 < b.2 || (m.2 == b.2 && (m.1, m.0) < (b.1, b.0))) {
                     best = Some(m);

@@ -349,39 +349,25 @@ fn rfbplay_gunzip(p: &Path) -> Vec<u8> {
     out
 }
 
-/// A 64x48 recording where a 10x8 needle appears at 0.4 s through a small
-/// change, is broken by one pixel at 0.7 s and mended at 0.8 s. With
-/// `repaint`, every update resends the whole screen as Raw (minimega's
-/// recorder), mostly unchanged; without, updates send only what changes.
-fn appearing_needle(repaint: bool) -> (Vec<u8>, image::RgbImage) {
+/// A 64x48 recording of pattern 1 with nine updates, one every 0.1 s:
+/// `step(n, screen)` changes the screen before update n and returns the
+/// rectangle it changed. With `repaint`, every update resends the whole
+/// screen as Raw (minimega's recorder), mostly unchanged; without, updates
+/// send only what changes (a pixel when nothing does).
+fn scripted(
+    repaint: bool,
+    mut step: impl FnMut(u64, &mut Framebuffer) -> Option<rfbplay::rfb::Rect>,
+) -> Vec<u8> {
     use rfbplay::rfb::encode::UpdateBuilder;
     use rfbplay::rfb::Rect;
     use rfbplay::synth::{self, Message};
     let all = Rect::new(0, 0, 64, 48);
     let mut screen = Framebuffer::from_bgrx(64, 48, synth::pattern(1, 64, 48)).unwrap();
-    let patch = Rect::new(30, 20, 10, 8);
-    let needle_px = synth::pattern(77, 10, 8);
     let mut messages = Vec::new();
-    let mut needle = None;
-    for step in 1..=9u64 {
-        let mut changed = None;
-        match step {
-            4 | 8 => {
-                screen.write_rect_bytes(patch, 0, &needle_px);
-                changed = Some(patch);
-            }
-            7 => {
-                screen.set(35, 24, [1, 2, 3, 0]);
-                changed = Some(Rect::new(35, 24, 1, 1));
-            }
-            _ => {}
-        }
-        if step == 4 {
-            needle = Some(cut(&screen, 30, 20, 10, 8));
-        }
+    for n in 1..=9u64 {
+        let changed = step(n, &mut screen);
         let mut u = UpdateBuilder::new();
-        // Without repaints, an update that changes nothing resends a pixel.
-        let r = if repaint || step == 1 {
+        let r = if repaint || n == 1 {
             all
         } else {
             changed.unwrap_or(Rect::new(0, 47, 1, 1))
@@ -392,14 +378,103 @@ fn appearing_needle(repaint: bool) -> (Vec<u8>, image::RgbImage) {
         }
         u.raw(r, &px);
         messages.push(Message {
-            time: Time::from_secs_f64(step as f64 / 10.0),
+            time: Time::from_secs_f64(n as f64 / 10.0),
             bytes: u.finish(),
             screen_after: None,
         });
     }
     // One-byte chunks split rows and pixels, and keep every update at its
     // own time (a chunk takes the time of the message its last byte is in).
-    (synth::fb_file(&messages, &[1]), needle.unwrap())
+    synth::fb_file(&messages, &[1])
+}
+
+/// A 10x8 needle (pattern 77).
+fn needle_pixels() -> Vec<u8> {
+    rfbplay::synth::pattern(77, 10, 8)
+}
+
+/// The needle appears at (30, 20) at 0.4 s through a small change, is
+/// broken by one pixel at 0.7 s and mended at 0.8 s.
+fn appearing_needle(repaint: bool) -> (Vec<u8>, image::RgbImage) {
+    use rfbplay::rfb::Rect;
+    let patch = Rect::new(30, 20, 10, 8);
+    let mut needle = None;
+    let file = scripted(repaint, |n, screen| match n {
+        4 | 8 => {
+            screen.write_rect_bytes(patch, 0, &needle_pixels());
+            if n == 4 {
+                needle = Some(cut(screen, 30, 20, 10, 8));
+            }
+            Some(patch)
+        }
+        7 => {
+            screen.set(35, 24, [1, 2, 3, 0]);
+            Some(Rect::new(35, 24, 1, 1))
+        }
+        _ => None,
+    });
+    (file, needle.unwrap())
+}
+
+/// The (start, end, open, x, y) of each span of a `--json` report.
+fn spans_of(v: &Value) -> Vec<(f64, f64, bool, u64, u64)> {
+    v["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sp| {
+            (
+                sp["start_s"].as_f64().unwrap(),
+                sp["end_s"].as_f64().unwrap(),
+                sp["open"].as_bool().unwrap(),
+                sp["x"].as_u64().unwrap(),
+                sp["y"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The needle shows at two places: when the one its span follows breaks,
+/// the span goes on at the other, which no change touched, rather than
+/// ending while the needle is still on screen.
+#[test]
+fn a_needle_shown_twice_stays_found_when_one_copy_goes() {
+    use rfbplay::rfb::Rect;
+    for repaint in [true, false] {
+        let dir = common::TempDir::new("find-twice");
+        let (a, b) = (Rect::new(5, 5, 10, 8), Rect::new(40, 30, 10, 8));
+        let mut needle = None;
+        let file = scripted(repaint, |n, screen| match n {
+            3 => {
+                screen.write_rect_bytes(a, 0, &needle_pixels());
+                needle = Some(cut(screen, 5, 5, 10, 8));
+                Some(a)
+            }
+            4 => {
+                screen.write_rect_bytes(b, 0, &needle_pixels());
+                Some(b)
+            }
+            6 => {
+                screen.set(9, 8, [1, 2, 3, 0]);
+                Some(Rect::new(9, 8, 1, 1))
+            }
+            8 => {
+                screen.set(44, 33, [1, 2, 3, 0]);
+                Some(Rect::new(44, 33, 1, 1))
+            }
+            _ => None,
+        });
+        let fb = dir.path().join("twice.fb");
+        std::fs::write(&fb, file).unwrap();
+        let png = save(&needle.unwrap(), dir.path(), "needle.png");
+        let (code, v, err) = find(&[s(&fb), s(&png), "--threshold", "0"]);
+        assert_eq!(code, 0, "{v} {err}");
+        assert_eq!(
+            spans_of(&v),
+            [(0.3, 0.6, false, 5, 5), (0.6, 0.8, false, 40, 30)],
+            "repaint {repaint}: {v}"
+        );
+    }
 }
 
 #[test]
@@ -412,22 +487,8 @@ fn small_changes_start_and_end_spans_in_repaints_and_in_small_updates() {
         let png = save(&needle, dir.path(), "needle.png");
         let (code, v, err) = find(&[s(&fb), s(&png), "--threshold", "0"]);
         assert_eq!(code, 0, "{v} {err}");
-        let spans: Vec<_> = v["spans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|sp| {
-                (
-                    sp["start_s"].as_f64().unwrap(),
-                    sp["end_s"].as_f64().unwrap(),
-                    sp["open"].as_bool().unwrap(),
-                    sp["x"].as_u64().unwrap(),
-                    sp["y"].as_u64().unwrap(),
-                )
-            })
-            .collect();
         assert_eq!(
-            spans,
+            spans_of(&v),
             [(0.4, 0.7, false, 30, 20), (0.8, 0.9, true, 30, 20)],
             "repaint {repaint}: {v}"
         );
