@@ -408,15 +408,48 @@ impl Finder<'_> {
         } else {
             self.anchor_limit
         };
+        let mut never = || false;
         let found = self
             .searcher
-            .search(fb, shifted, limit, &mut Budget::unlimited(&mut || false))
+            .search(fb, shifted, limit, &mut Budget::unlimited(&mut never))
             .best?;
-        let (x, y) = (found.x - ax, found.y - ay);
-        let score = if self.needle.anchor_is_all {
-            found.score
+        let (x, y, score) = if self.needle.anchor_is_all {
+            (found.x - ax, found.y - ay, found.score)
         } else {
-            self.needle.score_at(fb, x, y)
+            // The anchor's best place may fail the needle's other areas
+            // while a place of the anchor that scores a little worse (or
+            // the same, later in reading order) passes them: the anchor
+            // shows twice and only one copy has the rest beside it. Try
+            // the anchor's places best first, each next one found in the
+            // parts of the area around the places tried.
+            let mut pending = vec![(shifted, found)];
+            let mut best: Option<(u32, u32, f64)> = None;
+            for _ in 0..ANCHOR_TRIES {
+                let Some(i) = (0..pending.len()).min_by(|&i, &j| {
+                    let (a, b) = (pending[i].1, pending[j].1);
+                    a.score
+                        .total_cmp(&b.score)
+                        .then((a.y, a.x).cmp(&(b.y, b.x)))
+                }) else {
+                    break;
+                };
+                let (area, m) = pending.swap_remove(i);
+                let (x, y) = (m.x - ax, m.y - ay);
+                let score = self.needle.score_at(fb, x, y);
+                if best.is_none_or(|b| score < b.2 || (score == b.2 && (y, x) < (b.1, b.0))) {
+                    best = Some((x, y, score));
+                }
+                if score <= self.opts.threshold {
+                    break;
+                }
+                for part in around(area, m.x, m.y) {
+                    let mut budget = Budget::unlimited(&mut never);
+                    if let Some(next) = self.searcher.search(fb, part, limit, &mut budget).best {
+                        pending.push((part, next));
+                    }
+                }
+            }
+            best?
         };
         if score <= closest_within(self.opts.threshold) && self.best.is_none_or(|b| score < b.score)
         {
@@ -510,6 +543,39 @@ impl Finder<'_> {
             self.spans.push(s);
         }
     }
+}
+
+/// Places of a needle's anchor tried per search, best first, when the
+/// best ones fail the needle's other areas.
+const ANCHOR_TRIES: usize = 8;
+
+/// `area` without the position (x, y): the rows above it, the row's parts
+/// left and right of it, and the rows below.
+fn around(area: Area, x: u32, y: u32) -> impl Iterator<Item = Area> {
+    let Area { x0, y0, x1, y1 } = area;
+    [
+        Area { x0, y0, x1, y1: y },
+        Area {
+            x0,
+            y0: y,
+            x1: x,
+            y1: y + 1,
+        },
+        Area {
+            x0: x + 1,
+            y0: y,
+            x1,
+            y1: y + 1,
+        },
+        Area {
+            x0,
+            y0: y + 1,
+            x1,
+            y1,
+        },
+    ]
+    .into_iter()
+    .filter(|a| a.x0 < a.x1 && a.y0 < a.y1)
 }
 
 fn overlap(a: &Area, b: &Area) -> bool {

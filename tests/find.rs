@@ -290,6 +290,50 @@ fn openqa_needle_with_match_and_exclude_areas() {
     assert_eq!(v["threshold"], 0.0);
 }
 
+/// An openQA needle whose largest match area (the one searched first)
+/// shows at two places, with its second area beside only the later one
+/// (in reading order): the needle is found there, not missed because the
+/// first place of its largest area fails the rest.
+#[test]
+fn openqa_needle_whose_largest_area_shows_twice() {
+    use rfbplay::rfb::Rect;
+    for repaint in [true, false] {
+        let dir = common::TempDir::new("find-two-anchors");
+        let button = needle_pixels();
+        let label = rfbplay::synth::pattern(99, 6, 4);
+        let mut shot = None;
+        let file = scripted(repaint, |n, screen| match n {
+            3 => {
+                screen.write_rect_bytes(Rect::new(2, 2, 10, 8), 0, &button);
+                screen.write_rect_bytes(Rect::new(20, 4, 10, 8), 0, &button);
+                screen.write_rect_bytes(Rect::new(32, 4, 6, 4), 0, &label);
+                shot = Some(cut(screen, 20, 4, 18, 8));
+                Some(Rect::new(2, 2, 36, 10))
+            }
+            _ => None,
+        });
+        let fb = dir.path().join("two.fb");
+        std::fs::write(&fb, file).unwrap();
+        save(&shot.unwrap(), dir.path(), "dialog.png");
+        let json = dir.path().join("dialog.json");
+        std::fs::write(
+            &json,
+            r#"{"area":[
+                {"xpos":0,"ypos":0,"width":10,"height":8,"type":"match"},
+                {"xpos":12,"ypos":0,"width":6,"height":4,"type":"match"}],
+              "match":100}"#,
+        )
+        .unwrap();
+        let (code, v, err) = find(&[s(&fb), s(&json)]);
+        assert_eq!(code, 0, "repaint {repaint}: {v} {err}");
+        assert_eq!(
+            spans_of(&v),
+            [(0.3, 0.9, true, 20, 4)],
+            "repaint {repaint}: {v}"
+        );
+    }
+}
+
 #[test]
 fn errors_exit_2_with_the_schema() {
     let Some(fb) = corpus_file("enc_xvnc_zrle.fb") else {
