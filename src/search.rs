@@ -235,8 +235,6 @@ pub struct Searcher {
     /// position of the row passes the whole-template bound: computed for
     /// the whole row in loops the compiler turns into vector code.
     prefix: Vec<u32>,
-    /// Each window column's B + G + R over the template's height.
-    totals: Vec<u32>,
     passes: Vec<u8>,
     /// A few template pixels (x, y, B, G, R), the rarest colours of the
     /// template first, tried before anything else when the limit is small:
@@ -351,7 +349,6 @@ impl Searcher {
             integral: Default::default(),
             columns,
             prefix: Vec::new(),
-            totals: Vec::new(),
             passes: Vec::new(),
         }
     }
@@ -484,14 +481,6 @@ impl Searcher {
         // until then the few that pass are compared directly.
         let whole = self.whole_total();
         self.columns.start(fb, x0, y0, ww, self.th);
-        self.totals.clear();
-        self.totals.resize(ww, 0);
-        if whole.is_some() {
-            for ty in 0..self.th {
-                let row = fb.row(x0 as u32, (y0 + ty) as u32, ww as u32);
-                slide_totals(&mut self.totals, &[], row);
-            }
-        }
         let count = x1 - x0;
         self.prefix.clear();
         self.prefix.resize(ww + 1, 0);
@@ -520,17 +509,14 @@ impl Searcher {
                 let out = fb.row(x0 as u32, (y - 1) as u32, ww as u32);
                 let inn = fb.row(x0 as u32, (y - 1 + self.th) as u32, ww as u32);
                 self.columns.slide(out, inn);
-                if whole.is_some() {
-                    slide_totals(&mut self.totals, out, inn);
-                }
             }
             // Which positions of the row the whole-template bound leaves in:
             // a running sum along the row, then each window's total as a
             // difference of two, for the whole row at once.
             if let Some(t) = whole {
-                // The columns' totals, then their running sums along the
-                // row.
-                self.prefix[1..].copy_from_slice(&self.totals);
+                // Each column's B + G + R, then their running sums along
+                // the row.
+                self.columns.totals(&mut self.prefix[1..]);
                 running_sums(&mut self.prefix[1..]);
                 let most = u32::try_from(limit).unwrap_or(u32::MAX);
                 whole_bounds(&self.prefix, self.tw, t, most, &mut self.passes);
@@ -845,23 +831,15 @@ fn slide_columns<L: Lane>(cols: &mut [L], out: &[u8], inn: &[u8]) {
     }
 }
 
-/// Down a row for the columns' B + G + R totals: each pixel's sum taken
-/// from its four bytes read as one number (shifts and masks, eight pixels
-/// to a vector instruction). An empty `out` leaves nothing.
-fn slide_totals(totals: &mut [u32], out: &[u8], inn: &[u8]) {
-    fn bgr(p: &[u8]) -> u32 {
-        let v = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-        (v & 0xff) + (v >> 8 & 0xff) + (v >> 16 & 0xff)
-    }
-    let ins = totals.iter_mut().zip(inn.chunks_exact(4));
-    if out.is_empty() {
-        for (t, i) in ins {
-            *t += bgr(i);
-        }
-    } else {
-        for ((t, i), o) in ins.zip(out.chunks_exact(4)) {
-            *t = t.wrapping_add(bgr(i)).wrapping_sub(bgr(o));
-        }
+/// Each column's B + G + R from its per-channel sums (`out` has one
+/// entry per column): at most 3 x 255 x the template's height, so exact
+/// in 32 bits.
+fn column_totals<L: Lane>(cols: &[L], out: &mut [u32]) {
+    for (o, c) in out.iter_mut().zip(cols.chunks_exact(4)) {
+        *o = c[0]
+            .into()
+            .wrapping_add(c[1].into())
+            .wrapping_add(c[2].into());
     }
 }
 
@@ -906,6 +884,14 @@ impl Columns {
         match self {
             Columns::Narrow(c, _) => slide_columns(c, out, inn),
             Columns::Wide(c, _) => slide_columns(c, out, inn),
+        }
+    }
+
+    /// Each column's B + G + R, into `out`.
+    fn totals(&self, out: &mut [u32]) {
+        match self {
+            Columns::Narrow(c, _) => column_totals(c, out),
+            Columns::Wide(c, _) => column_totals(c, out),
         }
     }
 
