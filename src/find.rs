@@ -439,12 +439,17 @@ impl Finder<'_> {
                 if best.is_none_or(|b| score < b.2 || (score == b.2 && (y, x) < (b.1, b.0))) {
                     best = Some((x, y, score));
                 }
-                if score <= self.opts.threshold {
+                if score <= self.opts.threshold || m.score > self.anchor_limit {
+                    // Found; or no place of the anchor left can match.
                     break;
                 }
+                // Only places that can make a match: a near miss is
+                // reported from the best place alone, and the tighter
+                // limit keeps these searches cheap.
+                let tighter = self.anchor_limit;
                 for part in around(area, m.x, m.y) {
                     let mut budget = Budget::unlimited(&mut never);
-                    if let Some(next) = self.searcher.search(fb, part, limit, &mut budget).best {
+                    if let Some(next) = self.searcher.search(fb, part, tighter, &mut budget).best {
                         pending.push((part, next));
                     }
                 }
