@@ -460,6 +460,13 @@ fn appearing_needle(repaint: bool) -> (Vec<u8>, image::RgbImage) {
     (file, needle.unwrap())
 }
 
+/// Writes a recording and its needle into `dir`: their paths.
+fn write_case(dir: &Path, file: &[u8], needle: &image::RgbImage) -> (PathBuf, PathBuf) {
+    let fb = dir.join("case.fb");
+    std::fs::write(&fb, file).unwrap();
+    (fb, save(needle, dir, "needle.png"))
+}
+
 /// The (start, end, open, x, y) of each span of a `--json` report.
 fn spans_of(v: &Value) -> Vec<(f64, f64, bool, u64, u64)> {
     v["spans"]
@@ -508,9 +515,7 @@ fn a_needle_shown_twice_stays_found_when_one_copy_goes() {
             }
             _ => None,
         });
-        let fb = dir.path().join("twice.fb");
-        std::fs::write(&fb, file).unwrap();
-        let png = save(&needle.unwrap(), dir.path(), "needle.png");
+        let (fb, png) = write_case(dir.path(), &file, &needle.unwrap());
         let (code, v, err) = find(&[s(&fb), s(&png), "--threshold", "0"]);
         assert_eq!(code, 0, "{v} {err}");
         assert_eq!(
@@ -526,9 +531,7 @@ fn small_changes_start_and_end_spans_in_repaints_and_in_small_updates() {
     for repaint in [true, false] {
         let dir = common::TempDir::new("find-small");
         let (file, needle) = appearing_needle(repaint);
-        let fb = dir.path().join("small.fb");
-        std::fs::write(&fb, file).unwrap();
-        let png = save(&needle, dir.path(), "needle.png");
+        let (fb, png) = write_case(dir.path(), &file, &needle);
         let (code, v, err) = find(&[s(&fb), s(&png), "--threshold", "0"]);
         assert_eq!(code, 0, "{v} {err}");
         assert_eq!(
