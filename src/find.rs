@@ -21,7 +21,7 @@ use crate::framebuffer::{Framebuffer, Screen};
 use crate::player::{Player, Summary, Watcher};
 use crate::progress::Progress;
 use crate::rfb::Event;
-use crate::search::{Area, Budget, Searcher, Template};
+use crate::search::{Area, Budget, Match, Searcher, Template};
 use crate::time::Time;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -425,18 +425,16 @@ impl Finder<'_> {
             let mut pending = vec![(shifted, found)];
             let mut best: Option<(u32, u32, f64)> = None;
             for _ in 0..ANCHOR_TRIES {
-                let Some(i) = (0..pending.len()).min_by(|&i, &j| {
-                    let (a, b) = (pending[i].1, pending[j].1);
-                    a.score
-                        .total_cmp(&b.score)
-                        .then((a.y, a.x).cmp(&(b.y, b.x)))
-                }) else {
+                let place = |m: &Match| (m.x, m.y, m.score);
+                let Some(i) = (0..pending.len())
+                    .min_by(|&i, &j| rank(place(&pending[i].1), place(&pending[j].1)))
+                else {
                     break;
                 };
                 let (area, m) = pending.swap_remove(i);
                 let (x, y) = (m.x - ax, m.y - ay);
                 let score = self.needle.score_at(fb, x, y);
-                if best.is_none_or(|b| score < b.2 || (score == b.2 && (y, x) < (b.1, b.0))) {
+                if best.is_none_or(|b| rank((x, y, score), b).is_lt()) {
                     best = Some((x, y, score));
                 }
                 if score <= self.opts.threshold || m.score > self.anchor_limit {
@@ -521,7 +519,7 @@ impl Finder<'_> {
         let mut best: Option<(u32, u32, f64)> = None;
         for &a in areas {
             if let Some(m) = self.search(fb, a, time) {
-                if best.is_none_or(|b| m.2 < b.2 || (m.2 == b.2 && (m.1, m.0) < (b.1, b.0))) {
+                if best.is_none_or(|b| rank(m, b).is_lt()) {
                     best = Some(m);
                 }
             }
@@ -548,6 +546,12 @@ impl Finder<'_> {
             self.spans.push(s);
         }
     }
+}
+
+/// Orders places (x, y, score): the lower score first, then the earlier
+/// in reading order, so ties go to the top-left one.
+fn rank(a: (u32, u32, f64), b: (u32, u32, f64)) -> std::cmp::Ordering {
+    a.2.total_cmp(&b.2).then((a.1, a.0).cmp(&(b.1, b.0)))
 }
 
 /// Places of a needle's anchor tried per search, best first, when the
