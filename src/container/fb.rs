@@ -94,6 +94,9 @@ pub struct FbReader {
     /// gap being skipped.
     salvage: Option<std::path::PathBuf>,
     gap: Option<Gap>,
+    /// The end that came while a damaged stretch was still to be told:
+    /// handed out after it.
+    end_after_gap: Option<End>,
     /// Decompressed bytes a salvage scan has looked through.
     scanned: u64,
 }
@@ -161,6 +164,7 @@ impl FbReader {
             last_piece: None,
             salvage: None,
             gap: None,
+            end_after_gap: None,
             scanned: 0,
         }
     }
@@ -404,6 +408,9 @@ impl Container for FbReader {
     }
 
     fn next_piece(&mut self) -> Result<Piece<'_>, ContainerError> {
+        if let Some(end) = self.end_after_gap.take() {
+            return Ok(Piece::End(end));
+        }
         let out = loop {
             match self.step() {
                 Ok(out) => break out,
@@ -421,7 +428,15 @@ impl Container for FbReader {
                 offset: self.offset + start as u64,
                 bytes: &self.buf[start..start + n],
             },
-            Out::End(end) => Piece::End(end),
+            // Reading resumed after damage but ended before a whole
+            // record: the damaged stretch is still told, then the end.
+            Out::End(end) => match self.gap.take() {
+                Some(gap) => {
+                    self.end_after_gap = Some(end);
+                    Piece::Gap(gap)
+                }
+                None => Piece::End(end),
+            },
             Out::Gap(gap) => Piece::Gap(gap),
         })
     }
@@ -595,7 +610,7 @@ impl FbReader {
         let window = if found.member_start {
             Vec::new()
         } else {
-            vec![0; super::access::WINDOW]
+            found.found.window.clone()
         };
         let ap = AccessPoint {
             out: window.len() as u64,
@@ -618,7 +633,6 @@ impl FbReader {
         self.scanned = 0;
         if let Some(gap) = self.gap.as_mut() {
             gap.file_resumed_at = Some(found.compressed);
-            gap.uncertain_bytes += found.found.uncertain;
         }
         let mut skip = found.found.skip;
         while skip > 0 {

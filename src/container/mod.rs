@@ -60,8 +60,9 @@ pub struct Gap {
     pub time: Time,
     /// What was wrong, in words.
     pub cause: String,
-    /// Bytes after the resume point that may differ from the original,
-    /// because they copy from the compressed window lost with the damage.
+    /// Bytes after the resume point that may differ from the original.
+    /// Always 0: after gzip damage, reading resumes only where every byte
+    /// decodes exactly (kept in `info --json` for scripts that read it).
     pub uncertain_bytes: u64,
 }
 
