@@ -39,6 +39,27 @@ pub fn pattern(seed: u32, w: u16, h: u16) -> Vec<u8> {
     px
 }
 
+/// A decompressed `.fb` container of `n` chunk records as minimega writes
+/// them while the screen streams: `<delta> 4096\r\n`, 4 KiB of payload,
+/// CRLF. The payload is noise of 64 values, which deflate codes as literals
+/// in compressed blocks, while each header's ` 4096\r\n` is copied from
+/// the one before: the case salvage meets after gzip damage.
+pub fn noise_records(n: usize, seed: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut x = seed;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        write!(out, "{} 4096\r\n", 1000 + (x >> 8) % 9000).expect("a Vec takes it");
+        for _ in 0..4096 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            out.push(128 + (x >> 26) as u8);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 /// Writes a whole rectangle of B, G, R, X pixels onto the model.
 fn draw(model: &mut Framebuffer, rect: Rect, bgrx: &[u8]) {
     model.write_rect_bytes(rect, 0, bgrx);

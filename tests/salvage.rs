@@ -312,23 +312,6 @@ fn gzip_damage_reads_on_with_the_files_own_bytes() {
     assert_eq!(s.damaged.len(), 1, "{:#?}", s.damaged);
 }
 
-/// minimega-style chunk records: 4 KiB payloads of noise (64 values) under
-/// ` 4096\r\n` headers, which deflate copies from the header before.
-fn noise_records(n: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed;
-    let mut out = Vec::new();
-    for _ in 0..n {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        write!(out, "{} 4096\r\n", 1000 + (x >> 8) % 9000).unwrap();
-        for _ in 0..4096 {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            out.push(128 + (x >> 26) as u8);
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// Damage in the first of two gzip members: salvage reads on inside it
 /// (its trailer cannot be checked: its sums cover only what came after
 /// the damage) and through the second, whose trailer is checked as usual,
@@ -337,8 +320,8 @@ fn noise_records(n: usize, seed: u32) -> Vec<u8> {
 fn gzip_damage_in_a_first_member_reads_on_through_the_next() {
     use rfbplay::container::Piece;
     let dir = common::TempDir::new("salvage-members");
-    let first = gzip(&noise_records(1200, 5));
-    let clean = [first.clone(), gzip(&noise_records(300, 9))].concat();
+    let first = gzip(&rfbplay::synth::noise_records(1200, 5));
+    let clean = [first.clone(), gzip(&rfbplay::synth::noise_records(300, 9))].concat();
     let stream = stream_parts(&write(dir.path(), "clean.fb", &clean), false).concat();
     let mut file = clean.clone();
     let damage = first.len() / 5;

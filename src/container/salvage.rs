@@ -857,23 +857,19 @@ mod tests {
         out
     }
 
-    /// Records as minimega writes them while the screen streams: 4 KiB
-    /// payloads (here noise of 64 values, which deflate codes as literals
-    /// in compressed blocks) under
-    /// headers ` 4096\r\n` that deflate copies from the header before.
-    fn full_records(n: usize) -> Vec<u8> {
-        let mut x = 11u32;
-        let mut out = Vec::new();
-        for _ in 0..n {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            write!(out, "{} 4096\r\n", 1000 + (x >> 8) % 9000).unwrap();
-            for _ in 0..4096 {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                out.push(128 + (x >> 26) as u8);
-            }
-            out.extend_from_slice(b"\r\n");
-        }
-        out
+    /// `data` gzipped, and where salvage reads on after damage a third of
+    /// the way into the compressed bytes.
+    fn resync_after_damage(data: &[u8]) -> (Vec<u8>, Resync) {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        let gz = e.finish().unwrap();
+        let damage = gz.len() / 3;
+        let found = find_resync(&mut Cursor::new(&gz), damage as u64, &Limits::default())
+            .unwrap()
+            .expect("a later block decodes");
+        assert!(found.compressed > damage as u64 && !found.member_start);
+        assert!(found.compressed < damage as u64 + 200_000, "{found:?}");
+        (gz, found)
     }
 
     /// Decodes `gz` from `found` with the window it guessed.
@@ -899,14 +895,8 @@ mod tests {
 
     #[test]
     fn headers_that_copy_from_the_lost_window_are_guessed() {
-        let data = full_records(400);
-        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(&data).unwrap();
-        let gz = e.finish().unwrap();
-        let damage = gz.len() / 3;
-        let found = find_resync(&mut Cursor::new(&gz), damage as u64, &Limits::default())
-            .unwrap()
-            .expect("a later block decodes");
+        let data = crate::synth::noise_records(400, 11);
+        let (gz, found) = resync_after_damage(&data);
         // The headers after the block copy ` 4096\r\n` from the window:
         // without the guess they would decode as copies of zeros.
         let guessed = found.found.window.iter().filter(|&&b| b != 0).count();
@@ -960,15 +950,7 @@ mod tests {
     #[test]
     fn a_corrupt_deflate_stream_is_read_on_at_a_later_block() {
         let data = records(3000);
-        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(&data).unwrap();
-        let gz = e.finish().unwrap();
-        let damage = gz.len() / 3;
-        let found = find_resync(&mut Cursor::new(&gz), damage as u64, &Limits::default())
-            .unwrap()
-            .expect("a later block decodes");
-        assert!(found.compressed > damage as u64 && !found.member_start);
-        assert!(found.compressed < damage as u64 + 200_000, "{found:?}");
+        let (gz, found) = resync_after_damage(&data);
         // Decoding from there gives the file's own bytes from the first
         // record on, every one of them.
         let got = decode_from(&gz, &found, data.len());
