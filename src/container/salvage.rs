@@ -197,6 +197,7 @@ pub fn find_resync<F: Read + Seek>(
     let mut trial = Trial::new();
     let mut pos = 0usize;
     loop {
+        let mut next = pos + 1;
         win.ensure(file, pos + READ_AHEAD.min(MAX_TRIAL))?;
         if pos >= win.data.len() {
             return Ok(None);
@@ -221,6 +222,7 @@ pub fn find_resync<F: Read + Seek>(
                         found,
                     }));
                 }
+                next = next.max(pos + hlen + trial.inexact);
             }
         }
         for bit in 0..8u8 {
@@ -249,8 +251,9 @@ pub fn find_resync<F: Read + Seek>(
                     found,
                 }));
             }
+            next = next.max(start + trial.inexact);
         }
-        pos += 1;
+        pos = next;
     }
 }
 
@@ -370,6 +373,10 @@ struct Trial {
     a: Vec<u8>,
     b: Vec<u8>,
     c: Vec<u8>,
+    /// After a candidate that decoded into chunk records but never into
+    /// exact bytes: the input it read. A block inside that stretch would
+    /// decode the same bytes knowing less of them, so the scan skips it.
+    inexact: usize,
 }
 
 /// What a candidate that decodes into chunk records gives.
@@ -398,6 +405,7 @@ impl Trial {
             a: vec![0; WINDOW + MAX_TRIAL],
             b: vec![0; WINDOW + MAX_TRIAL],
             c: vec![0; WINDOW + MAX_TRIAL],
+            inexact: 0,
         }
     }
 
@@ -420,6 +428,7 @@ impl Trial {
         at_eof: bool,
         limits: &Limits,
     ) -> Option<Found> {
+        self.inexact = 0;
         for p in 0..WINDOW {
             self.a[p] = p as u8;
             self.b[p] = !(p as u8);
@@ -502,6 +511,9 @@ impl Trial {
                 }
             }
             if (na == 0 && ia == 0) || out == self.a.len() {
+                if found.is_some() {
+                    self.inexact = in_pos;
+                }
                 return None;
             }
         }
