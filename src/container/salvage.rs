@@ -353,8 +353,13 @@ const INFER_RECORDS: usize = 8;
 /// Output positions tried as the first header when guessing: a record
 /// starts within every record's length, and minimega's are 4 KiB.
 const INFER_STARTS: usize = 8 << 10;
-/// Header readings tried per start before it is given up.
+/// Header readings tried per start before it is given up, and in all by
+/// the guesses that find no records during one search for a place to read
+/// on: damaged data that shows none costs a bounded time (about a second),
+/// however many blocks it holds. (A guess that finds records is followed
+/// by a trial decode whose input the search then skips.)
 const INFER_BUDGET: u32 = 2_000;
+const INFER_TOTAL: u64 = 2_000_000;
 /// Digits of the longest delta and chunk length a guessed header may have.
 const DELTA_DIGITS: usize = 14;
 const LEN_DIGITS: usize = 8;
@@ -377,6 +382,8 @@ struct Trial {
     /// exact bytes: the input it read. A block inside that stretch would
     /// decode the same bytes knowing less of them, so the scan skips it.
     inexact: usize,
+    /// Header readings left for guessing ([`INFER_TOTAL`]).
+    infer_left: u64,
 }
 
 /// What a candidate that decodes into chunk records gives.
@@ -406,6 +413,7 @@ impl Trial {
             b: vec![0; WINDOW + MAX_TRIAL],
             c: vec![0; WINDOW + MAX_TRIAL],
             inexact: 0,
+            infer_left: INFER_TOTAL,
         }
     }
 
@@ -577,9 +585,10 @@ impl Trial {
     /// (` 4096\r\n`), so after a lost window every header may copy from it;
     /// but where headers must fall, and what bytes they must hold, tells
     /// what those window bytes were.
-    fn infer(&self, out: usize, done: bool, limits: &Limits) -> Option<(usize, Guess)> {
+    fn infer(&mut self, out: usize, done: bool, limits: &Limits) -> Option<(usize, Guess)> {
         let syms: Vec<Sym> = (WINDOW..out).map(|i| self.sym(i)).collect();
         let mut guess = Guess::new();
+        let mut used = 0u64;
         for start in 0..syms.len().min(INFER_STARTS) {
             let could =
                 |i: usize, v: u8| matches!(syms[i], Sym::Window(_)) || syms[i] == Sym::Known(v);
@@ -595,7 +604,12 @@ impl Trial {
             {
                 continue;
             }
-            let mut budget = INFER_BUDGET;
+            let left = self.infer_left.saturating_sub(used);
+            let given = INFER_BUDGET.min(left.min(u64::from(INFER_BUDGET)) as u32);
+            if given == 0 {
+                break;
+            }
+            let mut budget = given;
             let mut read = Reading {
                 syms: &syms,
                 guess: &mut guess,
@@ -603,10 +617,13 @@ impl Trial {
                 done,
                 limits,
             };
-            if read.records(start, INFER_RECORDS) && guess.supported() {
+            let chained = read.records(start, INFER_RECORDS);
+            used += u64::from(given - budget);
+            if chained && guess.supported() {
                 return Some((WINDOW + start, guess));
             }
         }
+        self.infer_left = self.infer_left.saturating_sub(used);
         None
     }
 }
