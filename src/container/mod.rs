@@ -11,6 +11,7 @@ pub mod fbs;
 pub mod gzip;
 pub mod gzip_thread;
 pub mod salvage;
+mod window_guess;
 pub mod writer;
 
 pub use fb::{FbReader, SeekPoint};

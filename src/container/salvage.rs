@@ -25,6 +25,7 @@
 //! reaches the player.
 
 use super::access::WINDOW;
+use super::window_guess::{self, Guess, Sym};
 use crate::limits::Limits;
 use miniz_oxide::inflate::core::inflate_flags::{
     TINFL_FLAG_HAS_MORE_INPUT, TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
@@ -346,26 +347,14 @@ fn block_header_plausible(b: &[u8], bit: u8) -> bool {
 
 /// Decoded bytes a candidate must give before the lost window is guessed
 /// from its chunk headers: enough for the first header (within the first
-/// record's length) and [`INFER_RECORDS`] records after it.
+/// record's length) and eight records after it.
 const INFER_FROM: usize = 64 << 10;
-/// Records in a row whose headers a guessed window must make well formed.
-const INFER_RECORDS: usize = 8;
-/// Output positions tried as the first header when guessing: a record
-/// starts within every record's length, and minimega's are 4 KiB.
-const INFER_STARTS: usize = 8 << 10;
-/// Header readings tried per start before it is given up, and in all by
-/// the guesses that find no records during one search for a place to read
-/// on: damaged data that shows none costs a bounded time (about a second),
-/// however many blocks it holds. (A guess that finds records is followed
-/// by a trial decode whose input the search then skips.)
-const INFER_BUDGET: u32 = 2_000;
+/// Header readings the guesses that find no records may take in all
+/// during one search for a place to read on: damaged data that shows none
+/// costs a bounded time (about a second), however many blocks it holds. (A
+/// guess that finds records is followed by a trial decode whose input the
+/// search then skips.)
 const INFER_TOTAL: u64 = 2_000_000;
-/// Digits of the longest delta and chunk length a guessed header may have.
-const DELTA_DIGITS: usize = 14;
-const LEN_DIGITS: usize = 8;
-/// The chunk length minimega writes nearly always (a full socket read):
-/// the one guessed when a length's digits all copy from the lost window.
-const USUAL_LEN: &[u8] = b"4096";
 
 /// Three decoders of one candidate, each with a different stand-in for the
 /// lost window: `a` holds each window byte's position's low byte, `b` its
@@ -396,14 +385,6 @@ pub struct Found {
     /// told where they copy from the lost window (see [`Guess`]), zeros
     /// elsewhere. All zeros when no header needed it.
     pub window: Vec<u8>,
-}
-
-/// One byte of a candidate's output, decoded without its window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sym {
-    Known(u8),
-    /// A copy of this byte of the lost window.
-    Window(u16),
 }
 
 impl Trial {
@@ -500,7 +481,7 @@ impl Trial {
             if let Some((p, guess)) = &found {
                 let told = |i: usize| match (self.sym(i), guess) {
                     (Sym::Known(_), _) => true,
-                    (Sym::Window(w), Some(g)) => g.value[usize::from(w)].is_some(),
+                    (Sym::Window(w), Some(g)) => g.knows(w),
                     (Sym::Window(_), None) => false,
                 };
                 if let Some(u) = (told_checked.max(*p)..out).rev().find(|&i| !told(i)) {
@@ -579,283 +560,13 @@ impl Trial {
         None
     }
 
-    /// The first place in the output where [`INFER_RECORDS`] chunk records
-    /// follow each other once some lost window bytes are guessed, and the
-    /// guess. Chunk headers copy each other all through a recording
-    /// (` 4096\r\n`), so after a lost window every header may copy from it;
-    /// but where headers must fall, and what bytes they must hold, tells
-    /// what those window bytes were.
+    /// The first place in the output where chunk records follow each
+    /// other once some lost window bytes are guessed, and the guess (see
+    /// [`window_guess::guess`]).
     fn infer(&mut self, out: usize, done: bool, limits: &Limits) -> Option<(usize, Guess)> {
         let syms: Vec<Sym> = (WINDOW..out).map(|i| self.sym(i)).collect();
-        let mut guess = Guess::new();
-        let mut used = 0u64;
-        for start in 0..syms.len().min(INFER_STARTS) {
-            let could =
-                |i: usize, v: u8| matches!(syms[i], Sym::Window(_)) || syms[i] == Sym::Known(v);
-            // A record follows the CRLF that ends the one before it.
-            if start == 1 || (start >= 2 && !(could(start - 2, b'\r') && could(start - 1, b'\n'))) {
-                continue;
-            }
-            if !could(start, b'1') && !matches!(syms[start], Sym::Known(b'0'..=b'9')) {
-                continue;
-            }
-            guess.undo(Mark::default());
-            if start >= 2 && !(guess.is(syms[start - 2], b'\r') && guess.is(syms[start - 1], b'\n'))
-            {
-                continue;
-            }
-            let left = self.infer_left.saturating_sub(used);
-            let given = INFER_BUDGET.min(left.min(u64::from(INFER_BUDGET)) as u32);
-            if given == 0 {
-                break;
-            }
-            let mut budget = given;
-            let mut read = Reading {
-                syms: &syms,
-                guess: &mut guess,
-                budget: &mut budget,
-                done,
-                limits,
-            };
-            let chained = read.records(start, INFER_RECORDS);
-            used += u64::from(given - budget);
-            if chained && guess.supported() {
-                return Some((WINDOW + start, guess));
-            }
-        }
-        self.infer_left = self.infer_left.saturating_sub(used);
-        None
-    }
-}
-
-/// Lost window bytes guessed from chunk headers: a byte a header's space,
-/// CRLF or length copies gets that character's value; a byte a delta copies
-/// is only known to be a digit, and gets `1` (its header then reads, and
-/// its time is uncertain).
-struct Guess {
-    value: Vec<Option<u8>>,
-    digit: Vec<bool>,
-    /// What was set, for [`Guess::undo`]: a window byte, and whether it
-    /// was only marked a digit.
-    trail: Vec<(u16, bool)>,
-    /// Header bytes checked, and how many of those a known byte or an
-    /// earlier guess already held.
-    checks: u32,
-    held: u32,
-}
-
-/// How far a [`Guess`] had come, to go back to.
-#[derive(Clone, Copy, Default)]
-struct Mark {
-    trail: usize,
-    checks: u32,
-    held: u32,
-}
-
-impl Guess {
-    fn new() -> Guess {
-        Guess {
-            value: vec![None; WINDOW],
-            digit: vec![false; WINDOW],
-            trail: Vec::new(),
-            checks: 0,
-            held: 0,
-        }
-    }
-
-    fn mark(&self) -> Mark {
-        Mark {
-            trail: self.trail.len(),
-            checks: self.checks,
-            held: self.held,
-        }
-    }
-
-    fn undo(&mut self, to: Mark) {
-        for (w, only_digit) in self.trail.drain(to.trail..) {
-            if only_digit {
-                self.digit[usize::from(w)] = false;
-            } else {
-                self.value[usize::from(w)] = None;
-            }
-        }
-        (self.checks, self.held) = (to.checks, to.held);
-    }
-
-    fn get(&self, s: Sym) -> Option<u8> {
-        match s {
-            Sym::Known(v) => Some(v),
-            Sym::Window(w) => self.value[usize::from(w)],
-        }
-    }
-
-    /// Whether `s` can be `v`, guessing it is when it copies an unguessed
-    /// window byte.
-    fn is(&mut self, s: Sym, v: u8) -> bool {
-        self.checks += 1;
-        let w = match s {
-            Sym::Known(x) => {
-                self.held += u32::from(x == v);
-                return x == v;
-            }
-            Sym::Window(w) => usize::from(w),
-        };
-        match self.value[w] {
-            Some(x) => {
-                self.held += u32::from(x == v);
-                x == v
-            }
-            None if self.digit[w] && !v.is_ascii_digit() => false,
-            None => {
-                self.value[w] = Some(v);
-                self.trail.push((w as u16, false));
-                true
-            }
-        }
-    }
-
-    /// Whether `s` can be a digit, marking it one when it copies an
-    /// unguessed window byte.
-    fn is_digit(&mut self, s: Sym) -> bool {
-        match s {
-            Sym::Known(x) => x.is_ascii_digit(),
-            Sym::Window(w) => {
-                let w = usize::from(w);
-                match self.value[w] {
-                    Some(x) => x.is_ascii_digit(),
-                    None => {
-                        if !self.digit[w] {
-                            self.digit[w] = true;
-                            self.trail.push((w as u16, true));
-                        }
-                        true
-                    }
-                }
-            }
-        }
-    }
-
-    /// Whether most header bytes checked were held by known bytes or by
-    /// guesses made for earlier headers: true of a recording's headers,
-    /// which copy each other, and not of window copies that merely fail to
-    /// contradict a header anywhere.
-    fn supported(&self) -> bool {
-        self.held * 2 >= self.checks
-    }
-
-    /// The window to decode with: guessed bytes, `1` for digits, zeros
-    /// elsewhere.
-    fn window(&self) -> Vec<u8> {
-        (0..WINDOW)
-            .map(|w| match self.value[w] {
-                Some(v) => v,
-                None if self.digit[w] => b'1',
-                None => 0,
-            })
-            .collect()
-    }
-}
-
-/// Reads chunk records over a candidate's output while guessing.
-struct Reading<'a> {
-    syms: &'a [Sym],
-    guess: &'a mut Guess,
-    budget: &'a mut u32,
-    done: bool,
-    limits: &'a Limits,
-}
-
-impl Reading<'_> {
-    fn at(&self, i: usize) -> Option<Sym> {
-        self.syms.get(i).copied()
-    }
-
-    /// Whether `left` records follow each other from `h` under some
-    /// guess, which is kept when they do.
-    fn records(&mut self, h: usize, left: usize) -> bool {
-        if left == 0 || (h == self.syms.len() && self.done && left < INFER_RECORDS) {
-            return true;
-        }
-        if *self.budget == 0 {
-            return false;
-        }
-        *self.budget -= 1;
-        let before = self.guess.mark();
-        for k in 1..=DELTA_DIGITS {
-            let Some(last) = self.at(h + k - 1) else {
-                break;
-            };
-            // Longer deltas hold this byte too.
-            if !self.guess.is_digit(last) {
-                break;
-            }
-            let digits = self.guess.mark();
-            let Some(space) = self.at(h + k) else {
-                break;
-            };
-            if self.guess.is(space, b' ') && self.length(h + k + 1, left) {
-                return true;
-            }
-            self.guess.undo(digits);
-        }
-        self.guess.undo(before);
-        false
-    }
-
-    /// Whether a chunk length, CRLF, its payload and CRLF follow at `l`,
-    /// then `left - 1` more records.
-    fn length(&mut self, l: usize, left: usize) -> bool {
-        let before = self.guess.mark();
-        for m in 1..=LEN_DIGITS {
-            let Some(last) = self.at(l + m - 1) else {
-                break;
-            };
-            if !self.guess.is_digit(last) {
-                break;
-            }
-            let digits: Option<Vec<u8>> =
-                (l..l + m).map(|i| self.guess.get(self.syms[i])).collect();
-            let spelled = match digits {
-                Some(d) => d,
-                None if m == USUAL_LEN.len() => USUAL_LEN.to_vec(),
-                None => continue,
-            };
-            let mark = self.guess.mark();
-            if self.payload(l, &spelled, left) {
-                return true;
-            }
-            self.guess.undo(mark);
-        }
-        self.guess.undo(before);
-        false
-    }
-
-    /// [`Reading::length`] for one spelling of the length.
-    fn payload(&mut self, l: usize, spelled: &[u8], left: usize) -> bool {
-        if spelled.len() > 1 && spelled[0] == b'0' {
-            return false;
-        }
-        let Some(len) = std::str::from_utf8(spelled)
-            .ok()
-            .and_then(|t| t.parse::<u64>().ok())
-        else {
-            return false;
-        };
-        if len > self.limits.max_chunk {
-            return false;
-        }
-        for (i, &v) in spelled.iter().enumerate() {
-            if !self.guess.is(self.syms[l + i], v) {
-                return false;
-            }
-        }
-        let crlf = l + spelled.len();
-        let end = crlf + 2 + len as usize;
-        let fits = |r: &mut Reading, at: usize| matches!((r.at(at), r.at(at + 1)), (Some(a), Some(b)) if r.guess.is(a, b'\r') && r.guess.is(b, b'\n'));
-        if !fits(self, crlf) {
-            return false;
-        }
-        end + 2 <= self.syms.len() && fits(self, end) && self.records(end + 2, left - 1)
+        let (start, guess) = window_guess::guess(&syms, done, limits, &mut self.infer_left)?;
+        Some((WINDOW + start, guess))
     }
 }
 
