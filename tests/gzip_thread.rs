@@ -59,10 +59,21 @@ impl std::fmt::Debug for Outcome {
     }
 }
 
-fn drain(mut c: FbReader) -> Outcome {
+fn drain(c: FbReader) -> Outcome {
+    drain_pausing(c, 0)
+}
+
+/// [`drain`], pausing a millisecond after each of the first `slow`
+/// pieces: a reader that falls behind the inflate thread.
+fn drain_pausing(mut c: FbReader, slow: usize) -> Outcome {
     let mut bytes = Vec::new();
     let mut next = 0;
+    let mut pieces = 0;
     loop {
+        if pieces < slow {
+            pieces += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
         match c.next_piece() {
             Ok(Piece::Data {
                 offset, bytes: b, ..
@@ -188,6 +199,38 @@ fn cuts_trailing_data_and_members_end_alike_with_the_thread() {
     assert_eq!(one, threaded);
     assert_eq!(threaded.corrupt_at.map(|c| c.1), Some(crc_at as u64 + 4));
     assert!(threaded.end.unwrap_err().contains("length mismatch"));
+}
+
+/// A reader that falls behind gets the inflate thread's help with the
+/// CRC-32 (the thread sums the buffers it would otherwise wait to hand
+/// over); a buffer summed there or here, or a mix, checks alike: good
+/// members pass and a wrong CRC in either of two members is caught at its
+/// trailer, as the single-thread reader catches it.
+#[test]
+fn a_slow_reader_checks_the_crc_alike_with_the_thread() {
+    let first = records(700);
+    let second = records(700);
+    let mut members = first.clone();
+    members.extend_from_slice(&second);
+    let mut cases = vec![(members.clone(), None)];
+    for crc_at in [first.len() - 8, members.len() - 8] {
+        let mut bad = members.clone();
+        bad[crc_at] ^= 0x10;
+        cases.push((bad, Some(crc_at as u64)));
+    }
+    let src = |file: &[u8]| BufReader::with_capacity(1 << 16, Cursor::new(file.to_vec()));
+    for (file, crc_at) in cases {
+        let one = drain(FbReader::gzip(src(&file)));
+        for slow in [200, 100_000] {
+            let threaded = drain_pausing(FbReader::gzip_threaded(src(&file)), slow);
+            assert_eq!(one, threaded, "crc at {crc_at:?}, {slow} slow pieces");
+        }
+        assert_eq!(one.corrupt_at.map(|c| c.1), crc_at);
+        match crc_at {
+            None => assert_eq!(one.end, Ok(End::Complete)),
+            Some(_) => assert!(one.end.unwrap_err().contains("checksum mismatch")),
+        }
+    }
 }
 
 /// A source that says when it is dropped, that is, when the thread that

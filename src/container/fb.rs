@@ -99,6 +99,9 @@ pub struct FbReader {
     end_after_gap: Option<End>,
     /// Decompressed bytes a salvage scan has looked through.
     scanned: u64,
+    /// With the inflate thread, `buf[crc_from..end]` is not yet in the
+    /// CRC-32: each piece is summed as it is handed out.
+    crc_from: usize,
 }
 
 /// A place to start reading an `.fb` file again: the end of a piece
@@ -166,6 +169,7 @@ impl FbReader {
             gap: None,
             end_after_gap: None,
             scanned: 0,
+            crc_from: 0,
         }
     }
 
@@ -267,10 +271,14 @@ impl FbReader {
         if let (Source::Threaded(t), true) = (&mut self.src, self.start == self.end && !self.eof) {
             // Nothing is left unread: take the inflate thread's buffer as
             // it is instead of copying it.
-            return match t.swap(&mut self.buf) {
+            if self.crc_from < self.end {
+                t.sum(&self.buf[self.crc_from..self.end]);
+            }
+            self.crc_from = self.end;
+            return match t.swap_unsummed(&mut self.buf) {
                 Ok(Some((start, end))) => {
                     self.offset = self.offset + self.end as u64 - start as u64;
-                    (self.start, self.end) = (start, end);
+                    (self.start, self.end, self.crc_from) = (start, end, start);
                     Ok(())
                 }
                 Ok(None) => {
@@ -284,17 +292,21 @@ impl FbReader {
                 Err(e) => Err(self.read_failed(e)),
             };
         }
+        self.sum_to(self.end);
         if self.start > 0 {
             self.offset += self.start as u64;
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
+        // Bytes read here are summed as they are read.
+        self.crc_from = self.end;
         while !self.eof && self.end < self.buf.len() {
             match self.src.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     self.end += n;
+                    self.crc_from = self.end;
                     return Ok(());
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -303,6 +315,17 @@ impl FbReader {
             }
         }
         Ok(())
+    }
+
+    /// Adds `buf[crc_from..to]` to the inflate thread's CRC-32 (a no-op
+    /// for the other sources, which sum as they read).
+    fn sum_to(&mut self, to: usize) {
+        if let Source::Threaded(t) = &mut self.src {
+            if self.crc_from < to {
+                t.sum(&self.buf[self.crc_from..to]);
+                self.crc_from = to;
+            }
+        }
     }
 
     /// The error a failed read of the source (not a cut) is for the
@@ -463,6 +486,7 @@ impl FbReader {
                     }
                     let n = (self.available() as u64).min(left) as usize;
                     let start = self.start;
+                    self.sum_to(start + n);
                     self.last_piece = Some((self.offset + (start + n) as u64, left - n as u64));
                     self.start += n;
                     self.at = if left == n as u64 {

@@ -39,6 +39,13 @@ impl Crc {
     pub fn reset(&mut self) {
         *self = Crc::default();
     }
+
+    /// Continues with the bytes `next` summed, as if they had been
+    /// given to [`Crc::update`].
+    pub fn combine(&mut self, next: &Crc) {
+        self.hasher.combine(&next.hasher);
+        self.len = self.len.wrapping_add(next.len);
+    }
 }
 
 /// Longest gzip header accepted (file name and comment included).

@@ -11,8 +11,11 @@
 //! in the same order, then its end, cut or failure (with the file byte
 //! where inflate failed, found by the producer), and the trailing data
 //! after the stream. The members' CRC-32 is computed on the reader's side,
-//! as the bytes are handed out (a tenth of the work left to the producer
-//! otherwise), and checked where the single-thread reader checks it. The
+//! piece by piece as the bytes are handed out, so each piece is read from
+//! the nearest cache just before it is used. When the reader falls behind
+//! (the channel is full), the producer sums the buffer it would otherwise
+//! wait to hand over, and the reader adds that sum in instead. Either way
+//! it is checked where the single-thread reader checks it. The
 //! compressed offset shown for progress is that of the buffer being read,
 //! not how far the producer got. Dropping the reader stops the thread and
 //! waits for it.
@@ -28,7 +31,7 @@ use super::gzip::{Crc, GzipFailure, GzipReader, MemberCheck};
 use std::collections::VecDeque;
 use std::io::{self, BufRead, ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -57,6 +60,9 @@ enum Msg {
         buf: Vec<u8>,
         len: usize,
         consumed: u64,
+        /// The CRC-32 of `buf[..len]`, when the producer summed it while
+        /// the reader was behind.
+        summed: Option<Crc>,
     },
     /// A member ends here: its trailer, to check against the CRC-32 of
     /// the bytes since the last one.
@@ -121,6 +127,8 @@ pub struct GzipThread {
     ended: Option<Ended>,
     /// CRC-32 and length of the current member's bytes handed out.
     crc: Crc,
+    /// The producer summed the current buffer: its CRC-32 is in `crc`.
+    presummed: bool,
     /// Decompressed bytes handed out.
     handed: u64,
     /// A tracking producer's access points, oldest first, and those still
@@ -137,7 +145,7 @@ impl GzipThread {
     /// reader is dropped; a source that waits (a followed file) should
     /// give up when it is.
     pub fn spawn<R: BufRead + Send + 'static>(src: R, stop: Arc<AtomicBool>) -> GzipThread {
-        GzipThread::start(GzipReader::new(src).defer_checks(), stop, DEPTH)
+        GzipThread::start(GzipReader::new(src).defer_checks(), stop, DEPTH, false)
     }
 
     /// Starts inflating `src` on a new thread for an index build: the
@@ -147,20 +155,21 @@ impl GzipThread {
     /// [`GzipThread::access_point_before`].
     pub fn spawn_tracking<R: BufRead + Send + 'static>(src: R) -> GzipThread {
         let gz = GzipReader::finding(src, ACCESS_SPACING);
-        GzipThread::start(gz, Default::default(), TRACKING_DEPTH)
+        GzipThread::start(gz, Default::default(), TRACKING_DEPTH, true)
     }
 
     fn start<R: BufRead + Send + 'static>(
         gz: GzipReader<R>,
         stop: Arc<AtomicBool>,
         depth: usize,
+        tracking: bool,
     ) -> GzipThread {
         let (tx, rx) = mpsc::sync_channel(depth);
         let (back, spare) = mpsc::channel();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("rfbplay-inflate".into())
-            .spawn(move || produce(gz, &tx, &spare, &flag));
+            .spawn(move || produce(gz, &tx, &spare, &flag, tracking));
         let mut g = GzipThread {
             rx: None,
             back,
@@ -171,6 +180,7 @@ impl GzipThread {
             trailing: None,
             ended: None,
             crc: Crc::new(),
+            presummed: false,
             handed: 0,
             access: VecDeque::new(),
             unsummed: VecDeque::new(),
@@ -210,6 +220,7 @@ fn produce<R: BufRead>(
     tx: &SyncSender<Msg>,
     spare: &Receiver<Vec<u8>>,
     stop: &AtomicBool,
+    tracking: bool,
 ) {
     loop {
         let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0; BUF]);
@@ -238,7 +249,12 @@ fn produce<R: BufRead>(
                 consumed,
                 trailing: gz.trailing_data_at(),
             },
-            Ok(len) => Msg::Data { buf, len, consumed },
+            Ok(len) => Msg::Data {
+                buf,
+                len,
+                consumed,
+                summed: None,
+            },
             Err(e) => Msg::End {
                 result: Err(e),
                 consumed,
@@ -246,7 +262,28 @@ fn produce<R: BufRead>(
             },
         };
         let last = matches!(msg, Msg::End { .. });
-        if tx.send(msg).is_err() || last || stop.load(Ordering::Relaxed) {
+        let msg = match tx.try_send(msg) {
+            Ok(()) => None,
+            Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(mut msg)) => {
+                // The reader is behind: rather than wait, the producer
+                // sums the buffer's CRC-32 for it. Not when the reader
+                // places access points among the bytes it sums.
+                if let (
+                    Msg::Data {
+                        buf, len, summed, ..
+                    },
+                    false,
+                ) = (&mut msg, tracking)
+                {
+                    let mut crc = Crc::new();
+                    crc.update(&buf[..*len]);
+                    *summed = Some(crc);
+                }
+                Some(msg)
+            }
+        };
+        if msg.is_some_and(|msg| tx.send(msg).is_err()) || last || stop.load(Ordering::Relaxed) {
             return;
         }
     }
@@ -258,13 +295,7 @@ impl Read for GzipThread {
             if self.pos < self.len {
                 let n = (self.len - self.pos).min(out.len());
                 out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-                checksum(
-                    &mut self.crc,
-                    &mut self.handed,
-                    &mut self.unsummed,
-                    &mut self.access,
-                    &out[..n],
-                );
+                self.sum(&out[..n]);
                 self.pos += n;
                 return Ok(n);
             }
@@ -285,16 +316,21 @@ impl GzipThread {
     /// read (it is reused), and says where in it the rest lies. None at
     /// the end of the stream, and `buf` is left as it was then.
     pub fn swap(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize)>> {
+        let rest = self.swap_unsummed(buf)?;
+        if let Some((start, end)) = rest {
+            self.sum(&buf[start..end]);
+        }
+        Ok(rest)
+    }
+
+    /// [`GzipThread::swap`] without adding the rest to the CRC-32: the
+    /// caller hands every byte of it to [`GzipThread::sum`], in order,
+    /// before it swaps or reads again. Summing each piece just before it
+    /// is used reads it from the core's nearest cache once, where summing
+    /// the whole buffer first reads it from memory twice.
+    pub fn swap_unsummed(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize)>> {
         loop {
             if self.pos < self.len {
-                let bytes = &self.cur[self.pos..self.len];
-                checksum(
-                    &mut self.crc,
-                    &mut self.handed,
-                    &mut self.unsummed,
-                    &mut self.access,
-                    bytes,
-                );
                 std::mem::swap(buf, &mut self.cur);
                 let rest = (self.pos, self.len);
                 (self.pos, self.len) = (0, 0);
@@ -307,6 +343,22 @@ impl GzipThread {
         }
     }
 
+    /// Adds `bytes`, the next ones of what [`GzipThread::swap_unsummed`]
+    /// handed out, to the member's CRC-32.
+    pub fn sum(&mut self, bytes: &[u8]) {
+        if self.presummed {
+            self.handed += bytes.len() as u64;
+            return;
+        }
+        checksum(
+            &mut self.crc,
+            &mut self.handed,
+            &mut self.unsummed,
+            &mut self.access,
+            bytes,
+        );
+    }
+
     /// Takes the producer's next message.
     fn next(&mut self) {
         let msg = match &self.rx {
@@ -314,7 +366,17 @@ impl GzipThread {
             None => None,
         };
         match msg {
-            Some(Msg::Data { buf, len, consumed }) => {
+            Some(Msg::Data {
+                buf,
+                len,
+                consumed,
+                summed,
+            }) => {
+                // Every byte before this buffer has been summed.
+                self.presummed = summed.is_some();
+                if let Some(summed) = summed {
+                    self.crc.combine(&summed);
+                }
                 let old = std::mem::replace(&mut self.cur, buf);
                 if !old.is_empty() {
                     // The producer may be gone already: nothing to do.
