@@ -202,8 +202,8 @@ fn cuts_trailing_data_and_members_end_alike_with_the_thread() {
 }
 
 /// A reader that falls behind gets the inflate thread's help with the
-/// CRC-32 (the thread sums the buffers it would otherwise wait to hand
-/// over); a buffer summed there or here, or a mix, checks alike: good
+/// CRC-32 (the thread sums the buffers it sends while several wait); a
+/// buffer summed there or here, or a mix, checks alike: good
 /// members pass and a wrong CRC in either of two members is caught at its
 /// trailer, as the single-thread reader catches it.
 #[test]

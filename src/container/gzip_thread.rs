@@ -13,9 +13,10 @@
 //! after the stream. The members' CRC-32 is computed on the reader's side,
 //! piece by piece as the bytes are handed out, so each piece is read from
 //! the nearest cache just before it is used. When the reader falls behind
-//! (the channel is full), the producer sums the buffer it would otherwise
-//! wait to hand over, and the reader adds that sum in instead. Either way
-//! it is checked where the single-thread reader checks it. The
+//! (half the channel's buffers wait), the producer sums the buffers it
+//! sends until the reader catches up, and the reader adds those sums in
+//! instead. Either way it is checked where the single-thread reader
+//! checks it. The
 //! compressed offset shown for progress is that of the buffer being read,
 //! not how far the producer got. Dropping the reader stops the thread and
 //! waits for it.
@@ -30,15 +31,18 @@ use super::access::AccessPoint;
 use super::gzip::{Crc, GzipFailure, GzipReader, MemberCheck};
 use std::collections::VecDeque;
 use std::io::{self, BufRead, ErrorKind, Read};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Decompressed bytes in one buffer handed over.
 const BUF: usize = 1 << 20;
 /// Filled buffers waiting for the reader at most.
-const DEPTH: usize = 3;
+const DEPTH: usize = 8;
+/// Buffers waiting from which on the producer sums the next one's CRC-32
+/// for the reader.
+const HELP_FROM: usize = 4;
 /// The same for an index build, whose reader stops now and then to
 /// compress a checkpoint (a few milliseconds): the producer goes on
 /// inflating meanwhile instead of waiting.
@@ -129,6 +133,8 @@ pub struct GzipThread {
     crc: Crc,
     /// The producer summed the current buffer: its CRC-32 is in `crc`.
     presummed: bool,
+    /// Buffers sent and not yet taken.
+    queued: Arc<AtomicUsize>,
     /// Decompressed bytes handed out.
     handed: u64,
     /// A tracking producer's access points, oldest first, and those still
@@ -167,9 +173,11 @@ impl GzipThread {
         let (tx, rx) = mpsc::sync_channel(depth);
         let (back, spare) = mpsc::channel();
         let flag = stop.clone();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let in_queue = queued.clone();
         let thread = std::thread::Builder::new()
             .name("rfbplay-inflate".into())
-            .spawn(move || produce(gz, &tx, &spare, &flag, tracking));
+            .spawn(move || produce(gz, &tx, &spare, &flag, tracking, &in_queue));
         let mut g = GzipThread {
             rx: None,
             back,
@@ -181,6 +189,7 @@ impl GzipThread {
             ended: None,
             crc: Crc::new(),
             presummed: false,
+            queued,
             handed: 0,
             access: VecDeque::new(),
             unsummed: VecDeque::new(),
@@ -221,6 +230,7 @@ fn produce<R: BufRead>(
     spare: &Receiver<Vec<u8>>,
     stop: &AtomicBool,
     tracking: bool,
+    queued: &AtomicUsize,
 ) {
     loop {
         let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0; BUF]);
@@ -262,28 +272,23 @@ fn produce<R: BufRead>(
             },
         };
         let last = matches!(msg, Msg::End { .. });
-        let msg = match tx.try_send(msg) {
-            Ok(()) => None,
-            Err(TrySendError::Disconnected(_)) => return,
-            Err(TrySendError::Full(mut msg)) => {
-                // The reader is behind: rather than wait, the producer
-                // sums the buffer's CRC-32 for it. Not when the reader
-                // places access points among the bytes it sums.
-                if let (
-                    Msg::Data {
-                        buf, len, summed, ..
-                    },
-                    false,
-                ) = (&mut msg, tracking)
-                {
-                    let mut crc = Crc::new();
-                    crc.update(&buf[..*len]);
-                    *summed = Some(crc);
-                }
-                Some(msg)
+        let mut msg = msg;
+        if let Msg::Data {
+            buf, len, summed, ..
+        } = &mut msg
+        {
+            // With HELP_FROM buffers waiting, the reader is behind: the
+            // producer sums this one's CRC-32 for it, and falls back once
+            // the reader catches up. Not when the reader places access
+            // points among the bytes it sums.
+            let waiting = queued.fetch_add(1, Ordering::Relaxed);
+            if waiting >= HELP_FROM && !tracking {
+                let mut crc = Crc::new();
+                crc.update(&buf[..*len]);
+                *summed = Some(crc);
             }
-        };
-        if msg.is_some_and(|msg| tx.send(msg).is_err()) || last || stop.load(Ordering::Relaxed) {
+        }
+        if tx.send(msg).is_err() || last || stop.load(Ordering::Relaxed) {
             return;
         }
     }
@@ -372,6 +377,7 @@ impl GzipThread {
                 consumed,
                 summed,
             }) => {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
                 // Every byte before this buffer has been summed.
                 self.presummed = summed.is_some();
                 if let Some(summed) = summed {
