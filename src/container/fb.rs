@@ -268,13 +268,11 @@ impl FbReader {
     /// Reads more decompressed bytes, keeping the unread ones. A cut gzip
     /// stream shows as end of input; damage shows as an error.
     fn fill(&mut self) -> Result<(), ContainerError> {
+        // Every byte read so far goes into the CRC-32 before more come.
+        self.sum_to(self.end);
         if let (Source::Threaded(t), true) = (&mut self.src, self.start == self.end && !self.eof) {
             // Nothing is left unread: take the inflate thread's buffer as
             // it is instead of copying it.
-            if self.crc_from < self.end {
-                t.sum(&self.buf[self.crc_from..self.end]);
-            }
-            self.crc_from = self.end;
             return match t.swap_unsummed(&mut self.buf) {
                 Ok(Some((start, end))) => {
                     self.offset = self.offset + self.end as u64 - start as u64;
@@ -292,7 +290,6 @@ impl FbReader {
                 Err(e) => Err(self.read_failed(e)),
             };
         }
-        self.sum_to(self.end);
         if self.start > 0 {
             self.offset += self.start as u64;
             self.buf.copy_within(self.start..self.end, 0);
