@@ -238,48 +238,46 @@ impl Reading<'_> {
             return false;
         }
         *self.budget -= 1;
-        let before = self.guess.mark();
-        for k in 1..=DELTA_DIGITS {
-            let Some(last) = self.at(h + k - 1) else {
-                break;
-            };
-            // Longer deltas hold this byte too.
-            if !self.guess.is_digit(last) {
-                break;
-            }
-            let digits = self.guess.mark();
-            let Some(space) = self.at(h + k) else {
-                break;
-            };
-            if self.guess.is(space, b' ') && self.length(h + k + 1, left) {
-                return true;
-            }
-            self.guess.undo(digits);
-        }
-        self.guess.undo(before);
-        false
+        self.digits_then(h, DELTA_DIGITS, |r, k| {
+            matches!(r.at(h + k), Some(space) if r.guess.is(space, b' '))
+                && r.length(h + k + 1, left)
+        })
     }
 
     /// Whether a chunk length, CRLF, its payload and CRLF follow at `l`,
     /// then `left - 1` more records.
     fn length(&mut self, l: usize, left: usize) -> bool {
+        self.digits_then(l, LEN_DIGITS, |r, m| {
+            let digits: Option<Vec<u8>> = (l..l + m).map(|i| r.guess.get(r.syms[i])).collect();
+            let spelled = match digits {
+                Some(d) => d,
+                None if m == USUAL_LEN.len() => USUAL_LEN.to_vec(),
+                None => return false,
+            };
+            r.payload(l, &spelled, left)
+        })
+    }
+
+    /// Whether `then(m)` holds for some run of 1 to `most` digits at `at`
+    /// (shortest first; each longer run holds the shorter one's digits
+    /// too). The guesses `then` made are kept when it holds, and every
+    /// guess made here is undone when none does.
+    fn digits_then(
+        &mut self,
+        at: usize,
+        most: usize,
+        mut then: impl FnMut(&mut Self, usize) -> bool,
+    ) -> bool {
         let before = self.guess.mark();
-        for m in 1..=LEN_DIGITS {
-            let Some(last) = self.at(l + m - 1) else {
+        for m in 1..=most {
+            let Some(last) = self.at(at + m - 1) else {
                 break;
             };
             if !self.guess.is_digit(last) {
                 break;
             }
-            let digits: Option<Vec<u8>> =
-                (l..l + m).map(|i| self.guess.get(self.syms[i])).collect();
-            let spelled = match digits {
-                Some(d) => d,
-                None if m == USUAL_LEN.len() => USUAL_LEN.to_vec(),
-                None => continue,
-            };
             let mark = self.guess.mark();
-            if self.payload(l, &spelled, left) {
+            if then(self, m) {
                 return true;
             }
             self.guess.undo(mark);
