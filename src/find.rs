@@ -613,7 +613,7 @@ impl Watcher for Finder<'_> {
 }
 
 /// Plays `player` (opened with `measure_damage`, without drawing the
-/// cursor) and finds every span where `needle` is on screen; the search
+/// cursor; `keep_shown` is not needed) and finds every span where `needle` is on screen; the search
 /// moves to a thread of its own when it costs much (see
 /// [`Searching::Judged`]).
 pub fn find(

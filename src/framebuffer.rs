@@ -12,6 +12,19 @@ pub use screen::{Cursor, CursorGap, Damage, Screen};
 
 pub const BYTES_PER_PIXEL: usize = 4;
 
+/// What one piece of a Raw row changed ([`Framebuffer::write_rect_bytes_measured`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PieceChange {
+    /// The row of the rectangle, counted from 0.
+    pub row: u32,
+    /// First and last differing pixels, counted from the rectangle's left.
+    pub lo: u32,
+    pub hi: u32,
+    /// Differing pixels; one split between pieces counts in the first
+    /// piece where a part of it differs.
+    pub pixels: u64,
+}
+
 /// A width x height screen of B, G, R, X pixels, rows top to bottom.
 #[derive(Default, PartialEq, Eq)]
 pub struct Framebuffer {
@@ -134,7 +147,9 @@ impl Framebuffer {
     /// rows, starting `offset` bytes into it. Used by Raw, which arrives in
     /// pieces that may split rows and even pixels.
     pub fn write_rect_bytes(&mut self, rect: Rect, offset: usize, bytes: &[u8]) {
-        self.rect_pieces(rect, offset, bytes, |dst, src, _| dst.copy_from_slice(src));
+        self.rect_pieces(rect, offset, bytes, |dst, src, _, _| {
+            dst.copy_from_slice(src)
+        });
     }
 
     /// [`Framebuffer::write_rect_bytes`] that leaves alone the pieces of
@@ -149,7 +164,7 @@ impl Framebuffer {
         bytes: &[u8],
         changed: &mut dyn FnMut(u32),
     ) {
-        self.rect_pieces(rect, offset, bytes, |dst, src, row| {
+        self.rect_pieces(rect, offset, bytes, |dst, src, row, _| {
             if *dst != *src {
                 dst.copy_from_slice(src);
                 changed(row);
@@ -157,15 +172,73 @@ impl Framebuffer {
         });
     }
 
+    /// [`Framebuffer::write_rect_bytes_changed`] that also measures what
+    /// each piece changes, before writing it: `changed` gets one
+    /// [`PieceChange`] per piece of a row whose bytes differ. What a
+    /// screen kept without a second copy needs to know its damage.
+    /// `open` carries, from one call to the next, whether the pixel the
+    /// bytes so far end inside already counted as changed.
+    pub fn write_rect_bytes_measured(
+        &mut self,
+        rect: Rect,
+        offset: usize,
+        bytes: &[u8],
+        open: &mut bool,
+        changed: &mut dyn FnMut(PieceChange),
+    ) {
+        const PX: usize = BYTES_PER_PIXEL;
+        self.rect_pieces(rect, offset, bytes, |dst, src, row, col| {
+            // A piece may start and end inside a pixel: the parts of
+            // pixels at its ends are compared apart from the whole pixels.
+            let was_open = *open && col % PX != 0;
+            let ends_inside = (col + dst.len()) % PX != 0;
+            let head = ((PX - col % PX) % PX).min(dst.len());
+            if *dst == *src {
+                // Still inside the same pixel, or past it.
+                *open = was_open && head == dst.len() && ends_inside;
+                return;
+            }
+            let whole = (dst.len() - head) / PX * PX;
+            let first = (col / PX) as u32;
+            let head_px = (head > 0 && dst[..head] != src[..head]).then_some(first);
+            let mid = head..head + whole;
+            let mid_first = ((col + head) / PX) as u32;
+            let middle = (dst[mid.clone()] != src[mid.clone()])
+                .then(|| differing_pixels(&dst[mid.clone()], &src[mid.clone()]))
+                .map(|(lo, hi, n)| (mid_first + lo, mid_first + hi, n));
+            let tail_px = (head + whole < dst.len() && dst[head + whole..] != src[head + whole..])
+                .then_some(mid_first + (whole / PX) as u32);
+            let ends = [head_px, middle.map(|m| m.0), middle.map(|m| m.1), tail_px];
+            let lo = ends.iter().flatten().copied().min().unwrap_or(first);
+            let hi = ends.iter().flatten().copied().max().unwrap_or(first);
+            *open = ends_inside
+                && if head == dst.len() {
+                    was_open || head_px.is_some()
+                } else {
+                    tail_px.is_some()
+                };
+            changed(PieceChange {
+                row,
+                lo,
+                hi,
+                pixels: middle.map_or(0, |m| m.2)
+                    + u64::from(head_px.is_some() && !was_open)
+                    + u64::from(tail_px.is_some()),
+            });
+            dst.copy_from_slice(src);
+        });
+    }
+
     /// Cuts `bytes`, which continue the rectangle's rows from `offset`
     /// bytes into it, at row ends, and hands each piece with the screen
-    /// bytes it lands on and its row (counted from 0) to `put`.
+    /// bytes it lands on, its row (counted from 0) and its byte offset
+    /// within that row to `put`.
     fn rect_pieces(
         &mut self,
         rect: Rect,
         offset: usize,
         mut bytes: &[u8],
-        mut put: impl FnMut(&mut [u8], &[u8], u32),
+        mut put: impl FnMut(&mut [u8], &[u8], u32, usize),
     ) {
         let row_len = usize::from(rect.w) * BYTES_PER_PIXEL;
         if row_len == 0 {
@@ -179,7 +252,12 @@ impl Framebuffer {
                 .span(u32::from(rect.x), u32::from(rect.y) + row as u32, 0)
                 .start
                 + col;
-            put(&mut self.data[start..start + n], &bytes[..n], row as u32);
+            put(
+                &mut self.data[start..start + n],
+                &bytes[..n],
+                row as u32,
+                col,
+            );
             bytes = &bytes[n..];
             col += n;
             if col == row_len {
@@ -272,33 +350,28 @@ impl Framebuffer {
         rect: Rect,
         boxes: &mut Vec<Rect>,
     ) -> u64 {
-        let mut pixels = 0u64;
-        // The band being grown: first row, last row, min x, max x.
-        let mut band: Option<(u32, u32, u32, u32)> = None;
-        let close = |band: &mut Option<(u32, u32, u32, u32)>, boxes: &mut Vec<Rect>| {
-            if let Some((y0, y1, x0, x1)) = band.take() {
-                let c = |v: u32| v.min(65535) as u16;
-                boxes.push(Rect::new(c(x0), c(y0), c(x1 - x0 + 1), c(y1 - y0 + 1)));
-            }
-        };
-        for row in 0..u32::from(rect.h) {
-            let y = u32::from(rect.y) + row;
+        measure_bands(rect, boxes, |y| {
             let r = self.span(u32::from(rect.x), y, u32::from(rect.w));
             if self.data[r.clone()] == other.data[r.clone()] {
-                close(&mut band, boxes);
-                continue;
+                return None;
             }
-            let (lo, hi, n) = differing_pixels(&self.data[r.clone()], &other.data[r.clone()]);
-            pixels += n;
-            let (x0, x1) = (u32::from(rect.x) + lo, u32::from(rect.x) + hi);
-            band = Some(match band {
-                Some((y0, _, bx0, bx1)) => (y0, y, bx0.min(x0), bx1.max(x1)),
-                None => (y, y, x0, x1),
-            });
+            let found = differing_pixels(&self.data[r.clone()], &other.data[r.clone()]);
             self.data[r.clone()].copy_from_slice(&other.data[r]);
-        }
-        close(&mut band, boxes);
-        pixels
+            Some(found)
+        })
+    }
+
+    /// What `rect` of this screen changed since `before`, its earlier
+    /// pixels row after row: the differing pixel count, and one box per
+    /// band of consecutive changed rows pushed on `boxes`.
+    pub fn measure_against(&self, rect: Rect, before: &[u8], boxes: &mut Vec<Rect>) -> u64 {
+        let row_len = usize::from(rect.w) * BYTES_PER_PIXEL;
+        let mut rows = before.chunks_exact(row_len.max(1));
+        measure_bands(rect, boxes, |y| {
+            let old = rows.next()?;
+            let now = self.row(u32::from(rect.x), y, u32::from(rect.w));
+            (now != old).then(|| differing_pixels(old, now))
+        })
     }
 
     /// The screen as 8-bit RGB, row after row.
@@ -322,6 +395,40 @@ impl Framebuffer {
         }
         fb
     }
+}
+
+/// Walks the rows of `rect` (screen row numbers) through `row`, which
+/// gives a changed row's first and last differing pixels (from the
+/// rectangle's left) and their count; pushes one box per band of
+/// consecutive changed rows and returns the count in all.
+fn measure_bands(
+    rect: Rect,
+    boxes: &mut Vec<Rect>,
+    mut row: impl FnMut(u32) -> Option<(u32, u32, u64)>,
+) -> u64 {
+    let mut pixels = 0u64;
+    // The band being grown: first row, last row, min x, max x.
+    let mut band: Option<(u32, u32, u32, u32)> = None;
+    let close = |band: &mut Option<(u32, u32, u32, u32)>, boxes: &mut Vec<Rect>| {
+        if let Some((y0, y1, x0, x1)) = band.take() {
+            let c = |v: u32| v.min(65535) as u16;
+            boxes.push(Rect::new(c(x0), c(y0), c(x1 - x0 + 1), c(y1 - y0 + 1)));
+        }
+    };
+    for y in u32::from(rect.y)..u32::from(rect.y) + u32::from(rect.h) {
+        let Some((lo, hi, n)) = row(y) else {
+            close(&mut band, boxes);
+            continue;
+        };
+        pixels += n;
+        let (x0, x1) = (u32::from(rect.x) + lo, u32::from(rect.x) + hi);
+        band = Some(match band {
+            Some((y0, _, bx0, bx1)) => (y0, y, bx0.min(x0), bx1.max(x1)),
+            None => (y, y, x0, x1),
+        });
+    }
+    close(&mut band, boxes);
+    pixels
 }
 
 /// The first and last differing pixels of two rows that differ, and how

@@ -122,7 +122,8 @@ pub struct PlayOptions {
     pub keep_shown: bool,
     /// Draw the cursor into frames where its shape and position are known.
     pub draw_cursor: bool,
-    /// Measure the pixels each update really changed (needs `keep_shown`).
+    /// Measure the pixels each update really changed; without `keep_shown`,
+    /// as each update draws (see [`crate::framebuffer::Screen::new`]).
     pub measure_damage: bool,
     /// Play on past damage (see [`crate::salvage`]); damage is reported in
     /// [`Summary::damaged`] instead of ending the playback.

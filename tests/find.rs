@@ -596,7 +596,9 @@ fn a_closed_pipe_ends_find_and_compare_quietly() {
 /// exactly what a search in turn on the decoding thread finds (spans, the
 /// closest match, which updates it skipped), on every recording in
 /// testdata/ and the corpus, for needles that are there (at the default
-/// threshold and exact) and for one that is not.
+/// threshold and exact) and for one that is not. So does a search on a
+/// player that keeps the shown copy of the screen and measures the damage
+/// against it.
 #[test]
 fn searching_beside_decoding_finds_what_searching_in_turn_finds() {
     use rfbplay::find::{find_with, Needle, Options, Searching, DEFAULT_THRESHOLD};
@@ -649,20 +651,28 @@ fn searching_beside_decoding_finds_what_searching_in_turn_finds() {
                 region: None,
                 first: false,
             };
-            let play = || {
+            let play = |keep_shown| {
                 let o = PlayOptions {
+                    keep_shown,
                     measure_damage: true,
                     ..PlayOptions::default()
                 };
                 Player::open(file, o).unwrap()
             };
-            let beside = find_with(&mut play(), &n, opts, &NoProgress, Searching::Beside);
-            let in_turn = find_with(&mut play(), &n, opts, &NoProgress, Searching::InTurn);
+            // As `rfbplay find` plays: without the shown copy.
+            let beside = find_with(&mut play(false), &n, opts, &NoProgress, Searching::Beside);
+            let in_turn = find_with(&mut play(false), &n, opts, &NoProgress, Searching::InTurn);
             let what = format!("{} with {}", file.display(), needle.display());
             assert_eq!(beside.spans, in_turn.spans, "{what}");
             assert_eq!(beside.best, in_turn.best, "{what}");
             assert_eq!(beside.skipped, in_turn.skipped, "{what}");
             assert_eq!(beside.updates, in_turn.updates, "{what}");
+            // The damage measured with the shown copy finds the same.
+            let shown = find_with(&mut play(true), &n, opts, &NoProgress, Searching::InTurn);
+            assert_eq!(shown.spans, in_turn.spans, "{what}");
+            assert_eq!(shown.best, in_turn.best, "{what}");
+            assert_eq!(shown.skipped, in_turn.skipped, "{what}");
+            assert_eq!(shown.updates, in_turn.updates, "{what}");
             assert!(beside.updates > 0, "{what}");
             found += usize::from(!beside.spans.is_empty());
         }

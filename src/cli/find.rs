@@ -90,7 +90,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.threshold.is_none() {
                 threshold = needle.threshold.unwrap_or(threshold);
             }
+            // No frames are taken: the damage is measured without the
+            // second, shown copy of the screen.
             let opts = PlayOptions {
+                keep_shown: false,
                 measure_damage: true,
                 salvage: args.salvage,
                 ..PlayOptions::default()

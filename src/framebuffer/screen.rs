@@ -4,6 +4,11 @@
 //! brought up to date from the drawn one, rectangle by rectangle, when an
 //! update completes. It also keeps the cursor (drawn over the shown copy on
 //! request) and measures what each update really changed ([`Damage`]).
+//!
+//! A screen that nobody takes frames from mid-update (`find`) can measure
+//! the damage without the second copy: Raw rows are compared as they are
+//! written, and the other decoders' rectangles are saved just before they
+//! are drawn and compared at the commit (see [`Screen::new`]).
 
 use super::{Framebuffer, BYTES_PER_PIXEL};
 use crate::wire::Rect;
@@ -34,7 +39,9 @@ impl Cursor {
 /// every 100 ms).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Damage {
-    /// Pixels whose value changed.
+    /// Pixels whose value changed. Without a shown copy, where rectangles
+    /// of one update overlap, a pixel changed by one and changed back by
+    /// the next may count (and be boxed), and counts once per rectangle.
     pub pixels: u64,
     /// Bounding boxes of the changes, one per changed rectangle the update
     /// drew (boxes may overlap when rectangles did).
@@ -76,7 +83,28 @@ pub struct Screen {
     /// pixel comparison of the rows that differ.
     pub measure_damage: bool,
     damage: Damage,
+    /// Without a shown copy: the damage being measured for this update,
+    /// the columns (x, width) of the Raw rectangle whose rows the last box
+    /// grows from, and whether the pixel the last Raw piece ended inside
+    /// already counted.
+    pending: Damage,
+    band_of: Option<(u16, u16)>,
+    split_open: bool,
+    /// Without a shown copy: the pixels of rectangles as they were before
+    /// this update drew them, row after row; where each starts, and how
+    /// many Raw boxes came before it (boxes keep the rectangles' order).
+    before: Vec<u8>,
+    befores: Vec<(Rect, usize, usize)>,
+    /// This update saved more than [`Screen::before_cap`]: it counts as
+    /// changing the whole screen.
+    unmeasured: bool,
+    /// The size the last commit measured at.
+    measured_size: (u32, u32),
 }
+
+/// Boxes kept per update without a shown copy; past them, changes grow
+/// the last box.
+const MAX_BOXES: usize = 4096;
 
 impl Screen {
     /// Why `--cursor` drew nothing, if it did not, once a recording has
@@ -89,8 +117,10 @@ impl Screen {
         }
     }
 
-    /// `keep_shown` is false when nobody looks at frames (`info`, benches),
-    /// which saves the copy at the end of every update.
+    /// `keep_shown` is false when nobody looks at frames (`info`, `find`,
+    /// benches), which saves the copy at the end of every update. The
+    /// screen between updates is then the drawn one; [`Screen::damage`]
+    /// is still measured when asked, as each update draws.
     pub fn new(keep_shown: bool) -> Screen {
         Screen {
             shown: keep_shown.then(Framebuffer::default),
@@ -142,9 +172,13 @@ impl Screen {
         self.shown.take().unwrap_or(drawn)
     }
 
+    /// Resizes the drawn screen; a resize to the size it has changes
+    /// nothing (servers resend their size with desktop changes).
     pub fn resize(&mut self, width: u32, height: u32) {
-        self.drawn.resize(width, height);
-        self.resized = true;
+        if (width, height) != (self.drawn.width, self.drawn.height) {
+            self.drawn.resize(width, height);
+            self.resized = true;
+        }
     }
 
     /// Writes Raw bytes in the framebuffer's layout into `rect` of the
@@ -154,6 +188,10 @@ impl Screen {
     /// repaint that changes nothing costs a comparison here and nothing at
     /// the commit.
     pub fn write_raw(&mut self, rect: Rect, offset: usize, bytes: &[u8]) {
+        if self.shown.is_none() && self.measure_damage && !self.resized && !self.unmeasured {
+            self.write_raw_measured(rect, offset, bytes);
+            return;
+        }
         if self.shown.is_none() || self.resized {
             // Nobody keeps a shown screen, or all of it is copied anyway.
             self.drawn.write_rect_bytes(rect, offset, bytes);
@@ -183,9 +221,56 @@ impl Screen {
             });
     }
 
+    /// [`Screen::write_raw`] without a shown copy: each changed piece of a
+    /// row grows this update's boxes as it is written.
+    fn write_raw_measured(&mut self, rect: Rect, offset: usize, bytes: &[u8]) {
+        let (pending, band_of) = (&mut self.pending, &mut self.band_of);
+        self.drawn
+            .write_rect_bytes_measured(rect, offset, bytes, &mut self.split_open, &mut |c| {
+                pending.pixels += c.pixels;
+                let y = u32::from(rect.y) + c.row;
+                let (x0, x1) = (u32::from(rect.x) + c.lo, u32::from(rect.x) + c.hi);
+                let grow = pending.boxes.len() >= MAX_BOXES
+                    || (*band_of == Some((rect.x, rect.w))
+                        && pending.boxes.last().is_some_and(|b| {
+                            let end = u32::from(b.y) + u32::from(b.h);
+                            y + 1 == end || y == end
+                        }));
+                let c = |v: u32| v.min(65535) as u16;
+                match pending.boxes.last_mut().filter(|_| grow) {
+                    Some(b) => {
+                        let left = u32::from(b.x).min(x0);
+                        let right = (u32::from(b.x) + u32::from(b.w)).max(x1 + 1);
+                        let top = u32::from(b.y).min(y);
+                        let bottom = (u32::from(b.y) + u32::from(b.h)).max(y + 1);
+                        *b = Rect::new(c(left), c(top), c(right - left), c(bottom - top));
+                    }
+                    None => {
+                        pending
+                            .boxes
+                            .push(Rect::new(c(x0), c(y), c(x1 - x0 + 1), 1));
+                        *band_of = Some((rect.x, rect.w));
+                    }
+                }
+            });
+    }
+
+    /// The most bytes of earlier pixels an update saves without a shown
+    /// copy: twice the screen (rectangles rarely overlap), and at least
+    /// 1 MiB.
+    fn before_cap(&self) -> usize {
+        (self.drawn.data().len() * 2).max(1 << 20)
+    }
+
     /// Notes that a rectangle of the drawn screen changes in this update.
     pub fn touch(&mut self, rect: Rect) {
-        if self.shown.is_some() && !self.resized && !rect.is_empty() {
+        if self.shown.is_none() {
+            if self.measure_damage && !self.resized && !self.unmeasured && !rect.is_empty() {
+                self.save_before(rect);
+            }
+            return;
+        }
+        if !self.resized && !rect.is_empty() {
             // Many small rectangles are cheaper to copy one by one; past a
             // few hundred, a full copy is simpler and no slower.
             if self.dirty.len() < 512 {
@@ -194,6 +279,36 @@ impl Screen {
                 self.resized = true;
             }
         }
+    }
+
+    /// Saves the pixels of `rect` before the update draws them (without a
+    /// shown copy); past [`Screen::before_cap`], the update counts as
+    /// changing everything instead.
+    fn save_before(&mut self, rect: Rect) {
+        let (w, h) = (self.drawn.width(), self.drawn.height());
+        let x1 = (u32::from(rect.x) + u32::from(rect.w)).min(w);
+        let y1 = (u32::from(rect.y) + u32::from(rect.h)).min(h);
+        if x1 <= u32::from(rect.x) || y1 <= u32::from(rect.y) {
+            return;
+        }
+        let rect = Rect::new(
+            rect.x,
+            rect.y,
+            (x1 - u32::from(rect.x)) as u16,
+            (y1 - u32::from(rect.y)) as u16,
+        );
+        let bytes = usize::from(rect.w) * usize::from(rect.h) * BYTES_PER_PIXEL;
+        if self.before.len() + bytes > self.before_cap() {
+            self.unmeasured = true;
+            return;
+        }
+        let at = self.before.len();
+        for y in u32::from(rect.y)..y1 {
+            let row = self.drawn.row(u32::from(rect.x), y, u32::from(rect.w));
+            self.before.extend_from_slice(row);
+        }
+        self.befores.push((rect, at, self.pending.boxes.len()));
+        self.band_of = None;
     }
 
     /// Counts the commits that changed the shown screen's pixels or size:
@@ -211,6 +326,9 @@ impl Screen {
     /// Brings the shown screen up to date at the end of an update.
     pub fn commit(&mut self) {
         let Some(shown) = self.shown.as_mut() else {
+            if self.measure_damage {
+                self.commit_measured();
+            }
             return;
         };
         let mut changed = false;
@@ -265,6 +383,48 @@ impl Screen {
         if changed {
             self.generation += 1;
         }
+    }
+}
+
+impl Screen {
+    /// [`Screen::commit`] without a shown copy: this update's damage is
+    /// what its Raw rows measured as they were written, and what the saved
+    /// rectangles differ from the screen now.
+    fn commit_measured(&mut self) {
+        let size = (self.drawn.width(), self.drawn.height());
+        let size_changed = size != self.measured_size;
+        let damage = &mut self.damage;
+        damage.boxes.clear();
+        damage.resized = size_changed;
+        if self.resized || self.unmeasured || size_changed {
+            let all = Rect::new(0, 0, size.0.min(65535) as u16, size.1.min(65535) as u16);
+            damage.boxes.push(all);
+            damage.pixels = u64::from(size.0) * u64::from(size.1);
+        } else {
+            // The Raw boxes, with each saved rectangle's measured in its place.
+            damage.pixels = self.pending.pixels;
+            let raw = &self.pending.boxes;
+            let mut next = 0;
+            for &(rect, at, raw_before) in &self.befores {
+                damage.boxes.extend_from_slice(&raw[next..raw_before]);
+                next = raw_before;
+                let before = &self.before[at..];
+                damage.pixels += self.drawn.measure_against(rect, before, &mut damage.boxes);
+            }
+            damage.boxes.extend_from_slice(&raw[next..]);
+        }
+        self.pending.pixels = 0;
+        self.pending.boxes.clear();
+        if self.damage.pixels > 0 || size_changed {
+            self.generation += 1;
+        }
+        self.measured_size = size;
+        self.before.clear();
+        self.befores.clear();
+        self.band_of = None;
+        self.split_open = false;
+        self.unmeasured = false;
+        self.resized = false;
     }
 }
 
@@ -377,6 +537,153 @@ mod tests {
         );
         assert_eq!(screen.shown().row(2, 2, 1), &[9, 0, 0, 0]);
         assert_eq!(screen.shown(), screen.drawn_ref());
+    }
+
+    /// A small random number source for the tests below.
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: u32) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 33) % u64::from(n.max(1))) as u32
+        }
+    }
+
+    /// Draws one random update into both screens: Raw rectangles in
+    /// pieces that split rows and pixels, mostly repeating what is there,
+    /// and filled rectangles; overlapping each other only when `overlap`.
+    fn random_update(rng: &mut Lcg, screens: &mut [&mut Screen; 2], overlap: bool) {
+        let (w, h) = (
+            screens[0].drawn_ref().width(),
+            screens[0].drawn_ref().height(),
+        );
+        let mut drawn: Vec<Rect> = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let (x, y) = (rng.below(w), rng.below(h));
+            let r = Rect::new(
+                x as u16,
+                y as u16,
+                1 + rng.below(w - x) as u16,
+                1 + rng.below(h - y) as u16,
+            );
+            let apart = |d: &Rect| {
+                d.right() <= u32::from(r.x)
+                    || r.right() <= u32::from(d.x)
+                    || d.bottom() <= u32::from(r.y)
+                    || r.bottom() <= u32::from(d.y)
+            };
+            if !overlap && !drawn.iter().all(apart) {
+                continue;
+            }
+            drawn.push(r);
+            if rng.below(3) == 0 {
+                let px = [rng.below(3) as u8, 7, 7, 0];
+                for s in screens.iter_mut() {
+                    s.touch(r);
+                    s.drawn().fill(r, px);
+                }
+                continue;
+            }
+            let mut bytes = Vec::new();
+            for yy in r.y..r.y + r.h {
+                bytes.extend_from_slice(screens[0].drawn_ref().row(
+                    u32::from(r.x),
+                    u32::from(yy),
+                    u32::from(r.w),
+                ));
+            }
+            for _ in 0..rng.below(4) {
+                let at = rng.below(bytes.len() as u32) as usize;
+                bytes[at] ^= 1 + rng.below(200) as u8;
+            }
+            let mut at = 0;
+            while at < bytes.len() {
+                let n = (1 + rng.below(11) as usize).min(bytes.len() - at);
+                for s in screens.iter_mut() {
+                    s.write_raw(r, at, &bytes[at..at + n]);
+                }
+                at += n;
+            }
+        }
+    }
+
+    fn pixels_of(boxes: &[Rect]) -> std::collections::BTreeSet<(u16, u16)> {
+        boxes
+            .iter()
+            .flat_map(|b| (b.y..b.y + b.h).flat_map(move |y| (b.x..b.x + b.w).map(move |x| (x, y))))
+            .collect()
+    }
+
+    #[test]
+    fn damage_without_a_shown_copy_is_the_damage_with_one() {
+        for seed in 0..60u64 {
+            let mut rng = Lcg(seed);
+            let (w, h) = (1 + rng.below(23), 1 + rng.below(17));
+            let mut with = Screen::new(true);
+            let mut without = Screen::new(false);
+            for s in [&mut with, &mut without] {
+                s.measure_damage = true;
+                s.resize(w, h);
+                s.commit();
+            }
+            assert!(without.damage().resized);
+            let overlap = seed % 2 == 1;
+            for _ in 0..30 {
+                let before = with.shown().clone();
+                random_update(&mut rng, &mut [&mut with, &mut without], overlap);
+                with.commit();
+                without.commit();
+                let what = format!("seed {seed}");
+                assert_eq!(with.shown(), without.shown(), "{what}");
+                // Every changed pixel is boxed, and the boxes are no
+                // looser than with the copy.
+                let boxed = pixels_of(&without.damage().boxes);
+                for y in 0..h {
+                    for x in 0..w {
+                        if before.row(x, y, 1) != with.shown().row(x, y, 1) {
+                            assert!(boxed.contains(&(x as u16, y as u16)), "{what}: {x},{y}");
+                        }
+                    }
+                }
+                if !overlap {
+                    assert!(
+                        boxed.len() <= pixels_of(&with.damage().boxes).len(),
+                        "{what}"
+                    );
+                    assert_eq!(with.damage().pixels, without.damage().pixels, "{what}");
+                    assert_eq!(with.generation(), without.generation(), "{what}");
+                } else {
+                    assert!(without.damage().pixels >= with.damage().pixels, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_update_saving_more_than_its_cap_counts_as_changing_everything() {
+        let mut screen = Screen::new(false);
+        screen.measure_damage = true;
+        screen.resize(1024, 1024);
+        screen.commit();
+        let all = Rect::new(0, 0, 1024, 1024);
+        // Three full-screen rectangles in one update: more than twice the
+        // screen saved.
+        for _ in 0..3 {
+            screen.touch(all);
+        }
+        assert!(screen.before.len() <= screen.before_cap());
+        screen.commit();
+        assert_eq!(screen.damage().boxes, [all]);
+        assert_eq!(screen.damage().pixels, 1024 * 1024);
+        assert!(!screen.damage().resized);
+        // The next update is measured again.
+        screen.touch(Rect::new(0, 0, 2, 2));
+        screen.drawn().set(1, 1, [1, 0, 0, 0]);
+        screen.commit();
+        assert_eq!(screen.damage().boxes, [Rect::new(1, 1, 1, 1)]);
+        assert_eq!(screen.damage().pixels, 1);
     }
 
     #[test]

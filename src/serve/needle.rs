@@ -159,6 +159,7 @@ pub fn run(file: &Path, source: Source, threshold: Option<f64>) -> Result<Report
     let needle = needle(file, source)?;
     let threshold = threshold.unwrap_or(find::DEFAULT_THRESHOLD);
     let options = PlayOptions {
+        keep_shown: false,
         measure_damage: true,
         ..PlayOptions::default()
     };
