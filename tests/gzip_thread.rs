@@ -157,6 +157,91 @@ fn damage_anywhere_is_reported_alike_with_the_thread() {
     );
 }
 
+/// Every piece a reader hands out, as (time, offset, bytes), with
+/// pieces that follow on from each other joined: where a payload is cut
+/// into pieces is not part of it, where its bytes lie is.
+fn placed(mut c: FbReader) -> Vec<(u64, u64, Vec<u8>)> {
+    let mut out: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+    loop {
+        match c.next_piece().unwrap() {
+            Piece::Data {
+                time,
+                offset,
+                bytes,
+            } => {
+                let time = time.0;
+                match out.last_mut() {
+                    Some((t, o, b)) if *t == time && *o + b.len() as u64 == offset => {
+                        b.extend_from_slice(bytes)
+                    }
+                    _ => out.push((time, offset, bytes.to_vec())),
+                }
+            }
+            Piece::End(end) => {
+                assert_eq!(end, End::Complete);
+                return out;
+            }
+            Piece::Gap(g) => panic!("a gap without salvage: {g:?}"),
+        }
+    }
+}
+
+/// The inflate thread hands over 1 MiB at a time; where a record's
+/// header or trailer is cut by a buffer's end, the reader keeps the cut
+/// part in front of the next buffer. Each of 1 to 30 bytes of header, and
+/// 1 of trailer, left at a buffer's end gives the same pieces, at the same
+/// offsets and times, as the single-thread reader.
+#[test]
+fn records_cut_at_the_threads_buffer_ends_are_read_alike() {
+    const MIB: usize = 1 << 20;
+    let mut w = FbWriter::new(Vec::new(), 1);
+    let mut written = 0usize;
+    let mut time = 0u64;
+    let mut record = |w: &mut FbWriter<Vec<u8>>, len: usize, written: &mut usize| {
+        time += 123_456_789;
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+        let before = w.chunks();
+        w.chunk(time, &payload).unwrap();
+        assert_eq!(w.chunks(), before + 1);
+        // The record's bytes in the decompressed stream.
+        let delta = 123_456_789u64;
+        *written += format!("{delta} {len}\r\n").len() + len + 2;
+    };
+    // Header "123456789 N\r\n" (at least 13 bytes with N of 2 digits or
+    // more) and trailer "\r\n": the record that ends the k-th buffer is
+    // sized so that `k` bytes of the next header (or 1 of this record's
+    // trailer) are before the buffer's end.
+    for k in 1..=31usize {
+        let boundary = k * MIB;
+        // Small records up to near the boundary, then one sized to it.
+        while boundary - written > 200_000 {
+            record(&mut w, 150_000, &mut written);
+        }
+        let header = |len: usize| format!("123456789 {len}\r\n").len();
+        let room = boundary - written;
+        // Bytes before the boundary: this record whole, then `k` bytes of
+        // the next record's header (the last case: all but 1 byte of this
+        // record's trailer).
+        let before = if k == 31 { room + 1 } else { room - k };
+        let mut len = before - 2 - header(before);
+        while header(len) + len + 2 != before {
+            len -= 1;
+        }
+        record(&mut w, len, &mut written);
+    }
+    record(&mut w, 5000, &mut written);
+    let file = w.finish().unwrap();
+    let src = || BufReader::with_capacity(1 << 16, Cursor::new(file.clone()));
+    let one = placed(FbReader::gzip(src()));
+    let threaded = placed(FbReader::gzip_threaded(src()));
+    assert!(one.len() > 200, "{}", one.len());
+    assert_eq!(one.len(), threaded.len());
+    for (a, b) in one.iter().zip(&threaded) {
+        assert_eq!((a.0, a.1, a.2.len()), (b.0, b.1, b.2.len()));
+        assert!(a.2 == b.2, "bytes differ at offset {}", a.1);
+    }
+}
+
 #[test]
 fn cuts_trailing_data_and_members_end_alike_with_the_thread() {
     let file = records(300);

@@ -8,7 +8,7 @@
 
 use super::access::AccessPoint;
 use super::gzip::{GzipFailure, GzipReader};
-use super::gzip_thread::GzipThread;
+use super::gzip_thread::{GzipThread, HEADROOM};
 use super::{
     Container, ContainerError, End, Gap, Piece, RecordProblem, Truncation, TruncationCause,
 };
@@ -270,13 +270,29 @@ impl FbReader {
     fn fill(&mut self) -> Result<(), ContainerError> {
         // Every byte read so far goes into the CRC-32 before more come.
         self.sum_to(self.end);
-        if let (Source::Threaded(t), true) = (&mut self.src, self.start == self.end && !self.eof) {
-            // Nothing is left unread: take the inflate thread's buffer as
-            // it is instead of copying it.
+        let left = self.end - self.start;
+        if let (Source::Threaded(t), true) = (&mut self.src, left <= HEADROOM && !self.eof) {
+            // Take the inflate thread's buffer as it is instead of copying
+            // it; the few bytes left unread (a record header cut in two)
+            // go in front of its bytes.
+            let mut keep = [0u8; HEADROOM];
+            keep[..left].copy_from_slice(&self.buf[self.start..self.end]);
             return match t.swap_unsummed(&mut self.buf) {
-                Ok(Some((start, end))) => {
+                Ok(Some((mut start, mut end))) => {
                     self.offset = self.offset + self.end as u64 - start as u64;
-                    (self.start, self.end, self.crc_from) = (start, end, start);
+                    if start < left {
+                        // No room in front (not so for the thread's
+                        // buffers): move the bytes up.
+                        let need = end - start + left;
+                        if self.buf.len() < need {
+                            self.buf.resize(need, 0);
+                        }
+                        self.buf.copy_within(start..end, left);
+                        self.offset -= (left - start) as u64;
+                        (start, end) = (left, need);
+                    }
+                    self.buf[start - left..start].copy_from_slice(&keep[..left]);
+                    (self.start, self.end, self.crc_from) = (start - left, end, start);
                     Ok(())
                 }
                 Ok(None) => {

@@ -38,6 +38,10 @@ use std::thread::JoinHandle;
 
 /// Decompressed bytes in one buffer handed over.
 const BUF: usize = 1 << 20;
+/// Bytes left free at the start of each buffer handed over: a reader
+/// holding the unread end of the last buffer (a record header cut in two)
+/// puts it there instead of copying the new buffer after it.
+pub const HEADROOM: usize = 64;
 /// Filled buffers waiting for the reader at most.
 const DEPTH: usize = 8;
 /// Buffers waiting from which on the producer sums the next one's CRC-32
@@ -58,13 +62,13 @@ const KEEP_ACCESS: usize = 64;
 
 /// What the producer sends.
 enum Msg {
-    /// `buf[..len]` follows; `consumed` compressed bytes were read once
-    /// they were made.
+    /// `buf[HEADROOM..len]` follows; `consumed` compressed bytes were read
+    /// once they were made.
     Data {
         buf: Vec<u8>,
         len: usize,
         consumed: u64,
-        /// The CRC-32 of `buf[..len]`, when the producer summed it while
+        /// The CRC-32 of `buf[HEADROOM..len]`, when the producer summed it while
         /// the reader was behind.
         summed: Option<Crc>,
     },
@@ -233,9 +237,13 @@ fn produce<R: BufRead>(
     queued: &AtomicUsize,
 ) {
     loop {
-        let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0; BUF]);
+        let mut buf = spare
+            .try_recv()
+            .ok()
+            .filter(|b| b.len() > HEADROOM)
+            .unwrap_or_else(|| vec![0; HEADROOM + BUF]);
         let result = loop {
-            match gz.read(&mut buf) {
+            match gz.read(&mut buf[HEADROOM..]) {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 other => break other,
             }
@@ -259,9 +267,9 @@ fn produce<R: BufRead>(
                 consumed,
                 trailing: gz.trailing_data_at(),
             },
-            Ok(len) => Msg::Data {
+            Ok(n) => Msg::Data {
                 buf,
-                len,
+                len: HEADROOM + n,
                 consumed,
                 summed: None,
             },
@@ -284,7 +292,7 @@ fn produce<R: BufRead>(
             let waiting = queued.fetch_add(1, Ordering::Relaxed);
             if waiting >= HELP_FROM && !tracking {
                 let mut crc = Crc::new();
-                crc.update(&buf[..*len]);
+                crc.update(&buf[HEADROOM..*len]);
                 *summed = Some(crc);
             }
         }
@@ -318,8 +326,9 @@ impl Read for GzipThread {
 impl GzipThread {
     /// Hands over the unread rest of the next inflated buffer without
     /// copying it: swaps it with `buf`, whose bytes must all have been
-    /// read (it is reused), and says where in it the rest lies. None at
-    /// the end of the stream, and `buf` is left as it was then.
+    /// read (it is reused), and says where in it the rest lies (a fresh
+    /// buffer's starts at [`HEADROOM`]). None at the end of the stream, and
+    /// `buf` is left as it was then.
     pub fn swap(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize)>> {
         let rest = self.swap_unsummed(buf)?;
         if let Some((start, end)) = rest {
@@ -388,7 +397,7 @@ impl GzipThread {
                     // The producer may be gone already: nothing to do.
                     let _ = self.back.send(old);
                 }
-                (self.pos, self.len, self.consumed) = (0, len, consumed);
+                (self.pos, self.len, self.consumed) = (HEADROOM, len, consumed);
             }
             Some(Msg::Check(check)) => {
                 let checked = check.against(self.crc.sum(), self.crc.amount());
