@@ -78,7 +78,9 @@ impl Parser {
     }
 
     /// A parser that reads on from stream byte `offset` after damage, with
-    /// the screen as last shown (what frames showed up to the damage), the
+    /// the screen as last shown (what frames showed up to the damage;
+    /// without a shown copy, what was drawn, the damaged update's pixels
+    /// before the damage included: only `info` and `find` play so), the
     /// counts so far, and the zlib streams in use primed with a window of
     /// zeros. Also says whether any zlib stream had history to lose.
     pub fn after_damage(&self, offset: u64, keep_shown: bool, draw_cursor: bool) -> (Parser, bool) {
