@@ -473,10 +473,7 @@ mod tests {
 
     #[test]
     fn damage_counts_pixels_that_differ_not_rectangles_sent() {
-        let mut screen = Screen::new(true);
-        screen.measure_damage = true;
-        screen.resize(8, 8);
-        screen.commit();
+        let mut screen = measuring(true, 8, 8);
         assert!(screen.damage().resized);
         // A full repaint that changes two pixels.
         let all = Rect::new(0, 0, 8, 8);
@@ -505,10 +502,7 @@ mod tests {
 
     #[test]
     fn raw_writes_mark_only_the_rows_they_change() {
-        let mut screen = Screen::new(true);
-        screen.measure_damage = true;
-        screen.resize(4, 6);
-        screen.commit();
+        let mut screen = measuring(true, 4, 6);
         let all = Rect::new(0, 0, 4, 6);
         let mut bytes = [0u8; 4 * 6 * 4];
         // The same screen again, in pieces that split rows and pixels.
@@ -537,6 +531,15 @@ mod tests {
         );
         assert_eq!(screen.shown().row(2, 2, 1), &[9, 0, 0, 0]);
         assert_eq!(screen.shown(), screen.drawn_ref());
+    }
+
+    /// A screen measuring damage, sized and committed once.
+    fn measuring(keep_shown: bool, width: u32, height: u32) -> Screen {
+        let mut screen = Screen::new(keep_shown);
+        screen.measure_damage = true;
+        screen.resize(width, height);
+        screen.commit();
+        screen
     }
 
     /// A small random number source for the tests below.
@@ -621,13 +624,8 @@ mod tests {
         for seed in 0..60u64 {
             let mut rng = Lcg(seed);
             let (w, h) = (1 + rng.below(23), 1 + rng.below(17));
-            let mut with = Screen::new(true);
-            let mut without = Screen::new(false);
-            for s in [&mut with, &mut without] {
-                s.measure_damage = true;
-                s.resize(w, h);
-                s.commit();
-            }
+            let mut with = measuring(true, w, h);
+            let mut without = measuring(false, w, h);
             assert!(without.damage().resized);
             let overlap = seed % 2 == 1;
             for _ in 0..30 {
@@ -663,10 +661,7 @@ mod tests {
 
     #[test]
     fn an_update_saving_more_than_its_cap_counts_as_changing_everything() {
-        let mut screen = Screen::new(false);
-        screen.measure_damage = true;
-        screen.resize(1024, 1024);
-        screen.commit();
+        let mut screen = measuring(false, 1024, 1024);
         let all = Rect::new(0, 0, 1024, 1024);
         // Three full-screen rectangles in one update: more than twice the
         // screen saved.
