@@ -76,7 +76,9 @@ pub struct FbReader {
     start: usize,
     end: usize,
     eof: bool,
-    /// Decompressed bytes before `buf[start]`.
+    /// Decompressed bytes before `buf[0]`, wrapping: the inflate thread's
+    /// buffers start their bytes a little way in, so this is "negative"
+    /// while the first one is read. Places are `offset` + index ([`FbReader::at`]).
     offset: u64,
     time: Time,
     chunks: u64,
@@ -265,6 +267,11 @@ impl FbReader {
         self.end - self.start
     }
 
+    /// The decompressed offset of `buf[i]`.
+    fn at(&self, i: usize) -> u64 {
+        self.offset.wrapping_add(i as u64)
+    }
+
     /// Reads more decompressed bytes, keeping the unread ones. A cut gzip
     /// stream shows as end of input; damage shows as an error.
     fn fill(&mut self) -> Result<(), ContainerError> {
@@ -279,7 +286,7 @@ impl FbReader {
             keep[..left].copy_from_slice(&self.buf[self.start..self.end]);
             return match t.swap_unsummed(&mut self.buf) {
                 Ok(Some((mut start, mut end))) => {
-                    self.offset = self.offset + self.end as u64 - start as u64;
+                    self.offset = self.at(self.end).wrapping_sub(start as u64);
                     if start < left {
                         // No room in front (not so for the thread's
                         // buffers): move the bytes up.
@@ -288,7 +295,7 @@ impl FbReader {
                             self.buf.resize(need, 0);
                         }
                         self.buf.copy_within(start..end, left);
-                        self.offset -= (left - start) as u64;
+                        self.offset = self.offset.wrapping_sub((left - start) as u64);
                         (start, end) = (left, need);
                     }
                     self.buf[start - left..start].copy_from_slice(&keep[..left]);
@@ -307,7 +314,7 @@ impl FbReader {
             };
         }
         if self.start > 0 {
-            self.offset += self.start as u64;
+            self.offset = self.at(self.start);
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
@@ -344,7 +351,7 @@ impl FbReader {
     /// The error a failed read of the source (not a cut) is for the
     /// container: damage is placed after the bytes read.
     fn read_failed(&mut self, e: std::io::Error) -> ContainerError {
-        let offset = self.offset + self.end as u64;
+        let offset = self.at(self.end);
         let time = self.time;
         match e.downcast::<GzipFailure>() {
             Ok(f) => ContainerError::Corrupt {
@@ -365,7 +372,7 @@ impl FbReader {
     fn truncated(&mut self, cause: TruncationCause) -> End {
         self.finished = true;
         End::Truncated(Truncation {
-            offset: self.offset + self.start as u64,
+            offset: self.at(self.start),
             time: self.time,
             cause,
         })
@@ -373,7 +380,7 @@ impl FbReader {
 
     fn bad(&self, problem: RecordProblem) -> ContainerError {
         ContainerError::BadRecord {
-            offset: self.offset + self.start as u64,
+            offset: self.at(self.start),
             time: self.time,
             problem,
         }
@@ -416,7 +423,7 @@ impl Container for FbReader {
     fn bytes_read(&self) -> u64 {
         match self.src.compressed_offset() {
             Some(at) => at,
-            None => self.offset + self.start as u64,
+            None => self.at(self.start),
         }
     }
 
@@ -461,7 +468,7 @@ impl Container for FbReader {
         Ok(match out {
             Out::Data { start, n } => Piece::Data {
                 time: self.time,
-                offset: self.offset + start as u64,
+                offset: self.at(start),
                 bytes: &self.buf[start..start + n],
             },
             // Reading resumed after damage but ended before a whole
@@ -500,7 +507,7 @@ impl FbReader {
                     let n = (self.available() as u64).min(left) as usize;
                     let start = self.start;
                     self.sum_to(start + n);
-                    self.last_piece = Some((self.offset + (start + n) as u64, left - n as u64));
+                    self.last_piece = Some((self.at(start + n), left - n as u64));
                     self.start += n;
                     self.at = if left == n as u64 {
                         Where::Trailer
@@ -558,7 +565,7 @@ impl FbReader {
                     let (delta, len) = self.parse_header(&window[..nl - 1])?;
                     if len > self.limits.max_chunk {
                         return Err(ContainerError::ChunkTooLong {
-                            offset: self.offset + self.start as u64,
+                            offset: self.at(self.start),
                             time: self.time,
                             len,
                             max: self.limits.max_chunk,
@@ -581,7 +588,7 @@ impl FbReader {
                         Where::Payload { left: len }
                     };
                     if let Some(mut gap) = self.gap.take() {
-                        gap.resumed_at = Some(self.offset + self.start as u64);
+                        gap.resumed_at = Some(self.at(self.start));
                         let header = nl as u64 + 1;
                         gap.resumed_at = gap.resumed_at.map(|a| a - header);
                         return Ok(Out::Gap(gap));
@@ -603,7 +610,7 @@ impl FbReader {
                             // garbage; read on at a later block.
                             if self.scanned > SCAN_BEFORE_BLOCKS {
                                 if let Some(after) = self.src.compressed_offset() {
-                                    let count = self.offset + self.end as u64;
+                                    let count = self.at(self.end);
                                     if !self.reopen_after(after, count)? {
                                         if let Some(gap) = self.gap.take() {
                                             return Ok(Out::Gap(gap));
@@ -690,7 +697,7 @@ impl FbReader {
     /// Salvage: starts skipping the damage `e` reports. Some: what to hand
     /// out now; None: go on reading.
     fn skip_damage(&mut self, e: ContainerError) -> Result<Option<Out>, ContainerError> {
-        let here = self.offset + self.start as u64;
+        let here = self.at(self.start);
         let cause = crate::error_chain(&e);
         let gap = self.gap.get_or_insert(Gap {
             offset: here,
@@ -711,7 +718,7 @@ impl FbReader {
             }
             ContainerError::Corrupt { file_offset, .. } => {
                 gap.file_offset.get_or_insert(file_offset);
-                let damaged_at = self.offset + self.end as u64;
+                let damaged_at = self.at(self.end);
                 if self.reopen_after(file_offset, damaged_at)? {
                     Ok(None)
                 } else {
