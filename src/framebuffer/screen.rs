@@ -192,9 +192,16 @@ impl Screen {
             self.write_raw_measured(rect, offset, bytes);
             return;
         }
-        if self.shown.is_none() || self.resized {
-            // Nobody keeps a shown screen, or all of it is copied anyway.
+        if self.resized {
+            // All of it is copied at the commit anyway.
             self.drawn.write_rect_bytes(rect, offset, bytes);
+            return;
+        }
+        if self.shown.is_none() {
+            // Nobody keeps a shown screen: still, bytes that are there
+            // already are compared, not written (a repaint mostly is).
+            self.drawn
+                .write_rect_bytes_changed(rect, offset, bytes, &mut |_| {});
             return;
         }
         let (dirty, resized) = (&mut self.dirty, &mut self.resized);
