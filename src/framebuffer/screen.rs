@@ -336,6 +336,8 @@ impl Screen {
             if self.measure_damage {
                 self.commit_measured();
             }
+            // The next update is drawn on what this one left.
+            self.resized = false;
             return;
         };
         let mut changed = false;
@@ -664,6 +666,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn without_a_shown_copy_a_resize_counts_for_one_update_only() {
+        // As `info` plays: the first update after a resize is written
+        // whole, the next ones compare their Raw bytes first.
+        let mut screen = Screen::new(false);
+        screen.resize(4, 2);
+        assert!(screen.resized);
+        let all = Rect::new(0, 0, 4, 2);
+        screen.write_raw(all, 0, &[7; 32]);
+        screen.commit();
+        assert!(!screen.resized);
+        screen.write_raw(all, 0, &[7; 32]);
+        screen.write_raw(all, 4, &[9; 4]);
+        screen.commit();
+        assert_eq!(screen.shown().row(1, 0, 1), &[9, 9, 9, 9]);
+        assert_eq!(screen.shown().row(2, 0, 1), &[7, 7, 7, 7]);
     }
 
     #[test]
