@@ -285,19 +285,9 @@ impl FbReader {
             let mut keep = [0u8; HEADROOM];
             keep[..left].copy_from_slice(&self.buf[self.start..self.end]);
             return match t.swap_unsummed(&mut self.buf) {
-                Ok(Some((mut start, mut end))) => {
+                Ok(Some((start, end))) => {
+                    // The thread's bytes start at least HEADROOM in.
                     self.offset = self.at(self.end).wrapping_sub(start as u64);
-                    if start < left {
-                        // No room in front (not so for the thread's
-                        // buffers): move the bytes up.
-                        let need = end - start + left;
-                        if self.buf.len() < need {
-                            self.buf.resize(need, 0);
-                        }
-                        self.buf.copy_within(start..end, left);
-                        self.offset = self.offset.wrapping_sub((left - start) as u64);
-                        (start, end) = (left, need);
-                    }
                     self.buf[start - left..start].copy_from_slice(&keep[..left]);
                     (self.start, self.end, self.crc_from) = (start - left, end, start);
                     Ok(())

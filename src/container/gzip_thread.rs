@@ -326,9 +326,10 @@ impl Read for GzipThread {
 impl GzipThread {
     /// Hands over the unread rest of the next inflated buffer without
     /// copying it: swaps it with `buf`, whose bytes must all have been
-    /// read (it is reused), and says where in it the rest lies (a fresh
-    /// buffer's starts at [`HEADROOM`]). None at the end of the stream, and
-    /// `buf` is left as it was then.
+    /// read (it is reused), and says where in it the rest lies: never
+    /// before [`HEADROOM`], so a caller may put up to that many bytes in
+    /// front. None at the end of the stream, and `buf` is left as it was
+    /// then.
     pub fn swap(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize)>> {
         let rest = self.swap_unsummed(buf)?;
         if let Some((start, end)) = rest {

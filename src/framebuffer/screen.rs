@@ -95,11 +95,9 @@ pub struct Screen {
     /// many Raw boxes came before it (boxes keep the rectangles' order).
     before: Vec<u8>,
     befores: Vec<(Rect, usize, usize)>,
-    /// This update saved more than [`Screen::before_cap`]: it counts as
-    /// changing the whole screen.
+    /// This update saved more than [`Screen::before_cap`] (or a rectangle
+    /// off the screen): it counts as changing the whole screen.
     unmeasured: bool,
-    /// The size the last commit measured at.
-    measured_size: (u32, u32),
 }
 
 /// Boxes kept per update without a shown copy; past them, changes grow
@@ -292,25 +290,16 @@ impl Screen {
     /// shown copy); past [`Screen::before_cap`], the update counts as
     /// changing everything instead.
     fn save_before(&mut self, rect: Rect) {
-        let (w, h) = (self.drawn.width(), self.drawn.height());
-        let x1 = (u32::from(rect.x) + u32::from(rect.w)).min(w);
-        let y1 = (u32::from(rect.y) + u32::from(rect.h)).min(h);
-        if x1 <= u32::from(rect.x) || y1 <= u32::from(rect.y) {
-            return;
-        }
-        let rect = Rect::new(
-            rect.x,
-            rect.y,
-            (x1 - u32::from(rect.x)) as u16,
-            (y1 - u32::from(rect.y)) as u16,
-        );
         let bytes = usize::from(rect.w) * usize::from(rect.h) * BYTES_PER_PIXEL;
-        if self.before.len() + bytes > self.before_cap() {
+        // Decoders check their rectangles against the screen first.
+        if !rect.fits(self.drawn.width(), self.drawn.height())
+            || self.before.len() + bytes > self.before_cap()
+        {
             self.unmeasured = true;
             return;
         }
         let at = self.before.len();
-        for y in u32::from(rect.y)..y1 {
+        for y in u32::from(rect.y)..rect.bottom() {
             let row = self.drawn.row(u32::from(rect.x), y, u32::from(rect.w));
             self.before.extend_from_slice(row);
         }
@@ -401,11 +390,11 @@ impl Screen {
     /// rectangles differ from the screen now.
     fn commit_measured(&mut self) {
         let size = (self.drawn.width(), self.drawn.height());
-        let size_changed = size != self.measured_size;
         let damage = &mut self.damage;
         damage.boxes.clear();
-        damage.resized = size_changed;
-        if self.resized || self.unmeasured || size_changed {
+        // Without a shown copy, only a change of size sets `resized`.
+        damage.resized = self.resized;
+        if self.resized || self.unmeasured {
             let all = Rect::new(0, 0, size.0.min(65535) as u16, size.1.min(65535) as u16);
             damage.boxes.push(all);
             damage.pixels = u64::from(size.0) * u64::from(size.1);
@@ -424,10 +413,9 @@ impl Screen {
         }
         self.pending.pixels = 0;
         self.pending.boxes.clear();
-        if self.damage.pixels > 0 || size_changed {
+        if self.damage.pixels > 0 || self.resized {
             self.generation += 1;
         }
-        self.measured_size = size;
         self.before.clear();
         self.befores.clear();
         self.band_of = None;
