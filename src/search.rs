@@ -240,6 +240,9 @@ pub struct Searcher {
     /// template first, tried before anything else when the limit is small:
     /// their differences are a lower bound of the whole sum too.
     probes: Vec<(usize, usize, [u8; 3])>,
+    /// The probes repeated over a run of positions, for the limit they
+    /// were made for: a search made of many small scans makes them once.
+    near: Option<(u64, Vec<Probe>)>,
 }
 
 /// Limits (sums of differences over the template) at or below which the
@@ -341,6 +344,7 @@ impl Searcher {
         };
         Searcher {
             probes,
+            near: None,
             template,
             tw,
             th,
@@ -591,8 +595,28 @@ impl Searcher {
         let (x0, x1) = (area.x0 as usize, area.x1 as usize);
         let n = (self.tw * self.th * 3) as f64;
         let mut best: Option<(usize, usize, u64)> = None;
-        let (fx, fy, first) = self.probes[0];
-        let near = Near::new(first, limit);
+        // Each probe's colour repeated over a run of positions, so that a
+        // run is ruled out probe by probe in vector instructions, and only
+        // the positions every probe leaves in are bounded one by one. They
+        // stay made for the limit the scan starts with; as it finds better
+        // positions and lowers its limit, the bound below holds them to it.
+        if self
+            .near
+            .as_ref()
+            .is_none_or(|(made_for, _)| *made_for != limit)
+        {
+            let near = self
+                .probes
+                .iter()
+                .map(|&(tx, ty, c)| (tx, ty, Near::new(c, limit)))
+                .collect();
+            self.near = Some((limit, near));
+        }
+        let near: &[Probe] = self.near.as_ref().map_or(&[], |(_, near)| near);
+        let (fx, fy, first) = near.first()?;
+        // A copy on the stack, which the compiler keeps in registers
+        // through the rows.
+        let (fx, fy, first) = (*fx, *fy, first.clone());
         let mut x = scan.next_x as usize;
         let mut compared = 0usize;
         for y in scan.next_y as usize..area.y1 as usize {
@@ -605,17 +629,47 @@ impl Searcher {
                 scan.next_y = y as u32;
                 return best.map(|b| to_match(b, n));
             }
-            let row = fb.row((x + fx) as u32, (y + fy) as u32, (x1 - x) as u32);
+            let first_row = fb.row((x + fx) as u32, (y + fy) as u32, (x1 - x) as u32);
             let mut lx = 0;
             while lx < x1 - x {
-                // 16 positions at a time: whether any has its first probe
-                // within the limit in every channel (vector instructions).
                 let end = (lx + PROBE_RUN).min(x1 - x);
-                if end - lx == PROBE_RUN && !any_near(&row[lx * 4..end * 4], &near) {
-                    lx = end;
-                    continue;
+                // Which of the run's positions have every probe within the
+                // limit in each channel, probe by probe while any is left.
+                // A partial run at the row's end keeps all its positions
+                // for the bound below.
+                let mut far = [0u8; PROBE_RUN * 4];
+                if end - lx == PROBE_RUN {
+                    // Most runs have no position near in the first probe:
+                    // that probe's row is fetched once per row of positions,
+                    // and its test stays in registers.
+                    let first_run = &first_row[lx * 4..end * 4];
+                    if !any_near(&far_from(first_run, &first)) {
+                        lx = end;
+                        continue;
+                    }
+                    add_far(first_run, &first, &mut far);
+                    let near_first = count_near(&far);
+                    // A position or two are cheaper to bound one by one
+                    // than a run probe by probe.
+                    let mut any = true;
+                    for (tx, ty, near) in &near[1..] {
+                        if !any || near_first <= 2 {
+                            break;
+                        }
+                        let run = fb.row((x + lx + tx) as u32, (y + ty) as u32, PROBE_RUN as u32);
+                        add_far(run, near, &mut far);
+                        any = any_near(&far);
+                    }
+                    if !any {
+                        lx = end;
+                        continue;
+                    }
                 }
-                for px in x + lx..x + end {
+                for (i, f) in far.chunks_exact(4).enumerate().take(end - lx) {
+                    if f != [0; 4] {
+                        continue;
+                    }
+                    let px = x + lx + i;
                     let mut bound = 0;
                     for &(tx, ty, c) in &self.probes {
                         let q = fb.row((px + tx) as u32, (y + ty) as u32, 1);
@@ -909,11 +963,15 @@ const NO_X: [u8; 16] = [
     255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0,
 ];
 
-/// Positions whose first probe [`any_near`] looks at in one go.
+/// Positions whose probes [`add_far`] looks at in one go.
 const PROBE_RUN: usize = 16;
 
-/// The first probe pixel repeated over [`PROBE_RUN`] pixels, with the
+/// A probe's place in the template (x, y) and its colour as [`Near`].
+type Probe = (usize, usize, Near);
+
+/// A probe pixel repeated over [`PROBE_RUN`] pixels, with the
 /// largest difference per channel a position within the limit can have.
+#[derive(Clone, Debug)]
 struct Near {
     pixels: [u8; PROBE_RUN * 4],
     /// 255 for B, G and R, 0 for X: the X byte is near whatever it holds.
@@ -939,21 +997,46 @@ impl Near {
     }
 }
 
-/// Whether any of the [`PROBE_RUN`] pixels of `run` is within `near.most`
-/// of the probe colour in each of B, G and R. Written as plain loops over
+/// [`add_far`] for one probe.
+#[inline]
+fn far_from(run: &[u8], near: &Near) -> [u8; PROBE_RUN * 4] {
+    let mut far = [0u8; PROBE_RUN * 4];
+    add_far(run, near, &mut far);
+    far
+}
+
+/// Ors into `far`, for each of the [`PROBE_RUN`] pixels of `run`, by how
+/// much it is farther than `near.most` from the probe colour in each of B,
+/// G and R (0 where it is near). Over several probes, a pixel's four bytes
+/// stay 0 only where every probe is near. A run of another length changes
+/// nothing, so its positions are all kept. Written as plain loops over
 /// fixed-size arrays so the compiler makes vector instructions of them.
 #[inline]
-fn any_near(run: &[u8], near: &Near) -> bool {
+fn add_far(run: &[u8], near: &Near, far: &mut [u8; PROBE_RUN * 4]) {
     let Ok(run) = <&[u8; PROBE_RUN * 4]>::try_from(run) else {
-        return true;
+        return;
     };
-    let mut far = [0u8; PROBE_RUN * 4];
     for (((f, &a), &b), &m) in far.iter_mut().zip(run).zip(&near.pixels).zip(&near.mask) {
         // Saturating subtractions rather than abs_diff and a comparison:
         // the form that becomes vector instructions without AVX.
         let d = (a.saturating_sub(b) | b.saturating_sub(a)) & m;
-        *f = d.saturating_sub(near.most);
+        *f |= d.saturating_sub(near.most);
     }
+}
+
+/// How many pixels of `far` (see [`add_far`]) are near.
+#[inline]
+fn count_near(far: &[u8; PROBE_RUN * 4]) -> u32 {
+    let mut count = 0;
+    for p in far.chunks_exact(4) {
+        count += u32::from(u32::from_le_bytes([p[0], p[1], p[2], p[3]]) == 0);
+    }
+    count
+}
+
+/// Whether any pixel of `far` (see [`add_far`]) is near.
+#[inline]
+fn any_near(far: &[u8; PROBE_RUN * 4]) -> bool {
     let mut any = false;
     for p in far.chunks_exact(4) {
         any |= u32::from_le_bytes([p[0], p[1], p[2], p[3]]) == 0;
@@ -1340,6 +1423,76 @@ mod tests {
         // last columns (among the positions after the last full run).
         for (cx, cy) in [(3, 13), (70 - 11, 5)] {
             probe_search_agrees(&fb, cx, cy);
+        }
+    }
+
+    #[test]
+    fn probed_runs_over_any_area_agree_with_a_brute_force_scan() {
+        // Two colours, as in a terminal: every probe colour is common, so
+        // runs of positions pass some probes and fail others.
+        let (w, h) = (93, 41);
+        let mut fb = Framebuffer::new(w, h);
+        let mut seed = 5u32;
+        for y in 0..h {
+            for x in 0..w {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let v = if (seed >> 28) < 5 { 230 } else { 20 };
+                fb.set(x, y, [v, v, v, 0]);
+            }
+        }
+        let mut areas = Vec::new();
+        for k in 0..12u32 {
+            let x0 = (k * 7) % 40;
+            let y0 = (k * 5) % 20;
+            areas.push((x0, y0, x0 + 1 + (k * 13) % 50, y0 + 1 + (k * 3) % 12));
+        }
+        for (cx, cy) in [(17, 9), (61, 22), (70, 30)] {
+            let (tw, th) = (12, 8);
+            let mut t = (*cut(&fb, cx, cy, tw, th)).clone();
+            // One pixel off by 1 in one channel: exact searches miss it.
+            t.bgrx[(3 * tw as usize + 7) * 4 + 2] ^= 1;
+            let t = Arc::new(t);
+            let n = f64::from(tw * th * 3);
+            let mut s = Searcher::new(t.clone());
+            let all = s.whole(&fb).unwrap();
+            for (x0, y0, x1, y1) in areas.clone() {
+                let area = Area {
+                    x0,
+                    y0,
+                    x1: x1.min(all.x1),
+                    y1: y1.min(all.y1),
+                };
+                let (sad, x, y) = brute_force(&fb, &t, area);
+                for sum_limit in [0u64, 1, 40, PROBE_LIMIT] {
+                    let want = (sad <= sum_limit).then_some((x, y, sad as f64 / n));
+                    let limit = sum_limit as f64 / n;
+                    let got = closest(&mut s, &fb, area, limit).map(|m| (m.x, m.y, m.score));
+                    assert_eq!(got, want, "at {cx},{cy} in {area:?}, sum limit {sum_limit}");
+                    // Stopped before every other row and resumed, passing
+                    // the best score so far, as find does.
+                    let mut scan = Scan::new(area);
+                    let mut best: Option<Match> = None;
+                    let mut calls = 0;
+                    while !scan.done() {
+                        let mut stop = || {
+                            calls += 1;
+                            calls % 2 == 0
+                        };
+                        let most = best.map_or(limit, |m| m.score);
+                        let mut budget = Budget::unlimited(&mut stop);
+                        if let Some(m) = s.scan(&fb, &mut scan, most, &mut budget) {
+                            if best.is_none_or(|b| m.score < b.score) {
+                                best = Some(m);
+                            }
+                        }
+                    }
+                    let got = best.map(|m| (m.x, m.y, m.score));
+                    assert_eq!(
+                        got, want,
+                        "resumed, at {cx},{cy} in {area:?}, sum limit {sum_limit}"
+                    );
+                }
+            }
         }
     }
 
