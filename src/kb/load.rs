@@ -535,7 +535,7 @@ pub fn decode_template(
         .map_err(|e| image_err(image::ImageError::IoError(e)))?;
     let (width, height) = reader.into_dimensions().map_err(image_err)?;
     let pixels = u64::from(width) * u64::from(height);
-    // The search sums a template's pixels in u32 (search.rs): 4096x4096
+    // The search sums a template's pixels in u32 (src/search/): 4096x4096
     // pixels of 255 is the most that fits, whatever the options say.
     let limit = options.max_template_pixels.min(MAX_TEMPLATE_PIXELS);
     if pixels == 0 || pixels > limit {

@@ -25,8 +25,17 @@
 //! [`Scan`] can resume where it stopped. `rfbplay play` and `rfbplay find`
 //! share [`Searcher`]; neither owns it, so it sits beside them rather than
 //! inside either.
+//!
+//! Here: the searcher, its block sums and its pixel comparison. The probe
+//! pixels' way for small limits is in `probes`, the column sums behind the
+//! bounds for loose ones in `columns`.
+
+mod columns;
+mod probes;
 
 use crate::framebuffer::Framebuffer;
+use columns::{running_sums, whole_bounds, Columns};
+use probes::{choose_probes, Probe, PROBE_LIMIT};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -209,7 +218,7 @@ const MIN_BLOCK_PIXELS: usize = 16;
 const GRID_FROM_SCORE: f64 = 16.0;
 
 /// Pixel comparisons between two looks at the clock and the stop check.
-const CHECK_EVERY_PIXELS: usize = 1 << 20;
+pub(super) const CHECK_EVERY_PIXELS: usize = 1 << 20;
 
 /// A template prepared for searching, with reusable buffers.
 #[derive(Debug)]
@@ -243,50 +252,6 @@ pub struct Searcher {
     /// The probes repeated over a run of positions, for the limit they
     /// were made for: a search made of many small scans makes them once.
     near: Option<(u64, Vec<Probe>)>,
-}
-
-/// Limits (sums of differences over the template) at or below which the
-/// probe pixels rule positions out: one pixel differs by more than this
-/// at most positions that do not match, while the block sums need the
-/// whole window's colours to shift. An exact search has a limit of 0.
-const PROBE_LIMIT: u64 = 96;
-
-/// How many probe pixels a position must pass before it is compared.
-const PROBES: usize = 8;
-
-/// The template pixels to probe: one of each of its rarest colours (the
-/// middle one of its pixels of that colour), then, for templates of few
-/// colours (text), pixels spread over the template where the colour
-/// changes from the pixel on the left: each has about the odds of the
-/// screen's text of matching, so together they rule out nearly all.
-fn choose_probes(bgrx: &[u8], tw: usize, th: usize) -> Vec<(usize, usize, [u8; 3])> {
-    let colour = |i: usize| [bgrx[i * 4], bgrx[i * 4 + 1], bgrx[i * 4 + 2]];
-    let pixels = (tw * th).min(bgrx.len() / 4);
-    let mut colours: std::collections::HashMap<[u8; 3], Vec<usize>> = Default::default();
-    for i in 0..pixels {
-        colours.entry(colour(i)).or_default().push(i);
-    }
-    let mut by_rarity: Vec<([u8; 3], Vec<usize>)> = colours.into_iter().collect();
-    by_rarity.sort_by_key(|(c, at)| (at.len(), *c));
-    let mut chosen: Vec<usize> = by_rarity
-        .iter()
-        .take(PROBES / 2)
-        .map(|(_, at)| at[at.len() / 2])
-        .collect();
-    let edges: Vec<usize> = (0..pixels)
-        .filter(|&i| i % tw > 0 && colour(i) != colour(i - 1) && !chosen.contains(&i))
-        .collect();
-    let more = PROBES - chosen.len();
-    for k in 0..more.min(edges.len()) {
-        let i = edges[(2 * k + 1) * edges.len() / (2 * more)];
-        if !chosen.contains(&i) {
-            chosen.push(i);
-        }
-    }
-    chosen
-        .into_iter()
-        .map(|i| (i % tw, i / tw, colour(i)))
-        .collect()
 }
 
 impl Searcher {
@@ -336,12 +301,7 @@ impl Searcher {
         };
         row_order.sort_by_cached_key(|&ty| std::cmp::Reverse(busy(ty)));
         let probes = choose_probes(&template.bgrx, tw, th);
-        let rows = template.bgrx.chunks_exact(tw * 4).take(th);
-        let columns = if th <= usize::from(u16::MAX / 255) {
-            Columns::Narrow(Vec::new(), template_columns(rows))
-        } else {
-            Columns::Wide(Vec::new(), template_columns(rows))
-        };
+        let columns = Columns::of_template(&template.bgrx, tw, th);
         Searcher {
             probes,
             near: None,
@@ -582,134 +542,6 @@ impl Searcher {
         best.map(|b| to_match(b, n))
     }
 
-    /// [`Searcher::scan`] for a small limit: each position's probe pixels
-    /// first, and only positions they leave within the limit compared.
-    fn scan_probed(
-        &mut self,
-        fb: &Framebuffer,
-        scan: &mut Scan,
-        mut limit: u64,
-        budget: &mut Budget<'_>,
-    ) -> Option<Match> {
-        let area = scan.area;
-        let (x0, x1) = (area.x0 as usize, area.x1 as usize);
-        let n = (self.tw * self.th * 3) as f64;
-        let mut best: Option<(usize, usize, u64)> = None;
-        // Each probe's colour repeated over a run of positions, so that a
-        // run is ruled out probe by probe in vector instructions, and only
-        // the positions every probe leaves in are bounded one by one. They
-        // stay made for the limit the scan starts with; as it finds better
-        // positions and lowers its limit, the bound below holds them to it.
-        if self
-            .near
-            .as_ref()
-            .is_none_or(|(made_for, _)| *made_for != limit)
-        {
-            let near = self
-                .probes
-                .iter()
-                .map(|&(tx, ty, c)| (tx, ty, Near::new(c, limit)))
-                .collect();
-            self.near = Some((limit, near));
-        }
-        let near: &[Probe] = self.near.as_ref().map_or(&[], |(_, near)| near);
-        let (fx, fy, first) = near.first()?;
-        // A copy on the stack, which the compiler keeps in registers
-        // through the rows.
-        let (fx, fy, first) = (*fx, *fy, first.clone());
-        let mut x = scan.next_x as usize;
-        let mut compared = 0usize;
-        for y in scan.next_y as usize..area.y1 as usize {
-            if best.is_some_and(|(_, _, sad)| sad == 0) {
-                // Nothing after an exact match beats it.
-                break;
-            }
-            if budget.over() {
-                scan.next_x = x as u32;
-                scan.next_y = y as u32;
-                return best.map(|b| to_match(b, n));
-            }
-            let first_row = fb.row((x + fx) as u32, (y + fy) as u32, (x1 - x) as u32);
-            let mut lx = 0;
-            while lx < x1 - x {
-                let end = (lx + PROBE_RUN).min(x1 - x);
-                // Which of the run's positions have every probe within the
-                // limit in each channel, probe by probe while any is left.
-                // A partial run at the row's end keeps all its positions
-                // for the bound below.
-                let mut far = [0u8; PROBE_RUN * 4];
-                if end - lx == PROBE_RUN {
-                    // Most runs have no position near in the first probe:
-                    // that probe's row is fetched once per row of positions,
-                    // and its test stays in registers.
-                    let first_run = &first_row[lx * 4..end * 4];
-                    if !any_near(&far_from(first_run, &first)) {
-                        lx = end;
-                        continue;
-                    }
-                    add_far(first_run, &first, &mut far);
-                    let near_first = count_near(&far);
-                    // A position or two are cheaper to bound one by one
-                    // than a run probe by probe.
-                    let mut any = true;
-                    for (tx, ty, near) in &near[1..] {
-                        if !any || near_first <= 2 {
-                            break;
-                        }
-                        let run = fb.row((x + lx + tx) as u32, (y + ty) as u32, PROBE_RUN as u32);
-                        add_far(run, near, &mut far);
-                        any = any_near(&far);
-                    }
-                    if !any {
-                        lx = end;
-                        continue;
-                    }
-                }
-                for (i, f) in far.chunks_exact(4).enumerate().take(end - lx) {
-                    if f != [0; 4] {
-                        continue;
-                    }
-                    let px = x + lx + i;
-                    let mut bound = 0;
-                    for &(tx, ty, c) in &self.probes {
-                        let q = fb.row((px + tx) as u32, (y + ty) as u32, 1);
-                        bound += u64::from(q[0].abs_diff(c[0]))
-                            + u64::from(q[1].abs_diff(c[1]))
-                            + u64::from(q[2].abs_diff(c[2]));
-                        if bound > limit {
-                            break;
-                        }
-                    }
-                    if bound > limit {
-                        continue;
-                    }
-                    compared += self.tw * self.th;
-                    if compared >= CHECK_EVERY_PIXELS {
-                        compared = 0;
-                        if budget.over() {
-                            scan.next_x = px as u32;
-                            scan.next_y = y as u32;
-                            return best.map(|b| to_match(b, n));
-                        }
-                    }
-                    if let Some(sad) = self.sad(fb, px, y, limit) {
-                        if best.is_none_or(|b| better((px, y, sad), b)) {
-                            best = Some((px, y, sad));
-                            // The positions left come later: only a lower
-                            // score beats this one.
-                            limit = sad.saturating_sub(1);
-                        }
-                    }
-                }
-                lx = end;
-            }
-            x = x0;
-        }
-        scan.next_x = area.x0;
-        scan.next_y = area.y1;
-        best.map(|b| to_match(b, n))
-    }
-
     /// Whether the block sums of the grids finer than the whole template
     /// leave the position at (lx, ly) of the integral images within `limit`.
     fn fine_bounds_pass(&self, lx: usize, ly: usize, stride: usize, limit: u64) -> bool {
@@ -767,282 +599,10 @@ impl Searcher {
     }
 }
 
-/// Turns `v` into its running sums (wrapping), as two chains of additions
-/// side by side, one per half, and the first half's total added to the
-/// second after (vector code): a chain is one addition per element, which
-/// its latency, not the core's width, limits.
-fn running_sums(v: &mut [u32]) {
-    let (a, b) = v.split_at_mut(v.len() / 2);
-    let (mut ra, mut rb) = (0u32, 0u32);
-    for (pa, pb) in a.iter_mut().zip(b.iter_mut()) {
-        ra = ra.wrapping_add(*pa);
-        *pa = ra;
-        rb = rb.wrapping_add(*pb);
-        *pb = rb;
-    }
-    for pb in &mut b[a.len()..] {
-        rb = rb.wrapping_add(*pb);
-        *pb = rb;
-    }
-    for pb in b {
-        *pb = pb.wrapping_add(ra);
-    }
-}
-
-/// Marks in `passes` (one per position of a row) whether the position's
-/// whole-template bound, the difference between its window's B + G + R
-/// total and the template's, is at most `most`. `prefix` holds running
-/// sums of the window's column totals along the row (wrapping, exact as
-/// long as a window's total is below 2^32: see [`Searcher::whole_total`]).
-/// A plain loop over slices, so the compiler makes vector instructions of
-/// it: a few per eight positions.
-fn whole_bounds(prefix: &[u32], tw: usize, t: u32, most: u32, passes: &mut [u8]) {
-    let n = passes.len();
-    let (lo, hi) = (&prefix[..n], &prefix[tw..tw + n]);
-    for ((p, &l), &h) in passes.iter_mut().zip(lo).zip(hi) {
-        *p = u8::from(h.wrapping_sub(l).abs_diff(t) <= most);
-    }
-}
-
-/// Per-channel sums of each window column over the template's height at
-/// the current row of positions (B, G, R, X lanes per column), and the
-/// template's own laid out alike (B, G, R, and 0 for X): a position's
-/// window columns against the template's give the column bound, the sum
-/// over columns of the differences of their sums. It lies between the
-/// whole-template bound and the full comparison and costs a few vector
-/// instructions per column. Templates up to 257 rows tall keep their sums
-/// in 16 bits (255 x 257 is 65535), which halves the memory that sliding
-/// the sums down a row touches; taller ones in 32.
-#[derive(Debug)]
-enum Columns {
-    Narrow(Vec<u16>, Vec<u16>),
-    Wide(Vec<u32>, Vec<u32>),
-}
-
-/// A column sum's integer type.
-trait Lane: Copy + Default + Into<u32> {
-    /// A sum that fits (saturating otherwise).
-    fn of_sum(sum: u32) -> Self;
-    /// `self + inn - out`.
-    fn slide(self, inn: u8, out: u8) -> Self;
-    fn diff(self, other: Self) -> u32;
-}
-
-impl Lane for u16 {
-    fn of_sum(sum: u32) -> u16 {
-        u16::try_from(sum).unwrap_or(u16::MAX)
-    }
-    fn slide(self, inn: u8, out: u8) -> u16 {
-        self.wrapping_add(u16::from(inn))
-            .wrapping_sub(u16::from(out))
-    }
-    fn diff(self, other: u16) -> u32 {
-        u32::from(self.abs_diff(other))
-    }
-}
-
-impl Lane for u32 {
-    fn of_sum(sum: u32) -> u32 {
-        sum
-    }
-    fn slide(self, inn: u8, out: u8) -> u32 {
-        self.wrapping_add(u32::from(inn))
-            .wrapping_sub(u32::from(out))
-    }
-    fn diff(self, other: u32) -> u32 {
-        self.abs_diff(other)
-    }
-}
-
-/// The template's column sums, X lanes left at 0.
-fn template_columns<'a, L: Lane>(rows: impl Iterator<Item = &'a [u8]>) -> Vec<L> {
-    let mut sums: Vec<u32> = Vec::new();
-    for row in rows {
-        sums.resize(row.len(), 0);
-        for (i, (c, &p)) in sums.iter_mut().zip(row).enumerate() {
-            if i % 4 != 3 {
-                *c += u32::from(p);
-            }
-        }
-    }
-    // At most 255 per row, and the caller picked L for the row count.
-    sums.into_iter().map(L::of_sum).collect()
-}
-
-fn start_columns<'a, L: Lane>(cols: &mut Vec<L>, rows: impl Iterator<Item = &'a [u8]>, ww: usize) {
-    cols.clear();
-    cols.resize(ww * 4, L::default());
-    for row in rows {
-        for (c, &p) in cols.iter_mut().zip(row) {
-            *c = c.slide(p, 0);
-        }
-    }
-}
-
-fn slide_columns<L: Lane>(cols: &mut [L], out: &[u8], inn: &[u8]) {
-    for ((c, &o), &i) in cols.iter_mut().zip(out).zip(inn) {
-        *c = c.slide(i, o);
-    }
-}
-
-/// Each column's B + G + R from its per-channel sums (`out` has one
-/// entry per column): at most 3 x 255 x the template's height, so exact
-/// in 32 bits.
-fn column_totals<L: Lane>(cols: &[L], out: &mut [u32]) {
-    for (o, c) in out.iter_mut().zip(cols.chunks_exact(4)) {
-        *o = c[0]
-            .into()
-            .wrapping_add(c[1].into())
-            .wrapping_add(c[2].into());
-    }
-}
-
-/// Whether the column bound of a position stays within `limit`, 16
-/// columns at a time so a clear mismatch stops early.
-fn column_bound_passes<L: Lane>(window: &[L], template: &[L], limit: u64) -> bool {
-    const MASK: [u32; 64] = {
-        let mut m = [u32::MAX; 64];
-        let mut i = 3;
-        while i < 64 {
-            m[i] = 0;
-            i += 4;
-        }
-        m
-    };
-    let mut total = 0u64;
-    for (a, b) in window.chunks(64).zip(template.chunks(64)) {
-        let mut sum = 0u32;
-        for ((&p, &q), &m) in a.iter().zip(b).zip(&MASK) {
-            sum = sum.wrapping_add(p.diff(q) & m);
-        }
-        total += u64::from(sum);
-        if total > limit {
-            return false;
-        }
-    }
-    true
-}
-
-impl Columns {
-    /// The sums of the `th` rows from `y0` of the `ww` columns from `x0`.
-    fn start(&mut self, fb: &Framebuffer, x0: usize, y0: usize, ww: usize, th: usize) {
-        let rows = (y0..y0 + th).map(|y| fb.row(x0 as u32, y as u32, ww as u32));
-        match self {
-            Columns::Narrow(c, _) => start_columns(c, rows, ww),
-            Columns::Wide(c, _) => start_columns(c, rows, ww),
-        }
-    }
-
-    /// Down a row: `out` leaves the window, `inn` enters it.
-    fn slide(&mut self, out: &[u8], inn: &[u8]) {
-        match self {
-            Columns::Narrow(c, _) => slide_columns(c, out, inn),
-            Columns::Wide(c, _) => slide_columns(c, out, inn),
-        }
-    }
-
-    /// Each column's B + G + R, into `out`.
-    fn totals(&self, out: &mut [u32]) {
-        match self {
-            Columns::Narrow(c, _) => column_totals(c, out),
-            Columns::Wide(c, _) => column_totals(c, out),
-        }
-    }
-
-    /// The column bound of the position at window column `lx`.
-    fn bound_passes(&self, lx: usize, tw: usize, limit: u64) -> bool {
-        match self {
-            Columns::Narrow(c, t) => column_bound_passes(&c[lx * 4..(lx + tw) * 4], t, limit),
-            Columns::Wide(c, t) => column_bound_passes(&c[lx * 4..(lx + tw) * 4], t, limit),
-        }
-    }
-}
-
 /// Keeps B, G and R of four pixels and clears X.
-const NO_X: [u8; 16] = [
+pub(super) const NO_X: [u8; 16] = [
     255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0, 255, 255, 255, 0,
 ];
-
-/// Positions whose probes [`add_far`] looks at in one go.
-const PROBE_RUN: usize = 16;
-
-/// A probe's place in the template (x, y) and its colour as [`Near`].
-type Probe = (usize, usize, Near);
-
-/// A probe pixel repeated over [`PROBE_RUN`] pixels, with the
-/// largest difference per channel a position within the limit can have.
-#[derive(Clone, Debug)]
-struct Near {
-    pixels: [u8; PROBE_RUN * 4],
-    /// 255 for B, G and R, 0 for X: the X byte is near whatever it holds.
-    mask: [u8; PROBE_RUN * 4],
-    most: u8,
-}
-
-impl Near {
-    fn new(c: [u8; 3], limit: u64) -> Near {
-        let mut pixels = [0u8; PROBE_RUN * 4];
-        for p in pixels.chunks_exact_mut(4) {
-            p[..3].copy_from_slice(&c);
-        }
-        let mut mask = [0u8; PROBE_RUN * 4];
-        for m in mask.chunks_exact_mut(16) {
-            m.copy_from_slice(&NO_X);
-        }
-        Near {
-            pixels,
-            mask,
-            most: limit.min(255) as u8,
-        }
-    }
-}
-
-/// [`add_far`] for one probe.
-#[inline]
-fn far_from(run: &[u8], near: &Near) -> [u8; PROBE_RUN * 4] {
-    let mut far = [0u8; PROBE_RUN * 4];
-    add_far(run, near, &mut far);
-    far
-}
-
-/// Ors into `far`, for each of the [`PROBE_RUN`] pixels of `run`, by how
-/// much it is farther than `near.most` from the probe colour in each of B,
-/// G and R (0 where it is near). Over several probes, a pixel's four bytes
-/// stay 0 only where every probe is near. A run of another length changes
-/// nothing, so its positions are all kept. Written as plain loops over
-/// fixed-size arrays so the compiler makes vector instructions of them.
-#[inline]
-fn add_far(run: &[u8], near: &Near, far: &mut [u8; PROBE_RUN * 4]) {
-    let Ok(run) = <&[u8; PROBE_RUN * 4]>::try_from(run) else {
-        return;
-    };
-    for (((f, &a), &b), &m) in far.iter_mut().zip(run).zip(&near.pixels).zip(&near.mask) {
-        // Saturating subtractions rather than abs_diff and a comparison:
-        // the form that becomes vector instructions without AVX.
-        let d = (a.saturating_sub(b) | b.saturating_sub(a)) & m;
-        *f |= d.saturating_sub(near.most);
-    }
-}
-
-/// How many pixels of `far` (see [`add_far`]) are near.
-#[inline]
-fn count_near(far: &[u8; PROBE_RUN * 4]) -> u32 {
-    let mut count = 0;
-    for p in far.chunks_exact(4) {
-        count += u32::from(u32::from_le_bytes([p[0], p[1], p[2], p[3]]) == 0);
-    }
-    count
-}
-
-/// Whether any pixel of `far` (see [`add_far`]) is near.
-#[inline]
-fn any_near(far: &[u8; PROBE_RUN * 4]) -> bool {
-    let mut any = false;
-    for p in far.chunks_exact(4) {
-        any |= u32::from_le_bytes([p[0], p[1], p[2], p[3]]) == 0;
-    }
-    any
-}
 
 /// Sum of absolute differences of the B, G and R bytes of two rows. The
 /// X byte is masked out rather than skipped, so the loop works on 16 bytes
@@ -1074,11 +634,14 @@ fn row_sad(screen: &[u8], tmpl: &[u8]) -> u32 {
 /// Whether (x, y, sad) beats `b`: a lower sum, or the same sum earlier
 /// in reading order, so ties go to the top-left one whatever the order of
 /// the search.
-fn better((x, y, sad): (usize, usize, u64), (bx, by, bsad): (usize, usize, u64)) -> bool {
+pub(super) fn better(
+    (x, y, sad): (usize, usize, u64),
+    (bx, by, bsad): (usize, usize, u64),
+) -> bool {
     sad < bsad || (sad == bsad && (y, x) < (by, bx))
 }
 
-fn to_match((x, y, sad): (usize, usize, u64), n: f64) -> Match {
+pub(super) fn to_match((x, y, sad): (usize, usize, u64), n: f64) -> Match {
     Match {
         x: x as u32,
         y: y as u32,
@@ -1142,7 +705,7 @@ pub fn changed_area(a: &Framebuffer, b: &Framebuffer) -> Option<Area> {
 mod tests {
     use super::*;
 
-    fn noise_screen(w: u32, h: u32, seed: u32) -> Framebuffer {
+    pub(super) fn noise_screen(w: u32, h: u32, seed: u32) -> Framebuffer {
         let mut fb = Framebuffer::new(w, h);
         let mut s = seed;
         for y in 0..h {
@@ -1155,7 +718,7 @@ mod tests {
         fb
     }
 
-    fn cut(fb: &Framebuffer, x: u32, y: u32, w: u32, h: u32) -> Arc<Template> {
+    pub(super) fn cut(fb: &Framebuffer, x: u32, y: u32, w: u32, h: u32) -> Arc<Template> {
         let mut bgrx = Vec::new();
         for yy in y..y + h {
             bgrx.extend_from_slice(fb.row(x, yy, w));
@@ -1172,7 +735,7 @@ mod tests {
     /// Pixel by pixel, independent of the searcher's vector rows: the sum
     /// of differences of the template at every position of `area`, and
     /// the lowest with its place (the first in reading order among equals).
-    fn brute_force(fb: &Framebuffer, t: &Template, area: Area) -> (u64, u32, u32) {
+    pub(super) fn brute_force(fb: &Framebuffer, t: &Template, area: Area) -> (u64, u32, u32) {
         let mut best = (u64::MAX, 0, 0);
         for y in area.y0..area.y1 {
             for x in area.x0..area.x1 {
@@ -1193,7 +756,12 @@ mod tests {
     }
 
     /// The searcher's best position in `area` scoring at most `max_score`.
-    fn closest(s: &mut Searcher, fb: &Framebuffer, area: Area, max_score: f64) -> Option<Match> {
+    pub(super) fn closest(
+        s: &mut Searcher,
+        fb: &Framebuffer,
+        area: Area,
+        max_score: f64,
+    ) -> Option<Match> {
         s.search(fb, area, max_score, &mut Budget::unlimited(&mut || false))
             .best
     }
@@ -1303,24 +871,6 @@ mod tests {
     }
 
     #[test]
-    fn running_sums_are_a_plain_scan() {
-        for n in 0..40u32 {
-            let v: Vec<u32> = (0..n).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
-            let mut got = v.clone();
-            running_sums(&mut got);
-            let mut run = 0u32;
-            let want: Vec<u32> = v
-                .iter()
-                .map(|x| {
-                    run = run.wrapping_add(*x);
-                    run
-                })
-                .collect();
-            assert_eq!(got, want, "{n} elements");
-        }
-    }
-
-    #[test]
     fn tall_and_short_templates_agree_with_a_brute_force_scan() {
         // 257 rows keep their column sums in 16 bits, 258 need 32: both
         // must find the closest position a pixel-by-pixel scan finds.
@@ -1400,150 +950,6 @@ mod tests {
                 .map(|m| (m.x, m.y, m.score));
             assert_eq!(got, want, "limit {limit}");
         }
-    }
-
-    #[test]
-    fn small_limits_probe_pixels_and_agree_with_a_brute_force_scan() {
-        // Text-like screen whose X bytes hold noise (a server may send
-        // anything there): the probes must ignore X as the scores do.
-        let mut fb = noise_screen(70, 30, 9);
-        for y in 0..30 {
-            for x in 0..70 {
-                let v = if (x * 5 + y * 3) % 7 < 4 { 250 } else { 10 };
-                let x_byte = ((x * 31 + y * 17) % 255) as u8 + 1;
-                let p = fb.row(x, y, 1);
-                let mut px = [p[0], p[1], p[2], x_byte];
-                if (x + y) % 5 != 0 {
-                    px = [v, v, v, x_byte];
-                }
-                fb.set(x, y, px);
-            }
-        }
-        // One cut inside the first run of PROBE_RUN positions, one from the
-        // last columns (among the positions after the last full run).
-        for (cx, cy) in [(3, 13), (70 - 11, 5)] {
-            probe_search_agrees(&fb, cx, cy);
-        }
-    }
-
-    #[test]
-    fn probed_runs_over_any_area_agree_with_a_brute_force_scan() {
-        // Two colours, as in a terminal: every probe colour is common, so
-        // runs of positions pass some probes and fail others.
-        let (w, h) = (93, 41);
-        let mut fb = Framebuffer::new(w, h);
-        let mut seed = 5u32;
-        for y in 0..h {
-            for x in 0..w {
-                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let v = if (seed >> 28) < 5 { 230 } else { 20 };
-                fb.set(x, y, [v, v, v, 0]);
-            }
-        }
-        let mut areas = Vec::new();
-        for k in 0..12u32 {
-            let x0 = (k * 7) % 40;
-            let y0 = (k * 5) % 20;
-            areas.push((x0, y0, x0 + 1 + (k * 13) % 50, y0 + 1 + (k * 3) % 12));
-        }
-        for (cx, cy) in [(17, 9), (61, 22), (70, 30)] {
-            let (tw, th) = (12, 8);
-            let mut t = (*cut(&fb, cx, cy, tw, th)).clone();
-            // One pixel off by 1 in one channel: exact searches miss it.
-            t.bgrx[(3 * tw as usize + 7) * 4 + 2] ^= 1;
-            let t = Arc::new(t);
-            let n = f64::from(tw * th * 3);
-            let mut s = Searcher::new(t.clone());
-            let all = s.whole(&fb).unwrap();
-            for (x0, y0, x1, y1) in areas.clone() {
-                let area = Area {
-                    x0,
-                    y0,
-                    x1: x1.min(all.x1),
-                    y1: y1.min(all.y1),
-                };
-                let (sad, x, y) = brute_force(&fb, &t, area);
-                for sum_limit in [0u64, 1, 40, PROBE_LIMIT] {
-                    let want = (sad <= sum_limit).then_some((x, y, sad as f64 / n));
-                    let limit = sum_limit as f64 / n;
-                    let got = closest(&mut s, &fb, area, limit).map(|m| (m.x, m.y, m.score));
-                    assert_eq!(got, want, "at {cx},{cy} in {area:?}, sum limit {sum_limit}");
-                    // Stopped before every other row and resumed, passing
-                    // the best score so far, as find does.
-                    let mut scan = Scan::new(area);
-                    let mut best: Option<Match> = None;
-                    let mut calls = 0;
-                    while !scan.done() {
-                        let mut stop = || {
-                            calls += 1;
-                            calls % 2 == 0
-                        };
-                        let most = best.map_or(limit, |m| m.score);
-                        let mut budget = Budget::unlimited(&mut stop);
-                        if let Some(m) = s.scan(&fb, &mut scan, most, &mut budget) {
-                            if best.is_none_or(|b| m.score < b.score) {
-                                best = Some(m);
-                            }
-                        }
-                    }
-                    let got = best.map(|m| (m.x, m.y, m.score));
-                    assert_eq!(
-                        got, want,
-                        "resumed, at {cx},{cy} in {area:?}, sum limit {sum_limit}"
-                    );
-                }
-            }
-        }
-    }
-
-    fn probe_search_agrees(fb: &Framebuffer, cx: u32, cy: u32) {
-        let (tw, th) = (11, 9);
-        let mut t = (*cut(fb, cx, cy, tw, th)).clone();
-        for p in t.bgrx.chunks_exact_mut(4) {
-            p[3] = 0;
-        }
-        // One pixel off by 2 in one channel: sum of differences 2.
-        t.bgrx[(4 * tw as usize + 5) * 4 + 1] ^= 2;
-        let t = Arc::new(t);
-        let n = f64::from(tw * th * 3);
-        let mut sads = Vec::new();
-        for y in 0..=30 - th {
-            for x in 0..=70 - tw {
-                let mut sad = 0u64;
-                for j in 0..th {
-                    let p = fb.row(x, y + j, tw);
-                    let q = &t.bgrx[(j * tw * 4) as usize..][..(tw * 4) as usize];
-                    for (a, b) in p.chunks_exact(4).zip(q.chunks_exact(4)) {
-                        sad += (0..3).map(|c| u64::from(a[c].abs_diff(b[c]))).sum::<u64>();
-                    }
-                }
-                sads.push((sad, y, x));
-            }
-        }
-        let mut s = Searcher::new(t);
-        let all = s.whole(fb).unwrap();
-        for sum_limit in [0u64, 1, 2, 3, 50, PROBE_LIMIT] {
-            let limit = sum_limit as f64 / n;
-            let want = sads
-                .iter()
-                .filter(|(sad, _, _)| *sad <= sum_limit)
-                .min()
-                .map(|&(sad, y, x)| (x, y, sad as f64 / n));
-            let got = s
-                .search(fb, all, limit, &mut Budget::unlimited(&mut || false))
-                .best
-                .map(|m| (m.x, m.y, m.score));
-            assert_eq!(got, want, "sum limit {sum_limit}");
-        }
-        let exact = s
-            .search(fb, all, 2.0 / n, &mut Budget::unlimited(&mut || false))
-            .best
-            .unwrap();
-        assert_eq!((exact.x, exact.y), (cx, cy));
-        assert!(s
-            .search(fb, all, 1.0 / n, &mut Budget::unlimited(&mut || false))
-            .best
-            .is_none_or(|m| (m.x, m.y) != (cx, cy)));
     }
 
     #[test]
