@@ -32,34 +32,14 @@ pub(super) fn running_sums(v: &mut [u32]) {
 /// whole-template bound, the difference between its window's B + G + R
 /// total and the template's, is at most `most`. `prefix` holds running
 /// sums of the window's column totals along the row (wrapping, exact as
-/// long as a window's total is below 2^32: see `Searcher::whole_total`).
-/// Sets each position's `until` to the first row from which its bound may
-/// pass again: one row down, a window's total changes by at most a row of
-/// the template's width at 255 per channel, so a total that far past the
-/// limit and more stays past it for as many rows. A plain loop over slices,
-/// so the compiler makes vector instructions of it: a few per eight
-/// positions.
-pub(super) fn whole_bounds(
-    prefix: &[u32],
-    tw: usize,
-    t: u32,
-    most: u32,
-    passes: &mut [u8],
-    until: &mut [u32],
-    row: u32,
-) {
+/// long as a window's total is below 2^32: see [`Searcher::whole_total`]).
+/// A plain loop over slices, so the compiler makes vector instructions of
+/// it: a few per eight positions.
+pub(super) fn whole_bounds(prefix: &[u32], tw: usize, t: u32, most: u32, passes: &mut [u8]) {
     let n = passes.len();
     let (lo, hi) = (&prefix[..n], &prefix[tw..tw + n]);
-    // Rows per excess, as a 32-bit fraction rounded down, so that
-    // (excess - 1) * per_row >> 32 never passes (excess - 1) / row_most.
-    let row_most = (tw as u64 * 3 * 255).max(1);
-    let per_row = (1u64 << 32) / row_most;
-    for (((p, u), &l), &h) in passes.iter_mut().zip(until.iter_mut()).zip(lo).zip(hi) {
-        let d = h.wrapping_sub(l).abs_diff(t);
-        *p = u8::from(d <= most);
-        let excess = d.saturating_sub(most).saturating_sub(1);
-        let rows = (u64::from(excess) * per_row) >> 32;
-        *u = row.saturating_add(1).saturating_add(rows as u32);
+    for ((p, &l), &h) in passes.iter_mut().zip(lo).zip(hi) {
+        *p = u8::from(h.wrapping_sub(l).abs_diff(t) <= most);
     }
 }
 
@@ -211,11 +191,10 @@ impl Columns {
     }
 
     /// Each column's B + G + R, into `out`.
-    /// Column totals from window column `first` on, as many as `out` holds.
-    pub(super) fn totals(&self, first: usize, out: &mut [u32]) {
+    pub(super) fn totals(&self, out: &mut [u32]) {
         match self {
-            Columns::Narrow(c, _) => column_totals(&c[first * 4..], out),
-            Columns::Wide(c, _) => column_totals(&c[first * 4..], out),
+            Columns::Narrow(c, _) => column_totals(c, out),
+            Columns::Wide(c, _) => column_totals(c, out),
         }
     }
 

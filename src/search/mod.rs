@@ -217,10 +217,6 @@ const MIN_BLOCK_PIXELS: usize = 16;
 /// a sparse grid of positions to tighten its limit.
 const GRID_FROM_SCORE: f64 = 16.0;
 
-/// Positions of a row whose whole-template bounds are computed together,
-/// or skipped together while all are known to be too far.
-const SEGMENT: usize = 256;
-
 /// Pixel comparisons between two looks at the clock and the stop check.
 pub(super) const CHECK_EVERY_PIXELS: usize = 1 << 20;
 
@@ -249,9 +245,6 @@ pub struct Searcher {
     /// the whole row in loops the compiler turns into vector code.
     prefix: Vec<u32>,
     passes: Vec<u8>,
-    /// For each position of the row, the first row of positions at which
-    /// the whole-template bound may let it in again.
-    until: Vec<u32>,
     /// A few template pixels (x, y, B, G, R), the rarest colours of the
     /// template first, tried before anything else when the limit is small:
     /// their differences are a lower bound of the whole sum too.
@@ -321,7 +314,6 @@ impl Searcher {
             columns,
             prefix: Vec::new(),
             passes: Vec::new(),
-            until: Vec::new(),
         }
     }
 
@@ -458,8 +450,6 @@ impl Searcher {
         self.prefix.resize(ww + 1, 0);
         self.passes.clear();
         self.passes.resize(count, 1);
-        self.until.clear();
-        self.until.resize(count, 0);
         // Row where the integral images start, once built.
         let mut integral_at: Option<usize> = None;
         let mut passed = 0u64;
@@ -486,54 +476,14 @@ impl Searcher {
             }
             // Which positions of the row the whole-template bound leaves in:
             // a running sum along the row, then each window's total as a
-            // difference of two, a segment of the row at a time. A segment
-            // whose positions were all too far from the template's total a
-            // few rows up is still too far (see `until`) and is skipped.
+            // difference of two, for the whole row at once.
             if let Some(t) = whole {
+                // Each column's B + G + R, then their running sums along
+                // the row.
+                self.columns.totals(&mut self.prefix[1..]);
+                running_sums(&mut self.prefix[1..]);
                 let most = u32::try_from(limit).unwrap_or(u32::MAX);
-                let row = y as u32;
-                let mut any = false;
-                let mut seg = 0;
-                while seg < count {
-                    let ruled_out = |from: usize| {
-                        let to = (from + SEGMENT).min(count);
-                        self.until[from..to].iter().all(|&u| u > row)
-                    };
-                    if ruled_out(seg) {
-                        let end = (seg + SEGMENT).min(count);
-                        self.passes[seg..end].fill(0);
-                        seg = end;
-                        continue;
-                    }
-                    // Segments in a row that need their bounds share one
-                    // running sum.
-                    let mut end = (seg + SEGMENT).min(count);
-                    while end < count && !ruled_out(end) {
-                        end = (end + SEGMENT).min(count);
-                    }
-                    any = true;
-                    // Each column's B + G + R from the first window on,
-                    // then their running sums along the row.
-                    let cols = end - seg + self.tw - 1;
-                    self.prefix[seg] = 0;
-                    let sums = &mut self.prefix[seg + 1..seg + 1 + cols];
-                    self.columns.totals(seg, sums);
-                    running_sums(sums);
-                    whole_bounds(
-                        &self.prefix[seg..],
-                        self.tw,
-                        t,
-                        most,
-                        &mut self.passes[seg..end],
-                        &mut self.until[seg..end],
-                        row,
-                    );
-                    seg = end;
-                }
-                if !any {
-                    x = x0;
-                    continue;
-                }
+                whole_bounds(&self.prefix, self.tw, t, most, &mut self.passes);
             }
             let mut since_check = 0;
             let mut lx = x.saturating_sub(x0);
@@ -938,64 +888,6 @@ mod tests {
             let best = brute_force(&fb, &t, all);
             assert_eq!((found.x, found.y), (best.1, best.2), "{th} rows");
             assert_eq!(found.score, best.0 as f64 / f64::from(6 * th * 3));
-        }
-    }
-
-    #[test]
-    fn rows_ruled_out_ahead_agree_with_a_brute_force_scan() {
-        // Bands of plain rows, black or white, of 1 to 9 rows, with noisy
-        // patches between: a window's total jumps by up to a template row's
-        // worth per row, which is what the rows skipped ahead rely on, and
-        // the row is wider than a segment, with patches in some segments
-        // and not others.
-        let (w, h) = (2 * SEGMENT as u32 + 77, 90);
-        let noise = noise_screen(w, h, 3);
-        let mut fb = Framebuffer::new(w, h);
-        let mut band = 0;
-        let mut y = 0;
-        while y < h {
-            let rows = 1 + (band * 5) % 9;
-            let v = if band % 2 == 0 { 0 } else { 255 };
-            for yy in y..(y + rows).min(h) {
-                for x in 0..w {
-                    let patch = (x / 40 + yy / 13) % 5 == 0;
-                    let p = if patch {
-                        noise.row(x, yy, 1)
-                    } else {
-                        &[v, v, v, 0]
-                    };
-                    fb.set(x, yy, [p[0], p[1], p[2], 0]);
-                }
-            }
-            y += rows;
-            band += 1;
-        }
-        for (cx, cy, tw, th) in [(300, 40, 24, 10), (45, 3, 31, 7), (530, 70, 12, 19)] {
-            let mut t = (*cut(&fb, cx, cy, tw, th)).clone();
-            for (i, b) in t.bgrx.iter_mut().enumerate() {
-                *b = b.saturating_add((i % 5) as u8);
-            }
-            let t = Arc::new(t);
-            let n = f64::from(tw * th * 3);
-            let mut s = Searcher::new(t.clone());
-            let all = s.whole(&fb).unwrap();
-            let areas = [
-                all,
-                Area {
-                    x0: 7,
-                    y0: 11,
-                    x1: all.x1 - 3,
-                    y1: all.y1 - 5,
-                },
-            ];
-            for area in areas {
-                let (sad, x, y) = brute_force(&fb, &t, area);
-                for limit in [1.0, 2.0, 4.0, 10.0, 30.0] {
-                    let want = (sad as f64 / n <= limit).then_some((x, y, sad as f64 / n));
-                    let got = closest(&mut s, &fb, area, limit).map(|m| (m.x, m.y, m.score));
-                    assert_eq!(got, want, "cut at {cx},{cy}, {area:?}, limit {limit}");
-                }
-            }
         }
     }
 
