@@ -10,6 +10,7 @@ use crate::framebuffer::Framebuffer;
 /// side by side, one per half, and the first half's total added to the
 /// second after (vector code): a chain is one addition per element, which
 /// its latency, not the core's width, limits.
+#[inline]
 pub(super) fn running_sums(v: &mut [u32]) {
     let (a, b) = v.split_at_mut(v.len() / 2);
     let (mut ra, mut rb) = (0u32, 0u32);
@@ -35,6 +36,7 @@ pub(super) fn running_sums(v: &mut [u32]) {
 /// long as a window's total is below 2^32: see [`Searcher::whole_total`]).
 /// A plain loop over slices, so the compiler makes vector instructions of
 /// it: a few per eight positions.
+#[inline]
 pub(super) fn whole_bounds(prefix: &[u32], tw: usize, t: u32, most: u32, passes: &mut [u8]) {
     let n = passes.len();
     let (lo, hi) = (&prefix[..n], &prefix[tw..tw + n]);
@@ -94,6 +96,7 @@ impl Lane for u32 {
 }
 
 /// The template's column sums, X lanes left at 0.
+#[inline]
 fn template_columns<'a, L: Lane>(rows: impl Iterator<Item = &'a [u8]>) -> Vec<L> {
     let mut sums: Vec<u32> = Vec::new();
     for row in rows {
@@ -108,6 +111,7 @@ fn template_columns<'a, L: Lane>(rows: impl Iterator<Item = &'a [u8]>) -> Vec<L>
     sums.into_iter().map(L::of_sum).collect()
 }
 
+#[inline]
 fn start_columns<'a, L: Lane>(cols: &mut Vec<L>, rows: impl Iterator<Item = &'a [u8]>, ww: usize) {
     cols.clear();
     cols.resize(ww * 4, L::default());
@@ -118,6 +122,7 @@ fn start_columns<'a, L: Lane>(cols: &mut Vec<L>, rows: impl Iterator<Item = &'a 
     }
 }
 
+#[inline]
 fn slide_columns<L: Lane>(cols: &mut [L], out: &[u8], inn: &[u8]) {
     for ((c, &o), &i) in cols.iter_mut().zip(out).zip(inn) {
         *c = c.slide(i, o);
@@ -127,6 +132,7 @@ fn slide_columns<L: Lane>(cols: &mut [L], out: &[u8], inn: &[u8]) {
 /// Each column's B + G + R from its per-channel sums (`out` has one
 /// entry per column): at most 3 x 255 x the template's height, so exact
 /// in 32 bits.
+#[inline]
 fn column_totals<L: Lane>(cols: &[L], out: &mut [u32]) {
     for (o, c) in out.iter_mut().zip(cols.chunks_exact(4)) {
         *o = c[0]
@@ -138,6 +144,7 @@ fn column_totals<L: Lane>(cols: &[L], out: &mut [u32]) {
 
 /// Whether the column bound of a position stays within `limit`, 16
 /// columns at a time so a clear mismatch stops early.
+#[inline]
 fn column_bound_passes<L: Lane>(window: &[L], template: &[L], limit: u64) -> bool {
     const MASK: [u32; 64] = {
         let mut m = [u32::MAX; 64];
@@ -164,6 +171,7 @@ fn column_bound_passes<L: Lane>(window: &[L], template: &[L], limit: u64) -> boo
 
 impl Columns {
     /// The template's column sums, in 16 bits when they fit.
+    #[inline]
     pub(super) fn of_template(bgrx: &[u8], tw: usize, th: usize) -> Columns {
         let rows = bgrx.chunks_exact(tw * 4).take(th);
         if th <= usize::from(u16::MAX / 255) {
@@ -174,6 +182,7 @@ impl Columns {
     }
 
     /// The sums of the `th` rows from `y0` of the `ww` columns from `x0`.
+    #[inline]
     pub(super) fn start(&mut self, fb: &Framebuffer, x0: usize, y0: usize, ww: usize, th: usize) {
         let rows = (y0..y0 + th).map(|y| fb.row(x0 as u32, y as u32, ww as u32));
         match self {
@@ -183,6 +192,7 @@ impl Columns {
     }
 
     /// Down a row: `out` leaves the window, `inn` enters it.
+    #[inline]
     pub(super) fn slide(&mut self, out: &[u8], inn: &[u8]) {
         match self {
             Columns::Narrow(c, _) => slide_columns(c, out, inn),
@@ -191,6 +201,7 @@ impl Columns {
     }
 
     /// Each column's B + G + R, into `out`.
+    #[inline]
     pub(super) fn totals(&self, out: &mut [u32]) {
         match self {
             Columns::Narrow(c, _) => column_totals(c, out),
@@ -199,6 +210,7 @@ impl Columns {
     }
 
     /// The column bound of the position at window column `lx`.
+    #[inline]
     pub(super) fn bound_passes(&self, lx: usize, tw: usize, limit: u64) -> bool {
         match self {
             Columns::Narrow(c, t) => column_bound_passes(&c[lx * 4..(lx + tw) * 4], t, limit),

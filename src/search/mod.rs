@@ -565,6 +565,7 @@ impl Searcher {
     }
 
     /// Sum of absolute differences at (x, y), or None once it passes `limit`.
+    #[inline]
     fn sad(&self, fb: &Framebuffer, x: usize, y: usize, limit: u64) -> Option<u64> {
         let mut sum = 0u64;
         let tw4 = self.tw * 4;
@@ -634,6 +635,7 @@ fn row_sad(screen: &[u8], tmpl: &[u8]) -> u32 {
 /// Whether (x, y, sad) beats `b`: a lower sum, or the same sum earlier
 /// in reading order, so ties go to the top-left one whatever the order of
 /// the search.
+#[inline]
 pub(super) fn better(
     (x, y, sad): (usize, usize, u64),
     (bx, by, bsad): (usize, usize, u64),
@@ -641,6 +643,7 @@ pub(super) fn better(
     sad < bsad || (sad == bsad && (y, x) < (by, bx))
 }
 
+#[inline]
 pub(super) fn to_match((x, y, sad): (usize, usize, u64), n: f64) -> Match {
     Match {
         x: x as u32,
