@@ -82,7 +82,12 @@ impl Searcher {
             self.near = Some((limit, near));
         }
         let near: &[Probe] = self.near.as_ref().map_or(&[], |(_, near)| near);
-        let (fx, fy, first) = near.first()?;
+        let Some((fx, fy, first)) = near.first() else {
+            // No probes (the caller checks first): nothing to rule out
+            // with, and the scan ends rather than stay undone.
+            scan.next_y = area.y1;
+            return None;
+        };
         // A copy on the stack, which the compiler keeps in registers
         // through the rows.
         let (fx, fy, first) = (*fx, *fy, first.clone());
@@ -117,21 +122,21 @@ impl Searcher {
                         continue;
                     }
                     add_far(first_run, &first, &mut far);
-                    let near_first = count_near(&far);
                     // A position or two are cheaper to bound one by one
                     // than a run probe by probe.
-                    let mut any = true;
-                    for (tx, ty, near) in &near[1..] {
-                        if !any || near_first <= 2 {
-                            break;
+                    if count_near(&far) > 2 {
+                        for (tx, ty, near) in &near[1..] {
+                            let run =
+                                fb.row((x + lx + tx) as u32, (y + ty) as u32, PROBE_RUN as u32);
+                            add_far(run, near, &mut far);
+                            if !any_near(&far) {
+                                break;
+                            }
                         }
-                        let run = fb.row((x + lx + tx) as u32, (y + ty) as u32, PROBE_RUN as u32);
-                        add_far(run, near, &mut far);
-                        any = any_near(&far);
-                    }
-                    if !any {
-                        lx = end;
-                        continue;
+                        if !any_near(&far) {
+                            lx = end;
+                            continue;
+                        }
                     }
                 }
                 for (i, f) in far.chunks_exact(4).enumerate().take(end - lx) {
