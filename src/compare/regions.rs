@@ -150,23 +150,7 @@ mod tests {
         let cw = w.div_ceil(CELL);
         let mut cells = vec![Cell::default(); cw * h.div_ceil(CELL)];
         for &(x, y) in points {
-            let c = &mut cells[(y / CELL) * cw + x / CELL];
-            let (cx, cy) = ((x % CELL) as u8, (y % CELL) as u8);
-            if c.n == 0 {
-                *c = Cell {
-                    n: 1,
-                    x0: cx,
-                    y0: cy,
-                    x1: cx,
-                    y1: cy,
-                };
-            } else {
-                c.n += 1;
-                c.x0 = c.x0.min(cx);
-                c.y0 = c.y0.min(cy);
-                c.x1 = c.x1.max(cx);
-                c.y1 = c.y1.max(cy);
-            }
+            cells[(y / CELL) * cw + x / CELL].add(x, y);
         }
         (cells, cw)
     }

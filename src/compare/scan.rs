@@ -48,6 +48,30 @@ pub(crate) struct Cell {
     pub y1: u8,
 }
 
+impl Cell {
+    /// Counts a difference at (x, y) of the image: it lands in the cell
+    /// that holds it, at its place within that cell.
+    #[inline]
+    pub fn add(&mut self, x: usize, y: usize) {
+        let (cx, cy) = ((x % CELL) as u8, (y % CELL) as u8);
+        if self.n == 0 {
+            *self = Cell {
+                n: 1,
+                x0: cx,
+                y0: cy,
+                x1: cx,
+                y1: cy,
+            };
+        } else {
+            self.n += 1;
+            self.x0 = self.x0.min(cx);
+            self.y0 = self.y0.min(cy);
+            self.x1 = self.x1.max(cx);
+            self.y1 = self.y1.max(cy);
+        }
+    }
+}
+
 pub(crate) struct Params {
     pub max_delta: f64,
     pub detect_aa: bool,
@@ -206,22 +230,7 @@ fn scan_band<A: Pixels, B: Pixels>(
                             IGNORED_CHANGE
                         } else {
                             t.diff += 1;
-                            let c = &mut crow[x / CELL];
-                            let (cx, cy) = ((x % CELL) as u8, (y % CELL) as u8);
-                            if c.n == 0 {
-                                *c = Cell {
-                                    n: 1,
-                                    x0: cx,
-                                    y0: cy,
-                                    x1: cx,
-                                    y1: cy,
-                                };
-                            } else {
-                                c.n += 1;
-                                c.x0 = c.x0.min(cx);
-                                c.x1 = c.x1.max(cx);
-                                c.y1 = c.y1.max(cy);
-                            }
+                            crow[x / CELL].add(x, y);
                             RED
                         };
                         if let Some(o) = orow.as_deref_mut() {
