@@ -86,20 +86,39 @@ pub struct Needle {
     /// Width and height of the bounding box of the match areas.
     pub width: u32,
     pub height: u32,
-    /// The openQA match level turned into a threshold, when the file has one.
+    /// The openQA match levels turned into a threshold, when the file has
+    /// any: the loosest of its areas' (see [`Needle::area_thresholds`]).
     pub threshold: Option<f64>,
     /// Where the match areas were in the needle's PNG (its top-left corner).
     pub origin: (u32, u32),
-    /// Compared pixels, row runs (x0, x1, y) relative to the bounding box,
-    /// with their B, G, R, X bytes.
-    runs: Vec<(u32, u32, u32, Vec<u8>)>,
-    /// Channels compared in all (3 per pixel).
+    /// The match areas, each scored on its own (as openQA does).
+    areas: Vec<MatchArea>,
+    /// Channels compared in all areas (3 per pixel).
     channels: u64,
     anchor: Arc<Template>,
     /// The anchor's offset inside the bounding box.
     anchor_at: (u32, u32),
     /// The anchor is the whole needle: its score is the needle's.
     anchor_is_all: bool,
+}
+
+/// One match area of a needle: its compared pixels, and the threshold its
+/// own openQA match level sets.
+#[derive(Debug)]
+struct MatchArea {
+    /// Row runs (x0, x1, y) relative to the needle's bounding box, with
+    /// their B, G, R, X bytes: the area's pixels outside exclude areas.
+    runs: Vec<(u32, u32, u32, Vec<u8>)>,
+    /// Channels compared (3 per pixel).
+    channels: u64,
+    /// From the area's `"match"` (or the file's); None: the search's.
+    threshold: Option<f64>,
+}
+
+/// openQA's similarity is a percentage; 100 is exact. Here it maps
+/// linearly onto the score: 96 (openQA's default) allows 10.2.
+fn level_threshold(level: f64) -> f64 {
+    (100.0 - level) * 2.55
 }
 
 fn bgrx_of(img: &crate::compare::view::OwnedImage, r: Rect) -> Vec<u8> {
@@ -156,7 +175,7 @@ impl Needle {
         if !is_json {
             let img = load_png(path)?;
             let all = Rect::new(0, 0, img.width, img.height);
-            return Needle::build(path, &img, &[all], &[], None);
+            return Needle::build(path, &img, &[(all, None)], &[]);
         }
         let text = std::fs::read_to_string(path).map_err(|source| NeedleError::Read {
             path: path.to_path_buf(),
@@ -176,23 +195,34 @@ impl Needle {
         }
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| json_err(AreaError::Json(e)))?;
-        let level = match value.get("match") {
-            None | Some(serde_json::Value::Null) => None,
+        let level_of = |v: Option<&serde_json::Value>| match v {
+            None | Some(serde_json::Value::Null) => Ok(None),
             Some(v) => match v.as_f64() {
-                Some(l) if (0.0..=100.0).contains(&l) => Some(l),
-                _ => {
-                    return Err(NeedleError::Level {
-                        path: path.to_path_buf(),
-                        level: v.as_f64().unwrap_or(f64::NAN),
-                    })
-                }
+                Some(l) if (0.0..=100.0).contains(&l) => Ok(Some(l)),
+                _ => Err(NeedleError::Level {
+                    path: path.to_path_buf(),
+                    level: v.as_f64().unwrap_or(f64::NAN),
+                }),
             },
         };
-        // openQA's similarity is a percentage; 100 is exact. Here it maps
-        // linearly onto the score: 96 (openQA's default) allows 10.2.
-        let threshold = level.map(|l| (100.0 - l) * 2.55);
+        // openQA gives each area its own level; a level beside the areas
+        // serves those without one.
+        let file_level = level_of(value.get("match"))?;
+        let mut levels = Vec::new();
+        for a in value["area"].as_array().into_iter().flatten() {
+            let kind = a.get("type").and_then(|t| t.as_str()).unwrap_or("match");
+            if kind == "match" {
+                levels.push(level_of(a.get("match"))?.or(file_level));
+            }
+        }
         let img = load_png(&path.with_extension("png"))?;
-        Needle::build(path, &img, &areas.select, &areas.masks, threshold)
+        let selected: Vec<(Rect, Option<f64>)> = areas
+            .select
+            .iter()
+            .zip(levels.into_iter().chain(std::iter::repeat(file_level)))
+            .map(|(&r, l)| (r, l.map(level_threshold)))
+            .collect();
+        Needle::build(path, &img, &selected, &areas.masks)
     }
 
     /// A needle that is a whole image already in memory (a PNG uploaded
@@ -203,21 +233,21 @@ impl Needle {
         img: &crate::compare::view::OwnedImage,
     ) -> Result<Needle, NeedleError> {
         let all = Rect::new(0, 0, img.width, img.height);
-        Needle::build(name, img, &[all], &[], None)
+        Needle::build(name, img, &[(all, None)], &[])
     }
 
     fn build(
         path: &Path,
         img: &crate::compare::view::OwnedImage,
-        select: &[Rect],
+        select: &[(Rect, Option<f64>)],
         excludes: &[Rect],
-        threshold: Option<f64>,
     ) -> Result<Needle, NeedleError> {
-        let matches: Vec<Rect> = select
+        let selected: Vec<(Rect, Option<f64>)> = select
             .iter()
-            .map(|r| r.clip(img.width, img.height))
-            .filter(|r| r.area() > 0)
+            .map(|&(r, t)| (r.clip(img.width, img.height), t))
+            .filter(|(r, _)| r.area() > 0)
             .collect();
+        let matches: Vec<Rect> = selected.iter().map(|a| a.0).collect();
         let no_area = || NeedleError::NoMatchArea {
             path: path.to_path_buf(),
             width: img.width,
@@ -228,30 +258,47 @@ impl Needle {
             .copied()
             .reduce(|a, b| a.union(&b))
             .ok_or_else(no_area)?;
-        // Compared pixels: in some match area, in no exclude area.
-        let mut runs = Vec::new();
-        let mut channels = 0u64;
-        for y in bbox.y..bbox.y + bbox.h {
-            let mut x = bbox.x;
-            while x < bbox.x + bbox.w {
-                let inside = |x: u32| {
-                    let p = Rect::new(x, y, 1, 1);
-                    matches.iter().any(|m| m.overlaps(&p))
-                        && !excludes.iter().any(|e| e.overlaps(&p))
-                };
-                if !inside(x) {
-                    x += 1;
-                    continue;
+        // Compared pixels: each match area's, outside every exclude area.
+        let areas: Vec<MatchArea> = selected
+            .iter()
+            .map(|&(m, threshold)| {
+                let mut runs = Vec::new();
+                let mut channels = 0u64;
+                for y in m.y..m.y + m.h {
+                    let mut x = m.x;
+                    while x < m.x + m.w {
+                        let clear = |x: u32| {
+                            let p = Rect::new(x, y, 1, 1);
+                            !excludes.iter().any(|e| e.overlaps(&p))
+                        };
+                        if !clear(x) {
+                            x += 1;
+                            continue;
+                        }
+                        let x0 = x;
+                        while x < m.x + m.w && clear(x) {
+                            x += 1;
+                        }
+                        let px = bgrx_of(img, Rect::new(x0, y, x - x0, 1));
+                        channels += u64::from(x - x0) * 3;
+                        runs.push((x0 - bbox.x, x - bbox.x, y - bbox.y, px));
+                    }
                 }
-                let x0 = x;
-                while x < bbox.x + bbox.w && inside(x) {
-                    x += 1;
+                MatchArea {
+                    runs,
+                    channels,
+                    threshold,
                 }
-                let px = bgrx_of(img, Rect::new(x0, y, x - x0, 1));
-                channels += u64::from(x - x0) * 3;
-                runs.push((x0 - bbox.x, x - bbox.x, y - bbox.y, px));
-            }
-        }
+            })
+            .collect();
+        let channels = areas.iter().map(|a| a.channels).sum();
+        let levelled = areas.iter().any(|a| a.threshold.is_some());
+        let threshold = levelled.then(|| {
+            areas
+                .iter()
+                .map(|a| a.threshold.unwrap_or(DEFAULT_THRESHOLD))
+                .fold(0.0, f64::max)
+        });
         let biggest = matches.iter().copied().max_by_key(|r| r.area());
         let anchor = biggest
             .and_then(|b| largest_clear(b, excludes))
@@ -270,25 +317,61 @@ impl Needle {
             threshold,
             origin: (bbox.x, bbox.y),
             anchor_is_all: anchor == bbox && matches.len() == 1,
-            runs,
+            areas,
             channels,
             anchor: Arc::new(template),
             anchor_at: (anchor.x - bbox.x, anchor.y - bbox.y),
         })
     }
 
-    /// The needle's score with its bounding box at (x, y) (which must fit).
-    fn score_at(&self, fb: &Framebuffer, x: u32, y: u32) -> f64 {
-        let mut sad = 0u64;
-        for (x0, x1, ry, px) in &self.runs {
-            let row = fb.row(x + x0, y + ry, x1 - x0);
-            for (p, q) in row.chunks_exact(4).zip(px.chunks_exact(4)) {
-                sad += u64::from(p[0].abs_diff(q[0]))
-                    + u64::from(p[1].abs_diff(q[1]))
-                    + u64::from(p[2].abs_diff(q[2]));
-            }
+    /// Holds every match area to `threshold` instead of its own level
+    /// (`--threshold` given).
+    pub fn set_threshold(&mut self, threshold: f64) {
+        for a in &mut self.areas {
+            a.threshold = Some(threshold);
         }
-        sad as f64 / self.channels.max(1) as f64
+        self.threshold = Some(threshold);
+    }
+
+    /// Each match area's threshold: its own level's, else `search`'s (the
+    /// threshold the search runs at), else find's default when other areas
+    /// have levels.
+    pub fn area_thresholds(&self, search: f64) -> Vec<f64> {
+        let levelled = self.areas.iter().any(|a| a.threshold.is_some());
+        let fallback = if levelled { DEFAULT_THRESHOLD } else { search };
+        self.areas
+            .iter()
+            .map(|a| a.threshold.unwrap_or(fallback))
+            .collect()
+    }
+
+    /// The needle's score with its bounding box at (x, y) (which must fit):
+    /// the worst of its match areas' mean channel differences, each
+    /// scaled so that it passes `search` exactly when the area passes its
+    /// own threshold (`limits`, from [`Needle::area_thresholds`]).
+    fn score_at(&self, fb: &Framebuffer, x: u32, y: u32, search: f64, limits: &[f64]) -> f64 {
+        let mut worst = 0.0f64;
+        for (area, &limit) in self.areas.iter().zip(limits) {
+            let mut sad = 0u64;
+            for (x0, x1, ry, px) in &area.runs {
+                let row = fb.row(x + x0, y + ry, x1 - x0);
+                for (p, q) in row.chunks_exact(4).zip(px.chunks_exact(4)) {
+                    sad += u64::from(p[0].abs_diff(q[0]))
+                        + u64::from(p[1].abs_diff(q[1]))
+                        + u64::from(p[2].abs_diff(q[2]));
+                }
+            }
+            let score = sad as f64 / area.channels.max(1) as f64;
+            let scaled = if score == 0.0 || limit == search {
+                score
+            } else if limit == 0.0 {
+                f64::INFINITY
+            } else {
+                score * search / limit
+            };
+            worst = worst.max(scaled);
+        }
+        worst
     }
 }
 
@@ -352,6 +435,8 @@ struct Finder<'a> {
     opts: Options,
     /// Threshold on the anchor's score implied by the needle's threshold.
     anchor_limit: f64,
+    /// Each match area's threshold ([`Needle::area_thresholds`]).
+    area_limits: Vec<f64>,
     /// The same for [`Outcome::closest_within`].
     anchor_near: f64,
     fitted: bool,
@@ -433,7 +518,7 @@ impl Finder<'_> {
                 };
                 let (area, m) = pending.swap_remove(i);
                 let (x, y) = (m.x - ax, m.y - ay);
-                let score = self.needle.score_at(fb, x, y);
+                let score = self.score_at(fb, x, y);
                 if best.is_none_or(|b| rank((x, y, score), b).is_lt()) {
                     best = Some((x, y, score));
                 }
@@ -461,6 +546,11 @@ impl Finder<'_> {
         Some((x, y, score))
     }
 
+    fn score_at(&self, fb: &Framebuffer, x: u32, y: u32) -> f64 {
+        let t = self.opts.threshold;
+        self.needle.score_at(fb, x, y, t, &self.area_limits)
+    }
+
     /// How much larger the anchor's score can be than the needle's.
     fn scale(&self) -> f64 {
         let anchor = f64::from(self.needle.anchor.width) * f64::from(self.needle.anchor.height);
@@ -485,7 +575,7 @@ impl Finder<'_> {
                 return ControlFlow::Continue(());
             }
             let fits = u64::from(cur.x) < u64::from(all.x1) && u64::from(cur.y) < u64::from(all.y1);
-            if fits && self.needle.score_at(fb, cur.x, cur.y) <= self.opts.threshold {
+            if fits && self.score_at(fb, cur.x, cur.y) <= self.opts.threshold {
                 return ControlFlow::Continue(());
             }
             self.end_current(time);
@@ -639,6 +729,7 @@ pub fn find_with(
         searcher: Searcher::new(needle.anchor.clone()),
         opts,
         anchor_limit: 0.0,
+        area_limits: needle.area_thresholds(opts.threshold),
         anchor_near: 0.0,
         fitted: false,
         current: None,

@@ -334,6 +334,96 @@ fn openqa_needle_whose_largest_area_shows_twice() {
     }
 }
 
+/// openQA puts a match level on each area, and each area must pass its
+/// own: a label drawn 20 off in every channel passes beside an exact
+/// button when the label's area allows 90% (threshold 25.5), and fails at
+/// 95% (12.75); a button one value off fails its 100% area whatever the
+/// label's. A level beside the areas serves those without one, and
+/// `--threshold` holds every area to itself.
+#[test]
+fn openqa_match_levels_hold_per_area() {
+    use rfbplay::rfb::Rect;
+    let dir = common::TempDir::new("find-area-levels");
+    let button = needle_pixels();
+    let label = rfbplay::synth::pattern(99, 6, 4);
+    let mut shot = None;
+    let file = scripted(false, |n, screen| match n {
+        3 => {
+            screen.write_rect_bytes(Rect::new(20, 4, 10, 8), 0, &button);
+            screen.write_rect_bytes(Rect::new(32, 4, 6, 4), 0, &label);
+            shot = Some(cut(screen, 20, 4, 18, 8));
+            // The screen's label: every channel 20 away from the needle's.
+            let off: Vec<u8> = label
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let f = |v: u8| if v < 128 { v + 20 } else { v - 20 };
+                    [f(p[0]), f(p[1]), f(p[2]), 0]
+                })
+                .collect();
+            screen.write_rect_bytes(Rect::new(32, 4, 6, 4), 0, &off);
+            Some(Rect::new(20, 4, 18, 8))
+        }
+        6 => {
+            // The button one value off in one channel of one pixel.
+            let mut px = [0u8; 4];
+            px.copy_from_slice(screen.row(25, 7, 1));
+            px[1] = if px[1] < 255 { px[1] + 1 } else { px[1] - 1 };
+            screen.set(25, 7, px);
+            Some(Rect::new(25, 7, 1, 1))
+        }
+        _ => None,
+    });
+    let fb = dir.path().join("levels.fb");
+    std::fs::write(&fb, file).unwrap();
+    save(&shot.unwrap(), dir.path(), "dialog.png");
+    let json = dir.path().join("dialog.json");
+    let needle = |button: &str, label: &str, beside: &str| {
+        let level = |l: &str| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!(r#","match":{l}"#)
+            }
+        };
+        let text = format!(
+            r#"{{"area":[
+                {{"xpos":0,"ypos":0,"width":10,"height":8,"type":"match"{}}},
+                {{"xpos":12,"ypos":0,"width":6,"height":4,"type":"match"{}}}]{}}}"#,
+            level(button),
+            level(label),
+            level(beside)
+        );
+        std::fs::write(&json, text).unwrap();
+    };
+    // Found from the label's update until the button breaks.
+    needle("100", "90", "");
+    let (code, v, err) = find(&[s(&fb), s(&json)]);
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(spans_of(&v), [(0.3, 0.6, false, 20, 4)], "{v}");
+    assert!(
+        (v["threshold"].as_f64().unwrap() - 25.5).abs() < 1e-9,
+        "{v}"
+    );
+    // The label's own 95% fails it; so does 100% beside the areas.
+    for (button, label, beside) in [("100", "95", ""), ("", "", "100"), ("100", "", "")] {
+        needle(button, label, beside);
+        let (code, v, err) = find(&[s(&fb), s(&json)]);
+        assert_eq!(code, 1, "{button}/{label}/{beside}: {v} {err}");
+    }
+    // A level beside the areas serves the one without its own.
+    needle("100", "", "90");
+    let (code, v, _) = find(&[s(&fb), s(&json)]);
+    assert_eq!(spans_of(&v), [(0.3, 0.6, false, 20, 4)], "{v}");
+    assert_eq!(code, 0);
+    // --threshold holds both areas to 25: the button's one-value change
+    // no longer breaks it.
+    needle("100", "95", "");
+    let (code, v, _) = find(&[s(&fb), s(&json), "--threshold", "25"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(spans_of(&v), [(0.3, 0.9, true, 20, 4)], "{v}");
+    assert_eq!(v["threshold"], 25.0);
+}
+
 #[test]
 fn errors_exit_2_with_the_schema() {
     let Some(fb) = corpus_file("enc_xvnc_zrle.fb") else {

@@ -86,9 +86,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut outcome: Option<Outcome> = None;
     match Needle::load(&args.needle) {
         Err(e) => error = Some(super::chain(&e)),
-        Ok(needle) => {
-            if args.threshold.is_none() {
-                threshold = needle.threshold.unwrap_or(threshold);
+        Ok(mut needle) => {
+            match args.threshold {
+                Some(t) => needle.set_threshold(t),
+                None => threshold = needle.threshold.unwrap_or(threshold),
             }
             // No frames are taken: the damage is measured without the
             // second, shown copy of the screen.
