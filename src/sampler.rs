@@ -237,9 +237,8 @@ pub fn sample(player: &mut Player, moment: Moment, progress: &dyn Progress) -> (
     let final_screen = || Shot::Screen(player.parser().screen().shown().clone());
     let shot = match moment {
         Moment::End => final_screen(),
-        // A time shown as the duration (milliseconds, rounded down) may lie
-        // up to a millisecond before the real end: the frame rule gives the
-        // final screen for every time up to the end's next millisecond.
+        // The duration is shown rounded up to the millisecond: every time
+        // up to it gives the final screen.
         Moment::At(t) if t <= last.ceil_ms() => final_screen(),
         Moment::At(_) => Shot::PastEnd { duration: last },
     };

@@ -23,9 +23,8 @@ impl Time {
         self.0 as f64 / 1e9
     }
 
-    /// The first whole millisecond at or after this time: the latest time
-    /// a user can type for a moment displayed as this one (displays round
-    /// down to the millisecond).
+    /// The first whole millisecond at or after this time: how the time is
+    /// displayed, and so what a user types back for it.
     pub fn ceil_ms(self) -> Time {
         Time(self.0.div_ceil(1_000_000).saturating_mul(1_000_000))
     }
@@ -37,10 +36,11 @@ impl Time {
 
 impl fmt::Display for Time {
     /// `83.250s` style, millisecond precision, which is what users read.
-    /// Rounded down, so a displayed time is never after the real one and
-    /// every command shows a moment the same way.
+    /// Rounded up, so a time displayed for an update, typed back (`frame
+    /// --at`), names a moment at or after it: the screen it drew. Every
+    /// command shows a moment the same way.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0 / 1_000_000;
+        let ms = self.0.div_ceil(1_000_000);
         write!(f, "{}.{:03}s", ms / 1000, ms % 1000)
     }
 }
@@ -142,5 +142,9 @@ mod tests {
     fn displays_milliseconds() {
         assert_eq!(Time(83_250_000_000).to_string(), "83.250s");
         assert_eq!(Time(5_000_000).to_string(), "0.005s");
+        // Up, to the screen after the update at that time.
+        assert_eq!(Time(11_117_400_000).to_string(), "11.118s");
+        assert_eq!(Time(1).to_string(), "0.001s");
+        assert_eq!(Time(0).to_string(), "0.000s");
     }
 }

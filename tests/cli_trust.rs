@@ -74,7 +74,7 @@ fn frame_at_ordinary_times_equals_frames() {
         if k == usize::MAX {
             assert_eq!(out.status.code(), Some(1), "{err}");
             assert!(
-                err.contains("past the end of the recording (17.565s)"),
+                err.contains("past the end of the recording (17.566s)"),
                 "{err}"
             );
             continue;
@@ -123,6 +123,46 @@ fn every_time_info_prints_is_accepted() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The time `frame --update N` prints for an update, typed back to
+/// `--at`, shows the screen that update drew: times are shown rounded up to
+/// the millisecond. Update 42 of the iPXE recording comes at 5.4762 s and
+/// changes pixels, so a time rounded down (5.476) shows the screen before it.
+#[test]
+fn a_time_printed_for_an_update_typed_back_shows_that_update() {
+    let tmp = TempDir::new("typedback");
+    for n in ["2", "42", "97", "115"] {
+        let by_update = tmp.path().join(format!("u{n}.png"));
+        let out = rfbplay(&[
+            OsStr::new("frame"),
+            ipxe().as_os_str(),
+            by_update.as_os_str(),
+            OsStr::new("--update"),
+            OsStr::new(n),
+        ]);
+        let err = stderr(&out);
+        assert!(out.status.success(), "--update {n}: {err}");
+        let at = err
+            .split(&format!("after update {n}, at "))
+            .nth(1)
+            .and_then(|t| t.split("s)").next())
+            .unwrap_or_else(|| panic!("no time in: {err}"))
+            .to_string();
+        let by_time = tmp.path().join(format!("t{n}.png"));
+        let out = rfbplay(&[
+            OsStr::new("frame"),
+            ipxe().as_os_str(),
+            by_time.as_os_str(),
+            OsStr::new("--at"),
+            OsStr::new(&at),
+        ]);
+        assert!(out.status.success(), "--at {at}: {}", stderr(&out));
+        assert!(
+            common::read_rgb(&by_update) == common::read_rgb(&by_time),
+            "update {n} printed at {at}, but --at {at} shows another screen"
+        );
+    }
 }
 
 #[test]
@@ -221,7 +261,7 @@ fn ranges_follow_one_rule() {
     let out = run(&["--from", "20"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("--from 20.000s is past the end of the recording (17.565s)"),
+        stderr(&out).contains("--from 20.000s is past the end of the recording (17.566s)"),
         "{}",
         stderr(&out)
     );
@@ -256,7 +296,7 @@ fn ranges_follow_one_rule() {
     let out = export(&["--from", "20"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("--from 20.000s is past the end of the recording (17.565s)"),
+        stderr(&out).contains("--from 20.000s is past the end of the recording (17.566s)"),
         "{}",
         stderr(&out)
     );
