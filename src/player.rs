@@ -322,7 +322,7 @@ impl Player {
                     return;
                 }
                 s.keep(&bytes, time, offset);
-                starts.push_back((self.parser.offset(), offset));
+                starts.push_back((self.parser.received(), offset));
                 let mut on_event = |event: Event, screen: &Screen| {
                     if let Event::Update { time, .. } = event {
                         *last_update = Some(time);
@@ -440,7 +440,7 @@ impl Player {
                     stop = true;
                 }
             };
-            starts.push_back((self.parser.offset(), offset));
+            starts.push_back((self.parser.received(), offset));
             if let Err(source) = self.parser.feed(bytes, time, &mut on_event) {
                 let container_offset = starts
                     .iter()

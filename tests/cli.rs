@@ -227,3 +227,70 @@ fn a_cut_recording_yields_no_frames_past_its_last_complete_update() {
         "frames 0..={last} for a {duration}s recording"
     );
 }
+
+/// A rectangle whose data spans several chunks and fails only once all of
+/// it is in is reported at the decompressed file byte where it starts (its
+/// header), in the update `updates` numbers it by. A ZRLE rectangle's data
+/// is held until complete, so the pieces read meanwhile must not be taken
+/// for where it starts.
+#[test]
+fn a_broken_rectangle_is_placed_where_it_starts() {
+    use std::io::{Read, Write};
+    let good = common::testdata().join("zrle_all.fb");
+    let mut plain = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&good).unwrap())
+        .read_to_end(&mut plain)
+        .unwrap();
+    // The chunks: where each payload starts in the decompressed file, and
+    // in the RFB stream.
+    let mut chunks = Vec::new();
+    let (mut pos, mut stream) = (0usize, 0usize);
+    while pos < plain.len() {
+        let nl = pos + plain[pos..].iter().position(|&b| b == b'\n').unwrap();
+        let header = std::str::from_utf8(&plain[pos..nl - 1]).unwrap();
+        let len: usize = header.split(' ').nth(1).unwrap().parse().unwrap();
+        chunks.push((nl + 1, stream, len));
+        stream += len;
+        pos = nl + 1 + len + 2;
+    }
+    let file_byte = |s: usize| {
+        let &(at, first, _) = chunks
+            .iter()
+            .find(|&&(_, first, len)| first <= s && s < first + len)
+            .unwrap();
+        at + (s - first)
+    };
+    // The first rectangle: ZRLE, 8887 bytes from stream byte 4, so over
+    // several chunks. Its zlib stream's first byte (after the 12-byte
+    // header and the 4-byte length) made invalid: inflate fails at once,
+    // once the rectangle's data is all in.
+    let out = rfbplay(&[os("updates"), good.as_os_str(), os("--json")]);
+    let first: serde_json::Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["type"] == "update")
+        .unwrap();
+    let rect = &first["rects"][0];
+    assert_eq!(
+        (rect["encoding"].as_str(), rect["stream_offset"].as_u64()),
+        (Some("ZRLE"), Some(4))
+    );
+    assert!(
+        rect["bytes"].as_u64().unwrap() > 2 * chunks[0].2 as u64,
+        "{rect}"
+    );
+    let zlib = file_byte(4 + 16);
+    assert_eq!(plain[zlib], 0x78, "a zlib header");
+    plain[zlib] = 0x07;
+    let tmp = TempDir::new("broken-rect");
+    let bad = tmp.path().join("bad.fb");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    std::fs::write(&bad, gz.finish().unwrap()).unwrap();
+    let out = rfbplay(&[os("info"), bad.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let want = format!("at decompressed file byte {}:", file_byte(4));
+    assert!(err.contains(&want), "want {want:?} in {err}");
+    assert!(err.contains("of update 1:"), "{err}");
+}

@@ -209,7 +209,7 @@ fn an_unknown_encoding_is_reported_at_its_rectangle() {
             encoding, update, ..
         } => {
             assert_eq!(encoding.0, 99);
-            assert_eq!(*update, 2);
+            assert_eq!(*update, 3, "the third update, as `updates` numbers it");
         }
         other => panic!("unexpected error {other:?}"),
     }
@@ -439,7 +439,7 @@ fn a_pile_of_full_screen_tight_fills_is_refused_by_the_work_limit() {
     else {
         panic!("{err}")
     };
-    assert_eq!((*update, *encoding), (0, Encoding::TIGHT));
+    assert_eq!((*update, *encoding), (1, Encoding::TIGHT));
     assert_eq!(*rect, Rect::new(0, 0, 2048, 2048));
     assert!(
         matches!(

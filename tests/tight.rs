@@ -468,7 +468,7 @@ fn a_jpeg_cut_short_decodes_with_a_warning_naming_its_place() {
         matches!(
             w.kind,
             rfbplay::rfb::WarningKind::Rect {
-                update: 0,
+                update: 1,
                 warning: rfbplay::decode::RectWarning::JpegEnd { .. },
                 ..
             }
@@ -477,7 +477,7 @@ fn a_jpeg_cut_short_decodes_with_a_warning_naming_its_place() {
     );
     let text = w.to_string();
     assert!(
-        text.contains("Tight (7) rectangle 64x32+0+0 of update 0") && text.contains("byte 4"),
+        text.contains("Tight (7) rectangle 64x32+0+0 of update 1") && text.contains("byte 4"),
         "{text}"
     );
     // Bytes after the image: the length and the image disagree too.

@@ -147,6 +147,12 @@ impl Parser {
         self.offset
     }
 
+    /// Stream bytes received so far: those consumed and those held back
+    /// until a step has all it needs. The next piece fed starts here.
+    pub fn received(&self) -> u64 {
+        self.offset + self.pending.len() as u64
+    }
+
     pub fn updates(&self) -> u64 {
         self.updates
     }
@@ -292,7 +298,7 @@ impl Parser {
             failing_offset: failing,
             time: self.time,
             kind: ParseErrorKind::Rect {
-                update: self.updates,
+                update: self.updates + 1,
                 encoding,
                 rect,
                 error,
@@ -312,7 +318,7 @@ impl Parser {
                 offset: self.unit_offset,
                 time: self.time,
                 kind: WarningKind::Rect {
-                    update: self.updates,
+                    update: self.updates + 1,
                     encoding,
                     rect,
                     warning,
@@ -461,7 +467,7 @@ impl Parser {
                 if let Step::Done(n) = step {
                     on_event(
                         Event::Rect {
-                            update: self.updates,
+                            update: self.updates + 1,
                             encoding,
                             rect,
                             offset: self.unit_offset,

@@ -41,7 +41,8 @@ pub enum Event {
     },
     /// A rectangle of an update is complete: its encoding, where it was
     /// drawn, where its header starts in the stream and how many stream
-    /// bytes it took, header included. Update numbers count from 0 here.
+    /// bytes it took, header included. `update` counts from 1, as
+    /// `rfbplay updates` numbers them.
     Rect {
         update: u64,
         encoding: Encoding,
@@ -78,6 +79,7 @@ pub enum WarningKind {
     LongCutText { len: u32, limit: u32 },
     #[error("{encoding} rectangle {rect} of update {update}: {warning}")]
     Rect {
+        /// Counted from 1, as `rfbplay updates` numbers them.
         update: u64,
         encoding: Encoding,
         rect: Rect,
@@ -107,6 +109,7 @@ pub enum ParseErrorKind {
     UnknownMessage(ServerMessage),
     #[error("{} rectangle {rect} of update {update}: {}", Named(*encoding), decode::Chain(error))]
     Rect {
+        /// Counted from 1, as `rfbplay updates` numbers them.
         update: u64,
         encoding: Encoding,
         rect: Rect,
