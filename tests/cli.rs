@@ -228,6 +228,49 @@ fn a_cut_recording_yields_no_frames_past_its_last_complete_update() {
     );
 }
 
+/// The decompressed bytes of a gzip `.fb` file.
+fn gunzip(path: &Path) -> Vec<u8> {
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut plain,
+    )
+    .unwrap();
+    plain
+}
+
+fn gzip_to(path: &Path, plain: &[u8]) {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, plain).unwrap();
+    std::fs::write(path, gz.finish().unwrap()).unwrap();
+}
+
+/// The decompressed file byte of RFB stream byte `s` in a `.fb` file's
+/// decompressed bytes, found by walking its chunk records.
+fn file_byte(plain: &[u8], s: usize) -> usize {
+    let (mut pos, mut stream) = (0usize, 0usize);
+    loop {
+        let nl = pos + plain[pos..].iter().position(|&b| b == b'\n').unwrap();
+        let header = std::str::from_utf8(&plain[pos..nl - 1]).unwrap();
+        let len: usize = header.split(' ').nth(1).unwrap().parse().unwrap();
+        if s < stream + len {
+            return nl + 1 + (s - stream);
+        }
+        stream += len;
+        pos = nl + 1 + len + 2;
+    }
+}
+
+/// The updates `rfbplay updates --json` lists.
+fn updates_of(path: &Path) -> Vec<serde_json::Value> {
+    let out = rfbplay(&[os("updates"), path.as_os_str(), os("--json")]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "update")
+        .collect()
+}
+
 /// A rectangle whose data spans several chunks and fails only once all of
 /// it is in is reported at the decompressed file byte where it starts (its
 /// header), in the update `updates` numbers it by. A ZRLE rectangle's data
@@ -235,62 +278,87 @@ fn a_cut_recording_yields_no_frames_past_its_last_complete_update() {
 /// for where it starts.
 #[test]
 fn a_broken_rectangle_is_placed_where_it_starts() {
-    use std::io::{Read, Write};
     let good = common::testdata().join("zrle_all.fb");
-    let mut plain = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(&good).unwrap())
-        .read_to_end(&mut plain)
-        .unwrap();
-    // The chunks: where each payload starts in the decompressed file, and
-    // in the RFB stream.
-    let mut chunks = Vec::new();
-    let (mut pos, mut stream) = (0usize, 0usize);
-    while pos < plain.len() {
-        let nl = pos + plain[pos..].iter().position(|&b| b == b'\n').unwrap();
-        let header = std::str::from_utf8(&plain[pos..nl - 1]).unwrap();
-        let len: usize = header.split(' ').nth(1).unwrap().parse().unwrap();
-        chunks.push((nl + 1, stream, len));
-        stream += len;
-        pos = nl + 1 + len + 2;
-    }
-    let file_byte = |s: usize| {
-        let &(at, first, _) = chunks
-            .iter()
-            .find(|&&(_, first, len)| first <= s && s < first + len)
-            .unwrap();
-        at + (s - first)
-    };
+    let mut plain = gunzip(&good);
     // The first rectangle: ZRLE, 8887 bytes from stream byte 4, so over
     // several chunks. Its zlib stream's first byte (after the 12-byte
     // header and the 4-byte length) made invalid: inflate fails at once,
     // once the rectangle's data is all in.
-    let out = rfbplay(&[os("updates"), good.as_os_str(), os("--json")]);
-    let first: serde_json::Value = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["type"] == "update")
-        .unwrap();
-    let rect = &first["rects"][0];
+    let rect = &updates_of(&good)[0]["rects"][0];
     assert_eq!(
         (rect["encoding"].as_str(), rect["stream_offset"].as_u64()),
         (Some("ZRLE"), Some(4))
     );
-    assert!(
-        rect["bytes"].as_u64().unwrap() > 2 * chunks[0].2 as u64,
-        "{rect}"
-    );
-    let zlib = file_byte(4 + 16);
+    let (start, end) = (file_byte(&plain, 4), file_byte(&plain, 8000));
+    assert!(end > start + 8000, "the rectangle spans chunks: {rect}");
+    let zlib = file_byte(&plain, 4 + 16);
     assert_eq!(plain[zlib], 0x78, "a zlib header");
     plain[zlib] = 0x07;
     let tmp = TempDir::new("broken-rect");
     let bad = tmp.path().join("bad.fb");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&plain).unwrap();
-    std::fs::write(&bad, gz.finish().unwrap()).unwrap();
+    gzip_to(&bad, &plain);
     let out = rfbplay(&[os("info"), bad.as_os_str()]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    let want = format!("at decompressed file byte {}:", file_byte(4));
+    let want = format!("at decompressed file byte {start}:");
     assert!(err.contains(&want), "want {want:?} in {err}");
     assert!(err.contains("of update 1:"), "{err}");
+}
+
+/// What can be read of a damaged recording ends at its last update before
+/// the damage: a time after it is refused with that update's time named
+/// (and no file written), one at it gives its screen.
+#[test]
+fn a_frame_after_the_last_update_before_damage_names_that_update() {
+    let good = common::testdata().join("zrle_all.fb");
+    let mut plain = gunzip(&good);
+    // Update 2's first rectangle gets an unknown encoding.
+    let updates = updates_of(&good);
+    let at = updates[1]["rects"][0]["stream_offset"].as_u64().unwrap() as usize;
+    for (k, b) in 99i32.to_be_bytes().into_iter().enumerate() {
+        let byte = file_byte(&plain, at + 8 + k);
+        plain[byte] = b;
+    }
+    let tmp = TempDir::new("after-damage");
+    let bad = tmp.path().join("bad.fb");
+    gzip_to(&bad, &plain);
+    let first = rfbplay::time::Time::from_secs_f64(updates[0]["time_s"].as_f64().unwrap());
+    let png = tmp.path().join("f.png");
+    for at in ["1.3", "end"] {
+        let out = rfbplay(&[
+            os("frame"),
+            bad.as_os_str(),
+            png.as_os_str(),
+            os("--at"),
+            os(at),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "--at {at}: {err}");
+        assert!(
+            err.contains(&format!("{first}, the last update read before the damage"))
+                || err.contains(&format!("update read before it is at {first}")),
+            "--at {at}: {err}"
+        );
+        assert!(err.contains("--salvage"), "{err}");
+        assert!(!png.exists(), "--at {at}");
+    }
+    // The time named, typed back, gives update 1's screen.
+    let out = rfbplay(&[
+        os("frame"),
+        bad.as_os_str(),
+        png.as_os_str(),
+        os("--at"),
+        os(first.to_string().trim_end_matches('s')),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "damaged: {}", stderr(&out));
+    let want = tmp.path().join("u1.png");
+    let out = rfbplay(&[
+        os("frame"),
+        good.as_os_str(),
+        want.as_os_str(),
+        os("--update"),
+        os("1"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(common::read_rgb(&png), common::read_rgb(&want));
 }

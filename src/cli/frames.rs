@@ -265,9 +265,19 @@ pub fn run_frame(args: FrameArgs) -> anyhow::Result<ExitCode> {
         Shot::NoUpdate => {
             bail!("{file}: no update completes in the recording, so it shows no screen")
         }
-        Shot::Damaged => {
-            bail!("{file}: the damage comes before that moment, so no image was written")
-        }
+        // What can be read ends at the last update before the damage, as
+        // an undamaged recording ends at its last update.
+        Shot::Damaged => match (args.at, summary.last_update) {
+            (TimeSpec::At(t), Some(last)) => bail!(
+                "{file}: --at {t} is after {last}, the last update read before the damage, \
+                 so no image was written (--salvage reads on past it)"
+            ),
+            (TimeSpec::End, Some(last)) => bail!(
+                "{file}: the end lies past the damage, so no image was written; the last \
+                 update read before it is at {last} (--at {last}), or --salvage reads on"
+            ),
+            _ => bail!("{file}: the damage comes before the first update, so no image was written"),
+        },
     };
     write_image(&fb, &args.out)?;
     if args.out.as_os_str() != "-" {
