@@ -350,7 +350,8 @@ fn a_frame_after_the_last_update_before_damage_names_that_update() {
         os("--at"),
         os(first.to_string().trim_end_matches('s')),
     ]);
-    assert_eq!(out.status.code(), Some(1), "damaged: {}", stderr(&out));
+    // Decoding stops once the frame is in hand, before the damage.
+    assert!(out.status.success(), "{}", stderr(&out));
     let want = tmp.path().join("u1.png");
     let out = rfbplay(&[
         os("frame"),
