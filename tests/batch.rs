@@ -34,6 +34,13 @@ fn lab(root: &Path) {
     bad[50] ^= 0xff;
     std::fs::write(root.join("lab1/damaged.fb"), &bad).unwrap();
     std::fs::write(root.join("lab1/notes.txt"), b"not a recording").unwrap();
+    // minimega's keyboard/mouse file beside its recording starts with a
+    // number too: not a recording.
+    std::fs::write(
+        root.join("lab1/vm1.kb"),
+        b"812345678:PointerEvent,0,612,540\n17271422:KeyEvent,true,a\n",
+    )
+    .unwrap();
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
@@ -75,7 +82,7 @@ fn frame_and_info_over_a_folder() {
     assert_eq!(
         lines.len(),
         6,
-        "5 good and 1 damaged; notes.txt is not a recording"
+        "5 good and 1 damaged; notes.txt and vm1.kb are not recordings"
     );
     assert_eq!(lines.iter().filter(|l| l["status"] == "ok").count(), 5);
     for rel in [

@@ -276,12 +276,39 @@ impl Format {
             Some(Format::GzipFb)
         } else if head.starts_with(b"FBS 001.") {
             Some(Format::Fbs)
-        } else if head.first().is_some_and(|b| b.is_ascii_digit()) {
+        } else if plain_fb_head(head) {
             Some(Format::PlainFb)
         } else {
             None
         }
     }
+}
+
+/// Whether `head` starts an uncompressed `.fb` file: its first chunk
+/// record's header `<delta> <len>\r\n`, or as much of it as `head` holds.
+/// A `.kb` file also starts with a number, but a colon follows it.
+fn plain_fb_head(head: &[u8]) -> bool {
+    let digits = |from: usize| {
+        from + head[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let delta_end = digits(0);
+    if delta_end == 0 {
+        return false;
+    }
+    let Some(rest) = head.get(delta_end..).filter(|r| !r.is_empty()) else {
+        return true;
+    };
+    if rest[0] != b' ' {
+        return false;
+    }
+    let len_end = digits(delta_end + 1);
+    if len_end == delta_end + 1 {
+        return len_end == head.len();
+    }
+    head[len_end..].iter().zip(b"\r\n").all(|(a, b)| a == b)
 }
 
 /// Counts bytes read from the file under a decompressor, so damage can be
@@ -437,4 +464,34 @@ fn open_source(
         Format::PlainFb => Box::new(FbReader::plain(reader)),
         Format::Fbs => Box::new(FbsReader::open(reader)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{plain_fb_head, Format};
+
+    #[test]
+    fn a_plain_fb_is_told_from_a_kb_file() {
+        for fb in [
+            &b"17516 4096\r\n\0\0"[..],
+            b"0 4096\r\n",
+            b"1234567890 4",
+            b"12 ",
+            b"7",
+        ] {
+            assert!(plain_fb_head(fb), "{:?}", String::from_utf8_lossy(fb));
+        }
+        for kb in [
+            &b"812345678:PointerEvent,0,612,540"[..],
+            b"500ms:KeyEvent",
+            b"12 4096\n",
+            b"12 40x",
+            b"12  4096",
+            b"# comment",
+            b"",
+        ] {
+            assert!(!plain_fb_head(kb), "{:?}", String::from_utf8_lossy(kb));
+            assert_ne!(Format::detect(kb), Some(Format::PlainFb));
+        }
+    }
 }
