@@ -429,6 +429,85 @@ pub struct Outcome {
     pub updates: u64,
 }
 
+/// `rfbplay find --json`'s document, schema 1 (the README documents it);
+/// `rfbplay serve`'s find answers the same. Field order and names are the
+/// schema.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub file: String,
+    pub needle: String,
+    pub found: bool,
+    pub threshold: f64,
+    pub spans: Vec<SpanReport>,
+    pub best: Option<BestReport>,
+    /// While nothing matches, `best` is kept only up to this score.
+    pub closest_within: f64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct SpanReport {
+    pub start_s: f64,
+    pub end_s: Option<f64>,
+    pub open: bool,
+    pub x: u32,
+    pub y: u32,
+    pub score: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct BestReport {
+    pub score: f64,
+    pub x: u32,
+    pub y: u32,
+    pub time_s: f64,
+}
+
+impl Report {
+    /// The report of a search of `file` for `needle` (as the user named
+    /// them) at `threshold`: its outcome when it ran, and the error that
+    /// stopped it or kept it from running.
+    pub fn new(
+        file: String,
+        needle: String,
+        threshold: f64,
+        outcome: Option<&Outcome>,
+        error: Option<String>,
+    ) -> Report {
+        // Scores to the thousandth: what a reader compares.
+        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+        let spans: Vec<SpanReport> = outcome
+            .iter()
+            .flat_map(|o| &o.spans)
+            .map(|s| SpanReport {
+                start_s: s.start.as_secs_f64(),
+                end_s: s.end.map(|t| t.as_secs_f64()),
+                open: s.open,
+                x: s.x,
+                y: s.y,
+                score: round(s.score),
+            })
+            .collect();
+        Report {
+            schema: 1,
+            file,
+            needle,
+            found: !spans.is_empty(),
+            threshold,
+            spans,
+            best: outcome.and_then(|o| o.best).map(|b| BestReport {
+                score: round(b.score),
+                x: b.x,
+                y: b.y,
+                time_s: b.time.as_secs_f64(),
+            }),
+            closest_within: closest_within(threshold),
+            error,
+        }
+    }
+}
+
 struct Finder<'a> {
     needle: &'a Needle,
     searcher: Searcher,

@@ -300,6 +300,24 @@ fn find_from_a_region_or_a_png_gives_what_rfbplay_find_gives() {
     assert_eq!(status, 200);
     let by_region: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(spans(&by_region), want);
+    // The document of `find --json`, field for field, with the needle's
+    // size.
+    for key in cli.as_object().unwrap().keys() {
+        assert!(by_region.get(key).is_some(), "{key} missing: {by_region}");
+    }
+    assert_eq!(
+        (
+            &by_region["schema"],
+            &by_region["found"],
+            &by_region["file"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(true),
+            &serde_json::json!("z.fb")
+        )
+    );
+    assert_eq!(by_region["spans"], cli["spans"]);
     assert_eq!(
         (by_region["width"].as_u64(), by_region["height"].as_u64()),
         (Some(64), Some(40))

@@ -6,7 +6,6 @@
 use rfbplay::compare::Rect;
 use rfbplay::find::{self, Needle, Options, Outcome};
 use rfbplay::player::{PlayOptions, Player};
-use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,43 +40,6 @@ fn score(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=255.0).contains(&v) => Ok(v),
         _ => Err(format!("expected a number from 0 to 255, got {s:?}")),
     }
-}
-
-/// The `--json` document. Field order and names are the schema.
-#[derive(Serialize)]
-struct Report {
-    schema: u32,
-    file: String,
-    needle: String,
-    found: bool,
-    threshold: f64,
-    spans: Vec<SpanReport>,
-    best: Option<BestReport>,
-    /// While nothing matches, `best` is kept only up to this score.
-    closest_within: f64,
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct SpanReport {
-    start_s: f64,
-    end_s: Option<f64>,
-    open: bool,
-    x: u32,
-    y: u32,
-    score: f64,
-}
-
-#[derive(Serialize)]
-struct BestReport {
-    score: f64,
-    x: u32,
-    y: u32,
-    time_s: f64,
-}
-
-fn round(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -124,38 +86,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(e) = &error {
         eprintln!("rfbplay: error: {e}");
     }
-    let found = outcome.as_ref().is_some_and(|o| !o.spans.is_empty());
-    let spans: Vec<SpanReport> = outcome
-        .iter()
-        .flat_map(|o| &o.spans)
-        .map(|s| SpanReport {
-            start_s: s.start.as_secs_f64(),
-            end_s: s.end.map(|t| t.as_secs_f64()),
-            open: s.open,
-            x: s.x,
-            y: s.y,
-            score: round(s.score),
-        })
-        .collect();
-    let best = outcome.as_ref().and_then(|o| o.best).map(|b| BestReport {
-        score: round(b.score),
-        x: b.x,
-        y: b.y,
-        time_s: b.time.as_secs_f64(),
-    });
+    let report = find::Report::new(
+        super::display(&args.file),
+        super::display(&args.needle),
+        threshold,
+        outcome.as_ref(),
+        error.clone(),
+    );
+    let found = report.found;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let report = Report {
-            schema: 1,
-            file: super::display(&args.file),
-            needle: super::display(&args.needle),
-            found,
-            threshold,
-            spans,
-            best,
-            closest_within: find::closest_within(threshold),
-            error: error.clone(),
-        };
         let json = serde_json::to_string_pretty(&report)?;
         // Through `?`, so a closed pipe (`| head`) ends quietly.
         writeln!(out, "{json}")?;

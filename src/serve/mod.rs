@@ -470,7 +470,8 @@ async fn api_find(
     Query(q): Query<FindQuery>,
     body: axum::body::Bytes,
 ) -> Response {
-    let file = match app.resolve(q.path.as_deref().unwrap_or("")) {
+    let name = q.path.clone().unwrap_or_default();
+    let file = match app.resolve(&name) {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -501,7 +502,7 @@ async fn api_find(
     let app2 = app.clone();
     let result = tokio::task::spawn_blocking(move || {
         let _running = app2.finds.begin()?;
-        Some(needle::run(&file, source, q.threshold))
+        Some(needle::run(&file, &name, source, q.threshold))
     })
     .await;
     match result {

@@ -56,30 +56,14 @@ pub enum FindError {
     Open(#[from] PlayError),
 }
 
-/// One span, as `rfbplay find --json` prints it.
-#[derive(Serialize)]
-pub struct Hit {
-    pub start_s: f64,
-    pub end_s: Option<f64>,
-    pub open: bool,
-    pub x: u32,
-    pub y: u32,
-    pub score: f64,
-}
-
-/// The answer to a find.
+/// The answer to a find: `rfbplay find --json`'s document, and the
+/// needle's size.
 #[derive(Serialize)]
 pub struct Report {
+    #[serde(flatten)]
+    pub find: find::Report,
     pub width: u32,
     pub height: u32,
-    pub threshold: f64,
-    pub spans: Vec<Hit>,
-    /// The lowest score seen, and where (while nothing matched, only up
-    /// to `closest_within`).
-    pub best: Option<(f64, u32, u32, f64)>,
-    pub closest_within: f64,
-    /// Damage that stopped the search early (spans before it stand).
-    pub error: Option<String>,
 }
 
 /// At most one find at a time.
@@ -105,10 +89,6 @@ impl Finds {
             .ok()
             .map(|_| Running(&self.running))
     }
-}
-
-fn round(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 /// The needle a request describes.
@@ -154,8 +134,18 @@ fn needle(file: &Path, source: Source) -> Result<Needle, FindError> {
     Needle::from_image(Path::new("the needle"), &image).map_err(FindError::Needle)
 }
 
-/// Runs the find. Blocking; the caller holds [`Running`].
-pub fn run(file: &Path, source: Source, threshold: Option<f64>) -> Result<Report, FindError> {
+/// Runs the find over `file`, which the request named `name`. Blocking;
+/// the caller holds [`Running`].
+pub fn run(
+    file: &Path,
+    name: &str,
+    source: Source,
+    threshold: Option<f64>,
+) -> Result<Report, FindError> {
+    let what = match &source {
+        Source::Region { t, x, y, w, h } => format!("the region {x},{y} {w}x{h} at {t}"),
+        Source::Png(_) => "the uploaded PNG".to_string(),
+    };
     let needle = needle(file, source)?;
     let threshold = threshold.unwrap_or(find::DEFAULT_THRESHOLD);
     let options = PlayOptions {
@@ -174,30 +164,14 @@ pub fn run(file: &Path, source: Source, threshold: Option<f64>) -> Result<Report
         },
         &NoProgress,
     );
+    let error = outcome
+        .summary
+        .error
+        .as_ref()
+        .map(|e| crate::error_chain(e));
     Ok(Report {
+        find: find::Report::new(name.to_string(), what, threshold, Some(&outcome), error),
         width: needle.width,
         height: needle.height,
-        threshold,
-        spans: outcome
-            .spans
-            .iter()
-            .map(|s| Hit {
-                start_s: s.start.as_secs_f64(),
-                end_s: s.end.map(|t| t.as_secs_f64()),
-                open: s.open,
-                x: s.x,
-                y: s.y,
-                score: round(s.score),
-            })
-            .collect(),
-        best: outcome
-            .best
-            .map(|b| (round(b.score), b.x, b.y, b.time.as_secs_f64())),
-        closest_within: outcome.closest_within,
-        error: outcome
-            .summary
-            .error
-            .as_ref()
-            .map(|e| crate::error_chain(e)),
     })
 }

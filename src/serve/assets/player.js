@@ -186,7 +186,7 @@ function showHits(report) {
   renderMarkers();
   const n = report.spans.length;
   $("find-status").textContent = n ? n + " span" + (n > 1 ? "s" : "") + " found: ] visits them"
-    : "not found" + (report.best ? "; closest score " + report.best[0] + " at " + fmt(report.best[3])
+    : "not found" + (report.best ? "; closest score " + report.best.score + " at " + fmt(report.best.time_s)
       : "; nothing scored " + report.closest_within + " or less");
   if (report.error) $("find-status").textContent += " (" + report.error + ")";
 }
