@@ -78,6 +78,12 @@ fn frame_and_info_over_a_folder() {
         err.contains("damaged.fb") && err.contains("corrupt"),
         "{err}"
     );
+    // The cut iPXE recording's warning is counted, not printed.
+    assert!(
+        err.contains("5 files done (1 with a warning in its record)"),
+        "{err}"
+    );
+    assert!(!err.contains("truncated"), "{err}");
     let lines = json_lines(&out);
     assert_eq!(
         lines.len(),

@@ -550,6 +550,35 @@ fn each_limit_is_checked_once_while_parsing() {
         let stderr = stderr_of(&rfbplay(&["export", i, o, option, value]));
         assert!(stderr.contains(limit), "{option} {value}: {stderr}");
     }
+    // A size out of range and an output whose name chooses no format are
+    // usage errors too: exit 2, nothing made.
+    let sized = dir.path().join("sized.mp4");
+    let xyz = sized.with_extension("xyz");
+    let bare = sized.with_extension("");
+    for args in [
+        vec!["export", i, sized.to_str().unwrap(), "--size", "0x0"],
+        vec![
+            "export",
+            i,
+            sized.to_str().unwrap(),
+            "--size",
+            "99999x99999",
+        ],
+        vec!["export", i, xyz.to_str().unwrap()],
+        vec!["export", i, bare.to_str().unwrap()],
+    ] {
+        let run = rfbplay(&args);
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("WxH within") || stderr.contains("extension"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !sized.exists() && !xyz.exists() && !bare.exists(),
+            "{args:?} made output"
+        );
+    }
     let help = String::from_utf8_lossy(&rfbplay(&["export", "--help"]).stdout).into_owned();
     for said in [
         "at most 10000",

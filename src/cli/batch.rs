@@ -121,8 +121,19 @@ where
         count(Status::Skipped),
         count(Status::Failed),
     );
+    // Warnings (a cut, damage read past) are not printed one by one:
+    // every minimega recording is cut. Their count says where to look.
+    let warned = outcomes
+        .iter()
+        .filter(|o| o.status == Status::Ok && o.warning.is_some())
+        .count() as u64;
+    let warned = match (warned, json) {
+        (0, _) => String::new(),
+        (n, true) => format!(" ({n} with a warning in its record)"),
+        (n, false) => format!(" ({n} with a warning: --json lists them)"),
+    };
     super::note(&format!(
-        "{} done, {} already up to date, {} failed, in {:.1} s",
+        "{} done{warned}, {} already up to date, {} failed, in {:.1} s",
         super::plural(ok, "file"),
         skipped,
         failed,

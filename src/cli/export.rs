@@ -66,7 +66,18 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
     let num = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
-    Ok((num(w)?, num(h)?))
+    let (w, h) = (num(w)?, num(h)?);
+    // Checked here, so that a size out of range is a usage error (exit 2)
+    // like every other bad value.
+    if w == 0
+        || h == 0
+        || rfbplay::limits::Limits::default()
+            .check_screen(w, h)
+            .is_err()
+    {
+        return Err("must be WxH within 16384x16384 and 8192*8192 pixels".to_string());
+    }
+    Ok((w, h))
 }
 
 /// The video options the arguments ask for.
@@ -100,6 +111,13 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
     if args.out.is_file() {
         bail!("{}: is a file, not a folder for videos", args.out.display());
     }
+    // Said once, before any work, rather than once per recording.
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        bail!(
+            "cannot create the output folder {}: {e}",
+            args.out.display()
+        );
+    }
     let mut options = video_options(&args)?;
     // Files side by side keep every core busy already: one encoder thread
     // per file spares the switching between x264's frame threads (a
@@ -127,7 +145,10 @@ fn run_folder(args: Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(dir) = out.parent() {
             if let Err(e) = std::fs::create_dir_all(dir) {
-                return fail(format!("{}: {e}", dir.display()));
+                return fail(format!(
+                    "cannot create the output folder {}: {e}",
+                    dir.display()
+                ));
             }
         }
         match export_staged(&job.input, out, &options, &rfbplay::progress::NoProgress) {
@@ -174,11 +195,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.file.is_dir() {
         return run_folder(args);
     }
+    // The output's name chooses the format: a name without a known
+    // extension is a usage error (exit 2), like --format's.
     if args.out.extension().is_none() {
-        bail!(
+        return Err(super::Usage(format!(
             "{}: give the output an extension to choose the format ({SUPPORTED_EXTENSIONS})",
             super::display(&args.out)
-        );
+        ))
+        .into());
+    }
+    if let Err(e) = rfbplay::export::video::VideoFormat::from_path(&args.out) {
+        return Err(super::Usage(e.to_string()).into());
     }
     let options = video_options(&args)?;
     rfbplay::output::Inputs::new(&[&args.file]).check(&args.out)?;
