@@ -8,6 +8,36 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The temporary files being written now, removed if a signal ends the
+/// process ([`clean_up_on_signals`]).
+static PARTIALS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn partials() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    PARTIALS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// From now on, SIGINT, SIGTERM or SIGHUP removes every temporary file
+/// being written and ends the process (exit status 128 + the signal), so
+/// an interrupted run leaves neither half a file under the final name nor
+/// a temporary one beside it. For commands that have no shutdown of their
+/// own (the recorders keep theirs).
+pub fn clean_up_on_signals() -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new()
+        .name("rfbplay-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                for path in partials().drain(..) {
+                    let _ = std::fs::remove_file(path);
+                }
+                std::process::exit(128 + signal);
+            }
+        })?;
+    Ok(())
+}
 
 /// Why an output cannot be written where asked.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +165,7 @@ impl Staged {
             ".{stem}.rfbplay-{}-partial{ext}",
             std::process::id()
         ));
+        partials().push(temp.clone());
         Staged {
             path: path.to_path_buf(),
             temp,
@@ -177,6 +208,10 @@ impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_file(&self.temp);
+        }
+        let mut partials = partials();
+        if let Some(i) = partials.iter().position(|p| *p == self.temp) {
+            partials.swap_remove(i);
         }
     }
 }

@@ -208,6 +208,23 @@ pub fn run() -> ExitCode {
     if matches!(cli.command, Command::Export(_)) && !rfbplay::export::video::encoders_linked() {
         return exec_video();
     }
+    // Commands that write files leave no temporary one behind when a
+    // signal stops them; the recorders and .kb players shut down their own
+    // way.
+    let own_shutdown = matches!(
+        cli.command,
+        Command::Record(_)
+            | Command::Play(_)
+            | Command::Type(_)
+            | Command::Inject(_)
+            | Command::Ctl(_)
+            | Command::RecordKb(_)
+    );
+    if !own_shutdown {
+        if let Err(e) = rfbplay::output::clean_up_on_signals() {
+            eprintln!("rfbplay: warning: cannot watch for signals: {e}");
+        }
+    }
     let result = match cli.command {
         Command::Info(a) => info::run(a),
         Command::Frame(a) => frames::run_frame(a),
