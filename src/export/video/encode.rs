@@ -458,17 +458,16 @@ impl Output {
         while let Some(mut p) = self.queue.pop_front() {
             self.write(&mut p, 1)?;
         }
-        // Chapters, in milliseconds (Matroska writes them with the
-        // trailer); one that runs past the end stops there.
-        let end_ms = end_pts.map_or(i64::MAX, |e| {
-            (e as f64 * 1000.0 * f64::from(self.tb)) as i64
-        });
+        // Chapters, in microseconds, so that they start and stop at the
+        // updates they name (Matroska writes them with the trailer); one
+        // that runs past the end stops there.
+        let end_us = end_pts.map_or(f64::MAX, |e| e as f64 * 1e6 * f64::from(self.tb));
         for (i, c) in chapters.iter().enumerate() {
-            let start = (c.start_s * 1000.0) as i64;
-            let stop = ((c.end_s * 1000.0).min(end_ms as f64) as i64).max(start);
+            let start = (c.start_s * 1e6).round() as i64;
+            let stop = ((c.end_s * 1e6).min(end_us).round() as i64).max(start);
             let added = self
                 .octx
-                .add_chapter(i as i64 + 1, (1, 1000), start, stop, &c.title)
+                .add_chapter(i as i64 + 1, (1, 1_000_000), start, stop, &c.title)
                 .map(|_| ());
             added.map_err(self.fail("adding a chapter"))?;
         }
