@@ -108,6 +108,56 @@ fn relative_paths_resolve_against_the_including_file() {
     assert_eq!(p.duration_ns(), 10);
 }
 
+/// An injected LoadFile (`inject LoadFile,a.kb`, or `ctl SOCKET inject
+/// LoadFile,a.kb`) plays the file, and the files it loads, in place: the
+/// injected event is a file of its own, which the loaded ones follow.
+#[test]
+fn an_injected_loadfile_plays_the_file_it_names() {
+    let tmp = common::TempDir::new("kb-inject-load");
+    write(
+        tmp.path(),
+        "sub/a.kb",
+        "3:LoadFile,b.kb\n5:KeyEvent,true,a\n",
+    );
+    write(tmp.path(), "sub/b.kb", "4:KeyEvent,true,b\n");
+    let p =
+        kb::load::parse_inject("LoadFile,sub/a.kb", tmp.path(), &LoadOptions::default()).unwrap();
+    let keys: Vec<(u64, Keysym)> = p
+        .steps
+        .iter()
+        .filter_map(|s| match s.action {
+            Action::Key { keysym, .. } => Some((s.delay_ns, keysym)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, [(4, Keysym(0x62)), (5, Keysym(0x61))]);
+    assert_eq!(p.files.len(), 3, "{:?}", p.files);
+    // A missing file is an error naming it, not a crash.
+    let e = kb::load::parse_inject("LoadFile,nowhere.kb", tmp.path(), &LoadOptions::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("nowhere.kb"), "{e}");
+}
+
+/// A control socket that closes without answering is an error for the
+/// asker, not an empty success.
+#[test]
+fn a_control_socket_that_answers_nothing_is_an_error() {
+    let tmp = common::TempDir::new("kb-ctl-silent");
+    let sock = tmp.path().join("s.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let server = std::thread::spawn(move || {
+        // Reads the request, then goes away without a word.
+        let (conn, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&conn), &mut line).unwrap();
+        assert!(line.starts_with("inject"), "{line}");
+        drop(conn);
+    });
+    let e = rfbplay::kb::control::request(&sock, "inject KeyEvent,true,a").unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+    server.join().unwrap();
+}
+
 #[test]
 fn errors_name_file_and_line() {
     let tmp = common::TempDir::new("kb-err");

@@ -187,5 +187,13 @@ pub fn request(path: &Path, line: &str) -> io::Result<String> {
     conn.write_all(format!("{}\n", line.trim_end()).as_bytes())?;
     let mut answer = String::new();
     BufReader::new(conn.take(1 << 20)).read_line(&mut answer)?;
+    // Every request gets an answer line: none means the other side went
+    // away before it answered, which is no success.
+    if answer.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the connection closed without an answer",
+        ));
+    }
     Ok(answer.trim_end().to_string())
 }

@@ -237,8 +237,12 @@ pub fn load_event(
     options: &LoadOptions,
 ) -> Result<Program, LoadError> {
     let mut loader = Loader::new(options);
+    // The event stands as line 1 of a file of its own, index 0: every
+    // file index has its folder and its script (a LoadFile it names is
+    // file 1, and is looked up by that index).
     loader.program.files.push(PathBuf::from(name));
     loader.dirs.push(base.to_path_buf());
+    loader.scripts.push(Arc::new(super::Script::default()));
     loader.step(0, 1, 0, 0, event)?;
     Ok(loader.program)
 }
