@@ -12,6 +12,17 @@ fn items(s: &kb::Script) -> Vec<Item> {
     s.lines.iter().map(|l| l.item.clone()).collect()
 }
 
+/// The key steps of a program, with their delays.
+fn keys_of(p: &kb::load::Program) -> Vec<(u64, Keysym)> {
+    p.steps
+        .iter()
+        .filter_map(|s| match s.action {
+            Action::Key { keysym, .. } => Some((s.delay_ns, keysym)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn corpus_files_round_trip() {
     let Some(dir) = common::corpus() else { return };
@@ -96,14 +107,7 @@ fn relative_paths_resolve_against_the_including_file() {
     write(tmp.path(), "sub/a.kb", "3:LoadFile,b.kb\n");
     write(tmp.path(), "sub/b.kb", "4:KeyEvent,true,b\n");
     let p = kb::load(&top, &LoadOptions::default()).unwrap();
-    let keys: Vec<(u64, Keysym)> = p
-        .steps
-        .iter()
-        .filter_map(|s| match s.action {
-            Action::Key { keysym, .. } => Some((s.delay_ns, keysym)),
-            _ => None,
-        })
-        .collect();
+    let keys = keys_of(&p);
     assert_eq!(keys, [(4, Keysym(0x62)), (2, Keysym(0x7a))]);
     assert_eq!(p.duration_ns(), 10);
 }
@@ -122,14 +126,7 @@ fn an_injected_loadfile_plays_the_file_it_names() {
     write(tmp.path(), "sub/b.kb", "4:KeyEvent,true,b\n");
     let p =
         kb::load::parse_inject("LoadFile,sub/a.kb", tmp.path(), &LoadOptions::default()).unwrap();
-    let keys: Vec<(u64, Keysym)> = p
-        .steps
-        .iter()
-        .filter_map(|s| match s.action {
-            Action::Key { keysym, .. } => Some((s.delay_ns, keysym)),
-            _ => None,
-        })
-        .collect();
+    let keys = keys_of(&p);
     assert_eq!(keys, [(4, Keysym(0x62)), (5, Keysym(0x61))]);
     assert_eq!(p.files.len(), 3, "{:?}", p.files);
     // A missing file is an error naming it, not a crash.
