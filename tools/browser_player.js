@@ -73,6 +73,18 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
       const markers = await page.evaluate(() => window.rfbplay.markers);
       result.markers = markers;
       result.marker_titles = await page.$$eval("#seek .marker.key, #seek .marker.pointer", els => els.map(e => e.title));
+      // Each marker's title gives its time as rfbplay prints times: rounded
+      // up to the millisecond (a .kb event at 1.2344 s shows 1.235).
+      const up = t => {
+        const ms = Math.ceil(Math.round(t * 1e6) / 1000);
+        const m = Math.floor(ms / 60000), sec = (ms - m * 60000) / 1000;
+        return (m ? m + ":" + (sec < 10 ? "0" : "") : "") + sec.toFixed(3);
+      };
+      const shown = new Set(markers.map(m => up(m.t)));
+      for (const title of result.marker_titles) {
+        const at = title.slice(title.indexOf(" at ") + 4).split(": ")[0];
+        if (!shown.has(at)) fail("marker title " + JSON.stringify(title) + " shows no marker's time rounded up");
+      }
       await capture("start");
       // ] visits every marker in order (at most 40 here), [ comes back.
       const ceil = t => Math.ceil(t * 1000 - 1e-6) / 1000;

@@ -9,9 +9,15 @@ const tbody = document.querySelector("#list tbody");
 const queue = [];
 let running = 0;
 
+// Rounded up to the millisecond, as rfbplay prints times (through whole
+// microseconds, so that 1.2 stays 1.200).
+function upMs(s) {
+  return Math.ceil(Math.round(s * 1e6) / 1000) / 1000;
+}
 function fmtDuration(s) {
   if (s == null) return "";
-  const m = Math.floor(s / 60), r = s - m * 60;
+  const ms = Math.round(upMs(s) * 1000);
+  const m = Math.floor(ms / 60000), r = (ms - m * 60000) / 1000;
   return (m ? m + "m" : "") + r.toFixed(3) + "s";
 }
 function fmtBytes(b) {
@@ -40,8 +46,8 @@ function fill(row) {
   c[3].textContent = m.width ? m.width + "\u00d7" + m.height : "";
   const notes = [];
   if (m.live) notes.push("live: still being written");
-  else if (m.cut) notes.push("cut at " + m.cut.time_s.toFixed(3) + "s");
-  if (m.damage) notes.push("damaged at " + m.damage.time_s.toFixed(3) + "s: " + m.damage.message);
+  else if (m.cut) notes.push("cut at " + upMs(m.cut.time_s).toFixed(3) + "s");
+  if (m.damage) notes.push("damaged at " + upMs(m.damage.time_s).toFixed(3) + "s: " + m.damage.message);
   c[5].textContent = notes.join("; ");
   c[5].className = m.damage ? "bad" : "note";
   row.note = notes.join("; ");

@@ -26,8 +26,12 @@ const ms = t => Math.round(t * 1000) / 1000;
 const ceilMs = t => Math.ceil(t * 1000 - 1e-6) / 1000;
 // Up to the end's next millisecond: the screen there is the last one.
 const clamp = t => Math.min(Math.max(t, 0), ceilMs(st.duration));
+// Times are shown as rfbplay prints them, rounded up to the millisecond
+// (through whole microseconds, so that 1.2 stays 1.200), so a time copied
+// into `rfbplay frame --at` shows the screen of the update it names.
 function fmt(t) {
-  const m = Math.floor(t / 60), s = t - m * 60;
+  const ms = Math.ceil(Math.round(t * 1e6) / 1000);
+  const m = Math.floor(ms / 60000), s = (ms - m * 60000) / 1000;
   return (m ? m + ":" + (s < 10 ? "0" : "") : "") + s.toFixed(3);
 }
 
