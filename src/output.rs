@@ -30,13 +30,25 @@ pub fn clean_up_on_signals() -> io::Result<()> {
         .name("rfbplay-signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                for path in partials().drain(..) {
+                // The list stays locked until the process is gone, so no
+                // thread creates a listed file again after it is removed
+                // (see [`creating`]).
+                let mut list = partials();
+                for path in list.drain(..) {
                     let _ = std::fs::remove_file(path);
                 }
                 std::process::exit(128 + signal);
             }
         })?;
     Ok(())
+}
+
+/// Runs `create`, which creates the temporary file of a staged output by
+/// itself (FFmpeg opening it by name), so that a signal's clean-up either
+/// comes after it, and removes the file, or stops the process before it.
+pub fn creating<T>(create: impl FnOnce() -> T) -> T {
+    let _list = partials();
+    create()
 }
 
 /// Why an output cannot be written where asked.
@@ -165,7 +177,6 @@ impl Staged {
             ".{stem}.rfbplay-{}-partial{ext}",
             std::process::id()
         ));
-        partials().push(temp.clone());
         Staged {
             path: path.to_path_buf(),
             temp,
@@ -173,14 +184,18 @@ impl Staged {
         }
     }
 
-    /// Creates the temporary file.
+    /// Creates the temporary file, listed for removal if a signal ends
+    /// the process ([`clean_up_on_signals`]).
     pub fn create(path: &Path) -> Result<(Staged, File), OutputError> {
         let staged = Staged::new(path);
+        let mut list = partials();
+        list.push(staged.temp.clone());
         let file = File::create(&staged.temp).map_err(|source| OutputError::Create {
             path: path.to_path_buf(),
             source,
-        })?;
-        Ok((staged, file))
+        });
+        drop(list);
+        Ok((staged, file?))
     }
 
     /// Where the bytes go until commit.

@@ -147,7 +147,8 @@ impl Output {
         ffmpeg_next::init().map_err(fail("initialising FFmpeg"))?;
         ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
         let (muxer, codec, pixel) = choose(setup.format)?;
-        let mut octx = format::output_as(&path, muxer).map_err(fail("creating the file"))?;
+        let mut octx = crate::output::creating(|| format::output_as(&path, muxer))
+            .map_err(fail("creating the file"))?;
         let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
         let g = setup.geometry;
         let fps = fps_rational(setup.fps);

@@ -91,11 +91,12 @@ impl GifOutput {
         let path = setup.path.clone();
         let g = setup.geometry;
         let (width, height) = (g.out_width, g.out_height);
-        let file = File::create(&path).map_err(|source| VideoError::Io {
-            path: path.clone(),
-            what: "creating the file",
-            source,
-        })?;
+        let file =
+            crate::output::creating(|| File::create(&path)).map_err(|source| VideoError::Io {
+                path: path.clone(),
+                what: "creating the file",
+                source,
+            })?;
         let gif_error = |source| VideoError::Gif {
             path: path.clone(),
             what: "writing the header",
